@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Loft",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "loft", targets: ["LoftCLI"]),
+        .library(name: "Autograd", targets: ["Autograd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+        .target(
+            name: "Autograd",
+            dependencies: ["COpenBLAS", "CKernels"]
+        ),
+        .executableTarget(
+            name: "LoftCLI",
+            dependencies: [
+                "Autograd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Implementation details
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .target(name: "CKernels"),
+        .target(name: "_TestSupport", dependencies: ["Autograd"]),
+
+        // MARK: - Unit test bundles
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["Autograd"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,41 @@
+// MARK: - Elementwise product (broadcasting over leading dimensions) and scaling.
+
+extension Tensor {
+    /// `self ⊙ other`, broadcasting as `add`: shapes are equal or one ends the other.
+    public func mul(_ other: Tensor) -> Tensor {
+        let (outShape, _) = broadcastShape(shape, other.shape, op: "mul")
+        let (n, na, nb) = (outShape.product, count, other.count)
+        let result = uninitializedFloats(n) { out in
+            data.withUnsafeBufferPointer { a in
+                other.data.withUnsafeBufferPointer { b in
+                    broadcastLoop(n, na, nb) { i, ia, ib in out[i] = a[ia] * b[ib] }
+                }
+            }
+        }
+        return Tape.record("mul", data: result, shape: outShape, inputs: [self, other]) { dy, inputs in
+            for (mine, theirs) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] where mine.requiresGrad {
+                let (nm, nt) = (mine.count, theirs.count)
+                let g = zeroedFloats(nm) { out in
+                    theirs.data.withUnsafeBufferPointer { t in
+                        broadcastLoop(n, nm, nt) { i, im, it in out[im] += dy[i] * t[it] }
+                    }
+                }
+                mine.addGrad(g)
+            }
+        }
+    }
+
+    /// `a ⊙ b` (see `mul`).
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.mul(b) }
+
+    /// `factor · self`.
+    public func scaled(by factor: Float) -> Tensor {
+        let result = data.map { $0 * factor }
+        return Tape.record("scale", data: result, shape: shape, inputs: [self]) { dy, inputs in
+            inputs[0].addGrad(dy.map { $0 * factor })
+        }
+    }
+
+    /// `factor · tensor`.
+    public static func * (factor: Float, tensor: Tensor) -> Tensor { tensor.scaled(by: factor) }
+}

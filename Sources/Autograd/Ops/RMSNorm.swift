@@ -1,0 +1,72 @@
+// MARK: - RMSNorm, fused: y = x / sqrt(mean(x²) + eps) · w.
+// reference: transformers LlamaRMSNorm (statistics in float32; here accumulated in Double)
+
+extension Tensor {
+    /// RMS normalisation over the last dimension, scaled by `weight`: [..., D] with w [D] → [..., D].
+    public func rmsNorm(weight: Tensor, eps: Float) -> Tensor {
+        let dim = shape.last ?? 0
+        precondition(weight.shape == [dim], "rmsNorm: x \(shape) with weight \(weight.shape)")
+        let rows = count / max(dim, 1)
+        var inverseRMS = [Float](repeating: 0, count: rows)  // r = 1 / sqrt(mean(x²) + eps), saved
+        let result = uninitializedFloats(count) { out in
+            let outP = SendablePointer(out.baseAddress!)
+            data.withUnsafeBufferPointer { x in
+                weight.data.withUnsafeBufferPointer { w in
+                    inverseRMS.withUnsafeMutableBufferPointer { r in
+                        let rP = SendablePointer(r.baseAddress!)
+                        Parallel.forEach(rows, costPerItem: 4 * dim) { range in
+                            for row in range {
+                                let xr = x.baseAddress! + row * dim, yr = outP.pointer + row * dim
+                                var sumSquares: Double = 0
+                                for j in 0..<dim { sumSquares += Double(xr[j] * xr[j]) }
+                                let inv = 1 / (Float(sumSquares / Double(dim)) + eps).squareRoot()
+                                rP.pointer[row] = inv
+                                for j in 0..<dim { yr[j] = xr[j] * inv * w[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let savedInverseRMS = inverseRMS
+        return Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs in
+            let (xT, wT) = (inputs[0], inputs[1])
+            // dx = r·(dy⊙w) − x · r³/D · Σ(dy⊙w⊙x);   dw = Σ_rows dy ⊙ x · r
+            var dx = [Float](repeating: 0, count: rows * dim)
+            let chunks = Parallel.workerCount
+            var dwPartial = [Float](repeating: 0, count: chunks * dim)
+            xT.data.withUnsafeBufferPointer { x in
+                wT.data.withUnsafeBufferPointer { w in
+                    dx.withUnsafeMutableBufferPointer { dxB in
+                        dwPartial.withUnsafeMutableBufferPointer { dwB in
+                            let dxP = SendablePointer(dxB.baseAddress!), dwP = SendablePointer(dwB.baseAddress!)
+                            Parallel.forEach(chunks, costPerItem: 6 * rows * dim / chunks) { chunkRange in
+                                for chunk in chunkRange {
+                                    let dw = dwP.pointer + chunk * dim
+                                    for row in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
+                                        let xr = x.baseAddress! + row * dim, dyr = dy.baseAddress! + row * dim
+                                        let r = savedInverseRMS[row]
+                                        var dot: Double = 0
+                                        for j in 0..<dim { dot += Double(dyr[j] * w[j] * xr[j]) }
+                                        let c = Float(dot) * r * r * r / Float(dim)
+                                        let dxr = dxP.pointer + row * dim
+                                        for j in 0..<dim {
+                                            dxr[j] = r * dyr[j] * w[j] - c * xr[j]
+                                            dw[j] += dyr[j] * xr[j] * r
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if xT.requiresGrad { xT.addGrad(dx) }
+            if wT.requiresGrad {
+                var dw = [Float](repeating: 0, count: dim)
+                for chunk in 0..<chunks { for j in 0..<dim { dw[j] += dwPartial[chunk * dim + j] } }
+                wT.addGrad(dw)
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+// MARK: - The SwiGLU product silu(a) ⊙ b, fused.
+// reference: transformers LlamaMLP (down(act(gate(x)) * up(x)), act = SiLU)
+
+extension Tensor {
+    /// `silu(gate) ⊙ up` with `silu(a) = a·σ(a)`: [*] and [*] (same shape) → [*].
+    public func swiGLU(up: Tensor) -> Tensor {
+        precondition(shape == up.shape, "swiGLU: gate \(shape) with up \(up.shape)")
+        let n = count
+        let result = uninitializedFloats(n) { out in
+            let outP = SendablePointer(out.baseAddress!)
+            data.withUnsafeBufferPointer { a in
+                up.data.withUnsafeBufferPointer { b in
+                    Parallel.forEach(n, costPerItem: 20) { range in
+                        for i in range { outP.pointer[i] = a[i] / (1 + exp(-a[i])) * b[i] }
+                    }
+                }
+            }
+        }
+        return Tape.record("swiGLU", data: result, shape: shape, inputs: [self, up]) { dy, inputs in
+            let (gateT, upT) = (inputs[0], inputs[1])
+            var dGate = [Float](repeating: 0, count: n), dUp = dGate
+            gateT.data.withUnsafeBufferPointer { a in
+                upT.data.withUnsafeBufferPointer { b in
+                    dGate.withUnsafeMutableBufferPointer { dga in
+                        dUp.withUnsafeMutableBufferPointer { dub in
+                            let (gP, uP) = (SendablePointer(dga.baseAddress!), SendablePointer(dub.baseAddress!))
+                            Parallel.forEach(n, costPerItem: 30) { range in
+                                for i in range {
+                                    let sigma = 1 / (1 + exp(-a[i]))
+                                    // d silu/da = σ(a)·(1 + a·(1 − σ(a)))
+                                    gP.pointer[i] = dy[i] * b[i] * sigma * (1 + a[i] * (1 - sigma))
+                                    uP.pointer[i] = dy[i] * a[i] * sigma
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if gateT.requiresGrad { gateT.addGrad(dGate) }
+            if upT.requiresGrad { upT.addGrad(dUp) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Dispatch
+import Foundation
+
+/// A small parallel-for over index ranges, used by the fused ops to keep every core busy.
+///
+/// Work is cut into contiguous chunks that the cores take dynamically. While a region runs,
+/// OpenBLAS is limited to one thread (a BLAS call inside a chunk then runs on the chunk's core);
+/// a region started from inside another runs serially. Regions too small to pay for the
+/// hand-off (`count · costPerItem` below about 32k operations) run on the calling thread.
+public enum Parallel {
+    /// The number of cores used.
+    public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    nonisolated(unsafe) private static var active = false
+
+    /// Calls `body` on disjoint subranges covering `0..<count`, possibly concurrently.
+    /// - Parameters:
+    ///   - count: the number of items.
+    ///   - costPerItem: a rough operation count per item, to skip threading tiny loops.
+    ///   - body: processes one subrange; must only write memory owned by its items.
+    public static func forEach(
+        _ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void
+    ) {
+        if count <= 0 { return }
+        if active || workerCount == 1 || count == 1 || count * costPerItem < 32_768 {
+            body(0..<count)
+            return
+        }
+        let chunks = min(count, workerCount * 4)
+        active = true
+        defer { active = false }
+        BLAS.withThreads(1) {
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { body(start..<end) }
+            }
+        }
+    }
+}
+
+/// An unsafe pointer that may cross into a `Parallel` chunk; callers guarantee disjoint writes.
+public struct SendablePointer<T>: @unchecked Sendable {
+    /// The wrapped pointer.
+    public let pointer: UnsafeMutablePointer<T>
+    /// Wraps `pointer`.
+    public init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}

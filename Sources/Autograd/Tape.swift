@@ -1,0 +1,103 @@
+/// The record of one op in the graph: its inputs and how to send the output gradient back to them.
+///
+/// The backward closure receives the output gradient and the inputs; it must *accumulate* into
+/// the gradients of the inputs that require one (`input.accumulateGrad { ... }`). Closures never
+/// capture tensors (only saved values), so the graph is a DAG owned from the root down and can be
+/// freed iteratively.
+public final class GradientNode {
+    /// The op name, for debugging and error messages.
+    public let name: String
+    /// The tensors the op read.
+    var inputs: [Tensor]
+    /// Sends `outputGrad` to the inputs' gradients.
+    var backward: ((UnsafeBufferPointer<Float>, [Tensor]) -> Void)?
+
+    init(name: String, inputs: [Tensor],
+         backward: @escaping (UnsafeBufferPointer<Float>, [Tensor]) -> Void) {
+        self.name = name
+        self.inputs = inputs
+        self.backward = backward
+    }
+
+    /// Unlinks a chain of nodes without recursion, so that dropping a graph of any depth cannot
+    /// overflow the stack through nested deinits.
+    static func releaseIteratively(_ root: GradientNode?) {
+        guard let root else { return }
+        var pending = [root]
+        while let node = pending.popLast() {
+            var inputs = node.inputs
+            node.inputs = []
+            node.backward = nil
+            while var input = inputs.popLast() {
+                if isKnownUniquelyReferenced(&input), let inner = input.node {
+                    input.node = nil
+                    pending.append(inner)
+                }
+            }
+        }
+    }
+}
+
+/// Recording ops and running reverse mode.
+public enum Tape {
+    /// The output tensor of an op: records `backward` when any input requires a gradient.
+    /// - Parameters:
+    ///   - name: the op name.
+    ///   - data, shape: the forward result.
+    ///   - inputs: the tensors the op read, in the order `backward` expects them.
+    ///   - backward: accumulates the input gradients from the output gradient (see `GradientNode`).
+    public static func record(
+        _ name: String, data: [Float], shape: [Int], inputs: [Tensor],
+        backward: @escaping (UnsafeBufferPointer<Float>, [Tensor]) -> Void
+    ) -> Tensor {
+        let tracked = inputs.contains { $0.requiresGrad }
+        let node = tracked ? GradientNode(name: name, inputs: inputs, backward: backward) : nil
+        return Tensor(data, shape: shape, node: node)
+    }
+
+    /// The op nodes reachable from `root`, inputs before outputs (iterative depth-first search).
+    static func topologicalOrder(from root: Tensor) -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(tensor: Tensor, expanded: Bool)] = [(root, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded { order.append(tensor); continue }
+            guard tensor.requiresGrad, visited.insert(ObjectIdentifier(tensor)).inserted else {
+                continue
+            }
+            stack.append((tensor, true))
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad {
+                if !visited.contains(ObjectIdentifier(input)) { stack.append((input, false)) }
+            }
+        }
+        return order
+    }
+}
+
+extension Tensor {
+    /// Reverse mode from this tensor: adds `d self / d x` (times `seed`, default ones) into the
+    /// `grad` of every tensor in its graph that requires a gradient.
+    ///
+    /// Gradients of leaves accumulate across calls (call `zeroGrad()` between steps); gradients of
+    /// intermediate tensors are released as soon as they have been propagated, and so is the
+    /// graph: a tensor can be backpropagated through once.
+    public func backward(seed: [Float]? = nil) {
+        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require grad")
+        if let seed {
+            precondition(seed.count == count, "backward: seed of \(seed.count) for shape \(shape)")
+            accumulateGrad { g in for i in 0..<g.count { g[i] += seed[i] } }
+        } else {
+            accumulateGrad { g in for i in 0..<g.count { g[i] += 1 } }
+        }
+        let order = Tape.topologicalOrder(from: self)
+        for tensor in order.reversed() {
+            guard let node = tensor.node else { continue }
+            if let backward = node.backward, let grad = tensor.grad {
+                grad.withUnsafeBufferPointer { backward($0, node.inputs) }
+            }
+            tensor.grad = nil
+            node.backward = nil
+            node.inputs = []
+        }
+    }
+}

@@ -1,0 +1,18 @@
+// Small C helpers for what Swift cannot express well: CPU feature queries (cpuid) today, SIMD
+// inner loops later. Pure C, no state.
+#pragma once
+#include <stdbool.h>
+
+/// CPU features relevant to BLAS kernel choice, read with cpuid.
+typedef struct {
+    bool avx2;
+    bool fma;
+    bool avx512f;
+    bool avx512bw;
+    bool avx512dq;
+    bool avx512vl;
+    bool avx512bf16;
+} loft_cpu_features;
+
+/// The features of the CPU this process runs on (all false on non-x86 machines).
+loft_cpu_features loft_cpu_features_get(void);

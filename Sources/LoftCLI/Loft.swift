@@ -1,0 +1,15 @@
+import ArgumentParser
+import Autograd
+
+/// The `loft` command: QLoRA/LoftQ fine-tuning of Llama-2-family models on CPUs.
+@main
+struct Loft: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "loft",
+        abstract: "Fine-tune Llama-2-family models with LoRA on a frozen 4-bit or 2-bit base (LoftQ), on CPUs.",
+        version: "loft \(version)\n\(RuntimeInfo.current.summary)",
+        subcommands: [Bench.self]
+    )
+}

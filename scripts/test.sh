@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole Loft test suite, in the release configuration (numeric tests are slow in debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product loft
+swift test -c release --disable-swift-testing "$@"
