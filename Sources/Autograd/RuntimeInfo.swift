@@ -1,10 +1,13 @@
 import CKernels
+import Foundation
 
 /// What this process computes with: the OpenBLAS kernel and threads, and the CPU's vector units.
 /// Printed by `loft --version` and `loft bench`, and written into run metadata.
 public struct RuntimeInfo: Codable, Sendable {
     /// The OpenBLAS kernel family in use (`SkylakeX`, `Haswell`, `Prescott`, ...).
     public let blasCore: String
+    /// How that kernel was chosen (by OpenBLAS, by the environment, or switched by loft).
+    public let blasCoreSource: String
     /// OpenBLAS threads for large products.
     public let blasThreads: Int
     /// OpenBLAS's build configuration.
@@ -16,14 +19,16 @@ public struct RuntimeInfo: Codable, Sendable {
 
     /// The values for this process.
     public static var current: RuntimeInfo {
-        RuntimeInfo(blasCore: BLAS.coreName, blasThreads: BLAS.threads,
+        RuntimeInfo(blasCore: BLAS.coreName,
+                    blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
+                    blasThreads: BLAS.threads,
                     blasConfig: BLAS.configuration, workers: Parallel.workerCount,
                     cpuFeatures: CPUFeatures.current.names)
     }
 
     /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; CPU: avx2 avx512f …`.
     public var summary: String {
-        "BLAS: \(blasConfig), core \(blasCore), \(blasThreads) threads; "
+        "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; "
             + "workers: \(workers); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
     }
 }

@@ -1,8 +1,16 @@
 import ArgumentParser
 import Autograd
 
-/// The `loft` command: QLoRA/LoftQ fine-tuning of Llama-2-family models on CPUs.
+/// The entry point: choose the BLAS kernel (which may re-execute the process), then parse.
 @main
+enum LoftMain {
+    static func main() {
+        BLASCoreSwitch.applyIfNeeded()
+        Loft.main()
+    }
+}
+
+/// The `loft` command: QLoRA/LoftQ fine-tuning of Llama-2-family models on CPUs.
 struct Loft: ParsableCommand {
     static let version = "0.1.0"
 

@@ -1,37 +1,12 @@
 import Foundation
+import Autograd
 import XCTest
 
 /// Runs the built `loft` executable and checks what a user sees.
 final class CLITests: XCTestCase {
-    /// The `loft` binary built next to this test bundle (`swift test` builds every product).
-    static var loftURL: URL {
-        let products = Bundle.main.bundleURL.deletingLastPathComponent()
-        for dir in [products, Bundle.main.bundleURL] {
-            let candidate = dir.appendingPathComponent("loft")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return products.appendingPathComponent("loft")
-    }
-
-    /// Runs loft with `arguments`; returns (exit status, stdout, stderr).
-    func runLoft(_ arguments: [String]) throws -> (Int32, String, String) {
-        let process = Process()
-        process.executableURL = Self.loftURL
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
-                String(decoding: errData, as: UTF8.self))
-    }
-
     func testBinaryExists() {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.loftURL.path),
-                      "no loft binary at \(Self.loftURL.path)")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: loftURL.path),
+                      "no loft binary at \(loftURL.path)")
     }
 
     func testHelpListsSubcommands() throws {
@@ -52,5 +27,36 @@ final class CLITests: XCTestCase {
         let (status, _, err) = try runLoft(["bench", "gemm", "--runs", "0"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(err.contains("--runs must be at least 1"), err)
+    }
+}
+
+/// `loft bench gemm --json` on this machine, whatever kernel the environment leads to.
+final class BenchGemmCLITests: XCTestCase {
+    struct Report: Decodable {
+        struct Runtime: Decodable { let blasCore: String; let blasCoreSource: String; let blasThreads: Int }
+        struct Result: Decodable { let m: Int; let k: Int; let n: Int; let threads: Int; let gflopsMedian: Double }
+        let runtime: Runtime
+        let results: [Result]
+    }
+
+    func testReportsShapesAndANonGenericCoreUnlessTheUserChoseOne() throws {
+        let (status, out, err) = try runLoft(["bench", "gemm", "--json", "--runs", "1"])
+        XCTAssertEqual(status, 0, err)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let report = try decoder.decode(Report.self, from: Data(out.utf8))
+        XCTAssertEqual(report.results.map { [$0.m, $0.k, $0.n, $0.threads] },
+                       [[1024, 768, 768, 1], [1024, 768, 768, 2], [1024, 768, 2048, 1],
+                        [1024, 768, 2048, 2], [2048, 4096, 4096, 1], [2048, 4096, 4096, 2]])
+        XCTAssertTrue(report.results.allSatisfy { $0.gflopsMedian > 0 })
+
+        let environment = ProcessInfo.processInfo.environment
+        let core = report.runtime.blasCore.lowercased()
+        if let userCore = environment["OPENBLAS_CORETYPE"], !userCore.isEmpty {
+            XCTAssertEqual(core, userCore.lowercased(), "a user-set kernel is kept")
+        } else if environment["LOFT_BLAS_CORE"]?.lowercased() != "keep", CPUFeatures.current.avx2 {
+            XCTAssertTrue(BLASCoreChoice.modernCores.contains(core),
+                          "AVX2/AVX-512 CPU must not run the generic kernel, got \(report.runtime.blasCore)")
+        }
     }
 }
