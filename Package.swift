@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "loft", targets: ["LoftCLI"]),
         .library(name: "Autograd", targets: ["Autograd"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Llama", targets: ["Llama"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,10 +19,13 @@ let package = Package(
             name: "Autograd",
             dependencies: ["COpenBLAS", "CKernels"]
         ),
+        .target(name: "LoRA", dependencies: ["Autograd"]),
+        .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
+        .target(name: "Tokenizer", dependencies: ["CSentencePiece"]),
         .executableTarget(
             name: "LoftCLI",
             dependencies: [
-                "Autograd",
+                "Autograd", "Llama", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -28,11 +33,15 @@ let package = Package(
         // MARK: - Implementation details
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .target(name: "CKernels"),
+        .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "_TestSupport", dependencies: ["Autograd"]),
 
         // MARK: - Unit test bundles
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tokenizer", "_TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

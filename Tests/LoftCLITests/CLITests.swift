@@ -60,3 +60,24 @@ final class BenchGemmCLITests: XCTestCase {
         }
     }
 }
+
+/// `loft generate` end to end on the real stories260K files.
+final class GenerateCLITests: XCTestCase {
+    var sharedData: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared/data").standardized }
+
+    func testGreedyGenerationPrintsTheReferenceStory() throws {
+        let golden = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: sharedData.appendingPathComponent("models/stories260K/golden_greedy.json"))) as! [String: Any]
+        let (status, out, err) = try runLoft(["generate", "--model", sharedData.appendingPathComponent("models/stories260K/stories260K.bin").path,
+                                              "--max-new-tokens", "200"])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertEqual(out.trimmingCharacters(in: .newlines), (golden["expected_text"] as! String).trimmingCharacters(in: .newlines))
+        XCTAssertTrue(err.contains("200 tokens in"), err)
+    }
+
+    func testMissingModelIsAClearError() throws {
+        let (status, _, err) = try runLoft(["generate", "--model", "/nonexistent/model.bin"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(err.contains("file not found: /nonexistent/model.bin"), err)
+    }
+}

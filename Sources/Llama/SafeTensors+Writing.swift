@@ -1,0 +1,106 @@
+import Foundation
+
+/// A tensor ready to be written: dtype, shape and little-endian bytes.
+public struct SafeTensor: Sendable {
+    /// What the header records.
+    public let dtype: SafeTensorsDType, shape: [Int]
+    /// The raw data (`shape.product · dtype.size` bytes).
+    public let bytes: Data
+
+    /// Raw bytes of a given dtype.
+    public init(dtype: SafeTensorsDType, shape: [Int], bytes: Data) {
+        precondition(bytes.count == shape.product * dtype.size,
+                     "SafeTensor: \(bytes.count) bytes for \(dtype) \(shape)")
+        (self.dtype, self.shape, self.bytes) = (dtype, shape, bytes)
+    }
+
+    /// Float32 values stored as F32, F16 or BF16 (round to nearest even).
+    public init(_ values: [Float], shape: [Int], dtype: SafeTensorsDType = .F32) {
+        precondition(values.count == shape.product, "SafeTensor: \(values.count) values for \(shape)")
+        var data = Data(capacity: values.count * dtype.size)
+        switch dtype {
+        case .F32:
+            values.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .F16:
+            let halves = values.map { Float16($0).bitPattern }
+            halves.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .BF16:
+            let halves = values.map { value -> UInt16 in
+                let bits = value.bitPattern
+                if value.isNaN { return UInt16(bits >> 16) | 0x40 }
+                return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+            }
+            halves.withUnsafeBytes { data.append(contentsOf: $0) }
+        default:
+            preconditionFailure("SafeTensor: cannot store Float values as \(dtype)")
+        }
+        self.init(dtype: dtype, shape: shape, bytes: data)
+    }
+
+    /// Int32 values stored as I32.
+    public init(int32 values: [Int32], shape: [Int]) {
+        self.init(dtype: .I32, shape: shape, bytes: values.withUnsafeBytes { Data($0) })
+    }
+}
+
+extension SafeTensorsFile {
+    /// The bytes of a safetensors file holding `tensors` (names sorted, header padded to 8 bytes).
+    public static func encode(_ tensors: [String: SafeTensor], metadata: [String: String] = [:]) throws -> Data {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let tensor = tensors[name]!
+            header[name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape,
+                            "data_offsets": [offset, offset + tensor.bytes.count]]
+            offset += tensor.bytes.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        for name in names { file.append(tensors[name]!.bytes) }
+        return file
+    }
+
+    /// Writes `tensors` to `url` atomically (temporary file, fsync, rename).
+    public static func write(_ tensors: [String: SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
+        try AtomicFile.write(try encode(tensors, metadata: metadata), to: url)
+    }
+}
+
+/// Crash-safe file writes: a reader sees the old file or the complete new one, never a mix.
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `url`, fsyncs it, renames it over `url`, and
+    /// fsyncs the folder.
+    public static func write(_ data: Data, to url: URL) throws {
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
+        var ok = data.withUnsafeBytes { buffer -> Bool in
+            var written = 0
+            while written < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
+                if n <= 0 { return false }
+                written += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary.path, url.path) == 0 else {
+            unlink(temporary.path)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+        syncDirectory(directory)
+    }
+
+    /// fsyncs a folder so that a rename inside it is durable.
+    public static func syncDirectory(_ directory: URL) {
+        let fd = open(directory.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// The element types of the safetensors format.
+public enum SafeTensorsDType: String, Sendable {
+    case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
+
+    /// Bytes per element.
+    public var size: Int {
+        switch self {
+        case .F64, .I64: return 8
+        case .F32, .I32: return 4
+        case .F16, .BF16, .I16: return 2
+        case .I8, .U8, .BOOL: return 1
+        }
+    }
+}
+
+/// One tensor's entry in a safetensors header.
+public struct SafeTensorsEntry: Sendable {
+    /// The tensor name, dtype and shape.
+    public let name: String, dtype: SafeTensorsDType, shape: [Int]
+    /// Byte range inside the data section.
+    public let begin: Int, end: Int
+}
+
+/// A memory-mapped `.safetensors` file whose header has been parsed and checked: every tensor's
+/// byte range lies inside the file, ranges do not overlap, and dtype × shape equals the length.
+/// Tensors are read one at a time; the file itself is never copied.
+/// reference: https://github.com/huggingface/safetensors (format: u64 header length, JSON, data)
+public final class SafeTensorsFile: @unchecked Sendable {
+    /// The file path (used in every error).
+    public let path: String
+    /// The entries by name.
+    public let entries: [String: SafeTensorsEntry]
+    /// The `__metadata__` strings, if any.
+    public let metadata: [String: String]
+    private let mapping: UnsafeRawPointer
+    private let mappedSize: Int
+    private let dataStart: Int
+
+    /// Opens and validates `path`.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw LlamaError.fileNotFound(path: path) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LlamaError.fileNotFound(path: path) }
+        let size = Int(info.st_size)
+        guard size >= 8 else { throw LlamaError.truncated(path: path, detail: "\(size) bytes, shorter than the 8-byte header length") }
+        guard let raw = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), raw != MAP_FAILED else {
+            throw LlamaError.truncated(path: path, detail: "cannot map \(size) bytes")
+        }
+        mapping = UnsafeRawPointer(raw)
+        mappedSize = size
+        do {
+            (entries, metadata, dataStart) = try SafeTensorsFile.parseHeader(mapping, size: size, path: path)
+        } catch {
+            munmap(raw, size)
+            throw error
+        }
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: mapping), mappedSize) }
+
+    /// The tensor names, sorted.
+    public var names: [String] { entries.keys.sorted() }
+
+    /// The raw bytes of tensor `name`.
+    public func withBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
+        return try body(UnsafeRawBufferPointer(start: mapping + dataStart + entry.begin, count: entry.end - entry.begin))
+    }
+
+    /// Tensor `name` converted to Float32 (from F32, F16 or BF16).
+    public func floats(_ name: String) throws -> [Float] {
+        guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
+        let count = entry.shape.product
+        let source = mapping + dataStart + entry.begin
+        switch entry.dtype {
+        case .F32:
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                memcpy(buffer.baseAddress!, source, count * 4)
+                initialized = count
+            }
+        case .BF16:
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for i in 0..<count {
+                    let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
+                    buffer[i] = Float(bitPattern: UInt32(bits) << 16)
+                }
+                initialized = count
+            }
+        case .F16:
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                for i in 0..<count {
+                    buffer[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
+                initialized = count
+            }
+        default:
+            throw LlamaError.unsupportedDType(path: path, tensor: name, dtype: entry.dtype.rawValue)
+        }
+    }
+
+    private static func parseHeader(_ base: UnsafeRawPointer, size: Int, path: String)
+        throws -> ([String: SafeTensorsEntry], [String: String], Int) {
+        let headerLength = Int(clamping: UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)))
+        guard headerLength <= size - 8 else {
+            throw LlamaError.truncated(path: path, detail: "header length \(headerLength) runs past the end of the \(size)-byte file")
+        }
+        let headerData = Data(bytes: base + 8, count: headerLength)
+        guard let json = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+            throw LlamaError.invalidHeader(path: path, detail: "the \(headerLength)-byte header is not a JSON object")
+        }
+        let dataSize = size - 8 - headerLength
+        var entries: [String: SafeTensorsEntry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in json {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let fields = value as? [String: Any], let dtypeName = fields["dtype"] as? String,
+                  let shape = (fields["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                  let offsets = (fields["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offsets.count == 2
+            else { throw LlamaError.invalidHeader(path: path, detail: "tensor '\(name)' lacks dtype, shape or data_offsets") }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+                throw LlamaError.invalidHeader(path: path, detail: "tensor '\(name)' has unknown dtype \(dtypeName)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
+                throw LlamaError.invalidHeader(path: path, detail: "tensor '\(name)' has offsets \(offsets) outside the \(dataSize)-byte data section")
+            }
+            guard shape.product * dtype.size == offsets[1] - offsets[0] else {
+                throw LlamaError.invalidHeader(path: path, detail: "tensor '\(name)': \(dtypeName) \(shape) needs \(shape.product * dtype.size) bytes, offsets give \(offsets[1] - offsets[0])")
+            }
+            entries[name] = SafeTensorsEntry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+        }
+        let sorted = entries.values.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
+            throw LlamaError.invalidHeader(path: path, detail: "tensors '\(a.name)' and '\(b.name)' overlap")
+        }
+        return (entries, metadata, 8 + headerLength)
+    }
+}

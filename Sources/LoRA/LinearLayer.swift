@@ -1,0 +1,56 @@
+import Autograd
+
+/// A linear map `y = x·Wᵀ` as the decoder uses it: a frozen base (fp32 or, later, quantized),
+/// optionally wrapped by a LoRA adapter.
+public protocol LinearLayer: AnyObject {
+    /// Input and output widths: x [..., in] → y [..., out].
+    var inFeatures: Int { get }
+    var outFeatures: Int { get }
+    /// The training path: [..., in] → [..., out], recording gradients for trainable parts.
+    func callAsFunction(_ x: Tensor) -> Tensor
+    /// The inference path, never recording: `x` [rows, in] → [rows, out] written to `y`.
+    func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
+    /// The trainable tensors, named relative to the layer (`lora_A`, `lora_B`); empty if frozen.
+    var trainableParameters: [(name: String, tensor: Tensor)] { get }
+}
+
+extension LinearLayer {
+    /// The inference path on a constant tensor: [..., in] → [..., out].
+    public func infer(_ x: Tensor) -> Tensor {
+        precondition(x.shape.last == inFeatures, "linear: x \(x.shape) into \(inFeatures) → \(outFeatures)")
+        let rows = x.count / inFeatures
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        x.data.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { infer(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+        }
+        return Tensor(y, shape: Array(x.shape.dropLast()) + [outFeatures])
+    }
+}
+
+/// A dense fp32 linear layer with weight [out, in], frozen (a constant tensor).
+public final class Linear: LinearLayer {
+    /// The weight, [out, in] (the PyTorch `nn.Linear.weight` layout).
+    public let weight: Tensor
+
+    /// A layer over `weight` [out, in].
+    public init(weight: Tensor) {
+        precondition(weight.rank == 2, "Linear: weight must be [out, in], got \(weight.shape)")
+        self.weight = weight
+    }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight, transposeOther: true) }
+
+    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        weight.data.withUnsafeBufferPointer { w in
+            BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                       a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures)
+        }
+    }
+
+    public var trainableParameters: [(name: String, tensor: Tensor)] {
+        weight.requiresGrad ? [("weight", weight)] : []
+    }
+}
