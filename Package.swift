@@ -19,8 +19,9 @@ let package = Package(
             name: "Autograd",
             dependencies: ["COpenBLAS", "CKernels"]
         ),
-        .target(name: "LoRA", dependencies: ["Autograd"]),
-        .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
+        .target(name: "Quantization", dependencies: ["Autograd"]),
+        .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
+        .target(name: "Llama", dependencies: ["Autograd", "Quantization", "LoRA"]),
         .target(name: "Tokenizer", dependencies: ["CSentencePiece"]),
         .executableTarget(
             name: "LoftCLI",
@@ -38,6 +39,8 @@ let package = Package(
 
         // MARK: - Unit test bundles
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "_TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "_TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tokenizer", "_TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd"]),

@@ -9,3 +9,7 @@ void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *
 void sgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, float *a,
              const int *lda, float *s, float *u, const int *ldu, float *vt, const int *ldvt,
              float *work, const int *lwork, int *info);
+void sgeqrf_(const int *m, const int *n, float *a, const int *lda, float *tau, float *work,
+             const int *lwork, int *info);
+void sorgqr_(const int *m, const int *n, const int *k, float *a, const int *lda, const float *tau,
+             float *work, const int *lwork, int *info);

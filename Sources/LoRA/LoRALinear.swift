@@ -1,0 +1,72 @@
+import Autograd
+import Foundation
+
+/// A frozen base layer plus a trainable low-rank update:
+/// `y = base(x) + scaling · (drop(x)·Aᵀ)·Bᵀ` with A [R, in], B [out, R], `scaling = alpha / R`.
+/// reference: peft LoraLayer (`result + lora_B(lora_A(dropout(x))) * scaling`)
+public final class LoRALinear: LinearLayer {
+    /// The frozen layer (fp32 or quantized).
+    public let base: LinearLayer
+    /// `lora_A` [R, in] and `lora_B` [out, R], trainable.
+    public let loraA: Tensor, loraB: Tensor
+    /// alpha, and the dropout probability on the adapter's input.
+    public let alpha: Float, dropout: Float
+    /// The dropout stream for the next training forward; nil evaluates without dropout.
+    public var dropoutRNG: RandomState?
+
+    /// Wraps `base` with A and B given as values.
+    public init(base: LinearLayer, a: [Float], b: [Float], rank: Int, alpha: Float, dropout: Float = 0) {
+        precondition(a.count == rank * base.inFeatures && b.count == base.outFeatures * rank,
+                     "LoRALinear: A \(a.count), B \(b.count) for rank \(rank), [\(base.outFeatures), \(base.inFeatures)]")
+        self.base = base
+        loraA = Tensor(a, shape: [rank, base.inFeatures], requiresGrad: true)
+        loraB = Tensor(b, shape: [base.outFeatures, rank], requiresGrad: true)
+        (self.alpha, self.dropout) = (alpha, dropout)
+    }
+
+    /// R.
+    public var rank: Int { loraA.shape[0] }
+    /// alpha / R.
+    public var scaling: Float { alpha / Float(rank) }
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var input = x
+        if dropout > 0, var rng = dropoutRNG {
+            input = x.dropout(dropout, rng: &rng)
+            dropoutRNG = rng
+        }
+        let update = input.matmul(loraA, transposeOther: true).matmul(loraB, transposeOther: true)
+        return base(x) + update.scaled(by: scaling)
+    }
+
+    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        base.infer(x, rows: rows, into: y)
+        var hidden = [Float](repeating: 0, count: rows * rank)  // x·Aᵀ [rows, R]
+        loraA.data.withUnsafeBufferPointer { a in
+            loraB.data.withUnsafeBufferPointer { b in
+                hidden.withUnsafeMutableBufferPointer { h in
+                    BLAS.withThreads(1) {
+                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
+                                   a: x, lda: inFeatures, b: a.baseAddress!, ldb: inFeatures, c: h.baseAddress!, ldc: rank)
+                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank,
+                                   alpha: scaling, a: h.baseAddress!, lda: rank, b: b.baseAddress!, ldb: rank,
+                                   beta: 1, c: y, ldc: outFeatures)
+                    }
+                }
+            }
+        }
+    }
+
+    public var trainableParameters: [(name: String, tensor: Tensor)] { [("lora_A", loraA), ("lora_B", loraB)] }
+
+    /// QLoRA/PEFT's default initialisation: A Kaiming-uniform (bound 1/√in, as
+    /// `kaiming_uniform_(a=√5)`), B = 0, so the layer equals its base at step 0.
+    public static func gaussianInit(in inFeatures: Int, out outFeatures: Int, rank: Int,
+                                    rng: inout RandomState) -> (a: [Float], b: [Float]) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        return (rng.uniform(count: rank * inFeatures, low: -bound, high: bound),
+                [Float](repeating: 0, count: outFeatures * rank))
+    }
+}

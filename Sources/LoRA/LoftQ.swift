@@ -1,0 +1,123 @@
+import Autograd
+import Foundation
+import Quantization
+
+/// LoftQ: quantization and low-rank initialisation chosen together so that
+/// `deq(Q) + scaling·B·A` approximates the fp32 weight W.
+///
+/// `A₀ = B₀ = 0`; for t = 1…T: `Q = q(W − s·B·A)`, then the rank-R SVD `W − deq(Q) = U Σ Vᵀ`,
+/// `B = U√Σ / √s`, `A = √Σ Vᵀ / √s` with `s = alpha / R` (so the approximation holds for any
+/// alpha; PEFT leaves out the 1/√s). The best iterate by relative Frobenius error is kept.
+/// reference: Li et al., "LoftQ" (2023), Algorithm 1; peft 0.18.1 utils/loftq_utils.py (loftq_init)
+public enum LoftQ {
+    /// Which SVD computes the rank-R factor.
+    public enum SVDMethod: Equatable, Sendable {
+        /// LAPACK `sgesdd` of the whole residual.
+        case exact
+        /// A randomized range finder (see `Linalg.randomizedSVD`).
+        case randomized(oversample: Int, powerIterations: Int)
+
+        /// Exact for matrices up to 1024 on their short side, randomized above.
+        public static func automatic(rows: Int, columns: Int) -> SVDMethod {
+            min(rows, columns) <= 1024 ? .exact : .randomized(oversample: 10, powerIterations: 3)
+        }
+    }
+
+    /// How a matrix is quantized and initialised.
+    public struct Options: Sendable {
+        public var codebook: Codebook, blockSize: Int, doubleQuant: Bool
+        public var rank: Int, alpha: Float, iterations: Int
+        public var svd: SVDMethod?
+
+        /// Options; `svd` nil chooses `SVDMethod.automatic`.
+        public init(codebook: Codebook, blockSize: Int = 64, doubleQuant: Bool = false, rank: Int,
+                    alpha: Float, iterations: Int = 5, svd: SVDMethod? = nil) {
+            (self.codebook, self.blockSize, self.doubleQuant) = (codebook, blockSize, doubleQuant)
+            (self.rank, self.alpha, self.iterations, self.svd) = (rank, alpha, iterations, svd)
+        }
+        /// alpha / R.
+        public var scaling: Float { alpha / Float(rank) }
+    }
+
+    /// The chosen iterate and the errors along the way.
+    public struct Result: Sendable {
+        /// The quantized base.
+        public let quantized: QuantizedTensor
+        /// `lora_A` [R, in] and `lora_B` [out, R].
+        public let a: [Float], b: [Float]
+        /// `‖W − deq(q(W))‖ / ‖W‖`: plain quantization (QLoRA's starting point).
+        public let plainError: Double
+        /// `‖W − deq(Q_t) − s·B_t·A_t‖ / ‖W‖` after every step t.
+        public let errors: [Double]
+        /// The step kept (0-based), the one with the smallest error.
+        public let bestIteration: Int
+        /// The error of the kept iterate.
+        public var error: Double { errors[bestIteration] }
+    }
+
+    /// Runs LoftQ on `weight` [out, in].
+    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) -> Result {
+        precondition(shape.count == 2 && weight.count == shape.product && options.iterations >= 1,
+                     "LoftQ: \(weight.count) values for \(shape), \(options.iterations) iterations")
+        let (m, n, r) = (shape[0], shape[1], options.rank)
+        let weightNorm = frobeniusNorm(weight)
+        let svdMethod = options.svd ?? .automatic(rows: m, columns: n)
+        var residual = weight
+        var errors: [Double] = []
+        var plainError = 0.0
+        var best: (q: QuantizedTensor, a: [Float], b: [Float], index: Int)?
+        let rootScale = options.scaling.squareRoot()
+        for t in 0..<options.iterations {
+            let q = QuantizedTensor(residual, shape: shape, codebook: options.codebook,
+                                    blockSize: options.blockSize, doubleQuant: options.doubleQuant)
+            var target = q.dequantized()  // → W − deq(Q)
+            for i in 0..<target.count { target[i] = weight[i] - target[i] }
+            if t == 0 { plainError = frobeniusNorm(target) / weightNorm }
+            let svd: Linalg.SVD
+            switch svdMethod {
+            case .exact: svd = Linalg.svd(target, rows: m, columns: n, rank: r)
+            case .randomized(let oversample, let power):
+                svd = Linalg.randomizedSVD(target, rows: m, columns: n, rank: r, oversample: oversample,
+                                           powerIterations: power, rng: &rng)
+            }
+            let k = svd.k  // = r unless the matrix is smaller than the rank
+            var b = [Float](repeating: 0, count: m * r), a = [Float](repeating: 0, count: r * n)
+            for j in 0..<k {
+                let root = svd.s[j].squareRoot()
+                for i in 0..<m { b[i * r + j] = svd.u[i * k + j] * root / rootScale }
+                for i in 0..<n { a[j * n + i] = svd.vt[j * n + i] * root / rootScale }
+            }
+            let lowRank = Linalg.product(b, a, m: m, k: r, n: n)  // B·A, times s below
+            var remaining = target
+            for i in 0..<remaining.count {
+                let update = options.scaling * lowRank[i]
+                remaining[i] -= update
+                residual[i] = weight[i] - update
+            }
+            let error = frobeniusNorm(remaining) / weightNorm
+            errors.append(error)
+            if best == nil || error < errors[best!.index] { best = (q, a, b, t) }
+        }
+        return Result(quantized: best!.q, a: best!.a, b: best!.b, plainError: plainError, errors: errors,
+                      bestIteration: best!.index)
+    }
+
+    /// QLoRA's starting point for comparison: `Q = q(W)`, A Kaiming-uniform, B = 0.
+    public static func gaussian(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) -> Result {
+        let q = QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
+                                doubleQuant: options.doubleQuant)
+        let deq = q.dequantized()
+        var diff = weight
+        for i in 0..<diff.count { diff[i] -= deq[i] }
+        let error = frobeniusNorm(diff) / frobeniusNorm(weight)
+        let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: options.rank, rng: &rng)
+        return Result(quantized: q, a: a, b: b, plainError: error, errors: [error], bestIteration: 0)
+    }
+
+    /// ‖x‖_F accumulated in Double.
+    public static func frobeniusNorm(_ x: [Float]) -> Double {
+        var total = 0.0
+        for v in x { total += Double(v) * Double(v) }
+        return total.squareRoot()
+    }
+}

@@ -1,0 +1,26 @@
+import Autograd
+import Quantization
+
+/// A frozen linear layer whose weight [out, in] is stored quantized. It has no parameters: its
+/// backward only passes `dy·deq(W)` to the input.
+public final class QuantizedLinear: LinearLayer {
+    /// The packed weight.
+    public let weight: QuantizedTensor
+
+    /// A layer over a quantized weight [out, in].
+    public init(weight: QuantizedTensor) {
+        precondition(weight.shape.count == 2, "QuantizedLinear: weight must be [out, in], got \(weight.shape)")
+        self.weight = weight
+    }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(quantized: weight) }
+
+    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        weight.multiply(x, rows: rows, into: y)
+    }
+
+    public var trainableParameters: [(name: String, tensor: Tensor)] { [] }
+}

@@ -1,0 +1,68 @@
+import Autograd
+
+// MARK: - The frozen quantized linear product: forward y = x·deq(W)ᵀ, backward dx = dy·deq(W).
+// No weight gradient exists. The fp32 weight is never materialised whole: tiles of rows are
+// dequantized into one reused buffer and each tile goes through sgemm.
+
+extension QuantizedTensor {
+    /// Rows per dequantized tile: about 128K floats (512 KB, cache-resident), at least one row.
+    var tileRows: Int { max(1, min(shape[0], 131_072 / max(1, shape[1]))) }
+
+    /// Calls `body` with each tile of rows dequantized: (row range, [rows, in] values).
+    func forEachTile(_ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
+        let (rows, columns, step) = (shape[0], shape[1], tileRows)
+        var buffer = [Float](repeating: 0, count: step * columns)
+        buffer.withUnsafeMutableBufferPointer { tile in
+            let tileP = SendablePointer(tile.baseAddress!)
+            for start in stride(from: 0, to: rows, by: step) {
+                let end = min(rows, start + step)
+                Parallel.forEach(end - start, costPerItem: 4 * columns) { local in
+                    dequantize(((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
+                               into: tileP.pointer + local.lowerBound * columns)
+                }
+                body(start..<end, UnsafePointer(tile.baseAddress!))
+            }
+        }
+    }
+
+    /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out], no tape.
+    public func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+        precondition(shape.count == 2, "quantized matmul: weight must be [out, in], got \(shape)")
+        let (outFeatures, inFeatures) = (shape[0], shape[1])
+        forEachTile { range, tile in
+            BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,
+                       a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures)
+        }
+    }
+
+    /// `dx += dy·deq(W)` for `dy` [rows, out] into `dx` [rows, in].
+    public func multiplyTransposed(accumulating dy: UnsafePointer<Float>, rows m: Int, into dx: UnsafeMutablePointer<Float>) {
+        let (outFeatures, inFeatures) = (shape[0], shape[1])
+        forEachTile { range, tile in
+            BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: inFeatures, k: range.count,
+                       a: dy + range.lowerBound, lda: outFeatures, b: tile, ldb: inFeatures,
+                       beta: 1, c: dx, ldc: inFeatures)
+        }
+    }
+}
+
+extension Tensor {
+    /// `self · deq(weight)ᵀ`: [..., in] with a quantized weight [out, in] → [..., out].
+    /// The backward sends `dy·deq(W)` to `self` and nothing else.
+    public func matmul(quantized weight: QuantizedTensor) -> Tensor {
+        precondition(weight.shape.count == 2 && shape.last == weight.shape[1],
+                     "quantized matmul: x \(shape) × Wᵀ with W \(weight.shape)")
+        let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
+        let rows = count / inFeatures
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        data.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!) }
+        }
+        return Tape.record("quantizedMatmul", data: y, shape: Array(shape.dropLast()) + [outFeatures], inputs: [self]) {
+            dy, inputs in
+            inputs[0].accumulateGrad { dx in
+                weight.multiplyTransposed(accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!)
+            }
+        }
+    }
+}
