@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(
             name: "LoftCLI",
             dependencies: [
-                "Autograd", "Llama", "Tokenizer",
+                "Autograd", "Quantization", "LoRA", "Llama", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

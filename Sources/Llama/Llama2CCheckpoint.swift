@@ -8,17 +8,17 @@ import Foundation
 public final class Llama2CCheckpoint: CheckpointSource {
     public let config: LlamaConfig
     public let sourceDescription: String
-    private let data: Data  // memory-mapped
+    private let file: MappedFile
     private var layout: [String: (offset: Int, shape: [Int], layerStride: Int, layer: Int)] = [:]
 
     /// Opens and checks `path` (the file size must match the header exactly).
     public init(path: String) throws {
         sourceDescription = path
         guard FileManager.default.fileExists(atPath: path) else { throw LlamaError.fileNotFound(path: path) }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        self.data = data
-        guard data.count >= 28 else { throw LlamaError.truncated(path: path, detail: "\(data.count) bytes, shorter than the 28-byte header") }
-        let header = (0..<7).map { i in data.withUnsafeBytes { Int(Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) } }
+        let file = try MappedFile(path: path)
+        self.file = file
+        guard file.size >= 28 else { throw LlamaError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 28-byte header") }
+        let header = (0..<7).map { i in Int(Int32(littleEndian: file.base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
         let (dim, hidden, layers, heads, kvHeads, rawVocab, seqLen) = (header[0], header[1], header[2], header[3], header[4], header[5], header[6])
         let config = LlamaConfig(unchecked: dim, layers: layers, heads: heads, kvHeads: kvHeads, hiddenDim: hidden,
                                  vocabularySize: abs(rawVocab), normEps: 1e-5, ropeTheta: 10_000,
@@ -58,8 +58,8 @@ public final class Llama2CCheckpoint: CheckpointSource {
         offset += 2 * seqLen * c.headDim / 2 * 4  // freq_cis_real, freq_cis_imag (legacy, unused)
         if !c.tiedEmbeddings { add("lm_head.weight", [c.vocabularySize, dim], perLayer: false) }
         self.layout = layout
-        guard offset == data.count else {
-            throw LlamaError.truncated(path: path, detail: "the header \(header) implies \(offset) bytes, the file has \(data.count)")
+        guard offset == file.size else {
+            throw LlamaError.truncated(path: path, detail: "the header \(header) implies \(offset) bytes, the file has \(file.size)")
         }
     }
 
@@ -72,11 +72,7 @@ public final class Llama2CCheckpoint: CheckpointSource {
         let start = entry.offset + entry.layer * entry.layerStride
         let count = entry.shape.product
         var values = [Float](repeating: 0, count: count)
-        values.withUnsafeMutableBytes { destination in
-            data.withUnsafeBytes { source in
-                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + count * 4)]))
-            }
-        }
+        values.withUnsafeMutableBytes { file.copy(from: start, count: count * 4, to: $0.baseAddress!) }
         if name.hasSuffix("q_proj.weight") { return permuteForRotateHalf(values, heads: config.heads) }
         if name.hasSuffix("k_proj.weight") { return permuteForRotateHalf(values, heads: config.kvHeads) }
         return values

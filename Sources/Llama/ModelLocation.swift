@@ -18,6 +18,13 @@ public enum ModelLocation {
         return try Llama2CCheckpoint(path: path)
     }
 
+    /// The model at `path`: a `loft quantize` folder (quantized base plus its adapter), a Hugging
+    /// Face folder or a llama2.c file (fp32, frozen).
+    public static func loadModel(_ path: String) throws -> LlamaModel {
+        if QuantizedFolder.quantizationConfig(path) != nil { return try QuantizedFolder.load(path) }
+        return try LlamaModel(checkpoint: openCheckpoint(path))
+    }
+
     /// The tokenizer for the model at `modelPath`: `explicit` when given, else `tokenizer.model`
     /// in the model's folder, else the only `*.model` file there.
     public static func tokenizerPath(forModel modelPath: String, explicit: String?) throws -> String {

@@ -104,3 +104,60 @@ public enum AtomicFile {
         if fd >= 0 { fsync(fd); close(fd) }
     }
 }
+
+extension SafeTensorsFile {
+    /// Writes a safetensors file tensor by tensor: `produce(name, emit)` must call `emit` with the
+    /// tensor's bytes (once, or in consecutive pieces), so that only one tensor is in memory at a
+    /// time. Atomic: temporary file, fsync, rename.
+    public static func writeStreaming(layout: [(name: String, dtype: SafeTensorsDType, shape: [Int])],
+                                      metadata: [String: String] = [:], to url: URL,
+                                      produce: (String, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let sorted = layout.sorted { $0.name < $1.name }
+        for entry in sorted {
+            let size = entry.shape.product * entry.dtype.size
+            header[entry.name] = ["dtype": entry.dtype.rawValue, "shape": entry.shape, "data_offsets": [offset, offset + size]]
+            offset += size
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
+        func emit(_ piece: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < piece.count {
+                let n = Glibc.write(fd, piece.baseAddress! + done, piece.count - done)
+                guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: temporary.path]) }
+                done += n
+            }
+        }
+        do {
+            var prefix = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+            try (prefix + json).withUnsafeBytes(emit)
+            for entry in sorted {
+                var written = 0
+                try produce(entry.name) { piece in
+                    try emit(piece)
+                    written += piece.count
+                }
+                precondition(written == entry.shape.product * entry.dtype.size,
+                             "writeStreaming: \(entry.name) produced \(written) bytes for \(entry.dtype) \(entry.shape)")
+            }
+            guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path]) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temporary.path)
+            throw error
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            unlink(temporary.path)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+        AtomicFile.syncDirectory(url.deletingLastPathComponent())
+    }
+}

@@ -34,34 +34,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let entries: [String: SafeTensorsEntry]
     /// The `__metadata__` strings, if any.
     public let metadata: [String: String]
-    private let mapping: UnsafeRawPointer
-    private let mappedSize: Int
+    private let file: MappedFile
     private let dataStart: Int
 
     /// Opens and validates `path`.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw LlamaError.fileNotFound(path: path) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw LlamaError.fileNotFound(path: path) }
-        let size = Int(info.st_size)
-        guard size >= 8 else { throw LlamaError.truncated(path: path, detail: "\(size) bytes, shorter than the 8-byte header length") }
-        guard let raw = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), raw != MAP_FAILED else {
-            throw LlamaError.truncated(path: path, detail: "cannot map \(size) bytes")
+        file = try MappedFile(path: path)
+        guard file.size >= 8 else {
+            throw LlamaError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 8-byte header length")
         }
-        mapping = UnsafeRawPointer(raw)
-        mappedSize = size
-        do {
-            (entries, metadata, dataStart) = try SafeTensorsFile.parseHeader(mapping, size: size, path: path)
-        } catch {
-            munmap(raw, size)
-            throw error
-        }
+        (entries, metadata, dataStart) = try SafeTensorsFile.parseHeader(file.base, size: file.size, path: path)
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: mapping), mappedSize) }
 
     /// The tensor names, sorted.
     public var names: [String] { entries.keys.sorted() }
@@ -69,18 +53,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The raw bytes of tensor `name`.
     public func withBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
-        return try body(UnsafeRawBufferPointer(start: mapping + dataStart + entry.begin, count: entry.end - entry.begin))
+        defer { file.release((dataStart + entry.begin)..<(dataStart + entry.end)) }
+        return try body(UnsafeRawBufferPointer(start: file.base + dataStart + entry.begin, count: entry.end - entry.begin))
     }
 
     /// Tensor `name` converted to Float32 (from F32, F16 or BF16).
     public func floats(_ name: String) throws -> [Float] {
         guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
         let count = entry.shape.product
-        let source = mapping + dataStart + entry.begin
+        let source = file.base + dataStart + entry.begin
+        defer { file.release((dataStart + entry.begin)..<(dataStart + entry.end)) }
         switch entry.dtype {
         case .F32:
             return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                memcpy(buffer.baseAddress!, source, count * 4)
+                file.copy(from: dataStart + entry.begin, count: count * 4, to: UnsafeMutableRawPointer(buffer.baseAddress!))
                 initialized = count
             }
         case .BF16:

@@ -6,7 +6,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed and memory.",
-        subcommands: [BenchGemm.self]
+        subcommands: [BenchGemm.self, BenchLoftQ.self]
     )
 }
 

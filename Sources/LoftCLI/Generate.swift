@@ -90,7 +90,7 @@ struct LoadedModel {
     let tokenizer: SentencePieceTokenizer
 
     init(path: String, tokenizer tokenizerPath: String?) throws {
-        model = try LlamaModel(checkpoint: ModelLocation.openCheckpoint(path))
+        model = try ModelLocation.loadModel(path)
         tokenizer = try SentencePieceTokenizer(path: ModelLocation.tokenizerPath(forModel: path, explicit: tokenizerPath))
         guard tokenizer.vocabularySize == model.config.vocabularySize else {
             throw ValidationError("tokenizer \(tokenizer.path) has \(tokenizer.vocabularySize) pieces, the model \(model.config.vocabularySize)")

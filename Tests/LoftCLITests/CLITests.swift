@@ -81,3 +81,29 @@ final class GenerateCLITests: XCTestCase {
         XCTAssertTrue(err.contains("file not found: /nonexistent/model.bin"), err)
     }
 }
+
+/// `loft quantize` then `loft generate` from the folder it wrote.
+final class QuantizeCLITests: XCTestCase {
+    func testQuantizeJSONThenGenerateFromTheFolder() throws {
+        let shared = URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared/data").standardized
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let (status, stdout, stderr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+                                                    "--bits", "2.5", "--rank", "8", "--loftq-iters", "2", "--out", out.path, "--json"])
+        XCTAssertEqual(status, 0, stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as! [String: Any]
+        let report = json["report"] as! [String: Any]
+        XCTAssertEqual(report["layer_codebooks"] as? [String], ["nf4", "nf2", "nf2", "nf2", "nf2"])
+        XCTAssertEqual((report["matrices"] as! [Any]).count, 35)
+        XCTAssertLessThan(report["average_init_error"] as! Double, report["average_plain_error"] as! Double)
+        XCTAssertGreaterThan(json["peak_rss_bytes"] as! Int, 0)
+        let (genStatus, text, genErr) = try runLoft(["generate", "--model", out.path, "--prompt", "Once upon a time", "--max-new-tokens", "20"])
+        XCTAssertEqual(genStatus, 0, genErr)
+        XCTAssertTrue(text.hasPrefix("Once upon a time"), text)
+        XCTAssertGreaterThan(text.count, "Once upon a time".count + 10)
+        let (again, _, againErr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+                                                "--out", out.path])
+        XCTAssertNotEqual(again, 0)
+        XCTAssertTrue(againErr.contains("already exists"), againErr)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Autograd
+import Foundation
+import Llama
+import LoRA
+import Quantization
+
+/// `loft quantize`: the one-time LoftQ set-up of a quantized base and its initial adapters.
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a model's linears (NF4/NF2/mixed) and initialise LoRA adapters with LoftQ.")
+
+    @Option(help: "A Hugging Face folder or a llama2.c .bin file.")
+    var model: String
+    @Option(help: "The tokenizer.model to copy into the folder (default: the one beside the model).")
+    var tokenizer: String?
+    @Option(help: "Bits per weight: 4, 3, 2.5, 2.25 or 2 (8 with --method uniform).")
+    var bits: Double = 4
+    @Option(help: "nf (NormalFloat) or uniform (symmetric absmax).")
+    var method: QuantizationSpec.Method = .nf
+    @Option(help: "Elements per absmax block.")
+    var blockSize = 64
+    @Flag(help: "Quantize the absmax values too (8-bit, blocks of 256).")
+    var doubleQuant = false
+    @Option(help: "LoRA rank R.")
+    var rank = 16
+    @Option(help: "LoRA alpha (scaling = alpha / rank).")
+    var alpha: Float = 16
+    @Option(help: "LoftQ alternating steps T.")
+    var loftqIters = 5
+    @Option(help: "loftq or gaussian (QLoRA's init, for comparison).")
+    var initialization: LoftQuantizer.Initialization = .loftq
+    @Option(help: "exact, randomized or auto (exact up to 1024 on the short side).")
+    var svd = "auto"
+    @Option(help: "Seed for the randomized SVD and the gaussian init.")
+    var seed: UInt64 = 0
+    @Option(help: "The output folder (must not exist).")
+    var out: String
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if let problem = QuantizationSpec(method: method, bits: bits, blockSize: blockSize).problem { throw ValidationError(problem) }
+        guard rank >= 1, loftqIters >= 1 else { throw ValidationError("--rank and --loftq-iters must be at least 1") }
+        guard ["exact", "randomized", "auto"].contains(svd) else { throw ValidationError("--svd must be exact, randomized or auto") }
+    }
+
+    func run() throws {
+        let source = try ModelLocation.openCheckpoint(model)
+        let tokenizerPath = try? ModelLocation.tokenizerPath(forModel: model, explicit: tokenizer)
+        let svdMethod: LoftQ.SVDMethod? = svd == "exact" ? .exact : svd == "randomized" ? .randomized(oversample: 10, powerIterations: 3) : nil
+        let options = LoftQuantizer.Options(spec: QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant),
+                                            rank: rank, alpha: alpha, iterations: loftqIters, initialization: initialization,
+                                            svd: svdMethod, seed: seed)
+        if !json { print("matrix                                      codebook   plain err   \(initialization.rawValue) err   seconds") }
+        let report = try LoftQuantizer.run(source: source, tokenizerPath: tokenizerPath, options: options,
+                                           output: URL(fileURLWithPath: out)) { matrix in
+            if !json {
+                print(matrix.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                      + matrix.codebook.padding(toLength: 9, withPad: " ", startingAt: 0)
+                      + String(format: "%10.6f %12.6f %9.2f", matrix.plainError, matrix.initError, matrix.seconds))
+            }
+        }
+        let peak = peakResidentBytes()
+        if json {
+            try printJSON(QuantizeOutput(report: report, peakRssBytes: peak, output: out))
+            return
+        }
+        print(String(format: "average: plain %.6f, %@ %.6f; %.4f bits/weight (codes + scales); %.1f s; peak RSS %.1f MiB",
+                     report.averagePlainError, initialization.rawValue as NSString, report.averageInitError,
+                     report.bitsPerWeight, report.seconds, Double(peak) / 1_048_576))
+        print("wrote \(out)")
+    }
+}
+
+/// What `loft quantize --json` prints.
+struct QuantizeOutput: Encodable {
+    let report: LoftQuantizer.Report
+    let peakRssBytes: Int
+    let output: String
+}
+
+extension QuantizationSpec.Method: ExpressibleByArgument {}
+extension LoftQuantizer.Initialization: ExpressibleByArgument {}
+
+/// The peak resident set size of this process, in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+}
