@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: - Public API
@@ -23,10 +24,11 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "Quantization", "LoRA"]),
         .target(name: "Tokenizer", dependencies: ["CSentencePiece"]),
+        .target(name: "Training", dependencies: ["Autograd", "Quantization", "LoRA", "Llama", "Tokenizer", "Yams"]),
         .executableTarget(
             name: "LoftCLI",
             dependencies: [
-                "Autograd", "Quantization", "LoRA", "Llama", "Tokenizer",
+                "Autograd", "Quantization", "LoRA", "Llama", "Tokenizer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "_TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "_TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tokenizer", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "_TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd"]),
     ],

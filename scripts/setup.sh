@@ -21,8 +21,8 @@ else
 fi
 
 # 2. Data: link the shared real data under data/ (never copied into git).
-shared="$(pwd)/../shared/data"
-if [ -d "$shared" ]; then
+if [ -d ../shared/data ]; then
+    shared="$(cd ../shared/data && pwd)"
     for item in gsm8k wikitext-2-raw tokenizers models; do
         if [ -e "$shared/$item" ]; then
             ln -sfn "$shared/$item" "data/$item"
@@ -34,7 +34,7 @@ if [ -d "$shared" ]; then
     [ -e "$shared/wikitext-2-raw/wiki.train.raw" ] || \
         echo "setup: note: wikitext-2-raw/wiki.train.raw is not in the shared data (validation and test are)"
 else
-    echo "setup: warning: no shared data at $shared; data/ stays empty."
+    echo "setup: warning: no shared data at $(pwd)/../shared/data; data/ stays empty."
     echo "       Loft's default configs and data tests need: gsm8k/{train,test}.jsonl,"
     echo "       wikitext-2-raw/wiki.{valid,test}.raw, tokenizers/llama2/tokenizer.model,"
     echo "       models/stories260K/{stories260K.bin,tok512.model} under data/."

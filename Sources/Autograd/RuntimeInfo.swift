@@ -64,3 +64,10 @@ public struct CPUFeatures: Equatable, Sendable {
             .filter { $0.1 }.map { $0.0 }
     }
 }
+
+/// Process-wide memory behaviour.
+public enum MemoryPolicy {
+    /// Keep freed large allocations in the heap (glibc `mallopt`): training steps allocate and free
+    /// the same large buffers, and re-mapping them costs a page fault per 4 KiB every step.
+    public static func keepFreedMemory() { loft_keep_freed_memory() }
+}

@@ -67,9 +67,12 @@ public final class LlamaModel {
         (self.finalNorm, self.outputWeight) = (finalNorm, outputWeight)
     }
 
-    /// Reads every tensor of `source` (checked first: names and shapes) into a frozen fp32 model,
-    /// one tensor at a time.
-    public convenience init(checkpoint source: CheckpointSource) throws {
+    /// Reads every tensor of `source` (checked first: names and shapes) into a frozen model, one
+    /// tensor at a time; `makeLinear(layer, module, weight)` turns each decoder linear's fp32
+    /// weight into its layer (by default a frozen fp32 `Linear`), so a quantizing builder never
+    /// holds more than one fp32 matrix.
+    public convenience init(checkpoint source: CheckpointSource,
+                            makeLinear: (Int, String, Tensor) throws -> LinearLayer = { Linear(weight: $2) }) throws {
         try LlamaTensorNames.validate(source)
         let c = source.config
         func load(_ name: String) throws -> Tensor {
@@ -77,8 +80,8 @@ public final class LlamaModel {
         }
         var blocks: [TransformerBlock] = []
         for layer in 0..<c.layers {
-            func linear(_ module: String) throws -> Linear {
-                Linear(weight: try load(LlamaTensorNames.linear(module, layer: layer) + ".weight"))
+            func linear(_ module: String) throws -> LinearLayer {
+                try makeLinear(layer, module, try load(LlamaTensorNames.linear(module, layer: layer) + ".weight"))
             }
             blocks.append(TransformerBlock(
                 attentionNorm: try load("model.layers.\(layer).input_layernorm.weight"),
@@ -94,34 +97,35 @@ public final class LlamaModel {
     // MARK: - Training path (autograd)
 
     /// Logits for a batch of token rows: `tokens` [B·T] → [B, T, V], recording gradients for
-    /// every trainable tensor.
-    public func logits(tokens: [Int32], batch: Int, steps: Int) -> Tensor {
+    /// every trainable tensor (or, with `recording: false`, recording nothing: evaluation).
+    public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
         let c = config
         let rotary = RotaryTable(headDim: c.headDim, positions: steps, offset: 0, theta: c.ropeTheta)
+        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
         for block in blocks {
             let h = x.rmsNorm(weight: block.attentionNorm, eps: c.normEps)
-            let q = block.q(h).reshaped([batch, steps, c.heads, c.headDim]).rope(rotary)
-            let k = block.k(h).reshaped([batch, steps, c.kvHeads, c.headDim]).rope(rotary)
-            let v = block.v(h).reshaped([batch, steps, c.kvHeads, c.headDim])
+            let q = linear(block.q, h).reshaped([batch, steps, c.heads, c.headDim]).rope(rotary)
+            let k = linear(block.k, h).reshaped([batch, steps, c.kvHeads, c.headDim]).rope(rotary)
+            let v = linear(block.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
             let attended = q.causalAttention(key: k, value: v).reshaped([batch, steps, c.dim])
-            x = x + block.o(attended)
+            x = x + linear(block.o, attended)
             let m = x.rmsNorm(weight: block.mlpNorm, eps: c.normEps)
-            x = x + block.down(block.gate(m).swiGLU(up: block.up(m)))
+            x = x + linear(block.down, linear(block.gate, m).swiGLU(up: linear(block.up, m)))
         }
         return x.rmsNorm(weight: finalNorm, eps: c.normEps).matmul(outputWeight, transposeOther: true)
     }
 
     /// The mean next-token loss in the Hugging Face convention: `labels` [B·T] aligned with
     /// `tokens`; the logits at t predict `labels[t+1]`; `-100` labels are ignored → [].
-    public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int) -> Tensor {
+    public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true) -> Tensor {
         precondition(labels.count == tokens.count, "loss: \(labels.count) labels for \(tokens.count) tokens")
         var targets = [Int32](repeating: Tensor.ignoreIndex, count: labels.count)
         for b in 0..<batch {
             for t in 0..<(steps - 1) { targets[b * steps + t] = labels[b * steps + t + 1] }
         }
-        return logits(tokens: tokens, batch: batch, steps: steps).crossEntropy(targets: targets)
+        return logits(tokens: tokens, batch: batch, steps: steps, recording: recording).crossEntropy(targets: targets)
     }
 
     /// Every trainable tensor, by its PEFT name (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`).

@@ -107,3 +107,66 @@ final class QuantizeCLITests: XCTestCase {
         XCTAssertTrue(againErr.contains("already exists"), againErr)
     }
 }
+
+/// `loft train` end to end: the files of a run, Ctrl-C saving a checkpoint, and resume.
+final class TrainCLITests: XCTestCase {
+    var root: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../..").standardized }
+
+    func arguments(_ runs: URL, steps: Int) -> [String] {
+        let data = root.appendingPathComponent("../shared/data").standardized.path
+        return ["train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path, "--runs-dir", runs.path,
+                "--set", "name=cli", "--set", "model.path=\(data)/models/stories260K/stories260K.bin",
+                "--set", "model.tokenizer=\(data)/models/stories260K/tok512.model",
+                "--set", "data.train_path=\(data)/gsm8k/train.jsonl", "--set", "data.eval_path=\(data)/gsm8k/test.jsonl",
+                "--set", "data.limit_train=64", "--set", "data.max_seq_len=256", "--set", "training.batch_size=2",
+                "--set", "training.max_steps=\(steps)", "--set", "eval.every_steps=0", "--set", "eval.max_batches=2",
+                "--set", "checkpoint.every_steps=0", "--set", "logging.every_steps=1", "--set", "lora.loftq_iters=1"]
+    }
+
+    func testInterruptSavesACheckpointAndResumeFinishes() throws {
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("loft-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let process = Process()
+        process.executableURL = loftURL
+        process.arguments = arguments(runs, steps: 100_000)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let metrics = runs.appendingPathComponent("cli/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let lines = (try? String(contentsOf: metrics, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.interrupt()  // SIGINT
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        let checkpoints = runs.appendingPathComponent("cli/checkpoints")
+        let latest = try String(contentsOf: checkpoints.appendingPathComponent("latest"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let step = Int(latest.dropFirst("step-".count))!
+        XCTAssertGreaterThanOrEqual(step, 3)
+        for file in ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "trainer_state.json", "config.yaml"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent("\(latest)/\(file)").path), file)
+        }
+        let (status, _, err) = try runLoft(arguments(runs, steps: step + 2) + ["--resume", "latest"])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertTrue(err.contains("resumed at step \(step)"), err)
+        XCTAssertTrue(err.contains("eval at step \(step + 2)"), err)
+        for file in ["config.yaml", "run.json", "final/adapter_model.safetensors", "final/adapter_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: runs.appendingPathComponent("cli/\(file)").path), file)
+        }
+        let records = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(records.last!.contains("\"kind\":\"eval\""), String(records.last!))
+        let run = try String(contentsOf: runs.appendingPathComponent("cli/run.json"), encoding: .utf8)
+        XCTAssertTrue(run.contains("blas_core"), run)
+    }
+
+    func testConfigErrorExitsNonZeroNamingTheKey() throws {
+        let (status, _, err) = try runLoft(["train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path,
+                                            "--set", "training.learning_rat=1"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(err.contains("unknown key 'training.learning_rat'"), err)
+    }
+}

@@ -16,3 +16,7 @@ typedef struct {
 
 /// The features of the CPU this process runs on (all false on non-x86 machines).
 loft_cpu_features loft_cpu_features_get(void);
+
+/// Makes glibc's malloc keep freed large blocks in the heap instead of unmapping them, so a loop
+/// that allocates and frees the same large buffers does not page-fault them in every time.
+void loft_keep_freed_memory(void);

@@ -1,0 +1,117 @@
+import Autograd
+import Foundation
+import Llama
+
+/// Where a run stands: what a checkpoint needs besides the weights and optimizer moments.
+public struct TrainerState: Codable, Equatable, Sendable {
+    /// Optimizer steps completed.
+    public var step: Int
+    /// The epoch being read and how many of its examples were consumed.
+    public var epoch: Int, cursor: Int
+    /// The run's seed and the hash of the config keys a resume must not change.
+    public var seed: UInt64
+    public var configHash: String
+    /// The total steps the LR schedule spans.
+    public var totalSteps: Int
+    /// The loss of each completed step, for the record.
+    public var losses: [Float]
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, cursor, seed, configHash = "config_hash", totalSteps = "total_steps", losses
+    }
+}
+
+/// Checkpoint folders `checkpoints/step-000100/`: the adapter (PEFT files), `optimizer.safetensors`
+/// (AdamW `m`, `v`, step), `trainer_state.json` and the resolved `config.yaml`. Each is written
+/// into a temporary folder, fsynced, then renamed; the file `latest` names the newest complete
+/// checkpoint; only the last K are kept. A leftover temporary folder is never read.
+public enum Checkpoint {
+    /// The folder name of step `step`.
+    public static func folderName(step: Int) -> String { String(format: "step-%06d", step) }
+
+    /// Writes a checkpoint of `model`, `optimizer` and `state` into `directory`; returns its URL.
+    @discardableResult
+    public static func save(model: LlamaModel, adapterConfig: AdapterConfig, optimizer: AdamW, state: TrainerState,
+                            configYAML: String, directory: URL, keepLast: Int) throws -> URL {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let name = folderName(step: state.step)
+        let final = directory.appendingPathComponent(name)
+        let temporary = directory.appendingPathComponent(".\(name).tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: temporary)
+        try AdapterFiles.write(model: model, config: adapterConfig, to: temporary)
+        var moments: [String: SafeTensor] = [:]
+        for (index, (parameterName, tensor)) in model.trainableParameters.enumerated() {
+            moments["m." + parameterName] = SafeTensor(optimizer.m[index], shape: tensor.shape)
+            moments["v." + parameterName] = SafeTensor(optimizer.v[index], shape: tensor.shape)
+        }
+        try SafeTensorsFile.write(moments, metadata: ["step": "\(optimizer.step)"], to: temporary.appendingPathComponent("optimizer.safetensors"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
+        try AtomicFile.write(Data(configYAML.utf8), to: temporary.appendingPathComponent("config.yaml"))
+        AtomicFile.syncDirectory(temporary)
+        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
+        guard rename(temporary.path, final.path) == 0 else {
+            throw TrainingError.badCheckpoint(path: final.path, detail: "cannot rename \(temporary.lastPathComponent) into place")
+        }
+        AtomicFile.syncDirectory(directory)
+        try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent("latest"))
+        let complete = try completeCheckpoints(in: directory)
+        for old in complete.dropLast(keepLast) { try? FileManager.default.removeItem(at: old) }
+        return final
+    }
+
+    /// The complete checkpoint folders in `directory`, oldest first (temporary folders ignored).
+    public static func completeCheckpoints(in directory: URL) throws -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix("step-") }.sorted().map { directory.appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }
+    }
+
+    /// The checkpoint `latest` names (or, if that file is missing or stale, the newest complete one).
+    public static func latest(in directory: URL) throws -> URL {
+        if let text = try? String(contentsOf: directory.appendingPathComponent("latest"), encoding: .utf8) {
+            let folder = directory.appendingPathComponent(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("trainer_state.json").path) { return folder }
+        }
+        guard let newest = try completeCheckpoints(in: directory).last else {
+            throw TrainingError.badCheckpoint(path: directory.path, detail: "no complete checkpoint to resume from")
+        }
+        return newest
+    }
+
+    /// The trainer state and resolved config YAML of a checkpoint.
+    public static func readState(_ folder: URL) throws -> (TrainerState, String) {
+        let statePath = folder.appendingPathComponent("trainer_state.json")
+        guard let stateData = FileManager.default.contents(atPath: statePath.path) else {
+            throw TrainingError.badCheckpoint(path: folder.path, detail: "no trainer_state.json")
+        }
+        let state: TrainerState
+        do { state = try JSONDecoder().decode(TrainerState.self, from: stateData) } catch {
+            throw TrainingError.badCheckpoint(path: statePath.path, detail: "\(error)")
+        }
+        let configYAML = (try? String(contentsOf: folder.appendingPathComponent("config.yaml"), encoding: .utf8)) ?? ""
+        return (state, configYAML)
+    }
+
+    /// Loads a checkpoint's LoRA values into `model` and its moments into `optimizer`.
+    public static func loadWeights(_ folder: URL, into model: LlamaModel, optimizer: AdamW) throws {
+        let adapter = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
+        let moments = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
+        var m: [[Float]] = [], v: [[Float]] = []
+        for (name, tensor) in model.trainableParameters {
+            for (file, key) in [(adapter, name), (moments, "m." + name), (moments, "v." + name)] {
+                guard let entry = file.entries[key], entry.shape == tensor.shape else {
+                    throw TrainingError.badCheckpoint(path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape)")
+                }
+            }
+            tensor.data = try adapter.floats(name)
+            m.append(try moments.floats("m." + name))
+            v.append(try moments.floats("v." + name))
+        }
+        guard let stepText = moments.metadata["step"], let step = Int(stepText) else {
+            throw TrainingError.badCheckpoint(path: moments.path, detail: "no optimizer step in the metadata")
+        }
+        optimizer.restore(m: m, v: v, step: step)
+    }
+}

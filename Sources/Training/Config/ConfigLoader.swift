@@ -1,0 +1,149 @@
+import Foundation
+import Quantization
+import Yams
+
+/// Reads a run config: YAML, then `--set section.key=value` overrides, then a check that every
+/// key is known, typed decoding (defaults fill absent keys), and range checks. Every error names
+/// the file and the key.
+public enum ConfigLoader {
+    /// The keys each section accepts.
+    static let schema: [String: [String]] = [
+        "model": RunConfig.ModelSection.CodingKeys.allCases.map(\.rawValue),
+        "quantization": RunConfig.QuantizationSection.CodingKeys.allCases.map(\.rawValue),
+        "lora": RunConfig.LoRASection.CodingKeys.allCases.map(\.rawValue),
+        "data": RunConfig.DataSection.CodingKeys.allCases.map(\.rawValue),
+        "training": RunConfig.TrainingSection.CodingKeys.allCases.map(\.rawValue),
+        "checkpoint": RunConfig.CheckpointSection.CodingKeys.allCases.map(\.rawValue),
+        "eval": RunConfig.EvalSection.CodingKeys.allCases.map(\.rawValue),
+        "logging": RunConfig.LoggingSection.CodingKeys.allCases.map(\.rawValue),
+    ]
+
+    /// The config in `path` with `overrides` (`section.key=value`, values in YAML syntax) applied.
+    public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw TrainingError.badData(file: path, line: nil, detail: "cannot read the config file")
+        }
+        return try parse(text, file: path, overrides: overrides)
+    }
+
+    /// Parses YAML `text` (named `file` in errors).
+    public static func parse(_ text: String, file: String, overrides: [String] = []) throws -> RunConfig {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
+        } catch {
+            throw TrainingError.unreadableConfig(file: file, detail: "\(error)")
+        }
+        guard case .mapping = root else { throw TrainingError.invalidValue(file: file, key: "(top level)", detail: "expected a mapping of sections") }
+        for override in overrides { try apply(override, to: &root) }
+        try checkKeys(root, file: file)
+        let config: RunConfig
+        do {
+            config = try YAMLDecoder().decode(RunConfig.self, from: root)
+        } catch let error as DecodingError {
+            throw describe(error, file: file)
+        }
+        try validate(config, file: file)
+        return config
+    }
+
+    /// Sets `section.key` (or a top-level `key`) to the YAML value after `=`.
+    static func apply(_ override: String, to root: inout Node) throws {
+        guard let equals = override.firstIndex(of: "=") else { throw TrainingError.badOverride(override) }
+        let path = override[..<equals].split(separator: ".").map(String.init)
+        let valueText = String(override[override.index(after: equals)...])
+        guard (1...2).contains(path.count), !path.contains(where: \.isEmpty) else { throw TrainingError.badOverride(override) }
+        let value = (try? Yams.compose(yaml: valueText)).flatMap { $0 } ?? Node(valueText)
+        guard var mapping = root.mapping else { throw TrainingError.badOverride(override) }
+        if path.count == 1 {
+            mapping[path[0]] = value
+        } else {
+            var section = mapping[path[0]]?.mapping ?? Node.Mapping([])
+            section[path[1]] = value
+            mapping[path[0]] = Node.mapping(section)
+        }
+        root = Node.mapping(mapping)
+    }
+
+    /// Every key must belong to the schema (`quantization: none` is also accepted).
+    static func checkKeys(_ root: Node, file: String) throws {
+        let topLevel = RunConfig.CodingKeys.allCases.map(\.rawValue)
+        for (keyNode, value) in root.mapping! {
+            let key = keyNode.string ?? "\(keyNode)"
+            guard topLevel.contains(key) else {
+                throw TrainingError.unknownKey(file: file, key: key, line: keyNode.mark.map { $0.line }, known: topLevel)
+            }
+            guard let known = schema[key] else { continue }
+            if key == "quantization", value.string == "none" { continue }
+            guard let section = value.mapping else {
+                throw TrainingError.invalidValue(file: file, key: key, detail: "expected a mapping of \(known.joined(separator: ", "))")
+            }
+            for (innerNode, _) in section {
+                let inner = innerNode.string ?? "\(innerNode)"
+                if !known.contains(inner) {
+                    throw TrainingError.unknownKey(file: file, key: "\(key).\(inner)", line: innerNode.mark.map { $0.line }, known: known)
+                }
+            }
+        }
+    }
+
+    static func describe(_ error: DecodingError, file: String) -> TrainingError {
+        func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".") }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(type): \(context.debugDescription)")
+        case .valueNotFound(let type, let context):
+            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(type), found nothing")
+        case .keyNotFound(let missing, let context):
+            return .invalidValue(file: file, key: key(context.codingPath + [missing]), detail: "missing")
+        case .dataCorrupted(let context):
+            return .invalidValue(file: file, key: key(context.codingPath), detail: context.debugDescription)
+        @unknown default:
+            return .invalidValue(file: file, key: "?", detail: "\(error)")
+        }
+    }
+
+    /// Range and choice checks.
+    public static func validate(_ c: RunConfig, file: String) throws {
+        func check(_ ok: Bool, _ key: String, _ value: Any, _ expected: String) throws {
+            if !ok { throw TrainingError.outOfRange(file: file, key: key, value: "\(value)", expected: expected) }
+        }
+        try check(!c.name.isEmpty && !c.name.contains("/"), "name", c.name, "a non-empty name without '/'")
+        try check(["auto", "hf", "llama2c", "loft"].contains(c.model.format), "model.format", c.model.format, "auto, hf, llama2c or loft")
+        if let q = c.quantization, let problem = q.spec.problem {
+            try check(false, "quantization.bits", q.bits, problem)
+        }
+        try check(c.lora.rank >= 1, "lora.rank", c.lora.rank, "≥ 1")
+        try check(c.lora.alpha > 0, "lora.alpha", c.lora.alpha, "> 0")
+        try check(c.lora.dropout >= 0 && c.lora.dropout < 1, "lora.dropout", c.lora.dropout, "in [0, 1)")
+        let modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        try check(!c.lora.targetModules.isEmpty && c.lora.targetModules.allSatisfy(modules.contains), "lora.target_modules",
+                  c.lora.targetModules, "a non-empty subset of \(modules.joined(separator: ", "))")
+        try check(["loftq", "gaussian"].contains(c.lora.initialization), "lora.init", c.lora.initialization, "loftq or gaussian")
+        try check(c.lora.loftqIters >= 1, "lora.loftq_iters", c.lora.loftqIters, "≥ 1")
+        try check(["gsm8k", "wikitext2", "text", "jsonl"].contains(c.data.dataset), "data.dataset", c.data.dataset, "gsm8k, wikitext2, text or jsonl")
+        try check(c.data.maxSeqLen >= 2, "data.max_seq_len", c.data.maxSeqLen, "≥ 2")
+        try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
+        let t = c.training
+        try check(t.batchSize >= 1, "training.batch_size", t.batchSize, "≥ 1")
+        try check(t.gradAccumulation >= 1, "training.grad_accumulation", t.gradAccumulation, "≥ 1")
+        try check(t.epochs >= 1 || t.maxSteps >= 1, "training.epochs", t.epochs, "≥ 1 (or max_steps ≥ 1)")
+        try check(t.maxSteps >= 0, "training.max_steps", t.maxSteps, "≥ 0")
+        try check(t.learningRate >= 0 && t.learningRate.isFinite, "training.learning_rate", t.learningRate, "≥ 0")
+        try check(["constant", "linear", "cosine"].contains(t.schedule), "training.schedule", t.schedule, "constant, linear or cosine")
+        try check(t.warmupSteps >= 0, "training.warmup_steps", t.warmupSteps, "≥ 0")
+        try check(t.warmupRatio >= 0 && t.warmupRatio < 1, "training.warmup_ratio", t.warmupRatio, "in [0, 1)")
+        try check(t.weightDecay >= 0, "training.weight_decay", t.weightDecay, "≥ 0")
+        try check(t.betas.count == 2 && t.betas.allSatisfy { $0 >= 0 && $0 < 1 }, "training.betas", t.betas, "two values in [0, 1)")
+        try check(t.eps > 0, "training.eps", t.eps, "> 0")
+        try check(t.maxGradNorm >= 0, "training.max_grad_norm", t.maxGradNorm, "≥ 0 (0 disables clipping)")
+        try check(c.checkpoint.everySteps >= 0, "checkpoint.every_steps", c.checkpoint.everySteps, "≥ 0")
+        try check(c.checkpoint.keepLast >= 1, "checkpoint.keep_last", c.checkpoint.keepLast, "≥ 1")
+        try check(c.eval.everySteps >= 0, "eval.every_steps", c.eval.everySteps, "≥ 0")
+        try check(c.eval.maxBatches >= 0, "eval.max_batches", c.eval.maxBatches, "≥ 0")
+        try check(c.logging.everySteps >= 1, "logging.every_steps", c.logging.everySteps, "≥ 1")
+    }
+
+    /// The config as YAML (what is written into the run folder).
+    public static func yaml(_ config: RunConfig) throws -> String { try YAMLEncoder().encode(config) }
+}

@@ -1,0 +1,70 @@
+import Autograd
+
+/// One training sequence: tokens and their labels (`-100` where no loss is taken).
+public struct Example: Equatable, Sendable {
+    public var tokens: [Int32]
+    public var labels: [Int32]
+
+    public init(tokens: [Int32], labels: [Int32]) {
+        precondition(tokens.count == labels.count, "Example: \(tokens.count) tokens, \(labels.count) labels")
+        (self.tokens, self.labels) = (tokens, labels)
+    }
+
+    /// Targets that count (labels after the first position that are not ignored; the model
+    /// predicts label t+1 from position t).
+    public var targetCount: Int { labels.dropFirst().filter { $0 != Tensor.ignoreIndex }.count }
+}
+
+/// A batch of examples right-padded to the same length T: tokens and labels [B, T] (padding has
+/// label −100) and an attention mask (1 for real tokens). With causal attention and padding only
+/// on the right, real positions never attend to padding, so the model needs no explicit mask.
+public struct Batch: Sendable {
+    public let tokens: [Int32], labels: [Int32], attentionMask: [Int32]
+    public let batchSize: Int, steps: Int
+
+    /// Pads `examples` with `padID` to their longest length.
+    public init(_ examples: [Example], padID: Int32) {
+        let steps = examples.map(\.tokens.count).max() ?? 0
+        var tokens: [Int32] = [], labels: [Int32] = [], mask: [Int32] = []
+        for example in examples {
+            let padding = steps - example.tokens.count
+            tokens += example.tokens + [Int32](repeating: padID, count: padding)
+            labels += example.labels + [Int32](repeating: Tensor.ignoreIndex, count: padding)
+            mask += [Int32](repeating: 1, count: example.tokens.count) + [Int32](repeating: 0, count: padding)
+        }
+        (self.tokens, self.labels, self.attentionMask) = (tokens, labels, mask)
+        (self.batchSize, self.steps) = (examples.count, steps)
+    }
+
+    /// Real (unpadded) tokens.
+    public var tokenCount: Int { attentionMask.reduce(0) { $0 + Int($1) } }
+
+    /// Targets that count for the loss.
+    public var targetCount: Int {
+        var count = 0
+        for b in 0..<batchSize { for t in 1..<max(1, steps) where labels[b * steps + t] != Tensor.ignoreIndex { count += 1 } }
+        return count
+    }
+}
+
+/// The order examples are visited in: a fresh permutation every epoch, drawn from a stream named
+/// by the epoch, so any position (epoch, cursor) can be resumed without replaying.
+public struct DataOrder: Sendable {
+    public let count: Int
+    public let root: RandomState
+
+    public init(count: Int, seed: RandomState) { (self.count, self.root) = (count, seed) }
+
+    /// The permutation of epoch `epoch` (Fisher–Yates).
+    public func permutation(epoch: Int) -> [Int] {
+        var rng = root.split("epoch-\(epoch)")
+        var order = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        return order
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Tokenizer
+
+/// GSM8K in the LoftQ format: prompt = question + the instruction line; target = the answer
+/// with `####` replaced by `The final answer is: `, then EOS; loss on target tokens only.
+/// reference: LoftQ (Li et al. 2023) GSM8K fine-tuning recipe
+public enum GSM8K {
+    /// The instruction appended to every question.
+    public static let instruction = "\nAnswer the above question. First think step by step and then answer the final number.\n"
+
+    /// One problem.
+    public struct Problem: Equatable, Sendable {
+        public let question: String, answer: String
+        public init(question: String, answer: String) { (self.question, self.answer) = (question, answer) }
+
+        /// The prompt text.
+        public var prompt: String { question + GSM8K.instruction }
+        /// The target text (without EOS).
+        public var target: String { answer.replacingOccurrences(of: "####", with: "The final answer is: ") }
+        /// The gold number (commas stripped), from after `####`.
+        public var goldAnswer: String {
+            guard let range = answer.range(of: "####", options: .backwards) else { return "" }
+            return answer[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: ",", with: "")
+        }
+    }
+
+    /// Reads a GSM8K JSONL file (`question`, `answer` per line).
+    public static func load(_ path: String, limit: Int = 0) throws -> [Problem] {
+        try JSONLines.read(path, limit: limit) { object, line in
+            guard let question = object["question"] as? String, let answer = object["answer"] as? String else {
+                throw TrainingError.badData(file: path, line: line, detail: "expected string keys \"question\" and \"answer\"")
+            }
+            return Problem(question: question, answer: answer)
+        }
+    }
+
+    /// The training example of `problem`: BOS + prompt + target + EOS, labels −100 on the prompt,
+    /// cut to `maxLength` tokens. The prompt and the whole text are tokenized separately and the
+    /// first `prompt` tokens masked (the prompt ends with a newline, so the split is clean).
+    public static func example(_ problem: Problem, tokenizer: SentencePieceTokenizer, maxLength: Int) throws -> Example {
+        let promptIDs = try tokenizer.encode(problem.prompt, addBOS: true)
+        let fullIDs = try tokenizer.encode(problem.prompt + problem.target, addBOS: true, addEOS: true)
+        var labels = fullIDs
+        for i in 0..<min(promptIDs.count, labels.count) { labels[i] = -100 }
+        let kept = min(maxLength, fullIDs.count)
+        return Example(tokens: Array(fullIDs.prefix(kept)), labels: Array(labels.prefix(kept)))
+    }
+}
+
+/// JSON Lines reading with errors that name the line.
+public enum JSONLines {
+    /// Parses each non-empty line of `path` into an object and maps it.
+    public static func read<T>(_ path: String, limit: Int = 0, _ transform: ([String: Any], Int) throws -> T) throws -> [T] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw TrainingError.badData(file: path, line: nil, detail: "cannot read the file")
+        }
+        var result: [T] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                throw TrainingError.badData(file: path, line: index + 1, detail: "not a JSON object")
+            }
+            result.append(try transform(object, index + 1))
+            if limit > 0 && result.count >= limit { break }
+        }
+        return result
+    }
+}

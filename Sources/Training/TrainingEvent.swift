@@ -1,0 +1,81 @@
+import Foundation
+
+/// What the trainer reports while it runs (the library never prints; the CLI does).
+public enum TrainingEvent: Sendable {
+    /// Model and data are ready.
+    case prepared(Preparation)
+    /// Training continues from a checkpoint.
+    case resumed(step: Int, from: URL)
+    /// An optimizer step finished (every `logging.every_steps`, and the last).
+    case step(StepRecord)
+    /// An evaluation finished.
+    case evaluation(EvaluationRecord)
+    /// A checkpoint was written.
+    case checkpoint(step: Int, url: URL)
+    /// Training finished; the final adapter is in `adapter`.
+    case finished(step: Int, adapter: URL)
+}
+
+/// The sizes of a run, reported once.
+public struct Preparation: Codable, Sendable {
+    public let totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int
+    /// Mean LoftQ/QLoRA init error and plain quantization error over the quantized targets.
+    public let initError: Double?, plainError: Double?
+}
+
+/// One logged optimizer step (a line of `metrics.jsonl`).
+public struct StepRecord: Codable, Sendable {
+    public var kind = "train"
+    public let step: Int, totalSteps: Int
+    /// Epochs completed, fractional.
+    public let epoch: Double
+    public let loss: Float, learningRate: Double, gradNorm: Double
+    public let tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double
+}
+
+/// One evaluation (a line of `metrics.jsonl`).
+public struct EvaluationRecord: Codable, Sendable {
+    public var kind = "eval"
+    public let step: Int
+    public let loss: Double, perplexity: Double, targets: Int, batches: Int
+}
+
+/// Whether the trainer should go on after an event.
+public enum TrainingDisposition: Sendable { case proceed, stop }
+
+/// How a run ended.
+public enum TrainingOutcome: Sendable {
+    /// All steps done; the final adapter folder.
+    case completed(final: URL)
+    /// Stopped on request after saving this checkpoint.
+    case interrupted(checkpoint: URL)
+}
+
+/// Appends records to `runs/NAME/metrics.jsonl`, one JSON object per line.
+public final class MetricsLog {
+    private let handle: FileHandle
+    private let encoder: JSONEncoder
+
+    /// Opens (creating) the log at `url` for appending.
+    public init(url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw TrainingError.badData(file: url.path, line: nil, detail: "cannot open for appending")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+        encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    deinit { try? handle.close() }
+
+    /// Appends one record.
+    public func append<T: Encodable>(_ record: T) throws {
+        var line = try encoder.encode(record)
+        line.append(0x0A)
+        handle.write(line)
+    }
+}

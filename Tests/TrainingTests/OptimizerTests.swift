@@ -1,0 +1,67 @@
+import Autograd
+import Foundation
+import Training
+import XCTest
+import _TestSupport
+
+/// AdamW, the cosine schedule and clipping against torch / transformers (golden/adamw.*).
+final class OptimizerTests: XCTestCase {
+    func golden() throws -> (GoldenTensors, [String: Any]) {
+        (try GoldenTensors(path: Fixtures.golden("adamw.safetensors")), try Fixtures.json(Fixtures.golden("adamw.json")))
+    }
+
+    func slice(_ values: [Float], _ index: Int, _ size: Int) -> [Float] { Array(values[(index * size)..<((index + 1) * size)]) }
+
+    /// Parameters atol 1e-6, moments rtol 1e-5 (the golden README's tolerances).
+    func checkRun(prefix: String, steps: Int, lrs: (Int) -> Double) throws {
+        let (g, _) = try golden()
+        let p1 = Tensor(g["p1_init"], shape: [3, 4], requiresGrad: true)
+        let p2 = Tensor(g["p2_init"], shape: [5], requiresGrad: true)
+        let optimizer = AdamW(sizes: [12, 5], beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)
+        for t in 0..<steps {
+            p1.grad = slice(g["\(prefix)grads_p1"], t, 12)
+            p2.grad = slice(g["\(prefix)grads_p2"], t, 5)
+            optimizer.update([p1, p2], lr: lrs(t))
+            assertClose(p1.data, slice(g["\(prefix)p1_steps"], t, 12), atol: 1e-6, "p1 step \(t + 1)")
+            assertClose(p2.data, slice(g["\(prefix)p2_steps"], t, 5), atol: 1e-6, "p2 step \(t + 1)")
+        }
+        assertClose(optimizer.m[0], g["\(prefix)exp_avg_p1"], atol: 1e-9, rtol: 1e-5)
+        assertClose(optimizer.v[0], g["\(prefix)exp_avg_sq_p1"], atol: 1e-12, rtol: 1e-5)
+        assertClose(optimizer.m[1], g["\(prefix)exp_avg_p2"], atol: 1e-9, rtol: 1e-5)
+        assertClose(optimizer.v[1], g["\(prefix)exp_avg_sq_p2"], atol: 1e-12, rtol: 1e-5)
+        XCTAssertEqual(optimizer.step, steps)
+    }
+
+    func testAdamWConstantLearningRate() throws { try checkRun(prefix: "", steps: 5) { _ in 1e-3 } }
+
+    func testAdamWWithCosineScheduleAndWarmup() throws {
+        let (_, json) = try golden()
+        let schedule = LRSchedule(kind: .cosine, peak: 1e-3, warmupSteps: 2, totalSteps: 10)
+        let expected = try XCTUnwrap((json["run_cosine"] as? [String: Any])?["lr_per_step"] as? [Double])
+        XCTAssertEqual(expected.count, 10)
+        for (step, lr) in expected.enumerated() {
+            XCTAssertEqual(schedule.learningRate(at: step), lr, accuracy: 1e-12 * max(lr, 1e-3), "step \(step + 1)")
+        }
+        XCTAssertEqual(schedule.learningRate(at: 10), 0, accuracy: 1e-15)
+        try checkRun(prefix: "sched_", steps: 10) { schedule.learningRate(at: $0) }
+    }
+
+    func testLinearAndConstantSchedules() {
+        let linear = LRSchedule(kind: .linear, peak: 1, warmupSteps: 2, totalSteps: 10)
+        XCTAssertEqual((0..<11).map { linear.learningRate(at: $0) }, [0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0])
+        let constant = LRSchedule(kind: .constant, peak: 2, warmupSteps: 4, totalSteps: 10)
+        XCTAssertEqual((0..<6).map { constant.learningRate(at: $0) }, [0, 0.5, 1, 1.5, 2, 2])
+    }
+
+    func testClipGradNormMatchesTorch() throws {
+        let (g, _) = try golden()
+        var gradients = [slice(g["grads_p1"], 0, 12), slice(g["grads_p2"], 0, 5)]
+        let norm = GradientClipping.clip(&gradients, maxNorm: 0.1)
+        XCTAssertEqual(norm, Double(g["clip_total_norm"][0]), accuracy: 1e-6)
+        assertClose(gradients[0], g["clip_g1"], atol: 1e-7)
+        assertClose(gradients[1], g["clip_g2"], atol: 1e-7)
+        var small = [[Float(0.01), 0.02]]
+        GradientClipping.clip(&small, maxNorm: 1)
+        XCTAssertEqual(small, [[0.01, 0.02]], "below the limit nothing changes")
+    }
+}

@@ -1,0 +1,138 @@
+import Autograd
+import Foundation
+import Llama
+import Training
+import XCTest
+import _TestSupport
+
+/// Short real runs on stories260K: a falling loss, bit-exact resume, refused resumes, stop on NaN.
+final class TrainerTests: XCTestCase {
+    /// A small fast config: 32 GSM8K problems cut to 256 tokens, dropout and accumulation on.
+    func config(name: String, steps: Int, checkpointEvery: Int = 0, extra: [String] = []) throws -> RunConfig {
+        let yaml = """
+        name: \(name)
+        model:
+          path: \(try Fixtures.data("models/stories260K/stories260K.bin"))
+          tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))
+        quantization:
+          bits: 4
+        lora:
+          rank: 4
+          alpha: 8
+          dropout: 0.1
+          loftq_iters: 2
+        data:
+          dataset: gsm8k
+          train_path: \(try Fixtures.data("gsm8k/train.jsonl"))
+          eval_path: null
+          max_seq_len: 256
+          limit_train: 32
+        training:
+          seed: 7
+          batch_size: 4
+          grad_accumulation: 2
+          max_steps: \(steps)
+          learning_rate: 5e-3
+          schedule: cosine
+          warmup_steps: 1
+          weight_decay: 0.01
+        checkpoint:
+          every_steps: \(checkpointEvery)
+          keep_last: 5
+        logging:
+          every_steps: 1
+        """
+        return try ConfigLoader.parse(yaml, file: "test.yaml", overrides: extra)
+    }
+
+    func run(_ config: RunConfig, root: URL, resume: String? = nil, stopAfter: Int? = nil) throws -> (TrainingOutcome, [Float]) {
+        let trainer = try Trainer(config: config, configFile: "test.yaml", runsRoot: root)
+        var losses: [Float] = []
+        let outcome = try trainer.run(resume: resume) { event in
+            if case .step(let record) = event {
+                losses.append(record.loss)
+                if let stopAfter, record.step >= stopAfter { return .stop }
+            }
+            return .proceed
+        }
+        return (outcome, losses)
+    }
+
+    func testLossCurveGoesDownAndIsDeterministic() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let (_, losses) = try run(try config(name: "curve", steps: 12), root: root)
+        let (_, again) = try run(try config(name: "curve2", steps: 12), root: root)
+        XCTAssertEqual(losses.count, 12)
+        XCTAssertEqual(losses, again, "same config and seed, same numbers")
+        let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(3).reduce(0, +) / 3
+        XCTAssertLessThan(last, first - 0.5, "loss must fall: \(losses)")
+        let final = root.appendingPathComponent("curve/final")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: final.appendingPathComponent("adapter_model.safetensors").path))
+        let adapter = try AdapterFiles.readConfig(final)
+        XCTAssertEqual(adapter.r, 4)
+        XCTAssertEqual(adapter.peftType, "LORA")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("curve/run.json").path))
+    }
+
+    /// 4 steps in one go == 2 steps, stop, resume, 2 steps: same losses, same adapter bytes,
+    /// same optimizer state. A leftover temporary checkpoint folder is ignored.
+    func testResumeIsBitIdentical() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let (_, straight) = try run(try config(name: "straight", steps: 4, checkpointEvery: 4), root: root)
+        let split = try config(name: "split", steps: 4, checkpointEvery: 2)
+        let (first, firstLosses) = try run(split, root: root, stopAfter: 2)
+        guard case .interrupted(let checkpoint) = first else { return XCTFail("expected an interruption") }
+        XCTAssertEqual(checkpoint.lastPathComponent, "step-000002")
+        // A write killed half-way leaves a temporary folder behind: it must not be picked up.
+        let leftover = root.appendingPathComponent("split/checkpoints/.step-000003.tmp-999")
+        try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
+        try Data("garbage".utf8).write(to: leftover.appendingPathComponent("trainer_state.json"))
+        let (second, secondLosses) = try run(split, root: root, resume: "latest")
+        guard case .completed = second else { return XCTFail("expected completion") }
+        XCTAssertEqual(firstLosses + secondLosses, straight)
+        for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
+            let a = try Data(contentsOf: root.appendingPathComponent("straight/checkpoints/step-000004/\(file)"))
+            let b = try Data(contentsOf: root.appendingPathComponent("split/checkpoints/step-000004/\(file)"))
+            XCTAssertEqual(a, b, file)
+        }
+        let stateA = try Checkpoint.readState(root.appendingPathComponent("straight/checkpoints/step-000004")).0
+        let stateB = try Checkpoint.readState(root.appendingPathComponent("split/checkpoints/step-000004")).0
+        XCTAssertEqual(stateA, stateB)
+    }
+
+    func testIncompatibleResumeIsRefusedNamingKeys() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        _ = try run(try config(name: "base", steps: 1), root: root)
+        let changed = try config(name: "base", steps: 2, extra: ["lora.rank=8", "data.max_seq_len=200"])
+        XCTAssertThrowsError(try run(changed, root: root, resume: "latest")) { error in
+            XCTAssertTrue("\(error)".contains("data.max_seq_len, lora.rank"), "\(error)")
+        }
+        // Changing only the length of the run is allowed.
+        let (outcome, losses) = try run(try config(name: "base", steps: 2), root: root, resume: "latest")
+        guard case .completed = outcome else { return XCTFail() }
+        XCTAssertEqual(losses.count, 1)
+    }
+
+    func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let exploding = try config(name: "nan", steps: 6, checkpointEvery: 1,
+                                   extra: ["training.learning_rate=1e30", "training.max_grad_norm=0", "training.warmup_steps=0"])
+        XCTAssertThrowsError(try run(exploding, root: root)) { error in
+            XCTAssertTrue("\(error)".contains("is not finite"), "\(error)")
+        }
+        let latest = try Checkpoint.latest(in: root.appendingPathComponent("nan/checkpoints"))
+        let (state, _) = try Checkpoint.readState(latest)
+        XCTAssertTrue(state.losses.allSatisfy(\.isFinite))
+        let adapter = try SafeTensorsFile(path: latest.appendingPathComponent("adapter_model.safetensors").path)
+        XCTAssertEqual(adapter.names.count, 70)
+    }
+
+    func testFullPrecisionBaselineTrains() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let (_, losses) = try run(try config(name: "fp32", steps: 6, extra: ["quantization=none", "lora.init=gaussian"]), root: root)
+        XCTAssertLessThan(losses.last!, losses.first!)
+        XCTAssertThrowsError(try Trainer(config: try config(name: "x", steps: 1, extra: ["quantization=none"]), configFile: "t.yaml", runsRoot: root)) {
+            XCTAssertTrue("\($0)".contains("lora.init"), "\($0)")
+        }
+    }
+}
