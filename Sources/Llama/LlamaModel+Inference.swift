@@ -52,7 +52,7 @@ extension LlamaModel {
 
     /// Causal attention of `count` new queries [n, H·Dh] at positions `start...` over the cached
     /// keys and values [start + n, Hkv·Dh] → [n, H·Dh].
-    private func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float]) -> [Float] {
+    func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float]) -> [Float] {
         let c = config
         let (dh, kvDim, group) = (c.headDim, c.kvDim, c.heads / c.kvHeads)
         let scale = 1 / Float(dh).squareRoot()

@@ -82,6 +82,16 @@ final class ProgressLine {
         }
     }
 
+    private var lastNote = 0.0
+
+    /// A transient status line (or a final one); without a terminal, at most one every 10 s.
+    func note(_ text: String, final: Bool) {
+        let now = Stopwatch.now()
+        if !interactive && !final && now - lastNote < 10 { return }
+        lastNote = now
+        emit(text, final: final || !interactive)
+    }
+
     private var pending = false
 
     private func emit(_ text: String, final: Bool) {

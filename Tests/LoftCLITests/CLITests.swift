@@ -170,3 +170,44 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(err.contains("unknown key 'training.learning_rat'"), err)
     }
 }
+
+/// `loft eval` on the real files.
+final class EvalCLITests: XCTestCase {
+    var shared: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared").standardized }
+
+    func testPerplexityJSON() throws {
+        let text = FileManager.default.temporaryDirectory.appendingPathComponent("loft-ppl-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: text) }
+        try String(repeating: "Once upon a time, there was a little girl named Lily. She loved to play outside.\n", count: 20)
+            .write(to: text, atomically: true, encoding: .utf8)
+        let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", shared.appendingPathComponent("golden/stories260K-hf").path,
+                                              "--data", text.path, "--seq-len", "64", "--json"])
+        XCTAssertEqual(status, 0, err)
+        let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+        let result = json["result"] as! [String: Any]
+        XCTAssertLessThan(result["perplexity"] as! Double, 3, "the model knows this story well")
+        XCTAssertEqual(result["targets"] as! Int, (result["blocks"] as! Int) * 63)
+    }
+
+    func testGSM8KWritesPredictions() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-pred-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let (status, stdout, err) = try runLoft(["eval", "--gsm8k", "--model", shared.appendingPathComponent("data/models/stories260K/stories260K.bin").path,
+                                                 "--data", shared.appendingPathComponent("data/gsm8k/test.jsonl").path,
+                                                 "--limit", "3", "--batch", "2", "--max-new-tokens", "16", "--out", out.path])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertTrue(stdout.contains("GSM8K test (3 questions)"), stdout)
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["gold"] as? String, "18")
+        XCTAssertTrue((first["prompt"] as! String).hasPrefix("Janet"))
+        XCTAssertNotNil(first["output"] as? String)
+    }
+
+    func testNeedsExactlyOneMode() throws {
+        let (status, _, err) = try runLoft(["eval", "--model", "x"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(err.contains("exactly one of --perplexity and --gsm8k"), err)
+    }
+}

@@ -1,0 +1,82 @@
+import Autograd
+import Foundation
+import Llama
+import Tokenizer
+
+/// Perplexity of a model on a text, with the Hugging Face protocol (LoftQ's) or llama.cpp's.
+public enum Perplexity {
+    /// How the text becomes scored blocks.
+    public enum ProtocolKind: String, Codable, Sendable, CaseIterable {
+        /// Rows tokenized with BOS, concatenated, blocks of seq-len; every token after the first is a target.
+        case hf
+        /// The whole text tokenized once; chunks of seq-len starting with BOS; the second half scored.
+        case llamaCpp = "llama.cpp"
+    }
+
+    /// Blocks of tokens and, in each, the first position whose next token is scored.
+    public struct Blocks: Sendable {
+        public let tokens: [[Int32]]
+        public let firstScored: Int
+        /// Blocks of equal length; positions `firstScored...T−2` predict the next token.
+        public init(tokens: [[Int32]], firstScored: Int) { (self.tokens, self.firstScored) = (tokens, firstScored) }
+    }
+
+    /// The blocks of `text` under `kind`.
+    public static func blocks(text: String, kind: ProtocolKind, tokenizer: SentencePieceTokenizer, length: Int) throws -> Blocks {
+        switch kind {
+        case .hf:
+            return Blocks(tokens: try TextBlocks.hfBlocks(rows: TextBlocks.wikitextRows(text), tokenizer: tokenizer, length: length), firstScored: 0)
+        case .llamaCpp:
+            return Blocks(tokens: try TextBlocks.llamaCppChunks(text: text, tokenizer: tokenizer, length: length), firstScored: length / 2)
+        }
+    }
+
+    /// The result of an evaluation.
+    public struct Result: Codable, Sendable {
+        public let perplexity: Double, meanNLL: Double, standardError: Double
+        public let targets: Int, blocks: Int, tokens: Int
+        public let seconds: Double, tokensPerSecond: Double
+    }
+
+    /// Scores `blocks` in batches of `batch`; `progress(done, total)` after each batch.
+    public static func evaluate(model: LlamaModel, blocks: Blocks, batch: Int = 1,
+                                progress: (Int, Int) -> Void = { _, _ in }) -> Result {
+        let started = Stopwatch.now()
+        var sum = 0.0, sumSquares = 0.0, targets = 0, tokens = 0
+        let vocab = model.config.vocabularySize
+        for start in stride(from: 0, to: blocks.tokens.count, by: max(1, batch)) {
+            let group = Array(blocks.tokens[start..<min(blocks.tokens.count, start + max(1, batch))])
+            let steps = group[0].count
+            let logits = model.logits(tokens: group.flatMap { $0 }, batch: group.count, steps: steps, recording: false).data
+            logits.withUnsafeBufferPointer { l in
+                for (b, row) in group.enumerated() {
+                    for t in max(0, blocks.firstScored)..<(steps - 1) {
+                        let base = l.baseAddress! + (b * steps + t) * vocab
+                        let nll = Double(logSumExpRow(base, count: vocab) - base[Int(row[t + 1])])
+                        sum += nll
+                        sumSquares += nll * nll
+                        targets += 1
+                    }
+                }
+            }
+            tokens += group.count * steps
+            progress(min(blocks.tokens.count, start + group.count), blocks.tokens.count)
+        }
+        let mean = targets > 0 ? sum / Double(targets) : 0
+        let variance = targets > 1 ? max(0, (sumSquares - Double(targets) * mean * mean) / Double(targets - 1)) : 0
+        let seconds = Stopwatch.now() - started
+        return Result(perplexity: exp(mean), meanNLL: mean, standardError: (variance / Double(max(1, targets))).squareRoot(),
+                      targets: targets, blocks: blocks.tokens.count, tokens: tokens, seconds: seconds,
+                      tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
+    }
+}
+
+/// log Σ exp of `count` values.
+@inline(__always)
+func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var peak = -Float.infinity
+    for j in 0..<count { peak = max(peak, x[j]) }
+    var total: Float = 0
+    for j in 0..<count { total += exp(x[j] - peak) }
+    return peak + log(total)
+}
