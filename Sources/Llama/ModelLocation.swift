@@ -30,7 +30,7 @@ public enum ModelLocation {
     public static func tokenizerPath(forModel modelPath: String, explicit: String?) throws -> String {
         if let explicit { return explicit }
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
         let folder = isDirectory.boolValue ? modelPath : (modelPath as NSString).deletingLastPathComponent
         let standard = (folder as NSString).appendingPathComponent("tokenizer.model")
         if FileManager.default.fileExists(atPath: standard) { return standard }

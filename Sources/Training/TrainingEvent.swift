@@ -59,7 +59,7 @@ public final class MetricsLog {
     /// Opens (creating) the log at `url` for appending.
     public init(url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: url.path) else {
             throw TrainingError.badData(file: url.path, line: nil, detail: "cannot open for appending")
         }
