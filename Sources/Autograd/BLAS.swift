@@ -1,10 +1,16 @@
 import COpenBLAS
 
 /// The matrix products of Loft, all through OpenBLAS `cblas_sgemm` (row-major), and the control of
-/// OpenBLAS's own threads. With `Parallel`, this is the only place that decides how many threads
-/// BLAS uses: large products run on all cores from the calling thread; inside a `Parallel` region
-/// BLAS is set to one thread so our loops and BLAS never oversubscribe the cores.
+/// threads. OpenBLAS itself always runs single-threaded: a large product is split into row or
+/// column panels that `Parallel` hands to the cores, each panel one single-threaded sgemm. So
+/// there is only one thread pool, ours, and idle OpenBLAS threads never spin against our loops.
 public enum BLAS {
+    /// Products below this many multiply-adds run as one call (splitting would not pay).
+    static let splitThreshold = 1 << 21
+
+    nonisolated(unsafe) private static var workerLimit = Parallel.workerCount
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
     /// `C = alpha · op(A) · op(B) + beta · C`, row-major, with leading dimensions.
     /// - Parameters: `op(A)` is [M, K], `op(B)` is [K, N], `C` is [M, N].
     @inline(__always)
@@ -19,16 +25,44 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                    transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                    beta, c, Int32(ldc))
+        _ = singleThreaded
+        let parts = min(workerLimit, Parallel.workerCount)
+        guard parts > 1, !Parallel.isActive, m * n * k >= splitThreshold, max(m, n) >= 2 * parts else {
+            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let cP = SendablePointer(c)
+        if n >= m {  // column panels: B's columns and C's columns
+            Parallel.forEach(parts, costPerItem: splitThreshold) { range in
+                for part in range {
+                    let (j0, j1) = (n * part / parts, n * (part + 1) / parts)
+                    call(transposeA, transposeB, m, j1 - j0, k, alpha, a, lda,
+                         transposeB ? b + j0 * ldb : b + j0, ldb, beta, cP.pointer + j0, ldc)
+                }
+            }
+        } else {  // row panels: A's rows and C's rows
+            Parallel.forEach(parts, costPerItem: splitThreshold) { range in
+                for part in range {
+                    let (i0, i1) = (m * part / parts, m * (part + 1) / parts)
+                    call(transposeA, transposeB, i1 - i0, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
+                         b, ldb, beta, cP.pointer + i0 * ldc, ldc)
+                }
+            }
+        }
     }
 
-    /// The number of threads OpenBLAS uses for one call.
+    @inline(__always)
+    private static func call(_ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The number of cores one large product is split across (1 … `Parallel.workerCount`).
     public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        get { min(workerLimit, Parallel.workerCount) }
+        set { workerLimit = max(1, newValue) }
     }
 
     /// The OpenBLAS kernel family chosen at load time (`Haswell`, `SkylakeX`, `Prescott`, ...).

@@ -3,15 +3,17 @@ import Foundation
 
 /// A small parallel-for over index ranges, used by the fused ops to keep every core busy.
 ///
-/// Work is cut into contiguous chunks that the cores take dynamically. While a region runs,
-/// OpenBLAS is limited to one thread (a BLAS call inside a chunk then runs on the chunk's core);
-/// a region started from inside another runs serially. Regions too small to pay for the
+/// Work is cut into contiguous chunks that the cores take dynamically. A BLAS call inside a chunk
+/// runs on the chunk's core; a region started from inside another runs serially. Regions too small to pay for the
 /// hand-off (`count · costPerItem` below about 32k operations) run on the calling thread.
 public enum Parallel {
     /// The number of cores used.
     public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     nonisolated(unsafe) private static var active = false
+
+    /// Whether a parallel region is running (nested regions and BLAS splits then run serially).
+    public static var isActive: Bool { active }
 
     /// Calls `body` on disjoint subranges covering `0..<count`, possibly concurrently.
     /// - Parameters:
@@ -29,12 +31,10 @@ public enum Parallel {
         let chunks = min(count, workerCount * 4)
         active = true
         defer { active = false }
-        BLAS.withThreads(1) {
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                if start < end { body(start..<end) }
-            }
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let start = count * chunk / chunks
+            let end = count * (chunk + 1) / chunks
+            if start < end { body(start..<end) }
         }
     }
 }

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 /// What this process computes with: the OpenBLAS kernel and threads, and the CPU's vector units.
@@ -47,13 +46,6 @@ public struct CPUFeatures: Equatable, Sendable {
         (self.avx512dq, self.avx512vl, self.avx512bf16) = (avx512dq, avx512vl, avx512bf16)
     }
 
-    /// The features of this CPU (cpuid).
-    public static var current: CPUFeatures {
-        let f = loft_cpu_features_get()
-        return CPUFeatures(avx2: f.avx2, fma: f.fma, avx512f: f.avx512f, avx512bw: f.avx512bw,
-                           avx512dq: f.avx512dq, avx512vl: f.avx512vl, avx512bf16: f.avx512bf16)
-    }
-
     /// AVX-512 F, BW, DQ and VL together: what OpenBLAS's SkylakeX kernels need.
     public var hasAVX512Core: Bool { avx512f && avx512bw && avx512dq && avx512vl }
 
@@ -65,9 +57,3 @@ public struct CPUFeatures: Equatable, Sendable {
     }
 }
 
-/// Process-wide memory behaviour.
-public enum MemoryPolicy {
-    /// Keep freed large allocations in the heap (glibc `mallopt`): training steps allocate and free
-    /// the same large buffers, and re-mapping them costs a page fault per 4 KiB every step.
-    public static func keepFreedMemory() { loft_keep_freed_memory() }
-}

@@ -5,8 +5,11 @@
 #include <limits.h>
 
 void loft_keep_freed_memory(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    // M_MMAP_THRESHOLD cannot exceed 32 MiB, so large buffers (logits, activations) would still be
+    // mapped and unmapped each time: turn mmap off and never trim the heap instead.
+    mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
+    mallopt(M_TOP_PAD, 64 << 20);
 }
 #else
 void loft_keep_freed_memory(void) {}

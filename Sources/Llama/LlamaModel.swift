@@ -17,6 +17,14 @@ public final class TransformerBlock {
         (self.q, self.k, self.v, self.o, self.gate, self.up, self.down) = (q, k, v, o, gate, up, down)
     }
 
+    /// The LoRA-wrapped linears of this block.
+    public var loraLayers: [LoRALinear] { LlamaTensorNames.linearModules.compactMap { self[$0] as? LoRALinear } }
+
+    /// The trainable tensors of this block's linears.
+    public var trainableParameters: [Tensor] {
+        LlamaTensorNames.linearModules.flatMap { self[$0].trainableParameters.map(\.tensor) }
+    }
+
     /// The linear of HF module name `module` (`q_proj`, ..., `down_proj`).
     public subscript(module: String) -> LinearLayer {
         get {
@@ -98,34 +106,64 @@ public final class LlamaModel {
 
     /// Logits for a batch of token rows: `tokens` [B·T] → [B, T, V], recording gradients for
     /// every trainable tensor (or, with `recording: false`, recording nothing: evaluation).
-    public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true) -> Tensor {
+    /// With `checkpointing`, each block keeps only its input and is recomputed in backward.
+    public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
+                       checkpointing: Bool = false) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
-        let c = config
-        let rotary = RotaryTable(headDim: c.headDim, positions: steps, offset: 0, theta: c.ropeTheta)
-        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
+        let rotary = RotaryTable(headDim: config.headDim, positions: steps, offset: 0, theta: config.ropeTheta)
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
         for block in blocks {
-            let h = x.rmsNorm(weight: block.attentionNorm, eps: c.normEps)
-            let q = linear(block.q, h).reshaped([batch, steps, c.heads, c.headDim]).rope(rotary)
-            let k = linear(block.k, h).reshaped([batch, steps, c.kvHeads, c.headDim]).rope(rotary)
-            let v = linear(block.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
-            let attended = q.causalAttention(key: k, value: v).reshaped([batch, steps, c.dim])
-            x = x + linear(block.o, attended)
-            let m = x.rmsNorm(weight: block.mlpNorm, eps: c.normEps)
-            x = x + linear(block.down, linear(block.gate, m).swiGLU(up: linear(block.up, m)))
+            if recording && checkpointing {
+                x = checkpointed(block, x, rotary: rotary)
+            } else {
+                x = forward(block, x, rotary: rotary, recording: recording)
+            }
         }
-        return x.rmsNorm(weight: finalNorm, eps: c.normEps).matmul(outputWeight, transposeOther: true)
+        return x.rmsNorm(weight: finalNorm, eps: config.normEps).matmul(outputWeight, transposeOther: true)
+    }
+
+    /// One decoder block: x [B, T, D] → [B, T, D].
+    func forward(_ block: TransformerBlock, _ x: Tensor, rotary: RotaryTable, recording: Bool) -> Tensor {
+        let c = config
+        let (batch, steps) = (x.shape[0], x.shape[1])
+        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
+        let h = x.rmsNorm(weight: block.attentionNorm, eps: c.normEps)
+        let q = linear(block.q, h).reshaped([batch, steps, c.heads, c.headDim]).rope(rotary)
+        let k = linear(block.k, h).reshaped([batch, steps, c.kvHeads, c.headDim]).rope(rotary)
+        let v = linear(block.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
+        let attended = q.causalAttention(key: k, value: v).reshaped([batch, steps, c.dim])
+        let y = x + linear(block.o, attended)
+        let m = y.rmsNorm(weight: block.mlpNorm, eps: c.normEps)
+        return y + linear(block.down, linear(block.gate, m).swiGLU(up: linear(block.up, m)))
+    }
+
+    /// Activation checkpointing of one block: the forward runs on a constant copy of x and its
+    /// graph is dropped at once; one node remembers only x, and its backward recomputes the block
+    /// (with the same dropout masks) and backpropagates through it.
+    /// reference: torch.utils.checkpoint (recompute in backward)
+    func checkpointed(_ block: TransformerBlock, _ x: Tensor, rotary: RotaryTable) -> Tensor {
+        let dropoutStates = block.loraLayers.map(\.dropoutRNG)
+        let output = forward(block, x.detached(), rotary: rotary, recording: true).data
+        let parameters = block.trainableParameters
+        return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs in
+            for (layer, state) in zip(block.loraLayers, dropoutStates) { layer.dropoutRNG = state }
+            let input = Tensor(inputs[0].data, shape: inputs[0].shape, requiresGrad: true)
+            forward(block, input, rotary: rotary, recording: true).backward(seed: Array(dy))
+            inputs[0].addGrad(input.grad!)
+        }
     }
 
     /// The mean next-token loss in the Hugging Face convention: `labels` [B·T] aligned with
     /// `tokens`; the logits at t predict `labels[t+1]`; `-100` labels are ignored → [].
-    public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true) -> Tensor {
+    public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true,
+                     checkpointing: Bool = false) -> Tensor {
         precondition(labels.count == tokens.count, "loss: \(labels.count) labels for \(tokens.count) tokens")
         var targets = [Int32](repeating: Tensor.ignoreIndex, count: labels.count)
         for b in 0..<batch {
             for t in 0..<(steps - 1) { targets[b * steps + t] = labels[b * steps + t + 1] }
         }
-        return logits(tokens: tokens, batch: batch, steps: steps, recording: recording).crossEntropy(targets: targets)
+        return logits(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
+            .crossEntropy(targets: targets)
     }
 
     /// Every trainable tensor, by its PEFT name (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`).

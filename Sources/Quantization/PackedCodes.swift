@@ -1,3 +1,5 @@
+import Autograd
+
 /// Codes of `bits` bits packed into bytes, first element in the most significant position:
 /// two codes a byte at 4 bits (high nibble first, as bitsandbytes), four at 2 bits (highest pair
 /// first), one at 8 bits. The last byte is zero-padded.
@@ -10,13 +12,27 @@ public struct PackedCodes: Equatable, Sendable {
     /// Packs `codes` (each below 2^bits).
     public init(codes: [UInt8], bits: Int) {
         precondition([2, 4, 8].contains(bits), "PackedCodes: bits must be 2, 4 or 8, got \(bits)")
+        let limit = UInt8(truncatingIfNeeded: (1 << bits) - 1)
+        precondition(codes.allSatisfy { $0 <= limit }, "PackedCodes: a code needs more than \(bits) bits")
         let perByte = 8 / bits
-        var bytes = [UInt8](repeating: 0, count: (codes.count + perByte - 1) / perByte)
-        for (i, code) in codes.enumerated() {
-            precondition(Int(code) < 1 << bits, "PackedCodes: code \(code) needs more than \(bits) bits")
-            bytes[i / perByte] |= code << UInt8((perByte - 1 - i % perByte) * bits)
+        let count = codes.count
+        let byteCount = (count + perByte - 1) / perByte
+        let bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+            let out = SendablePointer(buffer.baseAddress!)
+            codes.withUnsafeBufferPointer { c in
+                Parallel.forEach(byteCount, costPerItem: 4 * perByte) { range in
+                    for j in range {
+                        var byte: UInt8 = 0
+                        for slot in 0..<perByte where j * perByte + slot < count {
+                            byte |= c[j * perByte + slot] << UInt8((perByte - 1 - slot) * bits)
+                        }
+                        out.pointer[j] = byte
+                    }
+                }
+            }
+            initialized = byteCount
         }
-        (self.bytes, self.bits, self.count) = (bytes, bits, codes.count)
+        (self.bytes, self.bits, self.count) = (bytes, bits, count)
     }
 
     /// Wraps already-packed bytes (as read from a file).

@@ -1,3 +1,5 @@
+import Autograd
+
 /// A frozen weight stored blockwise-quantized: the flattened row-major values cut into blocks of
 /// `blockSize` (a block may span two rows; a shorter last block has its own scale), each scaled
 /// by its absmax, each element the nearest codebook level (ties to the lower index).
@@ -22,13 +24,21 @@ public struct QuantizedTensor: Sendable {
         var absmax = [Float](repeating: 0, count: blocks)
         var codes = [UInt8](repeating: 0, count: values.count)
         let zeroCode = UInt8(codebook.nearest(0))
+        let count = values.count
         values.withUnsafeBufferPointer { x in
-            for block in 0..<blocks {
-                let range = (block * blockSize)..<min(values.count, (block + 1) * blockSize)
-                var peak: Float = 0
-                for i in range { peak = max(peak, abs(x[i])) }
-                absmax[block] = peak
-                for i in range { codes[i] = peak > 0 ? UInt8(codebook.nearest(x[i] / peak)) : zeroCode }
+            absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
+                codes.withUnsafeMutableBufferPointer { codeBuffer in
+                    let (scales, out) = (SendablePointer(absmaxBuffer.baseAddress!), SendablePointer(codeBuffer.baseAddress!))
+                    Parallel.forEach(blocks, costPerItem: 8 * blockSize) { blockRange in
+                        for block in blockRange {
+                            let range = (block * blockSize)..<min(count, (block + 1) * blockSize)
+                            var peak: Float = 0
+                            for i in range { peak = max(peak, abs(x[i])) }
+                            scales.pointer[block] = peak
+                            for i in range { out.pointer[i] = peak > 0 ? UInt8(codebook.nearest(x[i] / peak)) : zeroCode }
+                        }
+                    }
+                }
             }
         }
         self.init(shape: shape, codebook: codebook, blockSize: blockSize,
@@ -53,22 +63,15 @@ public struct QuantizedTensor: Sendable {
 
     /// Dequantized elements `range` of the flattened weight, written to `out`.
     public func dequantize(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let absmax = scales.absmax(blocks: (range.lowerBound / blockSize)..<((range.upperBound + blockSize - 1) / blockSize))
+        if range.isEmpty { return }
         let firstBlock = range.lowerBound / blockSize
-        let perByte = 8 / codebook.bits
-        let mask = UInt8((1 << codebook.bits) - 1)
+        let absmax = scales.absmax(blocks: firstBlock..<((range.upperBound + blockSize - 1) / blockSize))
         codebook.levels.withUnsafeBufferPointer { levels in
             codes.bytes.withUnsafeBufferPointer { bytes in
-                var i = range.lowerBound
-                while i < range.upperBound {
-                    let block = i / blockSize
-                    let end = min(range.upperBound, (block + 1) * blockSize)
-                    let scale = absmax[block - firstBlock]
-                    while i < end {
-                        let shift = UInt8((perByte - 1 - i % perByte) * codebook.bits)
-                        out[i - range.lowerBound] = levels[Int((bytes[i / perByte] >> shift) & mask)] * scale
-                        i += 1
-                    }
+                absmax.withUnsafeBufferPointer { scale in
+                    Kernels.dequantize(codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
+                                       absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
+                                       count: range.count, into: out)
                 }
             }
         }

@@ -138,7 +138,8 @@ public final class Trainer {
                     let stream = dropoutRoot.split("step-\(state.step)-micro-\(micro)")
                     for (name, layer) in loraLayers { layer.dropoutRNG = stream.split(name) }
                 }
-                let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps)
+                let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
+                                      checkpointing: config.training.activationCheckpointing)
                 guard loss.item.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
                 microLosses.append(loss.item)
                 loss.scaled(by: 1 / Float(config.training.gradAccumulation)).backward()

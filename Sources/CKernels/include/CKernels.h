@@ -20,3 +20,12 @@ loft_cpu_features loft_cpu_features_get(void);
 /// Makes glibc's malloc keep freed large blocks in the heap instead of unmapping them, so a loop
 /// that allocates and frees the same large buffers does not page-fault them in every time.
 void loft_keep_freed_memory(void);
+
+#include <stdint.h>
+
+/// Dequantizes elements [start, start + count) of a blockwise-quantized tensor into `out`:
+/// `out[k] = levels[code(start + k)] * absmax[block(start + k) − block(start)]`, codes of `bits`
+/// bits packed most-significant first. `absmax` starts at the block of `start`.
+/// Uses AVX-512 when the CPU has it and the range is block-aligned, else a scalar loop.
+void loft_dequantize(const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                     int64_t block_size, int64_t start, int64_t count, float *out);

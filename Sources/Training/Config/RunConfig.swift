@@ -84,6 +84,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var eps: Double = 1e-8
         /// 0 disables clipping.
         public var maxGradNorm: Float = 1
+        /// Recompute each decoder block in backward instead of keeping its activations.
+        public var activationCheckpointing = false
         public init() {}
     }
 
@@ -200,6 +202,7 @@ extension RunConfig.TrainingSection {
         case seed, batchSize = "batch_size", gradAccumulation = "grad_accumulation", epochs, maxSteps = "max_steps"
         case learningRate = "learning_rate", schedule, warmupSteps = "warmup_steps", warmupRatio = "warmup_ratio"
         case weightDecay = "weight_decay", betas, eps, maxGradNorm = "max_grad_norm"
+        case activationCheckpointing = "activation_checkpointing"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -208,6 +211,7 @@ extension RunConfig.TrainingSection {
         (schedule, warmupSteps, warmupRatio) = (try c.value(.schedule, d.schedule), try c.value(.warmupSteps, d.warmupSteps), try c.value(.warmupRatio, d.warmupRatio))
         (weightDecay, betas, eps) = (try c.value(.weightDecay, d.weightDecay), try c.value(.betas, d.betas), try c.value(.eps, d.eps))
         maxGradNorm = try c.value(.maxGradNorm, d.maxGradNorm)
+        activationCheckpointing = try c.value(.activationCheckpointing, d.activationCheckpointing)
     }
 }
 
