@@ -37,8 +37,8 @@ public final class LoRALinear: LinearLayer {
             input = x.dropout(dropout, rng: &rng)
             dropoutRNG = rng
         }
-        let update = input.matmul(loraA, transposeOther: true).matmul(loraB, transposeOther: true)
-        return base(x) + update.scaled(by: scaling)
+        let update = input.matmul(loraA, transposeOther: true).matmul(loraB, transposeOther: true, scale: scaling)
+        return base(x) + update
     }
 
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {

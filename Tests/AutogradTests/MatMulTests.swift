@@ -50,3 +50,15 @@ final class MatMulTests: XCTestCase {
         }
     }
 }
+
+final class ScaledMatMulTests: XCTestCase {
+    func testScaleFoldsIntoForwardAndBackward() {
+        for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = randomTensor(tA ? [4, 3] : [3, 4], seed: 31)
+            let b = randomTensor(tB ? [5, 4] : [4, 5], seed: 32)
+            let plain = a.matmul(b, transposeSelf: tA, transposeOther: tB).scaled(by: -1.5).data
+            assertClose(a.matmul(b, transposeSelf: tA, transposeOther: tB, scale: -1.5).data, plain, atol: 1e-5)
+            gradCheck([a, b]) { $0[0].matmul($0[1], transposeSelf: tA, transposeOther: tB, scale: -1.5) }
+        }
+    }
+}

@@ -9,8 +9,9 @@ extension Tensor {
     ///   `self` are folded into M; `transposeSelf` then needs `self` 2-D). `x.matmul(w,
     ///   transposeOther: true)` with `w` [out, in] is the linear layer `x · wᵀ`.
     /// - batched: `self` [..., M, K] · `other` [..., K, N] with equal leading dimensions.
+    /// `scale` multiplies the product (folded into sgemm's alpha, forward and backward).
     public func matmul(_ other: Tensor, transposeSelf: Bool = false,
-                       transposeOther: Bool = false) -> Tensor {
+                       transposeOther: Bool = false, scale: Float = 1) -> Tensor {
         precondition(rank >= 2 && other.rank >= 2, "matmul: \(shape) × \(other.shape)")
         let batched = other.rank > 2
         if batched {
@@ -37,7 +38,7 @@ extension Tensor {
                 other.data.withUnsafeBufferPointer { b in
                     for i in 0..<batch {
                         BLAS.sgemm(transposeA: transposeSelf, transposeB: transposeOther,
-                                   m: m, n: n, k: k, a: a.baseAddress! + i * aStride, lda: lda,
+                                   m: m, n: n, k: k, alpha: scale, a: a.baseAddress! + i * aStride, lda: lda,
                                    b: b.baseAddress! + i * bStride, ldb: ldb,
                                    c: c.baseAddress! + i * cStride, ldc: n)
                     }
@@ -56,10 +57,10 @@ extension Tensor {
                             let bI = b.baseAddress! + i * bStride, daI = da.baseAddress! + i * aStride
                             if tA {  // A [K, M]: dA = op(B) · dCᵀ
                                 BLAS.sgemm(transposeA: tB, transposeB: true, m: k, n: m, k: n,
-                                           a: bI, lda: ldb, b: dcI, ldb: n, beta: 1, c: daI, ldc: lda)
+                                           alpha: scale, a: bI, lda: ldb, b: dcI, ldb: n, beta: 1, c: daI, ldc: lda)
                             } else {  // A [M, K]: dA = dC · op(B)ᵀ
                                 BLAS.sgemm(transposeA: false, transposeB: !tB, m: m, n: k, k: n,
-                                           a: dcI, lda: n, b: bI, ldb: ldb, beta: 1, c: daI, ldc: lda)
+                                           alpha: scale, a: dcI, lda: n, b: bI, ldb: ldb, beta: 1, c: daI, ldc: lda)
                             }
                         }
                     }
@@ -70,10 +71,10 @@ extension Tensor {
                             let aI = a.baseAddress! + i * aStride, dbI = db.baseAddress! + i * bStride
                             if tB {  // B [N, K]: dB = dCᵀ · op(A)
                                 BLAS.sgemm(transposeA: true, transposeB: tA, m: n, n: k, k: m,
-                                           a: dcI, lda: n, b: aI, ldb: lda, beta: 1, c: dbI, ldc: ldb)
+                                           alpha: scale, a: dcI, lda: n, b: aI, ldb: lda, beta: 1, c: dbI, ldc: ldb)
                             } else {  // B [K, N]: dB = op(A)ᵀ · dC
                                 BLAS.sgemm(transposeA: !tA, transposeB: false, m: k, n: n, k: m,
-                                           a: aI, lda: lda, b: dcI, ldb: n, beta: 1, c: dbI, ldc: ldb)
+                                           alpha: scale, a: aI, lda: lda, b: dcI, ldb: n, beta: 1, c: dbI, ldc: ldb)
                             }
                         }
                     }
