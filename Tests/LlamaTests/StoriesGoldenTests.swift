@@ -31,6 +31,7 @@ final class StoriesGoldenTests: XCTestCase {
         let expected = golden["logits"]
         let maxDiff = zip(logits.data, expected).map { abs($0 - $1) }.max()!
         XCTAssertLessThanOrEqual(maxDiff, 1e-4, "max |logit − golden| = \(maxDiff)")
+        print("stories260K logits vs transformers: max |difference| \(maxDiff)")
         XCTAssertEqual(model.loss(tokens: tokens, labels: tokens, batch: 1, steps: 64).item, golden["loss"][0], accuracy: 1e-5)
         XCTAssertEqual(model.loss(tokens: tokens, labels: golden.ids("labels_masked"), batch: 1, steps: 64).item,
                        golden["loss_masked"][0], accuracy: 1e-5)
