@@ -76,7 +76,7 @@ extension LlamaModel {
                                         scores[j] = dot * scale
                                     }
                                     scores.withUnsafeMutableBufferPointer { s in
-                                        softmaxInPlace(s.baseAddress!, count: visible)
+                                        softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
                                     }
                                     let oi = outP.pointer + i * c.dim + h * dh
                                     for j in 0..<visible {
@@ -93,18 +93,4 @@ extension LlamaModel {
         }
         return out
     }
-}
-
-/// Softmax of `count` values in place.
-@inline(__always)
-func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    var peak = -Float.infinity
-    for j in 0..<count { peak = max(peak, x[j]) }
-    var total: Float = 0
-    for j in 0..<count {
-        x[j] = exp(x[j] - peak)
-        total += x[j]
-    }
-    let inverse = 1 / total
-    for j in 0..<count { x[j] *= inverse }
 }

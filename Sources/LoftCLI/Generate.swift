@@ -3,14 +3,18 @@ import Autograd
 import Foundation
 import Llama
 import Tokenizer
+import Training
 
 /// `loft generate`: text generation with a KV cache.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a prompt (greedy at temperature 0).")
 
-    @Option(help: "A Hugging Face folder, a llama2.c .bin file, or a loft folder.")
+    @Option(help: "A Hugging Face folder, a llama2.c .bin file, a loft quantize folder, or a run / checkpoint folder.")
     var model: String
+
+    @Option(help: "A PEFT adapter folder to apply.")
+    var adapter: String?
 
     @Option(help: "The SentencePiece tokenizer.model (default: the one beside the model).")
     var tokenizer: String?
@@ -37,7 +41,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try LoadedModel(path: model, tokenizer: tokenizer)
+        let loaded = try EvalModel.load(model: model, adapter: adapter, tokenizer: tokenizer)
         var rng = RandomState(seed: seed).split("sampling")
         let prompt = try loaded.tokenizer.encode(prompt, addBOS: true)
         var streamed = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: prompt)
@@ -80,20 +84,6 @@ struct StreamingDecoder {
             print(generated.dropFirst(printed.count), terminator: "")
             fflush(stdout)
             printed = generated
-        }
-    }
-}
-
-/// A model with its tokenizer, loaded from what a user names.
-struct LoadedModel {
-    let model: LlamaModel
-    let tokenizer: SentencePieceTokenizer
-
-    init(path: String, tokenizer tokenizerPath: String?) throws {
-        model = try ModelLocation.loadModel(path)
-        tokenizer = try SentencePieceTokenizer(path: ModelLocation.tokenizerPath(forModel: path, explicit: tokenizerPath))
-        guard tokenizer.vocabularySize == model.config.vocabularySize else {
-            throw ValidationError("tokenizer \(tokenizer.path) has \(tokenizer.vocabularySize) pieces, the model \(model.config.vocabularySize)")
         }
     }
 }

@@ -7,15 +7,7 @@ import _TestSupport
 /// Recomputing blocks in backward gives the gradients of the plain backward (dropout included).
 final class ActivationCheckpointingTests: XCTestCase {
     func testSameLossAndGradients() throws {
-        let golden = try GoldenTensors(path: Fixtures.golden("stories260K_lora_grads.safetensors"))
-        let model = try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: Fixtures.golden("stories260K-hf")))
-        for (layer, block) in model.blocks.enumerated() {
-            for module in LlamaTensorNames.linearModules {
-                let prefix = "base_model.model." + LlamaTensorNames.linear(module, layer: layer)
-                block[module] = LoRALinear(base: block[module], a: golden["init.\(prefix).lora_A.weight"],
-                                           b: golden["init.\(prefix).lora_B.weight"], rank: 4, alpha: 8, dropout: 0.2)
-            }
-        }
+        let (model, golden) = try goldenLoRAModel(dropout: 0.2)
         let tokens = golden.ids("tokens"), labels = golden.ids("labels")
         let both = tokens + tokens.reversed(), bothLabels = labels + labels.reversed()
         var results: [(Float, [[Float]])] = []

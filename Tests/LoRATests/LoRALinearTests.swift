@@ -54,15 +54,7 @@ final class LoRALinearTests: XCTestCase {
 /// The whole stories260K model with LoRA on all seven linears of every layer, against PEFT.
 final class LoRAGoldenGradientTests: XCTestCase {
     func testGradientsMatchPEFT() throws {
-        let golden = try GoldenTensors(path: Fixtures.golden("stories260K_lora_grads.safetensors"))
-        let model = try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: Fixtures.golden("stories260K-hf")))
-        for (layer, block) in model.blocks.enumerated() {
-            for module in LlamaTensorNames.linearModules {
-                let prefix = "base_model.model." + LlamaTensorNames.linear(module, layer: layer)
-                block[module] = LoRALinear(base: block[module], a: golden["init.\(prefix).lora_A.weight"],
-                                           b: golden["init.\(prefix).lora_B.weight"], rank: 4, alpha: 8)
-            }
-        }
+        let (model, golden) = try goldenLoRAModel()
         let parameters = model.trainableParameters
         XCTAssertEqual(parameters.count, 70)
         // Σ R·(in + out) over 5 layers: q, o (64+64), k, v (64+32), gate, up (64+172), down (172+64)

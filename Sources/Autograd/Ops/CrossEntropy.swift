@@ -60,7 +60,7 @@ extension Tensor {
 
 /// log Σ exp of `count` values, stabilised by their maximum.
 @inline(__always)
-func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
+public func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var peak = -Float.infinity
     for j in 0..<count { peak = max(peak, x[j]) }
     var total: Float = 0

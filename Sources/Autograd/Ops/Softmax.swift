@@ -33,7 +33,7 @@ extension Tensor {
 
 /// The softmax of `count` values at `x` written to `y` (may alias); returns log Σ exp(x).
 @discardableResult @inline(__always)
-func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) -> Float {
+public func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var peak = -Float.infinity
     for j in 0..<count { peak = max(peak, x[j]) }
     var total: Float = 0

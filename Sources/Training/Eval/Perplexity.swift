@@ -70,13 +70,3 @@ public enum Perplexity {
                       tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
     }
 }
-
-/// log Σ exp of `count` values.
-@inline(__always)
-func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
-    var peak = -Float.infinity
-    for j in 0..<count { peak = max(peak, x[j]) }
-    var total: Float = 0
-    for j in 0..<count { total += exp(x[j] - peak) }
-    return peak + log(total)
-}
