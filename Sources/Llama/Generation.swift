@@ -22,7 +22,7 @@ public struct SamplingOptions: Sendable {
             return Int32(best)
         }
         var probabilities = logits.map { $0 / temperature }
-        probabilities.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, into: $0.baseAddress!, count: $0.count) }
+        probabilities.withUnsafeMutableBufferPointer { _ = softmaxRow($0.baseAddress!, into: $0.baseAddress!, count: $0.count) }
         var candidates = Array(probabilities.indices)
         if topP < 1 {
             candidates.sort { probabilities[$0] > probabilities[$1] }

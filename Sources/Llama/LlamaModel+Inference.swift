@@ -76,7 +76,7 @@ extension LlamaModel {
                                         scores[j] = dot * scale
                                     }
                                     scores.withUnsafeMutableBufferPointer { s in
-                                        softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
+                                        _ = softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
                                     }
                                     let oi = outP.pointer + i * c.dim + h * dh
                                     for j in 0..<visible {
