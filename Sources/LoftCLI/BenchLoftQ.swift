@@ -17,10 +17,12 @@ struct BenchLoftQ: ParsableCommand {
     var rank = 16
     @Option(help: "Which SVDs: exact, randomized or both.")
     var svd = "both"
+    @Option(help: "Timed runs per shape and SVD.")
+    var runs = 1
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Row: Encodable { let rows: Int, columns: Int, svd: String, seconds: Double, error: Double, plainError: Double }
+    struct Row: Encodable { let rows: Int, columns: Int, svd: String, seconds: Summary, error: Double, plainError: Double }
 
     func run() throws {
         var rows: [Row] = []
@@ -31,14 +33,18 @@ struct BenchLoftQ: ParsableCommand {
             let weight = rng.normal(count: parts[0] * parts[1], std: 0.02)
             let methods: [(String, LoftQ.SVDMethod)] = [("exact", .exact), ("randomized", .randomized(oversample: 10, powerIterations: 3))]
             for (name, method) in methods where svd == "both" || svd == name {
-                var stream = RandomState(seed: 8)
                 let options = LoftQ.Options(codebook: .nf4, rank: rank, alpha: Float(rank), iterations: iterations, svd: method)
                 var result: LoftQ.Result?
-                let seconds = Stopwatch.time { result = LoftQ.initialize(weight: weight, shape: parts, options: options, rng: &stream) }
+                let times: [Double] = (0..<max(1, runs)).map { _ in
+                    var stream = RandomState(seed: 8)
+                    return Stopwatch.time { result = LoftQ.initialize(weight: weight, shape: parts, options: options, rng: &stream) }
+                }
+                let seconds = Summary(times)
                 rows.append(Row(rows: parts[0], columns: parts[1], svd: name, seconds: seconds, error: result!.error, plainError: result!.plainError))
                 if !json {
-                    print(String(format: "%5d x %-5d  ", parts[0], parts[1]) + name.padding(toLength: 11, withPad: " ", startingAt: 0) + String(format: "%8.2f s  LoftQ error %.6f (plain %.6f)",
-                                 seconds, result!.error, result!.plainError))
+                    print(String(format: "%5d x %-5d  ", parts[0], parts[1]) + name.padding(toLength: 11, withPad: " ", startingAt: 0)
+                          + String(format: "%8.2f s (%.2f – %.2f)  LoftQ error %.6f (plain %.6f)",
+                                   seconds.median, seconds.min, seconds.max, result!.error, result!.plainError))
                 }
             }
         }

@@ -28,7 +28,7 @@ struct Quantize: ParsableCommand {
     var alpha: Float = 16
     @Option(help: "LoftQ alternating steps T.")
     var loftqIters = 5
-    @Option(help: "loftq or gaussian (QLoRA's init, for comparison).")
+    @Option(name: .customLong("init"), help: "loftq or gaussian (QLoRA's init, for comparison).")
     var initialization: LoftQuantizer.Initialization = .loftq
     @Option(help: "exact, randomized or auto (exact up to 1024 on the short side).")
     var svd = "auto"

@@ -101,6 +101,14 @@ final class QuantizeCLITests: XCTestCase {
         XCTAssertEqual(genStatus, 0, genErr)
         XCTAssertTrue(text.hasPrefix("Once upon a time"), text)
         XCTAssertGreaterThan(text.count, "Once upon a time".count + 10)
+        let gaussianOut = out.appendingPathExtension("gaussian")
+        defer { try? FileManager.default.removeItem(at: gaussianOut) }
+        let (gStatus, gJSON, gErr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+                                                  "--init", "gaussian", "--out", gaussianOut.path, "--json"])
+        XCTAssertEqual(gStatus, 0, gErr)
+        let gReport = (try JSONSerialization.jsonObject(with: Data(gJSON.utf8)) as! [String: Any])["report"] as! [String: Any]
+        XCTAssertEqual(gReport["initialization"] as? String, "gaussian")
+        XCTAssertEqual(gReport["average_init_error"] as? Double, gReport["average_plain_error"] as? Double)
         let (again, _, againErr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
                                                 "--out", out.path])
         XCTAssertNotEqual(again, 0)
