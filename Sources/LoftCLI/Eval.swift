@@ -14,12 +14,7 @@ struct Eval: ParsableCommand {
     var perplexity = false
     @Flag(help: "GSM8K accuracy by generation.")
     var gsm8k = false
-    @Option(help: "A base model, a loft quantize folder, or a run / checkpoint folder (its adapter is applied).")
-    var model: String
-    @Option(help: "A PEFT adapter folder to apply.")
-    var adapter: String?
-    @Option(help: "The tokenizer (default: beside the model).")
-    var tokenizer: String?
+    @OptionGroup var source: ModelArguments
     @Option(help: "Perplexity: wikitext2:validation (default), wikitext2:test, or a text file. GSM8K: a JSONL file (default data/gsm8k/SPLIT.jsonl).")
     var data: String?
     @Option(help: "Block length for perplexity.")
@@ -51,7 +46,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         MemoryPolicy.keepFreedMemory()
-        let loaded = try EvalModel.load(model: model, adapter: adapter, tokenizer: tokenizer)
+        let loaded = try source.load()
         if !json { printError("model: \(loaded.description)") }
         if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
     }

@@ -10,14 +10,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a prompt (greedy at temperature 0).")
 
-    @Option(help: "A Hugging Face folder, a llama2.c .bin file, a loft quantize folder, or a run / checkpoint folder.")
-    var model: String
-
-    @Option(help: "A PEFT adapter folder to apply.")
-    var adapter: String?
-
-    @Option(help: "The SentencePiece tokenizer.model (default: the one beside the model).")
-    var tokenizer: String?
+    @OptionGroup var source: ModelArguments
 
     @Option(help: "The prompt; BOS is prepended.")
     var prompt = ""
@@ -41,7 +34,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try EvalModel.load(model: model, adapter: adapter, tokenizer: tokenizer)
+        let loaded = try source.load()
         var rng = RandomState(seed: seed).split("sampling")
         let prompt = try loaded.tokenizer.encode(prompt, addBOS: true)
         var streamed = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: prompt)

@@ -1,0 +1,17 @@
+import ArgumentParser
+import Training
+
+/// The model a command runs: `--model`, `--adapter`, `--tokenizer`.
+struct ModelArguments: ParsableArguments {
+    @Option(help: "A Hugging Face folder, a llama2.c .bin file, a loft quantize folder, or a run / checkpoint folder (its adapter is applied).")
+    var model: String
+
+    @Option(help: "A PEFT adapter folder to apply.")
+    var adapter: String?
+
+    @Option(help: "The SentencePiece tokenizer.model (default: the one beside the model).")
+    var tokenizer: String?
+
+    /// Loads the model, its adapter and its tokenizer.
+    func load() throws -> EvalModel.Loaded { try EvalModel.load(model: model, adapter: adapter, tokenizer: tokenizer) }
+}

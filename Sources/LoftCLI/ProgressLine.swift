@@ -1,0 +1,57 @@
+import Autograd
+import Foundation
+import Training
+
+/// The one-line progress display on stderr (a new line per update when stderr is not a terminal).
+final class ProgressLine {
+    let interactive = isatty(STDERR_FILENO) != 0
+
+    func show(_ event: TrainingEvent) {
+        switch event {
+        case .prepared(let p):
+            var line = "training \(p.totalSteps) steps on \(p.trainExamples) examples (eval \(p.evalExamples)); \(p.trainableParameters) trainable parameters"
+            if let initError = p.initError, let plain = p.plainError {
+                line += String(format: "; init error %.4f (plain quantization %.4f)", initError, plain)
+            }
+            emit(line, final: true)
+        case .resumed(let step, let from):
+            emit("resumed at step \(step) from \(from.path)", final: true)
+        case .step(let r):
+            emit(String(format: "step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
+                        r.step, r.totalSteps, r.epoch, r.loss, r.learningRate, r.tokensPerSecond,
+                        Self.duration(r.etaSeconds) as NSString), final: !interactive)
+        case .evaluation(let r):
+            emit(String(format: "eval at step %d: loss %.4f, perplexity %.3f (%d targets)", r.step, r.loss, r.perplexity, r.targets), final: true)
+        case .checkpoint(let step, let url):
+            emit("checkpoint step \(step): \(url.path)", final: true)
+        case .finished(let step, _):
+            emit("finished at step \(step)", final: true)
+        }
+    }
+
+    private var lastNote = 0.0
+
+    /// A transient status line (or a final one); without a terminal, at most one every 10 s.
+    func note(_ text: String, final: Bool) {
+        let now = Stopwatch.now()
+        if !interactive && !final && now - lastNote < 10 { return }
+        lastNote = now
+        emit(text, final: final || !interactive)
+    }
+
+    private var pending = false
+
+    private func emit(_ text: String, final: Bool) {
+        var output = ""
+        if interactive && pending { output += "\r\u{1B}[2K" }
+        output += text
+        if final || !interactive { output += "\n"; pending = false } else { pending = true }
+        FileHandle.standardError.write(Data(output.utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}
