@@ -1,48 +1,15 @@
 import Autograd
 import Foundation
 import Llama
+import Quantization
 import Training
 import XCTest
 import _TestSupport
 
 /// Short real runs on stories260K: a falling loss, bit-exact resume, refused resumes, stop on NaN.
 final class TrainerTests: XCTestCase {
-    /// A small fast config: 32 GSM8K problems cut to 256 tokens, dropout and accumulation on.
     func config(name: String, steps: Int, checkpointEvery: Int = 0, extra: [String] = []) throws -> RunConfig {
-        let yaml = """
-        name: \(name)
-        model:
-          path: \(try Fixtures.data("models/stories260K/stories260K.bin"))
-          tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))
-        quantization:
-          bits: 4
-        lora:
-          rank: 4
-          alpha: 8
-          dropout: 0.1
-          loftq_iters: 2
-        data:
-          dataset: gsm8k
-          train_path: \(try Fixtures.data("gsm8k/train.jsonl"))
-          eval_path: null
-          max_seq_len: 256
-          limit_train: 32
-        training:
-          seed: 7
-          batch_size: 4
-          grad_accumulation: 2
-          max_steps: \(steps)
-          learning_rate: 5e-3
-          schedule: cosine
-          warmup_steps: 1
-          weight_decay: 0.01
-        checkpoint:
-          every_steps: \(checkpointEvery)
-          keep_last: 5
-        logging:
-          every_steps: 1
-        """
-        return try ConfigLoader.parse(yaml, file: "test.yaml", overrides: extra)
+        try smallRunConfig(name: name, steps: steps, checkpointEvery: checkpointEvery, extra: extra)
     }
 
     func run(_ config: RunConfig, root: URL, resume: String? = nil, stopAfter: Int? = nil) throws -> (TrainingOutcome, [Float]) {
@@ -136,3 +103,70 @@ final class TrainerTests: XCTestCase {
         }
     }
 }
+
+/// Training on a `loft quantize` folder: its quantized base and initial adapter are used as they are.
+final class QuantizedFolderTrainingTests: XCTestCase {
+    func testTrainsFromAQuantizeFolderAndChecksItsAdapter() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let folder = root.appendingPathComponent("q")
+        _ = try LoftQuantizer.run(source: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
+                                  tokenizerPath: Fixtures.data("models/stories260K/tok512.model"),
+                                  options: .init(spec: .init(bits: 2.5), rank: 4, alpha: 8, iterations: 2), output: folder)
+        let base = try smallRunConfig(name: "fromfolder", steps: 3, extra: ["model.path=\(folder.path)", "model.tokenizer=null",
+                                                                                  "lora.dropout=0"])
+        let trainer = try Trainer(config: base, configFile: "t.yaml", runsRoot: root)
+        let reference = try QuantizedFolder.load(folder.path)
+        let tokens: [Int32] = [1, 403, 407, 261, 378]
+        XCTAssertEqual(trainer.model.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data,
+                       reference.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data, "the folder's base and adapter, unchanged")
+        var losses: [Float] = []
+        _ = try trainer.run { event in
+            if case .step(let record) = event { losses.append(record.loss) }
+            return .proceed
+        }
+        XCTAssertEqual(losses.count, 3)
+        XCTAssertThrowsError(try Trainer(config: try smallRunConfig(name: "x", steps: 1, extra: ["model.path=\(folder.path)", "lora.rank=8"]),
+                                         configFile: "t.yaml", runsRoot: root)) {
+            XCTAssertTrue("\($0)".contains("lora.rank (8 vs the folder's 4)"), "\($0)")
+        }
+    }
+}
+
+/// A small fast config: 32 GSM8K problems cut to 256 tokens, dropout and accumulation on.
+func smallRunConfig(name: String, steps: Int, checkpointEvery: Int = 0, extra: [String] = []) throws -> RunConfig {
+    let yaml = """
+    name: \(name)
+    model:
+      path: \(try Fixtures.data("models/stories260K/stories260K.bin"))
+      tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))
+    quantization:
+      bits: 4
+    lora:
+      rank: 4
+      alpha: 8
+      dropout: 0.1
+      loftq_iters: 2
+    data:
+      dataset: gsm8k
+      train_path: \(try Fixtures.data("gsm8k/train.jsonl"))
+      eval_path: null
+      max_seq_len: 256
+      limit_train: 32
+    training:
+      seed: 7
+      batch_size: 4
+      grad_accumulation: 2
+      max_steps: \(steps)
+      learning_rate: 5e-3
+      schedule: cosine
+      warmup_steps: 1
+      weight_decay: 0.01
+    checkpoint:
+      every_steps: \(checkpointEvery)
+      keep_last: 5
+    logging:
+      every_steps: 1
+    """
+    return try ConfigLoader.parse(yaml, file: "test.yaml", overrides: extra)
+}
+
