@@ -211,6 +211,9 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(first["gold"] as? String, "18")
         XCTAssertTrue((first["prompt"] as! String).hasPrefix("Janet"))
         XCTAssertNotNil(first["output"] as? String)
+        for key in ["strict", "flexible", "extracted", "correct", "strict_correct", "flexible_correct"] {
+            XCTAssertTrue(first.keys.contains(key), "every record has \(key), null when no answer was found")
+        }
     }
 
     func testNeedsExactlyOneMode() throws {

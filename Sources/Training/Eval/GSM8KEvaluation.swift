@@ -45,6 +45,25 @@ public enum GSM8KEvaluation {
         public let prompt: String, output: String
         public let strict: String?, flexible: String?, extracted: String?, gold: String
         public let correct: Bool, strictCorrect: Bool, flexibleCorrect: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case index, prompt, output, strict, flexible, extracted, gold, correct, strictCorrect, flexibleCorrect
+        }
+
+        /// Every key is written, with `null` for an answer that was not found.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(prompt, forKey: .prompt)
+            try c.encode(output, forKey: .output)
+            try c.encode(strict, forKey: .strict)
+            try c.encode(flexible, forKey: .flexible)
+            try c.encode(extracted, forKey: .extracted)
+            try c.encode(gold, forKey: .gold)
+            try c.encode(correct, forKey: .correct)
+            try c.encode(strictCorrect, forKey: .strictCorrect)
+            try c.encode(flexibleCorrect, forKey: .flexibleCorrect)
+        }
     }
 
     /// The scores.
