@@ -25,6 +25,7 @@ public enum LoftQuantizer {
         public var svd: LoftQ.SVDMethod?
         public var seed: UInt64
 
+        /// Options; LoftQ with T = 5 and an automatic SVD choice by default.
         public init(spec: QuantizationSpec, rank: Int = 16, alpha: Float = 16, iterations: Int = 5,
                     initialization: Initialization = .loftq, svd: LoftQ.SVDMethod? = nil, seed: UInt64 = 0) {
             (self.spec, self.rank, self.alpha, self.iterations) = (spec, rank, alpha, iterations)

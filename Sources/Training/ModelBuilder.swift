@@ -17,6 +17,7 @@ public enum ModelBuilder {
         public let initError: Double?, plainError: Double?
     }
 
+    /// Builds the run's model and tokenizer (`file` names the config in errors).
     public static func build(_ config: RunConfig, file: String) throws -> Built {
         let path = config.model.path
         let tokenizerPath = try ModelLocation.tokenizerPath(forModel: path, explicit: config.model.tokenizer)

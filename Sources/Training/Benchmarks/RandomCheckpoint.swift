@@ -10,6 +10,7 @@ public final class RandomCheckpoint: CheckpointSource {
     let shapes: [String: [Int]]
     let seed: UInt64
 
+    /// Random weights of `config` from `seed`.
     public init(config: LlamaConfig, seed: UInt64) {
         self.config = config
         self.seed = seed

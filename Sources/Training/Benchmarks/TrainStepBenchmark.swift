@@ -17,6 +17,7 @@ public enum ModelBenchmark {
         public var steps = 3
         public var activationCheckpointing = false
         public var seed: UInt64 = 0
+        /// Options for `config` with a `bits`-bit base (nil: fp32).
         public init(config: LlamaConfig, bits: Int?) { (self.config, self.bits) = (config, bits) }
     }
 

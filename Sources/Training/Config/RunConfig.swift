@@ -16,6 +16,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var eval = EvalSection()
     public var logging = LoggingSection()
 
+    /// The defaults of every section.
     public init() {}
 
     /// `model`: which weights and tokenizer.
@@ -26,6 +27,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var tokenizer: String? = nil
         /// `auto` (from the path), `hf`, `llama2c` or `loft`.
         public var format = "auto"
+        /// The defaults.
         public init() {}
     }
 
@@ -35,6 +37,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var method: QuantizationSpec.Method = .nf
         public var blockSize = 64
         public var doubleQuant = false
+        /// The defaults.
         public init() {}
         /// The spec these values describe.
         public var spec: QuantizationSpec { QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant) }
@@ -49,6 +52,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// `loftq` or `gaussian`.
         public var initialization = "loftq"
         public var loftqIters = 5
+        /// The defaults.
         public init() {}
     }
 
@@ -62,6 +66,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var maxSeqLen = 256
         /// Use only the first N training examples (0: all).
         public var limitTrain = 0
+        /// The defaults.
         public init() {}
     }
 
@@ -86,6 +91,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var maxGradNorm: Float = 1
         /// Recompute each decoder block in backward instead of keeping its activations.
         public var activationCheckpointing = false
+        /// The defaults.
         public init() {}
     }
 
@@ -96,6 +102,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// 0: only at the end (and on interruption).
         public var everySteps = 0
         public var keepLast = 3
+        /// The defaults.
         public init() {}
     }
 
@@ -105,12 +112,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var everySteps = 0
         /// Batches per evaluation (0: the whole eval set).
         public var maxBatches = 20
+        /// The defaults.
         public init() {}
     }
 
     /// `logging`: how often a step record is written.
     public struct LoggingSection: Codable, Equatable, Sendable {
         public var everySteps = 1
+        /// The defaults.
         public init() {}
     }
 }

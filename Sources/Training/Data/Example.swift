@@ -5,6 +5,7 @@ public struct Example: Equatable, Sendable {
     public var tokens: [Int32]
     public var labels: [Int32]
 
+    /// An example; tokens and labels have the same length.
     public init(tokens: [Int32], labels: [Int32]) {
         precondition(tokens.count == labels.count, "Example: \(tokens.count) tokens, \(labels.count) labels")
         (self.tokens, self.labels) = (tokens, labels)
@@ -53,6 +54,7 @@ public struct DataOrder: Sendable {
     public let count: Int
     public let root: RandomState
 
+    /// The order of `count` examples, drawn from `seed`.
     public init(count: Int, seed: RandomState) { (self.count, self.root) = (count, seed) }
 
     /// The permutation of epoch `epoch` (Fisher–Yates).

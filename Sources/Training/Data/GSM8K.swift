@@ -11,6 +11,7 @@ public enum GSM8K {
     /// One problem.
     public struct Problem: Equatable, Sendable {
         public let question: String, answer: String
+        /// A problem from its two fields.
         public init(question: String, answer: String) { (self.question, self.answer) = (question, answer) }
 
         /// The prompt text.

@@ -14,6 +14,7 @@ public enum EvalModel {
         public let description: String
     }
 
+    /// Loads `path` (with `adapter` attached when given) and its tokenizer.
     public static func load(model path: String, adapter: String? = nil, tokenizer: String? = nil) throws -> Loaded {
         let folder = URL(fileURLWithPath: path)
         let runConfig = folder.appendingPathComponent("config.yaml")

@@ -5,12 +5,14 @@ import Foundation
 /// constant, linear decay to 0, or a half cosine to 0 at `totalSteps`.
 /// reference: transformers.optimization (get_cosine_schedule_with_warmup, num_cycles 0.5)
 public struct LRSchedule: Equatable, Sendable {
+    /// The shape after warmup.
     public enum Kind: String, Codable, Sendable { case constant, linear, cosine }
 
     public let kind: Kind
     public let peak: Double
     public let warmupSteps: Int, totalSteps: Int
 
+    /// A schedule peaking at `peak` after `warmupSteps`, ending at `totalSteps`.
     public init(kind: Kind, peak: Double, warmupSteps: Int, totalSteps: Int) {
         (self.kind, self.peak, self.warmupSteps, self.totalSteps) = (kind, peak, warmupSteps, totalSteps)
     }
