@@ -5,23 +5,24 @@ import Autograd
 // dequantized into one reused buffer and each tile goes through sgemm.
 
 extension QuantizedTensor {
-    /// Rows per dequantized tile: about 128K floats (512 KB, cache-resident), at least one row.
-    var tileRows: Int { max(1, min(shape[0], 131_072 / max(1, shape[1]))) }
+    /// Rows per dequantized tile: at most 4M floats (16 MB) and a quarter of the matrix, so the
+    /// whole fp32 weight never exists at once. Tall tiles keep sgemm efficient (measured on a
+    /// 4096×11008 model at 512 tokens: 128K-float tiles 6.67 s per training step, 1M 5.33 s, 4M 5.08 s).
+    var tileRows: Int { max(1, min((shape[0] + 3) / 4, 4_194_304 / max(1, shape[1]))) }
 
     /// Calls `body` with each tile of rows dequantized: (row range, [rows, in] values).
     func forEachTile(_ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
         let (rows, columns, step) = (shape[0], shape[1], tileRows)
-        var buffer = [Float](repeating: 0, count: step * columns)
-        buffer.withUnsafeMutableBufferPointer { tile in
-            let tileP = SendablePointer(tile.baseAddress!)
-            for start in stride(from: 0, to: rows, by: step) {
-                let end = min(rows, start + step)
-                Parallel.forEach(end - start, costPerItem: 4 * columns) { local in
-                    dequantize(((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
-                               into: tileP.pointer + local.lowerBound * columns)
-                }
-                body(start..<end, UnsafePointer(tile.baseAddress!))
+        let tile = UnsafeMutableBufferPointer<Float>.allocate(capacity: step * columns)
+        defer { tile.deallocate() }
+        let tileP = SendablePointer(tile.baseAddress!)
+        for start in stride(from: 0, to: rows, by: step) {
+            let end = min(rows, start + step)
+            Parallel.forEach(end - start, costPerItem: 4 * columns) { local in
+                dequantize(((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
+                           into: tileP.pointer + local.lowerBound * columns)
             }
+            body(start..<end, UnsafePointer(tile.baseAddress!))
         }
     }
 
