@@ -44,68 +44,14 @@ public struct SafeTensor: Sendable {
 }
 
 extension SafeTensorsFile {
-    /// The bytes of a safetensors file holding `tensors` (names sorted, header padded to 8 bytes).
-    public static func encode(_ tensors: [String: SafeTensor], metadata: [String: String] = [:]) throws -> Data {
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let tensor = tensors[name]!
-            header[name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape,
-                            "data_offsets": [offset, offset + tensor.bytes.count]]
-            offset += tensor.bytes.count
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        var file = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
-        file.append(json)
-        for name in names { file.append(tensors[name]!.bytes) }
-        return file
-    }
-
-    /// Writes `tensors` to `url` atomically (temporary file, fsync, rename).
+    /// Writes `tensors` to `url` atomically (names sorted, header padded to 8 bytes).
     public static func write(_ tensors: [String: SafeTensor], metadata: [String: String] = [:], to url: URL) throws {
-        try AtomicFile.write(try encode(tensors, metadata: metadata), to: url)
-    }
-}
-
-/// Crash-safe file writes: a reader sees the old file or the complete new one, never a mix.
-public enum AtomicFile {
-    /// Writes `data` to a temporary file beside `url`, fsyncs it, renames it over `url`, and
-    /// fsyncs the folder.
-    public static func write(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
-        var ok = data.withUnsafeBytes { buffer -> Bool in
-            var written = 0
-            while written < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n <= 0 { return false }
-                written += n
-            }
-            return true
+        let layout = tensors.map { (name: $0.key, dtype: $0.value.dtype, shape: $0.value.shape) }
+        try writeStreaming(layout: layout, metadata: metadata, to: url) { name, emit in
+            try tensors[name]!.bytes.withUnsafeBytes(emit)
         }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(temporary.path, url.path) == 0 else {
-            unlink(temporary.path)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
-        syncDirectory(directory)
     }
 
-    /// fsyncs a folder so that a rename inside it is durable.
-    public static func syncDirectory(_ directory: URL) {
-        let fd = open(directory.path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-    }
-}
-
-extension SafeTensorsFile {
     /// Writes a safetensors file tensor by tensor: `produce(name, emit)` must call `emit` with the
     /// tensor's bytes (once, or in consecutive pieces), so that only one tensor is in memory at a
     /// time. Atomic: temporary file, fsync, rename.
@@ -123,29 +69,47 @@ extension SafeTensorsFile {
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
-        func emit(_ piece: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < piece.count {
-                let n = Glibc.write(fd, piece.baseAddress! + done, piece.count - done)
-                guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: temporary.path]) }
-                done += n
+        try AtomicFile.write(to: url) { fileEmit in
+            try withoutActuallyEscaping(fileEmit) { emit in
+                var prefix = Data()
+                withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+                try (prefix + json).withUnsafeBytes(emit)
+                for entry in sorted {
+                    var written = 0
+                    try produce(entry.name) { piece in
+                        try emit(piece)
+                        written += piece.count
+                    }
+                    precondition(written == entry.shape.product * entry.dtype.size,
+                                 "writeStreaming: \(entry.name) produced \(written) bytes for \(entry.dtype) \(entry.shape)")
+                }
             }
         }
+    }
+}
+
+/// Crash-safe file writes: a reader sees the old file or the complete new one, never a mix.
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically.
+    public static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { emit in try data.withUnsafeBytes(emit) }
+    }
+
+    /// Writes what `produce` emits into a temporary file beside `url`, fsyncs it, renames it over
+    /// `url`, and fsyncs the folder; on any error the temporary file is removed and `url` is untouched.
+    public static func write(to url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
         do {
-            var prefix = Data()
-            withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
-            try (prefix + json).withUnsafeBytes(emit)
-            for entry in sorted {
-                var written = 0
-                try produce(entry.name) { piece in
-                    try emit(piece)
-                    written += piece.count
+            try produce { piece in
+                var done = 0
+                while done < piece.count {
+                    let n = Glibc.write(fd, piece.baseAddress! + done, piece.count - done)
+                    guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: temporary.path]) }
+                    done += n
                 }
-                precondition(written == entry.shape.product * entry.dtype.size,
-                             "writeStreaming: \(entry.name) produced \(written) bytes for \(entry.dtype) \(entry.shape)")
             }
             guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path]) }
             close(fd)
@@ -158,6 +122,12 @@ extension SafeTensorsFile {
             unlink(temporary.path)
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
         }
-        AtomicFile.syncDirectory(url.deletingLastPathComponent())
+        syncDirectory(directory)
+    }
+
+    /// fsyncs a folder so that a rename inside it is durable.
+    public static func syncDirectory(_ directory: URL) {
+        let fd = open(directory.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
     }
 }
