@@ -61,7 +61,7 @@ struct Quantize: ParsableCommand {
                       + String(format: "%10.6f %12.6f %9.2f", matrix.plainError, matrix.initError, matrix.seconds))
             }
         }
-        let peak = peakResidentBytes()
+        let peak = ProcessMemory.peakResidentBytes
         if json {
             try printJSON(QuantizeOutput(report: report, peakRssBytes: peak, output: out))
             return
@@ -82,10 +82,3 @@ struct QuantizeOutput: Encodable {
 
 extension QuantizationSpec.Method: ExpressibleByArgument {}
 extension LoftQuantizer.Initialization: ExpressibleByArgument {}
-
-/// The peak resident set size of this process, in bytes.
-func peakResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss * 1024
-}

@@ -96,14 +96,12 @@ public enum ModelBenchmark {
         let peak = GemmBenchmark.run(shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
                                      runs: 3)[0].gflopsMedian
         let gflops = counted / summary.median / 1e9
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
         return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
                       batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
                       parameters: LlamaTensorNames.expected(for: c).map { $0.shape.product }.reduce(0, +),
                       trainableParameters: parameters.map(\.count).reduce(0, +), secondsPerStep: summary,
                       tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
-                      gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: usage.ru_maxrss * 1024,
+                      gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
                       buildSeconds: buildSeconds, runtime: .current)
     }
 }
