@@ -14,6 +14,24 @@ public enum LoftQuantizer {
         case loftq
         /// QLoRA: `Q = q(W)`, A Kaiming-uniform, B = 0.
         case gaussian
+
+        /// Quantizes `weight` [out, in] and initialises its adapter this way.
+        public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) -> LoftQ.Result {
+            switch self {
+            case .loftq: return LoftQ.initialize(weight: weight, shape: shape, options: options, rng: &rng)
+            case .gaussian: return LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
+            }
+        }
+
+        /// PEFT's `adapter_config.json` for adapters started this way (`bits` nil: no quantization).
+        public func adapterConfig(rank: Int, alpha: Float, dropout: Float = 0, targetModules: [String], bits: Double?,
+                                  iterations: Int, base: String) -> AdapterConfig {
+            let isLoftQ = self == .loftq
+            return AdapterConfig(r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.sorted(),
+                                 initLoraWeights: isLoftQ ? .string("loftq") : .bool(true),
+                                 loftqConfig: isLoftQ && bits != nil ? ["loftq_bits": Int(bits!.rounded(.up)), "loftq_iter": iterations] : [:],
+                                 baseModelNameOrPath: base)
+        }
     }
 
     /// Everything `loft quantize` takes.
@@ -86,9 +104,7 @@ public enum LoftQuantizer {
                                                  doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
                                                  iterations: options.iterations, svd: options.svd)
                 var rng = root.split(options.initialization.rawValue).split(name)
-                let result = options.initialization == .loftq
-                    ? LoftQ.initialize(weight: weight, shape: shape, options: loftqOptions, rng: &rng)
-                    : LoftQ.gaussian(weight: weight, shape: shape, options: loftqOptions, rng: &rng)
+                let result = options.initialization.run(weight: weight, shape: shape, options: loftqOptions, rng: &rng)
                 quantized[name + ".weight"] = result.quantized
                 adapters.append((layer, module, result.a, result.b))
                 codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
@@ -126,11 +142,9 @@ public enum LoftQuantizer {
                 adapterTensors[AdapterFiles.key(layer: entry.layer, module: entry.module, tensor: "lora_B")] =
                     SafeTensor(entry.b, shape: [shape[0], options.rank])
             }
-            let adapterConfig = AdapterConfig(
-                r: options.rank, loraAlpha: options.alpha, targetModules: LlamaTensorNames.linearModules.sorted(),
-                initLoraWeights: options.initialization == .loftq ? .string("loftq") : .bool(true),
-                loftqConfig: options.initialization == .loftq ? ["loftq_bits": Int(options.spec.bits.rounded(.up)), "loftq_iter": options.iterations] : [:],
-                baseModelNameOrPath: output.path)
+            let adapterConfig = options.initialization.adapterConfig(
+                rank: options.rank, alpha: options.alpha, targetModules: LlamaTensorNames.linearModules, bits: options.spec.bits,
+                iterations: options.iterations, base: output.path)
             try AdapterFiles.write(tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
             let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
                                 averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),

@@ -56,9 +56,8 @@ public enum ModelBuilder {
                                                                blockSize: options.blockSize, doubleQuant: options.doubleQuant))
             }
             var rng = root.split(lora.initialization).split(name)
-            let result = lora.initialization == "loftq"
-                ? LoftQ.initialize(weight: weight.data, shape: shape, options: options, rng: &rng)
-                : LoftQ.gaussian(weight: weight.data, shape: shape, options: options, rng: &rng)
+            let result = LoftQuantizer.Initialization(rawValue: lora.initialization)!
+                .run(weight: weight.data, shape: shape, options: options, rng: &rng)
             initErrors.append(result.error)
             plainErrors.append(result.plainError)
             return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,

@@ -53,11 +53,9 @@ public final class Trainer {
     /// The adapter config written with every checkpoint and the final adapter.
     var adapterConfig: AdapterConfig {
         let lora = config.lora
-        return AdapterConfig(r: lora.rank, loraAlpha: lora.alpha, loraDropout: lora.dropout, targetModules: lora.targetModules.sorted(),
-                             initLoraWeights: lora.initialization == "loftq" ? .string("loftq") : .bool(true),
-                             loftqConfig: lora.initialization == "loftq" && config.quantization != nil
-                                ? ["loftq_bits": Int((config.quantization!.bits).rounded(.up)), "loftq_iter": lora.loftqIters] : [:],
-                             baseModelNameOrPath: config.model.path)
+        return LoftQuantizer.Initialization(rawValue: lora.initialization)!.adapterConfig(
+            rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout, targetModules: lora.targetModules,
+            bits: config.quantization?.bits, iterations: lora.loftqIters, base: config.model.path)
     }
 
     /// Trains until `totalSteps`, or until `onEvent` returns `.stop` / `shouldStop()` is true (then
