@@ -1,36 +1,38 @@
 // swift-tools-version:6.0
+// Loft runs on Linux only: it uses glibc (mmap, madvise, mallopt, getrusage), /proc/self/exe and
+// Debian's OpenBLAS and SentencePiece. SwiftPM cannot declare a Linux minimum, so no Apple
+// platform is listed, and `Support/Platform.swift` stops a build elsewhere with a clear error.
 import PackageDescription
 
 let package = Package(
     name: "Loft",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "loft", targets: ["LoftCLI"]),
         .library(name: "Autograd", targets: ["Autograd"]),
-        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Llama", targets: ["Llama"]),
+        .library(name: "Recipes", targets: ["Recipes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // MARK: - Public API
-        .target(
-            name: "Autograd",
-            dependencies: ["COpenBLAS", "CKernels"]
-        ),
-        .target(name: "Quantization", dependencies: ["Autograd"]),
+        // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
+        .target(name: "Autograd", dependencies: ["COpenBLAS"]),
+        .target(name: "Support", dependencies: ["Autograd", "CKernels"]),
+        .target(name: "Quantization", dependencies: ["Autograd", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
-        .target(name: "Llama", dependencies: ["Autograd", "Quantization", "LoRA"]),
-        .target(name: "Tokenizer", dependencies: ["CSentencePiece"]),
-        .target(name: "Training", dependencies: ["Autograd", "Quantization", "LoRA", "Llama", "Tokenizer", "Yams"]),
+        .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
+        .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama"]),
+        .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),
+        // MARK: - Recipes (what a command runs) and the executable
+        .target(name: "Recipes", dependencies: ["Autograd", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
+        .target(name: "Benchmarks", dependencies: ["Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
         .executableTarget(
             name: "LoftCLI",
-            dependencies: [
-                "Autograd", "Quantization", "LoRA", "Llama", "Tokenizer", "Training",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["Recipes", "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details
@@ -41,12 +43,15 @@ let package = Package(
 
         // MARK: - Unit test bundles
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support", "_TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "_TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "_TestSupport"]),
-        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tokenizer", "_TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "_TestSupport"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "_TestSupport"]),
-        .testTarget(name: "LoftCLITests", dependencies: ["Autograd"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Formats", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["Support", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -12,7 +12,7 @@ public enum Linalg {
     }
 
     /// The exact SVD of `matrix` [m, n] (LAPACK `sgesdd`), truncated to the top `rank` values.
-    public static func svd(_ matrix: [Float], rows m: Int, columns n: Int, rank: Int) -> SVD {
+    public static func svd(_ matrix: [Float], rows m: Int, columns n: Int, rank: Int) throws -> SVD {
         precondition(matrix.count == m * n && rank >= 1, "svd: \(matrix.count) values for [\(m), \(n)], rank \(rank)")
         // Row-major M [m, n] is column-major Mᵀ [n, m]; LAPACK's U of Mᵀ is our Vᵀ and its Vᵀ our U.
         let k = min(m, n)
@@ -30,7 +30,7 @@ public enum Linalg {
         lwork = Int32(query) + 1
         var work = [Float](repeating: 0, count: Int(lwork))
         sgesdd_(&job, &rowsL, &colsL, &a, &lda, &s, &lapackU, &ldu, &lapackVT, &ldvt, &work, &lwork, &iwork, &info)
-        precondition(info == 0, "svd: sgesdd failed with info \(info) on a [\(m), \(n)] matrix")
+        guard info == 0 else { throw LinalgError.lapackFailed(routine: "sgesdd", info: Int(info), rows: m, columns: n) }
         return truncate(SVD(u: lapackVT, s: s, vt: lapackU, m: m, n: n, k: k), to: rank)
     }
 
@@ -39,16 +39,16 @@ public enum Linalg {
     /// reference: Halko, Martinsson & Tropp (2011), Algorithms 4.4 and 5.1
     public static func randomizedSVD(_ matrix: [Float], rows m: Int, columns n: Int, rank: Int,
                                      oversample: Int = 10, powerIterations: Int = 3,
-                                     rng: inout RandomState) -> SVD {
+                                     rng: inout RandomState) throws -> SVD {
         let width = min(rank + oversample, min(m, n))
         let omega = rng.normal(count: n * width)
-        var q = orthonormalColumns(product(matrix, omega, m: m, k: n, n: width), rows: m, columns: width)
+        var q = try orthonormalColumns(product(matrix, omega, m: m, k: n, n: width), rows: m, columns: width)
         for _ in 0..<powerIterations {
-            let z = orthonormalColumns(product(matrix, q, m: n, k: m, n: width, transposeA: true), rows: n, columns: width)
-            q = orthonormalColumns(product(matrix, z, m: m, k: n, n: width), rows: m, columns: width)
+            let z = try orthonormalColumns(product(matrix, q, m: n, k: m, n: width, transposeA: true), rows: n, columns: width)
+            q = try orthonormalColumns(product(matrix, z, m: m, k: n, n: width), rows: m, columns: width)
         }
         let small = product(q, matrix, m: width, k: m, n: n, transposeA: true)  // Qᵀ M [width, n]
-        let inner = svd(small, rows: width, columns: n, rank: width)
+        let inner = try svd(small, rows: width, columns: n, rank: width)
         let u = product(q, inner.u, m: m, k: width, n: inner.k)  // Q Ũ [m, width]
         return truncate(SVD(u: u, s: inner.s, vt: inner.vt, m: m, n: n, k: inner.k), to: rank)
     }
@@ -79,7 +79,7 @@ public enum Linalg {
 
     /// An orthonormal basis of the column space of `matrix` [rows, columns] (rows ≥ columns),
     /// from a Householder QR (LAPACK `sgeqrf` + `sorgqr`), row-major [rows, columns].
-    public static func orthonormalColumns(_ matrix: [Float], rows m: Int, columns n: Int) -> [Float] {
+    public static func orthonormalColumns(_ matrix: [Float], rows m: Int, columns n: Int) throws -> [Float] {
         precondition(m >= n, "orthonormalColumns: needs rows ≥ columns, got [\(m), \(n)]")
         var a = [Float](repeating: 0, count: m * n)  // column-major copy
         for i in 0..<m { for j in 0..<n { a[j * m + i] = matrix[i * n + j] } }
@@ -92,15 +92,28 @@ public enum Linalg {
         lwork = max(Int32(query), 1)
         var work = [Float](repeating: 0, count: Int(lwork))
         sgeqrf_(&mm, &nn, &a, &lda, &tau, &work, &lwork, &info)
-        precondition(info == 0, "orthonormalColumns: sgeqrf info \(info)")
+        guard info == 0 else { throw LinalgError.lapackFailed(routine: "sgeqrf", info: Int(info), rows: m, columns: n) }
         lwork = -1
         sorgqr_(&mm, &nn, &kk, &a, &lda, &tau, &query, &lwork, &info)
         lwork = max(Int32(query), 1)
         work = [Float](repeating: 0, count: Int(lwork))
         sorgqr_(&mm, &nn, &kk, &a, &lda, &tau, &work, &lwork, &info)
-        precondition(info == 0, "orthonormalColumns: sorgqr info \(info)")
+        guard info == 0 else { throw LinalgError.lapackFailed(routine: "sorgqr", info: Int(info), rows: m, columns: n) }
         var q = [Float](repeating: 0, count: m * n)
         for i in 0..<m { for j in 0..<n { q[i * n + j] = a[j * m + i] } }
         return q
+    }
+}
+
+/// A LAPACK routine that did not converge or rejected its input (NaN or Inf values, typically).
+public enum LinalgError: Error, CustomStringConvertible {
+    /// `routine` returned `info ≠ 0` on a [rows, columns] matrix.
+    case lapackFailed(routine: String, info: Int, rows: Int, columns: Int)
+
+    public var description: String {
+        switch self {
+        case .lapackFailed(let routine, let info, let rows, let columns):
+            return "LAPACK \(routine) failed (info \(info)) on a [\(rows), \(columns)] matrix; are its values finite?"
+        }
     }
 }

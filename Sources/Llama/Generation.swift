@@ -46,13 +46,20 @@ public struct SamplingOptions: Sendable {
 }
 
 extension LlamaModel {
+    /// Checks a prompt before it reaches the embedding: non-empty, every id in the vocabulary.
+    func validatePrompt(_ prompt: [Int32]) throws {
+        guard !prompt.isEmpty else { throw LlamaError.emptyPrompt }
+        if let bad = firstInvalidToken(prompt) { throw LlamaError.tokenOutOfRange(id: bad, vocabularySize: config.vocabularySize) }
+    }
+
     /// Generates up to `maxNewTokens` tokens after `prompt` with a KV cache, stopping at
     /// `stopTokens`; calls `onToken` with each new token (return false to stop).
     /// - Returns: the new tokens (without the prompt).
+    /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
     public func generate(prompt: [Int32], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
                          rng: inout RandomState, stopTokens: Set<Int32> = [],
-                         onToken: (Int32) -> Bool = { _ in true }) -> [Int32] {
-        precondition(!prompt.isEmpty, "generate: empty prompt (start with BOS)")
+                         onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
+        try validatePrompt(prompt)
         let capacity = min(prompt.count + maxNewTokens, max(config.maxSequenceLength, prompt.count + 1))
         let cache = KVCache(config: config, capacity: capacity)
         var logits = forward(tokens: prompt, cache: cache)
@@ -65,5 +72,44 @@ extension LlamaModel {
             logits = forward(tokens: [next], cache: cache)
         }
         return generated
+    }
+
+    /// Greedy or sampled generation for several prompts at once with one KV cache each; a
+    /// sequence that has stopped (a stop token or `maxNewTokens`) leaves the batch and costs
+    /// nothing more. Returns the new tokens of each prompt (stop token excluded).
+    /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
+    public func generateBatch(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
+                              rng: inout RandomState, stopTokens: Set<Int32> = []) throws -> [[Int32]] {
+        for prompt in prompts { try validatePrompt(prompt) }
+        var outputs = [[Int32]](repeating: [], count: prompts.count)
+        var caches: [KVCache] = []
+        var next: [Int32] = []
+        var active: [Int] = []
+        for (index, prompt) in prompts.enumerated() {
+            let cache = KVCache(config: config, capacity: prompt.count + maxNewTokens)
+            let token = sampling.sample(forward(tokens: prompt, cache: cache), rng: &rng)
+            caches.append(cache)
+            next.append(token)
+            if maxNewTokens > 0 && !stopTokens.contains(token) {
+                outputs[index].append(token)
+                active.append(index)
+            }
+        }
+        while !active.isEmpty {
+            active = active.filter { outputs[$0].count < maxNewTokens }
+            if active.isEmpty { break }
+            let logits = decodeStep(tokens: active.map { next[$0] }, caches: active.map { caches[$0] })
+            let vocab = config.vocabularySize
+            var stillActive: [Int] = []
+            for (row, index) in active.enumerated() {
+                let token = sampling.sample(Array(logits[(row * vocab)..<((row + 1) * vocab)]), rng: &rng)
+                next[index] = token
+                if stopTokens.contains(token) { continue }
+                outputs[index].append(token)
+                stillActive.append(index)
+            }
+            active = stillActive
+        }
+        return outputs
     }
 }

@@ -2,59 +2,7 @@ import Autograd
 import Foundation
 import LoRA
 
-/// One decoder layer: pre-norm attention and pre-norm SwiGLU MLP, each with a residual.
-public final class TransformerBlock {
-    /// RMSNorm weights [D] before attention and before the MLP.
-    public let attentionNorm: Tensor, mlpNorm: Tensor
-    /// The seven linears, replaceable by quantized or LoRA-wrapped layers.
-    public var q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer
-    public var gate: LinearLayer, up: LinearLayer, down: LinearLayer
-
-    /// A block from its parts.
-    public init(attentionNorm: Tensor, mlpNorm: Tensor, q: LinearLayer, k: LinearLayer, v: LinearLayer,
-                o: LinearLayer, gate: LinearLayer, up: LinearLayer, down: LinearLayer) {
-        (self.attentionNorm, self.mlpNorm) = (attentionNorm, mlpNorm)
-        (self.q, self.k, self.v, self.o, self.gate, self.up, self.down) = (q, k, v, o, gate, up, down)
-    }
-
-    /// The LoRA-wrapped linears of this block.
-    public var loraLayers: [LoRALinear] { LlamaTensorNames.linearModules.compactMap { self[$0] as? LoRALinear } }
-
-    /// The trainable tensors of this block's linears.
-    public var trainableParameters: [Tensor] {
-        LlamaTensorNames.linearModules.flatMap { self[$0].trainableParameters.map(\.tensor) }
-    }
-
-    /// The linear of HF module name `module` (`q_proj`, ..., `down_proj`).
-    public subscript(module: String) -> LinearLayer {
-        get {
-            switch module {
-            case "q_proj": return q
-            case "k_proj": return k
-            case "v_proj": return v
-            case "o_proj": return o
-            case "gate_proj": return gate
-            case "up_proj": return up
-            case "down_proj": return down
-            default: preconditionFailure("unknown linear module \(module)")
-            }
-        }
-        set {
-            switch module {
-            case "q_proj": q = newValue
-            case "k_proj": k = newValue
-            case "v_proj": v = newValue
-            case "o_proj": o = newValue
-            case "gate_proj": gate = newValue
-            case "up_proj": up = newValue
-            case "down_proj": down = newValue
-            default: preconditionFailure("unknown linear module \(module)")
-            }
-        }
-    }
-}
-
-/// A Llama-2 decoder (`LlamaForCausalLM` in fp32): token embedding, L blocks, final RMSNorm, and
+/// A Llama decoder (`LlamaForCausalLM` in fp32): token embedding, L blocks, final RMSNorm, and
 /// the output projection (tied to the embedding or separate).
 public final class LlamaModel {
     /// The shape.
@@ -80,26 +28,27 @@ public final class LlamaModel {
     /// weight into its layer (by default a frozen fp32 `Linear`), so a quantizing builder never
     /// holds more than one fp32 matrix.
     public convenience init(checkpoint source: CheckpointSource,
-                            makeLinear: (Int, String, Tensor) throws -> LinearLayer = { Linear(weight: $2) }) throws {
-        try LlamaTensorNames.validate(source)
+                            makeLinear: (Int, LinearModule, Tensor) throws -> LinearLayer = { Linear(weight: $2) }) throws {
+        try source.validate()
         let c = source.config
-        func load(_ name: String) throws -> Tensor {
-            Tensor(try source.floats(name), shape: source.shape(of: name)!)
-        }
         var blocks: [TransformerBlock] = []
         for layer in 0..<c.layers {
-            func linear(_ module: String) throws -> LinearLayer {
-                try makeLinear(layer, module, try load(LlamaTensorNames.linear(module, layer: layer) + ".weight"))
+            func linear(_ module: LinearModule) throws -> LinearLayer {
+                try makeLinear(layer, module, try source.tensor(.linear(layer: layer, module)))
             }
             blocks.append(TransformerBlock(
-                attentionNorm: try load("model.layers.\(layer).input_layernorm.weight"),
-                mlpNorm: try load("model.layers.\(layer).post_attention_layernorm.weight"),
-                q: try linear("q_proj"), k: try linear("k_proj"), v: try linear("v_proj"), o: try linear("o_proj"),
-                gate: try linear("gate_proj"), up: try linear("up_proj"), down: try linear("down_proj")))
+                attentionNorm: try source.tensor(.attentionNorm(layer: layer)), mlpNorm: try source.tensor(.mlpNorm(layer: layer)),
+                q: try linear(.q), k: try linear(.k), v: try linear(.v), o: try linear(.o),
+                gate: try linear(.gate), up: try linear(.up), down: try linear(.down)))
         }
-        let embedding = try load("model.embed_tokens.weight")
-        self.init(config: c, embedding: embedding, blocks: blocks, finalNorm: try load("model.norm.weight"),
-                  outputWeight: c.tiedEmbeddings ? embedding : try load("lm_head.weight"))
+        let embedding = try source.tensor(.embedding)
+        self.init(config: c, embedding: embedding, blocks: blocks, finalNorm: try source.tensor(.finalNorm),
+                  outputWeight: c.tiedEmbeddings ? embedding : try source.tensor(.output))
+    }
+
+    /// The first token id outside the vocabulary, if any (ids reaching the embedding must be valid).
+    public func firstInvalidToken(_ tokens: [Int32]) -> Int32? {
+        tokens.first { $0 < 0 || Int($0) >= config.vocabularySize }
     }
 
     // MARK: - Training path (autograd)
@@ -110,45 +59,30 @@ public final class LlamaModel {
     public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
                        checkpointing: Bool = false) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
-        let rotary = RotaryTable(headDim: config.headDim, positions: steps, offset: 0, theta: config.ropeTheta)
+        let attention = AttentionBackend.causal(RotaryTable(headDim: config.headDim, positions: steps, offset: 0, theta: config.ropeTheta))
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
-        for block in blocks {
+        for (layer, block) in blocks.enumerated() {
             if recording && checkpointing {
-                x = checkpointed(block, x, rotary: rotary)
+                x = checkpointed(block, layer: layer, x, attention: attention)
             } else {
-                x = forward(block, x, rotary: rotary, recording: recording)
+                x = block.forward(x, layer: layer, attention: attention, config: config, recording: recording)
             }
         }
         return x.rmsNorm(weight: finalNorm, eps: config.normEps).matmul(outputWeight, transposeOther: true)
-    }
-
-    /// One decoder block: x [B, T, D] → [B, T, D].
-    func forward(_ block: TransformerBlock, _ x: Tensor, rotary: RotaryTable, recording: Bool) -> Tensor {
-        let c = config
-        let (batch, steps) = (x.shape[0], x.shape[1])
-        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
-        let h = x.rmsNorm(weight: block.attentionNorm, eps: c.normEps)
-        let q = linear(block.q, h).reshaped([batch, steps, c.heads, c.headDim]).rope(rotary)
-        let k = linear(block.k, h).reshaped([batch, steps, c.kvHeads, c.headDim]).rope(rotary)
-        let v = linear(block.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
-        let attended = q.causalAttention(key: k, value: v).reshaped([batch, steps, c.dim])
-        let y = x + linear(block.o, attended)
-        let m = y.rmsNorm(weight: block.mlpNorm, eps: c.normEps)
-        return y + linear(block.down, linear(block.gate, m).swiGLU(up: linear(block.up, m)))
     }
 
     /// Activation checkpointing of one block: the forward runs on a constant copy of x and its
     /// graph is dropped at once; one node remembers only x, and its backward recomputes the block
     /// (with the same dropout masks) and backpropagates through it.
     /// reference: torch.utils.checkpoint (recompute in backward)
-    func checkpointed(_ block: TransformerBlock, _ x: Tensor, rotary: RotaryTable) -> Tensor {
+    func checkpointed(_ block: TransformerBlock, layer: Int, _ x: Tensor, attention: AttentionBackend) -> Tensor {
         let dropoutStates = block.loraLayers.map(\.dropoutRNG)
-        let output = forward(block, x.detached(), rotary: rotary, recording: true).data
+        let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true).data
         let parameters = block.trainableParameters
         return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs in
-            for (layer, state) in zip(block.loraLayers, dropoutStates) { layer.dropoutRNG = state }
+            for (lora, state) in zip(block.loraLayers, dropoutStates) { lora.dropoutRNG = state }
             let input = Tensor(inputs[0].data, shape: inputs[0].shape, requiresGrad: true)
-            forward(block, input, rotary: rotary, recording: true).backward(seed: Array(dy))
+            block.forward(input, layer: layer, attention: attention, config: config, recording: true).backward(seed: Array(dy))
             inputs[0].addGrad(input.grad!)
         }
     }
@@ -166,16 +100,56 @@ public final class LlamaModel {
             .crossEntropy(targets: targets)
     }
 
-    /// Every trainable tensor, by its PEFT name (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`).
-    public var trainableParameters: [(name: String, tensor: Tensor)] {
-        var result: [(String, Tensor)] = []
+    /// Every trainable tensor with its id (layer, module, `lora_A`/`lora_B`), in layer and module order.
+    public var trainableParameters: [(id: ParameterID, tensor: Tensor)] {
+        var result: [(ParameterID, Tensor)] = []
         for (layer, block) in blocks.enumerated() {
-            for module in LlamaTensorNames.linearModules {
+            for module in LinearModule.allCases {
                 for (name, tensor) in block[module].trainableParameters {
-                    result.append(("base_model.model." + LlamaTensorNames.linear(module, layer: layer) + ".\(name).weight", tensor))
+                    result.append((ParameterID(layer: layer, module: module, name: name), tensor))
                 }
             }
         }
         return result
+    }
+
+    // MARK: - Inference path (no tape, KV caches)
+
+    /// Feeds `tokens` of one sequence at positions `cache.length...`, appends their keys and
+    /// values to `cache`, and returns the logits of every new position ([n, V], row-major) or of
+    /// the last one only ([V]).
+    public func forward(tokens: [Int32], cache: KVCache, allLogits: Bool = false) -> [Float] {
+        let n = tokens.count
+        precondition(n > 0 && cache.length + n <= cache.capacity,
+                     "forward: \(n) tokens at position \(cache.length) overflow a cache of \(cache.capacity)")
+        let x = inferHidden(tokens, batch: 1, steps: n, attention: .cached(cache))
+        let rows = allLogits ? x : Tensor(Array(x.data.suffix(config.dim)), shape: [1, config.dim])
+        return project(rows)
+    }
+
+    /// One decoding step for several independent sequences: `tokens[i]` is fed to the sequence of
+    /// `caches[i]` at its own position `caches[i].length`. The linear layers run once over all
+    /// rows; attention runs per sequence over its own cache. Returns the logits [n, V].
+    public func decodeStep(tokens: [Int32], caches: [KVCache]) -> [Float] {
+        let n = tokens.count
+        precondition(n == caches.count && n > 0, "decodeStep: \(n) tokens for \(caches.count) caches")
+        for cache in caches { precondition(cache.length < cache.capacity, "decodeStep: a cache of \(cache.capacity) is full") }
+        return project(inferHidden(tokens, batch: n, steps: 1, attention: .decoding(caches)))
+    }
+
+    /// The blocks without recording: tokens [B·T] → hidden states [B·T, D]; the caches advance.
+    private func inferHidden(_ tokens: [Int32], batch: Int, steps: Int, attention: AttentionBackend) -> Tensor {
+        var x = Tensor(embedding.detached().embedding(tokens, idsShape: [tokens.count]).data, shape: [batch, steps, config.dim])
+        for (layer, block) in blocks.enumerated() {
+            x = block.forward(x, layer: layer, attention: attention, config: config, recording: false)
+        }
+        attention.advance(by: steps)
+        return x.reshaped([batch * steps, config.dim])
+    }
+
+    /// Final norm and output projection of hidden rows [n, D] → logits [n, V].
+    private func project(_ rows: Tensor) -> [Float] {
+        let normed = rows.rmsNorm(weight: finalNorm.detached(), eps: config.normEps)
+        return Linear(weight: outputWeight.detached()).infer(normed).data
     }
 }

@@ -56,7 +56,8 @@ public enum LoftQ {
     }
 
     /// Runs LoftQ on `weight` [out, in].
-    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) -> Result {
+    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws -> Result {
+        try checkFinite(weight)
         precondition(shape.count == 2 && weight.count == shape.product && options.iterations >= 1,
                      "LoftQ: \(weight.count) values for \(shape), \(options.iterations) iterations")
         let (m, n, r) = (shape[0], shape[1], options.rank)
@@ -75,9 +76,9 @@ public enum LoftQ {
             if t == 0 { plainError = frobeniusNorm(target) / weightNorm }
             let svd: Linalg.SVD
             switch svdMethod {
-            case .exact: svd = Linalg.svd(target, rows: m, columns: n, rank: r)
+            case .exact: svd = try Linalg.svd(target, rows: m, columns: n, rank: r)
             case .randomized(let oversample, let power):
-                svd = Linalg.randomizedSVD(target, rows: m, columns: n, rank: r, oversample: oversample,
+                svd = try Linalg.randomizedSVD(target, rows: m, columns: n, rank: r, oversample: oversample,
                                            powerIterations: power, rng: &rng)
             }
             let k = svd.k  // = r unless the matrix is smaller than the rank
@@ -103,7 +104,8 @@ public enum LoftQ {
     }
 
     /// QLoRA's starting point for comparison: `Q = q(W)`, A Kaiming-uniform, B = 0.
-    public static func gaussian(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) -> Result {
+    public static func gaussian(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws -> Result {
+        try checkFinite(weight)
         let q = QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
                                 doubleQuant: options.doubleQuant)
         let deq = q.dequantized()
@@ -114,10 +116,29 @@ public enum LoftQ {
         return Result(quantized: q, a: a, b: b, plainError: error, errors: [error], bestIteration: 0)
     }
 
+    /// Throws when `weight` holds a NaN or an infinity (quantization and the SVD need finite values).
+    static func checkFinite(_ weight: [Float]) throws {
+        if let index = weight.firstIndex(where: { !$0.isFinite }) {
+            throw LoftQError.nonFinite(index: index, value: weight[index])
+        }
+    }
+
     /// ‖x‖_F accumulated in Double.
     public static func frobeniusNorm(_ x: [Float]) -> Double {
         var total = 0.0
         for v in x { total += Double(v) * Double(v) }
         return total.squareRoot()
+    }
+}
+
+/// A weight LoftQ cannot initialise from.
+public enum LoftQError: Error, CustomStringConvertible {
+    /// Element `index` (of the flattened weight) is NaN or infinite.
+    case nonFinite(index: Int, value: Float)
+
+    public var description: String {
+        switch self {
+        case .nonFinite(let index, let value): return "element \(index) of the weight is \(value); LoftQ needs finite values"
+        }
     }
 }

@@ -1,5 +1,6 @@
+import Recipes
 import ArgumentParser
-import Autograd
+import Benchmarks
 import Foundation
 
 /// `loft bench`: the project's own speed and memory measurements.

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Autograd
+import Benchmarks
 import Foundation
-import Quantization
+import Recipes
 
 /// `loft bench dequant`: GB/s of the 4-bit and 2-bit dequantization kernels (fp32 output bytes).
 struct BenchDequant: ParsableCommand {
@@ -13,35 +13,8 @@ struct BenchDequant: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    struct Row: Encodable { let codebook: String; let threads: Int; let gbPerSecond: Summary }
-
     func run() throws {
-        var rng = RandomState(seed: 3)
-        let shape = [4096, 4096]
-        let weight = rng.uniform(count: shape.product, low: -0.05, high: 0.05)
-        var rows: [Row] = []
-        for codebook in [Codebook.nf4, .nf2] {
-            let q = QuantizedTensor(weight, shape: shape, codebook: codebook)
-            var out = [Float](repeating: 0, count: q.count)
-            for threads in [1, 2] {
-                let rates: [Double] = (0...runs).map { _ in
-                    let seconds = Stopwatch.time {
-                        out.withUnsafeMutableBufferPointer { buffer in
-                            let pointer = SendablePointer(buffer.baseAddress!)
-                            let chunks = threads == 1 ? 1 : 64
-                            Parallel.forEach(chunks, costPerItem: threads == 1 ? 1 : 1 << 20) { range in
-                                for chunk in range {
-                                    let span = (q.count * chunk / chunks)..<(q.count * (chunk + 1) / chunks)
-                                    q.dequantize(span, into: pointer.pointer + span.lowerBound)
-                                }
-                            }
-                        }
-                    }
-                    return Double(q.count * 4) / seconds / 1e9
-                }.dropFirst().map { $0 }
-                rows.append(Row(codebook: codebook.name, threads: threads, gbPerSecond: Summary(rates)))
-            }
-        }
+        let rows = try DequantBenchmark.run(runs: runs)
         if json { return try printJSON(rows) }
         print("codebook  threads  GB/s median  (min – max)   [4096×4096 → fp32]")
         for r in rows {

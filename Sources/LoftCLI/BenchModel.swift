@@ -1,8 +1,7 @@
+import Recipes
 import ArgumentParser
-import Autograd
+import Benchmarks
 import Foundation
-import Llama
-import Training
 
 /// The model shape of a model benchmark: a preset or explicit sizes.
 struct BenchModelOptions: ParsableArguments {
@@ -26,18 +25,11 @@ struct BenchModelOptions: ParsableArguments {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func validate() throws {
-        if let preset, BenchmarkPreset(rawValue: preset) == nil { throw ValidationError("--preset must be bench-110m or llama2-7b") }
-        guard ["4", "2", "none"].contains(bits) else { throw ValidationError("--bits must be 4, 2 or none") }
-        guard steps >= 1, batch >= 1, seq >= 2, rank >= 1 else { throw ValidationError("--steps, --batch, --rank ≥ 1 and --seq ≥ 2") }
-    }
-
-    var options: ModelBenchmark.Options {
-        let config = preset.flatMap(BenchmarkPreset.init(rawValue:))?.config
-            ?? LlamaConfig(dim: dim, layers: layers, heads: heads, kvHeads: kvHeads ?? heads, hiddenDim: hidden, vocabularySize: vocab)
-        var o = ModelBenchmark.Options(config: config, bits: Int(bits))
-        (o.rank, o.batch, o.sequence, o.steps, o.activationCheckpointing) = (rank, batch, seq, steps, activationCheckpointing)
-        return o
+    /// The checked benchmark options (errors name the flag).
+    func options() throws -> ModelBenchmark.Options {
+        try ModelBenchmark.Options(preset: preset, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, vocab: vocab,
+                                   bits: bits, rank: rank, batch: batch, sequence: seq, steps: steps,
+                                   activationCheckpointing: activationCheckpointing)
     }
 
     func report(_ r: ModelBenchmark.Report) throws {
@@ -59,7 +51,7 @@ struct BenchTrainStep: ParsableCommand {
 
     func run() throws {
         MemoryPolicy.keepFreedMemory()
-        try model.report(try ModelBenchmark.run(model.options, train: true))
+        try model.report(try ModelBenchmark.run(try model.options(), train: true))
     }
 }
 
@@ -71,6 +63,6 @@ struct BenchForward: ParsableCommand {
 
     func run() throws {
         MemoryPolicy.keepFreedMemory()
-        try model.report(try ModelBenchmark.run(model.options, train: false))
+        try model.report(try ModelBenchmark.run(try model.options(), train: false))
     }
 }

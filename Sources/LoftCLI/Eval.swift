@@ -1,9 +1,6 @@
+import Recipes
 import ArgumentParser
-import Autograd
-import Llama
 import Foundation
-import Llama
-import Training
 
 /// `loft eval`: perplexity on a text, or GSM8K accuracy.
 struct Eval: ParsableCommand {
@@ -51,7 +48,7 @@ struct Eval: ParsableCommand {
         if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
     }
 
-    func runPerplexity(_ loaded: EvalModel.Loaded) throws {
+    func runPerplexity(_ loaded: ModelLoader.Loaded) throws {
         let path: String
         switch data ?? "wikitext2:validation" {
         case "wikitext2:validation": path = "data/wikitext-2-raw/wiki.valid.raw"
@@ -69,14 +66,14 @@ struct Eval: ParsableCommand {
                      result.perplexity, result.meanNLL, result.standardError, result.targets, result.blocks, seqLen, result.tokensPerSecond))
     }
 
-    func runGSM8K(_ loaded: EvalModel.Loaded) throws {
+    func runGSM8K(_ loaded: ModelLoader.Loaded) throws {
         let problems = try GSM8K.load(data ?? "data/gsm8k/\(split).jsonl", limit: limit ?? 0)
         let writer = try out.map { try PredictionWriter(path: $0) }
         let progress = ProgressLine()
         var done = 0, correct = 0
         let result = try GSM8KEvaluation.run(
             model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: batch, maxNewTokens: maxNewTokens,
-            sampling: SamplingOptions(temperature: temperature), seed: seed
+            sampling: Sampling(temperature: temperature), seed: seed
         ) { prediction in
             try writer?.append(prediction)
             done += 1

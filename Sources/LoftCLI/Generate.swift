@@ -1,9 +1,6 @@
 import ArgumentParser
-import Autograd
 import Foundation
-import Llama
-import Tokenizer
-import Training
+import Recipes
 
 /// `loft generate`: text generation with a KV cache.
 struct Generate: ParsableCommand {
@@ -12,7 +9,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var source: ModelArguments
 
-    @Option(help: "The prompt; BOS is prepended.")
+    @Option(help: "The prompt; BOS is prepended when the tokenizer has one.")
     var prompt = ""
 
     @Option(help: "The most tokens to generate.")
@@ -28,56 +25,20 @@ struct Generate: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
+        guard maxNewTokens >= 1 && maxNewTokens <= 1 << 20 else { throw ValidationError("--max-new-tokens must be in 1...1048576") }
+        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be finite and ≥ 0") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
     }
 
     func run() throws {
-        let loaded = try source.load()
-        var rng = RandomState(seed: seed).split("sampling")
-        let prompt = try loaded.tokenizer.encode(prompt, addBOS: true)
-        var streamed = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: prompt)
-        let start = Stopwatch.now()
-        let tokens = loaded.model.generate(
-            prompt: prompt, maxNewTokens: maxNewTokens,
-            sampling: SamplingOptions(temperature: temperature, topP: topP), rng: &rng,
-            stopTokens: Set([loaded.tokenizer.eosID].compactMap { $0 })
-        ) { token in
-            streamed.append(token)
-            return true
-        }
-        let seconds = Stopwatch.now() - start
-        print("")
-        printError(String(format: "%d tokens in %.2f s: %.1f tokens/s", tokens.count, seconds,
-                          Double(tokens.count) / max(seconds, 1e-9)))
-    }
-}
-
-/// Prints the text of a growing token sequence as it grows (SentencePiece pieces only decode
-/// correctly in context, so the whole suffix is re-decoded and the new characters printed).
-struct StreamingDecoder {
-    let tokenizer: SentencePieceTokenizer
-    let promptText: String
-    var tokens: [Int32]
-    var printed = ""
-
-    init(tokenizer: SentencePieceTokenizer, prompt: [Int32]) {
-        self.tokenizer = tokenizer
-        tokens = prompt
-        promptText = (try? tokenizer.decode(prompt)) ?? ""
-        print(promptText, terminator: "")
-    }
-
-    mutating func append(_ token: Int32) {
-        tokens.append(token)
-        guard let text = try? tokenizer.decode(tokens), text.hasPrefix(promptText) else { return }
-        let generated = String(text.dropFirst(promptText.count))
-        if generated.hasPrefix(printed) {
-            print(generated.dropFirst(printed.count), terminator: "")
+        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed)
+        let result = try TextGeneration.run(try source.load(), prompt: prompt, options: options) { text in
+            print(text, terminator: "")
             fflush(stdout)
-            printed = generated
         }
+        print("")
+        printError(String(format: "%d tokens in %.2f s: %.1f tokens/s", result.tokens, result.seconds,
+                          Double(result.tokens) / max(result.seconds, 1e-9)))
     }
 }
 

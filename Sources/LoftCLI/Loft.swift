@@ -1,11 +1,11 @@
+import Recipes
 import ArgumentParser
-import Autograd
 
 /// The entry point: choose the BLAS kernel (which may re-execute the process), then parse.
 @main
 enum LoftMain {
     static func main() {
-        BLASCoreSwitch.applyIfNeeded()
+        if let warning = BLASCoreSwitch.applyIfNeeded() { printError("loft: warning: \(warning)") }
         Loft.main()
     }
 }

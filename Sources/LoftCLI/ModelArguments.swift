@@ -1,5 +1,5 @@
+import Recipes
 import ArgumentParser
-import Training
 
 /// The model a command runs: `--model`, `--adapter`, `--tokenizer`.
 struct ModelArguments: ParsableArguments {
@@ -13,5 +13,5 @@ struct ModelArguments: ParsableArguments {
     var tokenizer: String?
 
     /// Loads the model, its adapter and its tokenizer.
-    func load() throws -> EvalModel.Loaded { try EvalModel.load(model: model, adapter: adapter, tokenizer: tokenizer) }
+    func load() throws -> ModelLoader.Loaded { try ModelLoader.load(model: model, adapter: adapter, tokenizer: tokenizer) }
 }

@@ -1,6 +1,5 @@
-import Autograd
+import Recipes
 import Foundation
-import Training
 
 /// The one-line progress display on stderr (a new line per update when stderr is not a terminal).
 final class ProgressLine {

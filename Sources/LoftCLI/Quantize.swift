@@ -1,9 +1,6 @@
+import Recipes
 import ArgumentParser
-import Autograd
 import Foundation
-import Llama
-import LoRA
-import Quantization
 
 /// `loft quantize`: the one-time LoftQ set-up of a quantized base and its initial adapters.
 struct Quantize: ParsableCommand {
@@ -17,7 +14,7 @@ struct Quantize: ParsableCommand {
     @Option(help: "Bits per weight: 4, 3, 2.5, 2.25 or 2 (8 with --method uniform).")
     var bits: Double = 4
     @Option(help: "nf (NormalFloat) or uniform (symmetric absmax).")
-    var method: QuantizationSpec.Method = .nf
+    var method: QuantizationMethod = .nf
     @Option(help: "Elements per absmax block.")
     var blockSize = 64
     @Flag(help: "Quantize the absmax values too (8-bit, blocks of 256).")
@@ -29,7 +26,7 @@ struct Quantize: ParsableCommand {
     @Option(help: "LoftQ alternating steps T.")
     var loftqIters = 5
     @Option(name: .customLong("init"), help: "loftq or gaussian (QLoRA's init, for comparison).")
-    var initialization: LoftQuantizer.Initialization = .loftq
+    var initialization: AdapterInitialization = .loftq
     @Option(help: "exact, randomized or auto (exact up to 1024 on the short side).")
     var svd = "auto"
     @Option(help: "Seed for the randomized SVD and the gaussian init.")
@@ -40,21 +37,15 @@ struct Quantize: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let problem = QuantizationSpec(method: method, bits: bits, blockSize: blockSize).problem { throw ValidationError(problem) }
-        guard rank >= 1, loftqIters >= 1 else { throw ValidationError("--rank and --loftq-iters must be at least 1") }
         guard ["exact", "randomized", "auto"].contains(svd) else { throw ValidationError("--svd must be exact, randomized or auto") }
     }
 
     func run() throws {
-        let source = try ModelLocation.openCheckpoint(model)
-        let tokenizerPath = try? ModelLocation.tokenizerPath(forModel: model, explicit: tokenizer)
-        let svdMethod: LoftQ.SVDMethod? = svd == "exact" ? .exact : svd == "randomized" ? .randomized(oversample: 10, powerIterations: 3) : nil
-        let options = LoftQuantizer.Options(spec: QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant),
-                                            rank: rank, alpha: alpha, iterations: loftqIters, initialization: initialization,
-                                            svd: svdMethod, seed: seed)
+        let options = try LoftQuantizer.Options(bits: bits, method: method, blockSize: blockSize, doubleQuant: doubleQuant, rank: rank,
+                                                alpha: alpha, iterations: loftqIters, initialization: initialization, svd: svd, seed: seed)
         if !json { print("matrix                                      codebook   plain err   \(initialization.rawValue) err   seconds") }
-        let report = try LoftQuantizer.run(source: source, tokenizerPath: tokenizerPath, options: options,
-                                           output: URL(fileURLWithPath: out)) { matrix in
+        let report = try LoftQuantizer.quantize(model: model, tokenizer: tokenizer, options: options,
+                                                output: URL(fileURLWithPath: out)) { matrix in
             if !json {
                 print(matrix.name.padding(toLength: 44, withPad: " ", startingAt: 0)
                       + matrix.codebook.padding(toLength: 9, withPad: " ", startingAt: 0)
@@ -80,5 +71,5 @@ struct QuantizeOutput: Encodable {
     let output: String
 }
 
-extension QuantizationSpec.Method: ExpressibleByArgument {}
-extension LoftQuantizer.Initialization: ExpressibleByArgument {}
+extension QuantizationMethod: ExpressibleByArgument {}
+extension AdapterInitialization: ExpressibleByArgument {}

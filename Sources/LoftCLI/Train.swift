@@ -1,7 +1,6 @@
+import Recipes
 import ArgumentParser
-import Autograd
 import Foundation
-import Training
 
 /// `loft train`: LoRA fine-tuning from a YAML config.
 struct Train: ParsableCommand {

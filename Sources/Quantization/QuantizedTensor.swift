@@ -69,7 +69,7 @@ public struct QuantizedTensor: Sendable {
         codebook.levels.withUnsafeBufferPointer { levels in
             codes.bytes.withUnsafeBufferPointer { bytes in
                 absmax.withUnsafeBufferPointer { scale in
-                    Kernels.dequantize(codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
+                    DequantizationKernel.dequantize(codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
                                        absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
                                        count: range.count, into: out)
                 }

@@ -1,6 +1,8 @@
 import Autograd
 import Foundation
+import Formats
 import Llama
+import Support
 
 /// Where a run stands: what a checkpoint needs besides the weights and optimizer moments.
 public struct TrainerState: Codable, Equatable, Sendable {
@@ -15,6 +17,12 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var totalSteps: Int
     /// The loss of each completed step, for the record.
     public var losses: [Float]
+
+    /// A state from its values.
+    public init(step: Int, epoch: Int, cursor: Int, seed: UInt64, configHash: String, totalSteps: Int, losses: [Float]) {
+        (self.step, self.epoch, self.cursor, self.seed) = (step, epoch, cursor, seed)
+        (self.configHash, self.totalSteps, self.losses) = (configHash, totalSteps, losses)
+    }
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, cursor, seed, configHash = "config_hash", totalSteps = "total_steps", losses
@@ -40,7 +48,8 @@ public enum Checkpoint {
         try? FileManager.default.removeItem(at: temporary)
         try AdapterFiles.write(model: model, config: adapterConfig, to: temporary)
         var moments: [String: SafeTensor] = [:]
-        for (index, (parameterName, tensor)) in model.trainableParameters.enumerated() {
+        for (index, (id, tensor)) in model.trainableParameters.enumerated() {
+            let parameterName = PEFTNames.key(id)
             moments["m." + parameterName] = SafeTensor(optimizer.m[index], shape: tensor.shape)
             moments["v." + parameterName] = SafeTensor(optimizer.v[index], shape: tensor.shape)
         }
@@ -99,7 +108,8 @@ public enum Checkpoint {
         let adapter = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
         let moments = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
         var m: [[Float]] = [], v: [[Float]] = []
-        for (name, tensor) in model.trainableParameters {
+        for (id, tensor) in model.trainableParameters {
+            let name = PEFTNames.key(id)
             for (file, key) in [(adapter, name), (moments, "m." + name), (moments, "v." + name)] {
                 guard let entry = file.entries[key], entry.shape == tensor.shape else {
                     throw TrainingError.badCheckpoint(path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape)")

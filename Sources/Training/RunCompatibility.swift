@@ -1,6 +1,7 @@
 import Autograd
 import Llama
 import Foundation
+import Support
 
 /// Which config keys a resume must not change (they shape the model, the data or their order),
 /// their hash, and which of them differ.

@@ -21,6 +21,12 @@ public struct Preparation: Codable, Sendable {
     public let totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int
     /// Mean LoftQ/QLoRA init error and plain quantization error over the quantized targets.
     public let initError: Double?, plainError: Double?
+
+    /// A record from its values.
+    public init(totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int, initError: Double?, plainError: Double?) {
+        (self.totalSteps, self.trainExamples, self.evalExamples, self.trainableParameters) = (totalSteps, trainExamples, evalExamples, trainableParameters)
+        (self.initError, self.plainError) = (initError, plainError)
+    }
 }
 
 /// One logged optimizer step (a line of `metrics.jsonl`).
@@ -31,6 +37,13 @@ public struct StepRecord: Codable, Sendable {
     public let epoch: Double
     public let loss: Float, learningRate: Double, gradNorm: Double
     public let tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double
+
+    /// A record from its values.
+    public init(step: Int, totalSteps: Int, epoch: Double, loss: Float, learningRate: Double, gradNorm: Double,
+                tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double) {
+        (self.step, self.totalSteps, self.epoch, self.loss, self.learningRate) = (step, totalSteps, epoch, loss, learningRate)
+        (self.gradNorm, self.tokensPerSecond, self.elapsedSeconds, self.etaSeconds) = (gradNorm, tokensPerSecond, elapsedSeconds, etaSeconds)
+    }
 }
 
 /// One evaluation (a line of `metrics.jsonl`).
@@ -38,6 +51,11 @@ public struct EvaluationRecord: Codable, Sendable {
     public var kind = "eval"
     public let step: Int
     public let loss: Double, perplexity: Double, targets: Int, batches: Int
+
+    /// A record from its values.
+    public init(step: Int, loss: Double, perplexity: Double, targets: Int, batches: Int) {
+        (self.step, self.loss, self.perplexity, self.targets, self.batches) = (step, loss, perplexity, targets, batches)
+    }
 }
 
 /// Whether the trainer should go on after an event.

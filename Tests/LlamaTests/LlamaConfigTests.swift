@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import Llama
 import XCTest
 import _TestSupport

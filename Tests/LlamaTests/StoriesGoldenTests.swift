@@ -1,7 +1,8 @@
 import Autograd
 import Foundation
+import Formats
 import Llama
-import Tokenizer
+import Tokenizers
 import XCTest
 import _TestSupport
 
@@ -46,7 +47,7 @@ final class StoriesGoldenTests: XCTestCase {
         let expectedIDs = try XCTUnwrap(golden["greedy_token_ids"] as? [Int]).map(Int32.init)
         let model = try Self.llama2cModel()
         var rng = RandomState(seed: 0)
-        let ids = model.generate(prompt: [1], maxNewTokens: 200, rng: &rng)
+        let ids = try model.generate(prompt: [1], maxNewTokens: 200, rng: &rng)
         XCTAssertEqual(ids, expectedIDs)
         let tokenizer = try SentencePieceTokenizer(path: Fixtures.data("models/stories260K/tok512.model"))
         XCTAssertEqual(try tokenizer.decode(ids), golden["expected_text"] as? String)

@@ -1,5 +1,6 @@
 import Autograd
 import Llama
+import Formats
 import LoRA
 import XCTest
 import _TestSupport

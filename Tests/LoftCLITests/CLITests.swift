@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Support
 import XCTest
 
 /// Runs the built `loft` executable and checks what a user sees.

@@ -12,7 +12,7 @@ final class ConfigTests: XCTestCase {
         let paper = try ConfigLoader.load(path: Fixtures.packageRoot.appendingPathComponent("configs/llama2-7b-gsm8k.yaml").path)
         XCTAssertEqual(paper.lora.rank, 64)
         XCTAssertEqual(paper.training.learningRate, 3e-4)
-        XCTAssertEqual(paper.training.schedule, "cosine")
+        XCTAssertEqual(paper.training.schedule, .cosine)
         XCTAssertEqual(paper.training.warmupRatio, 0.03)
         XCTAssertEqual(paper.training.weightDecay, 0.1)
         XCTAssertEqual(paper.data.maxSeqLen, 512)

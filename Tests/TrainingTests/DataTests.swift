@@ -1,6 +1,6 @@
 import Autograd
 import Foundation
-import Tokenizer
+import Tokenizers
 import Training
 import XCTest
 import _TestSupport

@@ -1,8 +1,10 @@
 import Autograd
 import Foundation
+import Formats
 import Llama
 import LoRA
-import Tokenizer
+import Tokenizers
+import Recipes
 import Training
 import XCTest
 import _TestSupport
@@ -71,7 +73,7 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(adapted, golden["loss"][0], accuracy: 1e-5)
         let merged = try stories()
         for (layer, block) in model.blocks.enumerated() {
-            for module in LlamaTensorNames.linearModules {
+            for module in LinearModule.allCases {
                 let lora = block[module] as! LoRALinear
                 let base = (lora.base as! Linear).weight.data
                 let update = Linalg.product(lora.loraB.data, lora.loraA.data, m: lora.outFeatures, k: lora.rank, n: lora.inFeatures)
@@ -86,15 +88,15 @@ final class EvaluationTests: XCTestCase {
         let model = try stories()
         let prompts: [[Int32]] = [[1], [1, 403, 407], [1, 410, 454, 303, 316, 468, 419]]
         var rng = RandomState(seed: 1)
-        let batched = model.generateBatch(prompts: prompts, maxNewTokens: 30, rng: &rng, stopTokens: [2])
+        let batched = try model.generateBatch(prompts: prompts, maxNewTokens: 30, rng: &rng, stopTokens: [2])
         for (prompt, output) in zip(prompts, batched) {
             var single = RandomState(seed: 1)
-            XCTAssertEqual(model.generate(prompt: prompt, maxNewTokens: 30, rng: &single, stopTokens: [2]), output)
+            XCTAssertEqual(try model.generate(prompt: prompt, maxNewTokens: 30, rng: &single, stopTokens: [2]), output)
         }
         // A stop token ends one sequence early while the others go on.
         let first = batched[0]
         let stop = Set([first[4]])
-        let stopped = model.generateBatch(prompts: prompts, maxNewTokens: 30, rng: &rng, stopTokens: stop)
+        let stopped = try model.generateBatch(prompts: prompts, maxNewTokens: 30, rng: &rng, stopTokens: stop)
         XCTAssertEqual(stopped[0], Array(first.prefix(while: { !stop.contains($0) })))
     }
 }

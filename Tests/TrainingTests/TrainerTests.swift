@@ -1,6 +1,8 @@
 import Autograd
 import Foundation
+import Formats
 import Llama
+import Recipes
 import Quantization
 import Training
 import XCTest

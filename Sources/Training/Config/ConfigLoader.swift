@@ -1,4 +1,7 @@
+import Formats
 import Foundation
+import LoRA
+import Llama
 import Quantization
 import Yams
 
@@ -87,6 +90,16 @@ public enum ConfigLoader {
         }
     }
 
+    /// The allowed values of the keys that are choices (typed enums), for error messages.
+    static let choices: [String: [String]] = [
+        "model.format": ModelFormat.allCases.map(\.rawValue),
+        "quantization.method": QuantizationSpec.Method.allCases.map(\.rawValue),
+        "lora.init": LoRAInitialization.allCases.map(\.rawValue),
+        "lora.target_modules": LinearModule.allCases.map(\.rawValue),
+        "data.dataset": RunConfig.DatasetKind.allCases.map(\.rawValue),
+        "training.schedule": LRSchedule.Kind.allCases.map(\.rawValue),
+    ]
+
     static func describe(_ error: DecodingError, file: String) -> TrainingError {
         func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".") }
         switch error {
@@ -97,7 +110,10 @@ public enum ConfigLoader {
         case .keyNotFound(let missing, let context):
             return .invalidValue(file: file, key: key(context.codingPath + [missing]), detail: "missing")
         case .dataCorrupted(let context):
-            return .invalidValue(file: file, key: key(context.codingPath), detail: context.debugDescription)
+            let name = key(context.codingPath)
+            let allowed = choices.first { name == $0.key || name.hasPrefix($0.key + ".") }?.value
+            return .invalidValue(file: file, key: name, detail: allowed.map { "expected one of \($0.joined(separator: ", "))" }
+                                 ?? context.debugDescription)
         @unknown default:
             return .invalidValue(file: file, key: "?", detail: "\(error)")
         }
@@ -109,34 +125,31 @@ public enum ConfigLoader {
             if !ok { throw TrainingError.outOfRange(file: file, key: key, value: "\(value)", expected: expected) }
         }
         try check(!c.name.isEmpty && !c.name.contains("/"), "name", c.name, "a non-empty name without '/'")
-        try check(["auto", "hf", "llama2c", "loft"].contains(c.model.format), "model.format", c.model.format, "auto, hf, llama2c or loft")
         if let q = c.quantization, let problem = q.spec.problem {
             try check(false, "quantization.bits", q.bits, problem)
         }
-        try check(c.lora.rank >= 1, "lora.rank", c.lora.rank, "≥ 1")
-        try check(c.lora.alpha > 0, "lora.alpha", c.lora.alpha, "> 0")
+        try check(c.lora.rank >= 1 && c.lora.rank <= 1 << 16, "lora.rank", c.lora.rank, "in 1...65536")
+        try check(c.lora.alpha > 0 && c.lora.alpha.isFinite, "lora.alpha", c.lora.alpha, "finite and > 0")
         try check(c.lora.dropout >= 0 && c.lora.dropout < 1, "lora.dropout", c.lora.dropout, "in [0, 1)")
-        let modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-        try check(!c.lora.targetModules.isEmpty && c.lora.targetModules.allSatisfy(modules.contains), "lora.target_modules",
-                  c.lora.targetModules, "a non-empty subset of \(modules.joined(separator: ", "))")
-        try check(["loftq", "gaussian"].contains(c.lora.initialization), "lora.init", c.lora.initialization, "loftq or gaussian")
+        try check(!c.lora.targetModules.isEmpty && Set(c.lora.targetModules).count == c.lora.targetModules.count,
+                  "lora.target_modules", c.lora.targetModules.map(\.rawValue), "a non-empty list of distinct modules")
         try check(c.lora.loftqIters >= 1, "lora.loftq_iters", c.lora.loftqIters, "≥ 1")
-        try check(["gsm8k", "wikitext2", "text", "jsonl"].contains(c.data.dataset), "data.dataset", c.data.dataset, "gsm8k, wikitext2, text or jsonl")
-        try check(c.data.maxSeqLen >= 2, "data.max_seq_len", c.data.maxSeqLen, "≥ 2")
+        try check(c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
         let t = c.training
-        try check(t.batchSize >= 1, "training.batch_size", t.batchSize, "≥ 1")
-        try check(t.gradAccumulation >= 1, "training.grad_accumulation", t.gradAccumulation, "≥ 1")
+        try check(t.batchSize >= 1 && t.batchSize <= 1 << 20, "training.batch_size", t.batchSize, "in 1...2^20")
+        try check(t.gradAccumulation >= 1 && t.gradAccumulation <= 1 << 20, "training.grad_accumulation", t.gradAccumulation, "in 1...2^20")
         try check(t.epochs >= 1 || t.maxSteps >= 1, "training.epochs", t.epochs, "≥ 1 (or max_steps ≥ 1)")
         try check(t.maxSteps >= 0, "training.max_steps", t.maxSteps, "≥ 0")
         try check(t.learningRate >= 0 && t.learningRate.isFinite, "training.learning_rate", t.learningRate, "≥ 0")
-        try check(["constant", "linear", "cosine"].contains(t.schedule), "training.schedule", t.schedule, "constant, linear or cosine")
-        try check(t.warmupSteps >= 0, "training.warmup_steps", t.warmupSteps, "≥ 0")
+        try check(t.maxSteps <= 1 << 40 && t.epochs <= 1 << 20, "training.max_steps", t.maxSteps, "≤ 2^40 (and epochs ≤ 2^20)")
+        try check(t.warmupSteps >= 0 && t.warmupSteps <= 1 << 40, "training.warmup_steps", t.warmupSteps, "in 0...2^40")
         try check(t.warmupRatio >= 0 && t.warmupRatio < 1, "training.warmup_ratio", t.warmupRatio, "in [0, 1)")
         try check(t.weightDecay >= 0, "training.weight_decay", t.weightDecay, "≥ 0")
         try check(t.betas.count == 2 && t.betas.allSatisfy { $0 >= 0 && $0 < 1 }, "training.betas", t.betas, "two values in [0, 1)")
-        try check(t.eps > 0, "training.eps", t.eps, "> 0")
-        try check(t.maxGradNorm >= 0, "training.max_grad_norm", t.maxGradNorm, "≥ 0 (0 disables clipping)")
+        try check(t.eps > 0 && t.eps.isFinite, "training.eps", t.eps, "finite and > 0")
+        try check(t.weightDecay.isFinite, "training.weight_decay", t.weightDecay, "finite")
+        try check(t.maxGradNorm >= 0 && t.maxGradNorm.isFinite, "training.max_grad_norm", t.maxGradNorm, "finite and ≥ 0 (0 disables clipping)")
         try check(c.checkpoint.everySteps >= 0, "checkpoint.every_steps", c.checkpoint.everySteps, "≥ 0")
         try check(c.checkpoint.keepLast >= 1, "checkpoint.keep_last", c.checkpoint.keepLast, "≥ 1")
         try check(c.eval.everySteps >= 0, "eval.every_steps", c.eval.everySteps, "≥ 0")

@@ -1,4 +1,7 @@
+import Formats
 import Foundation
+import Llama
+import LoRA
 import Quantization
 
 /// A training run as its YAML config describes it. Every section has defaults; an unknown key
@@ -26,7 +29,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// The SentencePiece model (default: beside the model).
         public var tokenizer: String? = nil
         /// `auto` (from the path), `hf`, `llama2c` or `loft`.
-        public var format = "auto"
+        public var format = ModelFormat.auto
         /// The defaults.
         public init() {}
     }
@@ -48,18 +51,30 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var rank = 8
         public var alpha: Float = 16
         public var dropout: Float = 0
-        public var targetModules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        public var targetModules = LinearModule.allCases
         /// `loftq` or `gaussian`.
-        public var initialization = "loftq"
+        public var initialization = LoRAInitialization.loftq
         public var loftqIters = 5
         /// The defaults.
         public init() {}
     }
 
+    /// The kinds of training data.
+    public enum DatasetKind: String, Codable, Sendable, CaseIterable {
+        /// GSM8K JSONL in the LoftQ prompt format.
+        case gsm8k
+        /// WikiText-2 raw text, rows as Hugging Face reads them, cut into blocks.
+        case wikitext2
+        /// Any text file, cut into blocks.
+        case text
+        /// JSON lines of `text`, or `prompt` + `completion`.
+        case jsonl
+    }
+
     /// `data`: what to train and evaluate on.
     public struct DataSection: Codable, Equatable, Sendable {
         /// `gsm8k`, `wikitext2`, `text` or `jsonl`.
-        public var dataset = "gsm8k"
+        public var dataset = DatasetKind.gsm8k
         public var trainPath = "data/gsm8k/train.jsonl"
         public var evalPath: String? = "data/gsm8k/test.jsonl"
         /// Longest example (gsm8k, jsonl) or block length (wikitext2, text).
@@ -80,7 +95,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var maxSteps = 0
         public var learningRate: Float = 3e-4
         /// `constant`, `linear` or `cosine`.
-        public var schedule = "cosine"
+        public var schedule = LRSchedule.Kind.cosine
         public var warmupSteps = 0
         /// Used when `warmup_steps` is 0.
         public var warmupRatio: Double = 0

@@ -1,22 +1,22 @@
 import Foundation
-import Tokenizer
+import Tokenizers
 
 /// The training and evaluation examples a run config names.
 public enum DatasetLoader {
     /// Examples of `path` for the config's dataset kind.
-    public static func examples(_ path: String, data: RunConfig.DataSection, tokenizer: SentencePieceTokenizer,
+    public static func examples(_ path: String, data: RunConfig.DataSection, tokenizer: any Tokenizer,
                                 limit: Int = 0) throws -> [Example] {
         let length = data.maxSeqLen
         var examples: [Example]
         switch data.dataset {
-        case "gsm8k":
+        case .gsm8k:
             examples = try GSM8K.load(path, limit: limit).map { try GSM8K.example($0, tokenizer: tokenizer, maxLength: length) }
-        case "wikitext2":
+        case .wikitext2:
             examples = TextBlocks.examples(try TextBlocks.hfBlocks(rows: TextBlocks.wikitextRows(try TextBlocks.read(path)),
                                                                    tokenizer: tokenizer, length: length))
-        case "text":
+        case .text:
             examples = TextBlocks.examples(try TextBlocks.hfBlocks(rows: [try TextBlocks.read(path)], tokenizer: tokenizer, length: length))
-        case "jsonl":
+        case .jsonl:
             examples = try JSONLines.read(path, limit: limit) { object, line in
                 if let text = object["text"] as? String {
                     let ids = Array(try tokenizer.encode(text, addBOS: true, addEOS: true).prefix(length))
@@ -30,8 +30,6 @@ public enum DatasetLoader {
                 let labels = ids.enumerated().map { $0.offset < promptCount ? Int32(-100) : $0.element }
                 return Example(tokens: Array(ids.prefix(length)), labels: Array(labels.prefix(length)))
             }
-        default:
-            throw TrainingError.invalidValue(file: path, key: "data.dataset", detail: "unknown dataset \(data.dataset)")
         }
         if limit > 0 { examples = Array(examples.prefix(limit)) }
         // An example whose targets were all cut off by max_seq_len teaches nothing: drop it.

@@ -1,5 +1,5 @@
 import Foundation
-import Tokenizer
+import Tokenizers
 
 /// GSM8K in the LoftQ format: prompt = question + the instruction line; target = the answer
 /// with `####` replaced by `The final answer is: `, then EOS; loss on target tokens only.
@@ -38,7 +38,7 @@ public enum GSM8K {
     /// The training example of `problem`: BOS + prompt + target + EOS, labels −100 on the prompt,
     /// cut to `maxLength` tokens. The prompt and the whole text are tokenized separately and the
     /// first `prompt` tokens masked (the prompt ends with a newline, so the split is clean).
-    public static func example(_ problem: Problem, tokenizer: SentencePieceTokenizer, maxLength: Int) throws -> Example {
+    public static func example(_ problem: Problem, tokenizer: any Tokenizer, maxLength: Int) throws -> Example {
         let promptIDs = try tokenizer.encode(problem.prompt, addBOS: true)
         let fullIDs = try tokenizer.encode(problem.prompt + problem.target, addBOS: true, addEOS: true)
         var labels = fullIDs

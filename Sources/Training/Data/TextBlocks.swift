@@ -1,5 +1,5 @@
 import Foundation
-import Tokenizer
+import Tokenizers
 
 /// Language-modelling data cut into fixed blocks: WikiText-2 rows as Hugging Face `run_clm`
 /// reads them, or any text file.
@@ -15,7 +15,7 @@ public enum TextBlocks {
 
     /// The hf protocol: every row tokenized with BOS (an empty row is just BOS), concatenated,
     /// cut into non-overlapping blocks of `length`, the remainder dropped.
-    public static func hfBlocks(rows: [String], tokenizer: SentencePieceTokenizer, length: Int) throws -> [[Int32]] {
+    public static func hfBlocks(rows: [String], tokenizer: any Tokenizer, length: Int) throws -> [[Int32]] {
         var stream: [Int32] = []
         for row in rows { stream += try tokenizer.encode(row, addBOS: true) }
         return stride(from: 0, to: stream.count - length + 1, by: length).map { Array(stream[$0..<($0 + length)]) }
@@ -25,7 +25,7 @@ public enum TextBlocks {
     /// `length` tokens whose first token is replaced by BOS; the remainder dropped. (Scoring takes
     /// the second half of each chunk.)
     /// reference: llama.cpp examples/perplexity (perplexity_v2 chunking)
-    public static func llamaCppChunks(text: String, tokenizer: SentencePieceTokenizer, length: Int) throws -> [[Int32]] {
+    public static func llamaCppChunks(text: String, tokenizer: any Tokenizer, length: Int) throws -> [[Int32]] {
         let stream = try tokenizer.encode(text, addBOS: true)
         guard let bos = tokenizer.bosID else { return [] }
         return stride(from: 0, to: stream.count - length + 1, by: length).map { start in

@@ -1,7 +1,8 @@
 import Autograd
 import Foundation
+import Support
 import Llama
-import Tokenizer
+import Tokenizers
 
 /// GSM8K accuracy: prompts as in training, batched greedy (or sampled) generation with KV caches,
 /// answers extracted two ways.
@@ -74,7 +75,7 @@ public enum GSM8KEvaluation {
     }
 
     /// Answers `problems` in batches of `batch`; `onPrediction` sees each record.
-    public static func run(model: LlamaModel, tokenizer: SentencePieceTokenizer, problems: [GSM8K.Problem], batch: Int,
+    public static func run(model: LlamaModel, tokenizer: any Tokenizer, problems: [GSM8K.Problem], batch: Int,
                            maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64,
                            onPrediction: (Prediction) throws -> Void) throws -> Result {
         var rng = RandomState(seed: seed).split("gsm8k-sampling")
@@ -84,7 +85,7 @@ public enum GSM8KEvaluation {
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
             let prompts = try group.map { try tokenizer.encode($0.prompt, addBOS: true) }
-            let outputs = model.generateBatch(prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops)
+            let outputs = try model.generateBatch(prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops)
             for (offset, (problem, tokens)) in zip(group, outputs).enumerated() {
                 generated += tokens.count
                 let text = try tokenizer.decode(tokens)

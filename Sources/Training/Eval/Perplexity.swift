@@ -1,7 +1,8 @@
 import Autograd
 import Foundation
+import Support
 import Llama
-import Tokenizer
+import Tokenizers
 
 /// Perplexity of a model on a text, with the Hugging Face protocol (LoftQ's) or llama.cpp's.
 public enum Perplexity {
@@ -22,7 +23,7 @@ public enum Perplexity {
     }
 
     /// The blocks of `text` under `kind`.
-    public static func blocks(text: String, kind: ProtocolKind, tokenizer: SentencePieceTokenizer, length: Int) throws -> Blocks {
+    public static func blocks(text: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int) throws -> Blocks {
         switch kind {
         case .hf:
             return Blocks(tokens: try TextBlocks.hfBlocks(rows: TextBlocks.wikitextRows(text), tokenizer: tokenizer, length: length), firstScored: 0)

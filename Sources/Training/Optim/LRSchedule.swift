@@ -6,7 +6,7 @@ import Foundation
 /// reference: transformers.optimization (get_cosine_schedule_with_warmup, num_cycles 0.5)
 public struct LRSchedule: Equatable, Sendable {
     /// The shape after warmup.
-    public enum Kind: String, Codable, Sendable { case constant, linear, cosine }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case constant, linear, cosine }
 
     public let kind: Kind
     public let peak: Double

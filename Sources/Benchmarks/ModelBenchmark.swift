@@ -1,0 +1,109 @@
+import Autograd
+import Foundation
+import Llama
+import LoRA
+import Quantization
+import Support
+import Training
+
+/// `loft bench train-step` and `loft bench forward`: a random-initialised model with LoRA on all
+/// seven linears, timed over real steps (loss, backward, AdamW) or no-grad forwards.
+public enum ModelBenchmark {
+    /// What to build and run.
+    public struct Options: Sendable {
+        public var config: LlamaConfig
+        /// 4 or 2 (NF4/NF2 base) or nil (fp32 base).
+        public var bits: Int?
+        public var rank = 16
+        public var batch = 4, sequence = 256
+        public var steps = 3
+        public var activationCheckpointing = false
+        public var seed: UInt64 = 0
+        /// Options for `config` with a `bits`-bit base (nil: fp32).
+        public init(config: LlamaConfig, bits: Int?) { (self.config, self.bits) = (config, bits) }
+    }
+
+    /// The measurements.
+    public struct Report: Codable, Sendable {
+        public let mode: String
+        public let bits: String, rank: Int, batch: Int, sequence: Int, activationCheckpointing: Bool
+        public let parameters: Int, trainableParameters: Int
+        public let secondsPerStep: Summary
+        public let tokensPerSecond: Double
+        /// Counted model FLOPs per step (forward, plus dx/LoRA backward when training; recomputation not counted).
+        public let flopsPerStep: Double
+        public let gflops: Double
+        /// sgemm GFLOP/s (2 threads) on [B·T, D] · [D, F] measured in this run, and the ratio.
+        public let sgemmPeakGflops: Double, fractionOfPeak: Double
+        public let peakRSSBytes: Int
+        public let buildSeconds: Double
+        public let runtime: RuntimeInfo
+    }
+
+    /// Builds the model: frozen random base (quantized or fp32) with QLoRA-initialised LoRA.
+    public static func buildModel(_ options: Options) throws -> LlamaModel {
+        let source = RandomCheckpoint(config: options.config, seed: options.seed)
+        let root = RandomState(seed: options.seed).split("lora")
+        return try LlamaModel(checkpoint: source) { layer, module, weight in
+            var rng = root.split("\(layer).\(module.rawValue)")
+            let (a, b) = LoRALinear.gaussianInit(in: weight.shape[1], out: weight.shape[0], rank: options.rank, rng: &rng)
+            let base: LinearLayer
+            if let bits = options.bits {
+                base = QuantizedLinear(weight: QuantizedTensor(weight.data, shape: weight.shape, codebook: bits == 4 ? .nf4 : .nf2))
+            } else {
+                base = Linear(weight: weight)
+            }
+            return LoRALinear(base: base, a: a, b: b, rank: options.rank, alpha: Float(options.rank))
+        }
+    }
+
+    /// Forward FLOPs of `tokens` tokens in sequences of `t`: linears, lm_head, attention (QKᵀ and PV, full square).
+    static func forwardFlops(_ c: LlamaConfig, batch: Int, sequence t: Int, rank: Int) -> (frozen: Double, lora: Double) {
+        let tokens = Double(batch * t)
+        let linear = Double(c.layers) * Double(2 * c.dim * c.dim + 2 * c.dim * c.kvDim + 3 * c.dim * c.hiddenDim)
+        let attention = Double(c.layers) * 4 * Double(batch) * Double(t) * Double(t) * Double(c.dim)
+        let lora = Double(c.layers) * Double(rank) * Double(4 * c.dim + 2 * c.kvDim + 2 * c.dim + 3 * (c.dim + c.hiddenDim)) * 2 * tokens
+        return (2 * tokens * (linear + Double(c.dim * c.vocabularySize)) + attention, lora)
+    }
+
+    /// Runs the training-step benchmark (`train: true`) or the no-grad forward benchmark.
+    public static func run(_ options: Options, train: Bool) throws -> Report {
+        let buildStart = Stopwatch.now()
+        let model = try buildModel(options)
+        let buildSeconds = Stopwatch.now() - buildStart
+        let c = options.config
+        var rng = RandomState(seed: options.seed).split("tokens")
+        let tokens = (0..<(options.batch * options.sequence)).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }
+        let parameters = model.trainableParameters.map(\.tensor)
+        let optimizer = AdamW(sizes: parameters.map(\.count), weightDecay: 0.01)
+        var times: [Double] = []
+        for step in 0...options.steps {  // step 0 warms up
+            let seconds = Stopwatch.time {
+                if train {
+                    let loss = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
+                                          checkpointing: options.activationCheckpointing)
+                    loss.backward()
+                    optimizer.update(parameters, lr: 1e-4)
+                    for p in parameters { p.zeroGrad() }
+                } else {
+                    _ = model.logits(tokens: tokens, batch: options.batch, steps: options.sequence, recording: false)
+                }
+            }
+            if step > 0 { times.append(seconds) }
+        }
+        let summary = Summary(times)
+        let flops = forwardFlops(c, batch: options.batch, sequence: options.sequence, rank: options.rank)
+        // Training: forward + dx of every frozen product (≈ forward again) + LoRA forward and both gradients.
+        let counted = train ? 2 * flops.frozen + 3 * flops.lora : flops.frozen + flops.lora
+        let peak = GemmBenchmark.run(shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
+                                     runs: 3)[0].gflopsMedian
+        let gflops = counted / summary.median / 1e9
+        return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
+                      batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
+                      parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
+                      trainableParameters: parameters.map(\.count).reduce(0, +), secondsPerStep: summary,
+                      tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
+                      gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
+                      buildSeconds: buildSeconds, runtime: .current)
+    }
+}

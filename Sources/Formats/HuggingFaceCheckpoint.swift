@@ -1,0 +1,55 @@
+import Foundation
+import Llama
+
+/// A Hugging Face model folder: `config.json` plus `model.safetensors` or shards listed in
+/// `model.safetensors.index.json`.
+public final class HuggingFaceCheckpoint: CheckpointSource {
+    public let config: LlamaConfig
+    public let sourceDescription: String
+    private var fileOfTensor: [String: SafeTensorsFile] = [:]
+
+    /// Opens the folder at `path` (headers are read and checked; no tensor data yet).
+    public init(folder path: String) throws {
+        let folder = URL(fileURLWithPath: path)
+        sourceDescription = path
+        config = try LlamaConfig(huggingFaceConfigAt: folder.appendingPathComponent("config.json").path)
+        let indexPath = folder.appendingPathComponent("model.safetensors.index.json").path
+        if FileManager.default.fileExists(atPath: indexPath) {
+            guard let data = FileManager.default.contents(atPath: indexPath),
+                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                  let weightMap = json["weight_map"] as? [String: String] else {
+                throw FormatError.invalidConfig(path: indexPath, key: "weight_map", detail: "missing or not an object of strings")
+            }
+            var files: [String: SafeTensorsFile] = [:]
+            for shard in Set(weightMap.values).sorted() {
+                files[shard] = try SafeTensorsFile(path: folder.appendingPathComponent(shard).path)
+            }
+            for (name, shard) in weightMap {
+                guard let file = files[shard], file.entries[name] != nil else {
+                    throw LlamaError.missingTensor(name: name, source: folder.appendingPathComponent(shard).path)
+                }
+                fileOfTensor[name] = file
+            }
+        } else {
+            let single = folder.appendingPathComponent("model.safetensors").path
+            guard FileManager.default.fileExists(atPath: single) else { throw FormatError.fileNotFound(path: single) }
+            let file = try SafeTensorsFile(path: single)
+            for name in file.entries.keys { fileOfTensor[name] = file }
+        }
+    }
+
+    public func name(of tensor: LlamaTensor) -> String { HuggingFaceNames.name(of: tensor) }
+
+    public func shape(of tensor: LlamaTensor) -> [Int]? {
+        let name = name(of: tensor)
+        return fileOfTensor[name]?.entries[name]?.shape
+    }
+
+    public func floats(_ tensor: LlamaTensor) throws -> [Float] {
+        let name = name(of: tensor)
+        guard let file = fileOfTensor[name] else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
+        return try file.floats(name)
+    }
+
+    public var unexpectedTensorNames: [String] { HuggingFaceNames.unexpected(fileOfTensor.keys.sorted(), config: config) }
+}

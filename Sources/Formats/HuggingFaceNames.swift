@@ -1,0 +1,42 @@
+import Llama
+
+/// The one map between Hugging Face tensor names and the model's (`LlamaTensor`); PEFT adapter
+/// keys and the quantized folder build on it.
+public enum HuggingFaceNames {
+    /// The HF path of a decoder linear, without `.weight`: `model.layers.{i}.self_attn.q_proj`.
+    public static func modulePath(layer: Int, _ module: LinearModule) -> String {
+        "model.layers.\(layer).\(module.isMLP ? "mlp" : "self_attn").\(module.rawValue)"
+    }
+
+    /// The HF name of `tensor`.
+    public static func name(of tensor: LlamaTensor) -> String {
+        switch tensor {
+        case .embedding: return "model.embed_tokens.weight"
+        case .attentionNorm(let layer): return "model.layers.\(layer).input_layernorm.weight"
+        case .mlpNorm(let layer): return "model.layers.\(layer).post_attention_layernorm.weight"
+        case .linear(let layer, let module): return modulePath(layer: layer, module) + ".weight"
+        case .finalNorm: return "model.norm.weight"
+        case .output: return "lm_head.weight"
+        }
+    }
+
+    /// Stored names that are not tensors of `config` and not tolerated extras (rotary buffers, a
+    /// stored `lm_head` next to tied embeddings).
+    public static func unexpected(_ names: [String], config: LlamaConfig) -> [String] {
+        let known = Set(LlamaTensor.all(for: config).map(name(of:)))
+        return names.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") && $0 != "lm_head.weight" }
+    }
+}
+
+/// PEFT's key of a trainable tensor: `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`.
+public enum PEFTNames {
+    /// The key of `id`.
+    public static func key(_ id: ParameterID) -> String {
+        "base_model.model." + HuggingFaceNames.modulePath(layer: id.layer, id.module) + ".\(id.name).weight"
+    }
+
+    /// The key of tensor `tensor` (`lora_A`, `lora_B`) of `module` in `layer`.
+    public static func key(layer: Int, module: LinearModule, tensor: String) -> String {
+        key(ParameterID(layer: layer, module: module, name: tensor))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Llama
+
+/// Hugging Face `config.json` reading and writing.
+extension LlamaConfig {
+    /// Reads a Hugging Face `config.json` (transformers 4: `rope_theta`; 5:
+    /// `rope_parameters.rope_theta`; missing means 10000).
+    public init(huggingFaceConfigAt path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw FormatError.invalidConfig(path: path, key: "(file)", detail: "not a JSON object")
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let raw = json[key], !(raw is NSNull) else {
+                if let value { return value }
+                throw FormatError.invalidConfig(path: path, key: key, detail: "missing")
+            }
+            guard let number = raw as? NSNumber, number.doubleValue == number.doubleValue.rounded() else {
+                throw FormatError.invalidConfig(path: path, key: key, detail: "expected an integer, got \(raw)")
+            }
+            return number.intValue
+        }
+        func float(_ raw: Any?, key: String, default value: Float) throws -> Float {
+            guard let raw, !(raw is NSNull) else { return value }
+            guard let number = raw as? NSNumber else {
+                throw FormatError.invalidConfig(path: path, key: key, detail: "expected a number, got \(raw)")
+            }
+            return number.floatValue
+        }
+        if let type = json["model_type"] as? String, type != "llama" {
+            throw FormatError.invalidConfig(path: path, key: "model_type", detail: "'\(type)' is not supported; expected 'llama'")
+        }
+        var theta = try float(json["rope_theta"], key: "rope_theta", default: 10_000)
+        if let parameters = json["rope_parameters"] as? [String: Any] {
+            theta = try float(parameters["rope_theta"], key: "rope_parameters.rope_theta", default: theta)
+            if let type = parameters["rope_type"] as? String, type != "default" {
+                throw FormatError.invalidConfig(path: path, key: "rope_parameters.rope_type",
+                                               detail: "RoPE scaling '\(type)' is not supported")
+            }
+        }
+        if let scaling = json["rope_scaling"], !(scaling is NSNull) {
+            let type = ((scaling as? [String: Any])?["rope_type"] ?? (scaling as? [String: Any])?["type"]) as? String
+            if type != "default" {
+                throw FormatError.invalidConfig(path: path, key: "rope_scaling",
+                                               detail: "RoPE scaling '\(type ?? "\(scaling)")' is not supported")
+            }
+        }
+        let heads = try int("num_attention_heads")
+        let dim = try int("hidden_size")
+        let config = LlamaConfig(
+            unchecked: dim, layers: try int("num_hidden_layers"), heads: heads,
+            kvHeads: try int("num_key_value_heads", default: heads), hiddenDim: try int("intermediate_size"),
+            vocabularySize: try int("vocab_size"),
+            normEps: try float(json["rms_norm_eps"], key: "rms_norm_eps", default: 1e-6), ropeTheta: theta,
+            maxSequenceLength: try int("max_position_embeddings", default: 2048),
+            tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false)
+        if let problem = config.validationProblem {
+            throw FormatError.invalidConfig(path: path, key: "(shape)", detail: problem)
+        }
+        if let headDim = json["head_dim"] as? Int, headDim != config.headDim {
+            throw FormatError.invalidConfig(path: path, key: "head_dim",
+                                           detail: "\(headDim) differs from hidden_size / num_attention_heads = \(config.headDim)")
+        }
+        self = config
+    }
+
+    /// The Hugging Face `config.json` object for this config.
+    public var huggingFaceJSON: [String: Any] {
+        ["architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+         "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kvHeads,
+         "intermediate_size": hiddenDim, "vocab_size": vocabularySize, "rms_norm_eps": Double("\(normEps)") ?? Double(normEps),
+         "rope_theta": Double("\(ropeTheta)") ?? Double(ropeTheta), "max_position_embeddings": maxSequenceLength,
+         "tie_word_embeddings": tiedEmbeddings, "hidden_act": "silu", "head_dim": headDim,
+         "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"]
+    }
+}

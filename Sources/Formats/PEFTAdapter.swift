@@ -1,0 +1,159 @@
+import Autograd
+import Foundation
+import Llama
+import LoRA
+import Support
+
+/// PEFT's `adapter_config.json` for a LoRA adapter (the fields Loft reads and writes).
+public struct AdapterConfig: Codable, Equatable, Sendable {
+    public var peftType = "LORA"
+    public var r: Int
+    public var loraAlpha: Float
+    public var loraDropout: Float = 0
+    public var targetModules: [String]
+    /// `true` (PEFT's Kaiming/zero init), `"gaussian"` or `"loftq"`, stored as a string or bool.
+    public var initLoraWeights: InitWeights = .string("loftq")
+    public var loftqConfig: [String: Int] = [:]
+    public var baseModelNameOrPath: String?
+    public var bias = "none"
+    public var fanInFanOut = false
+    public var inferenceMode = true
+    public var taskType: String? = "CAUSAL_LM"
+    public var useRslora = false
+    public var useDora = false
+
+    /// `init_lora_weights` is a bool or a string in PEFT.
+    public enum InitWeights: Codable, Equatable, Sendable {
+        case bool(Bool), string(String)
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let flag = try? container.decode(Bool.self) { self = .bool(flag) } else { self = .string(try container.decode(String.self)) }
+        }
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .bool(let flag): try container.encode(flag)
+            case .string(let text): try container.encode(text)
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case peftType = "peft_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
+        case targetModules = "target_modules", initLoraWeights = "init_lora_weights", loftqConfig = "loftq_config"
+        case baseModelNameOrPath = "base_model_name_or_path", bias, fanInFanOut = "fan_in_fan_out"
+        case inferenceMode = "inference_mode", taskType = "task_type", useRslora = "use_rslora", useDora = "use_dora"
+    }
+
+    /// A config for rank `r`, `alpha`, the target modules and the base path.
+    public init(r: Int, loraAlpha: Float, loraDropout: Float = 0, targetModules: [String],
+                initLoraWeights: InitWeights, loftqConfig: [String: Int] = [:], baseModelNameOrPath: String?) {
+        (self.r, self.loraAlpha, self.loraDropout, self.targetModules) = (r, loraAlpha, loraDropout, targetModules)
+        (self.initLoraWeights, self.loftqConfig, self.baseModelNameOrPath) = (initLoraWeights, loftqConfig, baseModelNameOrPath)
+    }
+
+    /// Decodes with PEFT's many extra keys ignored, as PEFT itself does for unknown ones.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        peftType = try c.decodeIfPresent(String.self, forKey: .peftType) ?? "LORA"
+        r = try c.decode(Int.self, forKey: .r)
+        loraAlpha = try c.decode(Float.self, forKey: .loraAlpha)
+        loraDropout = try c.decodeIfPresent(Float.self, forKey: .loraDropout) ?? 0
+        targetModules = try c.decode([String].self, forKey: .targetModules)
+        initLoraWeights = try c.decodeIfPresent(InitWeights.self, forKey: .initLoraWeights) ?? .bool(true)
+        loftqConfig = (try? c.decodeIfPresent([String: Int].self, forKey: .loftqConfig)) ?? [:]
+        baseModelNameOrPath = try c.decodeIfPresent(String.self, forKey: .baseModelNameOrPath)
+        bias = try c.decodeIfPresent(String.self, forKey: .bias) ?? "none"
+        fanInFanOut = try c.decodeIfPresent(Bool.self, forKey: .fanInFanOut) ?? false
+        inferenceMode = try c.decodeIfPresent(Bool.self, forKey: .inferenceMode) ?? true
+        taskType = try c.decodeIfPresent(String.self, forKey: .taskType)
+        useRslora = try c.decodeIfPresent(Bool.self, forKey: .useRslora) ?? false
+        useDora = try c.decodeIfPresent(Bool.self, forKey: .useDora) ?? false
+    }
+}
+
+extension AdapterConfig {
+    /// PEFT's config for adapters started by `initialization` (`bits` nil: no quantization).
+    public init(initialization: LoRAInitialization, rank: Int, alpha: Float, dropout: Float = 0,
+                targetModules: [LinearModule], bits: Double?, iterations: Int, base: String) {
+        let isLoftQ = initialization == .loftq
+        var loftq: [String: Int] = [:]
+        if isLoftQ, let bits { loftq = ["loftq_bits": Int(bits.rounded(.up)), "loftq_iter": iterations] }
+        self.init(r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.map(\.rawValue).sorted(),
+                  initLoraWeights: isLoftQ ? .string("loftq") : .bool(true), loftqConfig: loftq, baseModelNameOrPath: base)
+    }
+}
+
+/// Reading and writing LoRA adapters in PEFT's format (`adapter_model.safetensors` +
+/// `adapter_config.json`), and attaching them to a model.
+public enum AdapterFiles {
+    /// Writes the adapters of `model` (every `LoRALinear`) and `config` into `folder` (created),
+    /// each file atomically.
+    public static func write(model: LlamaModel, config: AdapterConfig, to folder: URL) throws {
+        var tensors: [String: SafeTensor] = [:]
+        for (id, tensor) in model.trainableParameters { tensors[PEFTNames.key(id)] = SafeTensor(tensor.data, shape: tensor.shape) }
+        try write(tensors: tensors, config: config, to: folder)
+    }
+
+    /// Writes adapter tensors (PEFT keys) and `config` into `folder` (created), each file atomically.
+    public static func write(tensors: [String: SafeTensor], config: AdapterConfig, to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("adapter_model.safetensors"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(config), to: folder.appendingPathComponent("adapter_config.json"))
+    }
+
+    /// Reads and checks the config of the adapter in `folder`: plain LoRA, rank ≥ 1, a finite
+    /// alpha > 0, dropout in [0, 1), known target modules.
+    public static func readConfig(_ folder: URL) throws -> AdapterConfig {
+        let path = folder.appendingPathComponent("adapter_config.json").path
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
+        let config: AdapterConfig
+        do {
+            config = try JSONDecoder().decode(AdapterConfig.self, from: data)
+        } catch {
+            throw FormatError.invalidConfig(path: path, key: "(adapter)", detail: "\(error)")
+        }
+        guard config.peftType == "LORA", !config.useDora, !config.useRslora, !config.fanInFanOut else {
+            throw FormatError.invalidConfig(path: path, key: "peft_type", detail: "only plain LoRA adapters are supported")
+        }
+        guard config.r >= 1 else { throw FormatError.invalidConfig(path: path, key: "r", detail: "\(config.r); expected a rank ≥ 1") }
+        guard config.loraAlpha > 0, config.loraAlpha.isFinite else {
+            throw FormatError.invalidConfig(path: path, key: "lora_alpha", detail: "\(config.loraAlpha); expected a finite value > 0")
+        }
+        guard config.loraDropout >= 0, config.loraDropout < 1 else {
+            throw FormatError.invalidConfig(path: path, key: "lora_dropout", detail: "\(config.loraDropout); expected a value in [0, 1)")
+        }
+        if let unknown = config.targetModules.first(where: { LinearModule(rawValue: $0) == nil }) {
+            throw FormatError.invalidConfig(path: path, key: "target_modules", detail: "unknown module \(unknown)")
+        }
+        return config
+    }
+
+    /// The target modules of a checked config.
+    public static func modules(_ config: AdapterConfig) -> [LinearModule] { config.targetModules.compactMap(LinearModule.init(rawValue:)) }
+
+    /// Wraps the target linears of `model` with the adapter in `folder` (PEFT files). Every
+    /// tensor must be present with its shape, and no other tensor may be there.
+    public static func attach(_ folder: URL, to model: LlamaModel) throws {
+        let config = try readConfig(folder)
+        let file = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
+        var used = Set<String>()
+        for (layer, block) in model.blocks.enumerated() {
+            for module in modules(config) {
+                let base = block[module]
+                let aKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_A")
+                let bKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_B")
+                let a = try file.floats(aKey, shape: [config.r, base.inFeatures])
+                let b = try file.floats(bKey, shape: [base.outFeatures, config.r])
+                used.formUnion([aKey, bKey])
+                let frozen = (base as? LoRALinear)?.base ?? base
+                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: config.r, alpha: config.loraAlpha, dropout: config.loraDropout)
+            }
+        }
+        if let extra = file.names.first(where: { !used.contains($0) }) {
+            throw LlamaError.unexpectedTensor(name: extra, source: file.path)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Autograd
+
+/// How a decoder block's attention gets its positions and its past keys and values; the block
+/// itself is the same for every use.
+public enum AttentionBackend {
+    /// B sequences of T tokens from position 0, attending within themselves: RoPE with `table`
+    /// and the fused causal attention op, on the tape (training, perplexity).
+    case causal(RotaryTable)
+    /// T new tokens of one sequence (B = 1) at positions `cache.length...`, attending over the
+    /// cache, into which their keys and values are appended (prompt prefill, one-by-one decoding).
+    case cached(KVCache)
+    /// One new token (T = 1) for each of B sequences, row b at its own position
+    /// `caches[b].length` and over its own cache (batched decoding).
+    case decoding([KVCache])
+
+    /// Attention of one layer: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] (before RoPE) → [B, T, D].
+    func attend(query q: Tensor, key k: Tensor, value v: Tensor, layer: Int, config c: LlamaConfig) -> Tensor {
+        let (batch, steps) = (q.shape[0], q.shape[1])
+        switch self {
+        case .causal(let table):
+            return q.rope(table).causalAttention(key: k.rope(table), value: v).reshaped([batch, steps, c.dim])
+        case .cached(let cache):
+            precondition(batch == 1, "cached attention: one sequence, got \(q.shape)")
+            let start = cache.length
+            let rotatedQ = q.rope(offset: start, theta: c.ropeTheta), rotatedK = k.rope(offset: start, theta: c.ropeTheta)
+            cache.store(layer: layer, position: start, count: steps, width: c.kvDim,
+                        keys: rotatedK.data[...], values: v.data[...])
+            let out = attendCached(queries: rotatedQ.data, count: steps, start: start,
+                                   keys: cache.keys[layer], values: cache.values[layer], config: c)
+            return Tensor(out, shape: [1, steps, c.dim])
+        case .decoding(let caches):
+            precondition(steps == 1 && batch == caches.count, "decoding attention: \(q.shape) for \(caches.count) caches")
+            var queries = q.data, keys = k.data
+            var attended = [Float](repeating: 0, count: batch * c.dim)
+            for row in 0..<batch {
+                let position = caches[row].length
+                rotate(&queries, row: row, width: c.dim, heads: c.heads, position: position, config: c)
+                rotate(&keys, row: row, width: c.kvDim, heads: c.kvHeads, position: position, config: c)
+                let kv = (row * c.kvDim)..<((row + 1) * c.kvDim)
+                caches[row].store(layer: layer, position: position, count: 1, width: c.kvDim, keys: keys[kv], values: v.data[kv])
+                let out = attendCached(queries: Array(queries[(row * c.dim)..<((row + 1) * c.dim)]), count: 1, start: position,
+                                       keys: caches[row].keys[layer], values: caches[row].values[layer], config: c)
+                attended.replaceSubrange((row * c.dim)..<((row + 1) * c.dim), with: out)
+            }
+            return Tensor(attended, shape: [batch, 1, c.dim])
+        }
+    }
+
+    /// Marks the new positions as filled once every layer has stored them.
+    func advance(by steps: Int) {
+        switch self {
+        case .causal: break
+        case .cached(let cache): cache.length += steps
+        case .decoding(let caches): for cache in caches { cache.length += 1 }
+        }
+    }
+
+    /// RoPE (`rotate_half`) on row `row` of a [n, heads·Dh] buffer at `position`.
+    private func rotate(_ values: inout [Float], row: Int, width: Int, heads: Int, position: Int, config c: LlamaConfig) {
+        let table = RotaryTable(headDim: c.headDim, positions: 1, offset: position, theta: c.ropeTheta)
+        let rotated = Tensor(Array(values[(row * width)..<((row + 1) * width)]), shape: [1, 1, heads, c.headDim]).rope(table)
+        values.replaceSubrange((row * width)..<((row + 1) * width), with: rotated.data)
+    }
+}
+
+/// Causal attention of `count` new queries [n, H·Dh] at positions `start...` over the cached
+/// keys and values [start + n, Hkv·Dh] → [n, H·Dh].
+func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float], config c: LlamaConfig) -> [Float] {
+    let (dh, kvDim, group) = (c.headDim, c.kvDim, c.heads / c.kvHeads)
+    let scale = 1 / Float(dh).squareRoot()
+    var out = [Float](repeating: 0, count: n * c.dim)
+    queries.withUnsafeBufferPointer { q in
+        keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                out.withUnsafeMutableBufferPointer { o in
+                    let outP = SendablePointer(o.baseAddress!)
+                    Parallel.forEach(c.heads, costPerItem: 4 * n * (start + n) * dh) { heads in
+                        var scores = [Float](repeating: 0, count: start + n)
+                        for h in heads {
+                            let g = h / group
+                            for i in 0..<n {
+                                let visible = start + i + 1
+                                let qi = q.baseAddress! + i * c.dim + h * dh
+                                for j in 0..<visible {
+                                    let kj = k.baseAddress! + j * kvDim + g * dh
+                                    var dot: Float = 0
+                                    for e in 0..<dh { dot += qi[e] * kj[e] }
+                                    scores[j] = dot * scale
+                                }
+                                scores.withUnsafeMutableBufferPointer { s in
+                                    _ = softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
+                                }
+                                let oi = outP.pointer + i * c.dim + h * dh
+                                for j in 0..<visible {
+                                    let vj = v.baseAddress! + j * kvDim + g * dh
+                                    let p = scores[j]
+                                    for e in 0..<dh { oi[e] += p * vj[e] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}

@@ -1,0 +1,70 @@
+import Autograd
+import LoRA
+
+/// One decoder layer: pre-norm attention and pre-norm SwiGLU MLP, each with a residual. The same
+/// block serves training, perplexity, prompt prefill and batched decoding; only the attention
+/// back end differs (`AttentionBackend`).
+public final class TransformerBlock {
+    /// RMSNorm weights [D] before attention and before the MLP.
+    public let attentionNorm: Tensor, mlpNorm: Tensor
+    /// The seven linears, replaceable by quantized or LoRA-wrapped layers.
+    public var q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer
+    /// The MLP linears.
+    public var gate: LinearLayer, up: LinearLayer, down: LinearLayer
+
+    /// A block from its parts.
+    public init(attentionNorm: Tensor, mlpNorm: Tensor, q: LinearLayer, k: LinearLayer, v: LinearLayer,
+                o: LinearLayer, gate: LinearLayer, up: LinearLayer, down: LinearLayer) {
+        (self.attentionNorm, self.mlpNorm) = (attentionNorm, mlpNorm)
+        (self.q, self.k, self.v, self.o, self.gate, self.up, self.down) = (q, k, v, o, gate, up, down)
+    }
+
+    /// The LoRA-wrapped linears of this block.
+    public var loraLayers: [LoRALinear] { LinearModule.allCases.compactMap { self[$0] as? LoRALinear } }
+
+    /// The trainable tensors of this block's linears.
+    public var trainableParameters: [Tensor] {
+        LinearModule.allCases.flatMap { self[$0].trainableParameters.map(\.tensor) }
+    }
+
+    /// The linear of module `module`.
+    public subscript(module: LinearModule) -> LinearLayer {
+        get {
+            switch module {
+            case .q: return q
+            case .k: return k
+            case .v: return v
+            case .o: return o
+            case .gate: return gate
+            case .up: return up
+            case .down: return down
+            }
+        }
+        set {
+            switch module {
+            case .q: q = newValue
+            case .k: k = newValue
+            case .v: v = newValue
+            case .o: o = newValue
+            case .gate: gate = newValue
+            case .up: up = newValue
+            case .down: down = newValue
+            }
+        }
+    }
+
+    /// The block: x [B, T, D] → [B, T, D]. `recording` puts the linears on the tape (training);
+    /// otherwise they run their inference path. `attention` supplies positions and past keys.
+    func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool) -> Tensor {
+        let (batch, steps) = (x.shape[0], x.shape[1])
+        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
+        let h = x.rmsNorm(weight: attentionNorm, eps: c.normEps)
+        let q = linear(self.q, h).reshaped([batch, steps, c.heads, c.headDim])
+        let k = linear(self.k, h).reshaped([batch, steps, c.kvHeads, c.headDim])
+        let v = linear(self.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
+        let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
+        let y = x + linear(o, attended)
+        let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
+        return y + linear(down, linear(gate, m).swiGLU(up: linear(up, m)))
+    }
+}

@@ -1,0 +1,17 @@
+// The recipes layer is what the `loft` command sees: the training components and the process
+// facilities come with it (as NIO's umbrella module re-exports NIOCore); the lower layers
+// (Autograd, Quantization, LoRA, Llama, Formats) stay behind the recipes.
+@_exported import Support
+@_exported import Training
+
+import LoRA
+import Quantization
+
+/// NF or uniform quantization levels (a `loft quantize` flag).
+public typealias QuantizationMethod = QuantizationSpec.Method
+/// LoftQ or QLoRA's Gaussian init (a `loft quantize` flag).
+public typealias AdapterInitialization = LoRAInitialization
+import Llama
+
+/// Greedy or sampled next-token choice (`loft eval --gsm8k --temperature`).
+public typealias Sampling = SamplingOptions

@@ -1,0 +1,39 @@
+import Foundation
+import LoRA
+import Quantization
+import Tokenizers
+
+extension LoftQuantizer.Options {
+    /// Options from `loft quantize` flag values, checked (errors name the flag). `svd` is
+    /// `exact`, `randomized` or `auto` (exact up to 1024 on the short side).
+    public init(bits: Double, method: QuantizationMethod, blockSize: Int, doubleQuant: Bool, rank: Int, alpha: Float,
+                iterations: Int, initialization: LoRAInitialization, svd: String, seed: UInt64) throws {
+        let svdMethod: LoftQ.SVDMethod?
+        switch svd {
+        case "exact": svdMethod = .exact
+        case "randomized": svdMethod = .randomized(oversample: 10, powerIterations: 3)
+        case "auto": svdMethod = nil
+        default: throw RecipeError.invalidOption(name: "--svd", detail: "\(svd); expected exact, randomized or auto")
+        }
+        self.init(spec: QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant), rank: rank,
+                  alpha: alpha, iterations: iterations, initialization: initialization, svd: svdMethod, seed: seed)
+        try validate()
+    }
+}
+
+extension LoftQuantizer {
+    /// `loft quantize`: the checkpoint at `model` (Hugging Face folder or llama2.c file) into
+    /// `output`, with its tokenizer (`tokenizer`, else the one beside the model, if any) copied in
+    /// after checking it against the model's vocabulary.
+    public static func quantize(model path: String, tokenizer: String?, options: Options, output: URL,
+                                onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
+        try options.validate()
+        let source = try ModelLoader.openCheckpoint(path)
+        var tokenizerPath: String?
+        if tokenizer != nil || (try? ModelLoader.tokenizerPath(forModel: path, explicit: nil)) != nil {
+            tokenizerPath = try ModelLoader.tokenizerPath(forModel: path, explicit: tokenizer)
+            _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config)
+        }
+        return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, onMatrix: onMatrix)
+    }
+}

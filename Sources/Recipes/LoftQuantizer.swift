@@ -1,0 +1,186 @@
+import Autograd
+import Formats
+import Foundation
+import Llama
+import LoRA
+import Quantization
+import Support
+
+/// `loft quantize`: the one-time set-up of a LoftQ (or QLoRA) seed. It streams a checkpoint one
+/// tensor at a time, quantizes the seven decoder linears of every layer with their initial
+/// adapters, and writes a `QuantizedFolder`. Peak memory is the quantized model plus the fp32
+/// work of one matrix.
+public enum LoftQuantizer {
+    /// Everything `loft quantize` takes.
+    public struct Options: Sendable {
+        public var spec: QuantizationSpec
+        public var rank: Int, alpha: Float, iterations: Int
+        public var initialization: LoRAInitialization
+        /// nil: exact SVD up to 1024 on the short side, randomized above.
+        public var svd: LoftQ.SVDMethod?
+        public var seed: UInt64
+
+        /// Throws when a value cannot give a usable folder (each error names its flag).
+        public func validate() throws {
+            if let problem = spec.problem { throw RecipeError.invalidOption(name: "--bits", detail: problem) }
+            guard rank >= 1 && rank <= 1 << 16 else { throw RecipeError.invalidOption(name: "--rank", detail: "\(rank); expected 1...65536") }
+            guard alpha > 0 && alpha.isFinite else {
+                throw RecipeError.invalidOption(name: "--alpha", detail: "\(alpha); expected a finite value > 0 (scaling = alpha / rank)")
+            }
+            guard iterations >= 1 && iterations <= 1000 else {
+                throw RecipeError.invalidOption(name: "--loftq-iters", detail: "\(iterations); expected 1...1000")
+            }
+        }
+
+        /// Options; LoftQ with T = 5 and an automatic SVD choice by default.
+        public init(spec: QuantizationSpec, rank: Int = 16, alpha: Float = 16, iterations: Int = 5,
+                    initialization: LoRAInitialization = .loftq, svd: LoftQ.SVDMethod? = nil, seed: UInt64 = 0) {
+            (self.spec, self.rank, self.alpha, self.iterations) = (spec, rank, alpha, iterations)
+            (self.initialization, self.svd, self.seed) = (initialization, svd, seed)
+        }
+    }
+
+    /// The errors of one matrix.
+    public struct MatrixReport: Codable, Sendable {
+        /// HF module path, e.g. `model.layers.0.self_attn.q_proj`.
+        public let name: String
+        public let codebook: String
+        public let shape: [Int]
+        /// `‖W − deq(q(W))‖/‖W‖`.
+        public let plainError: Double
+        /// `‖W − deq(Q) − s·B·A‖/‖W‖` of the kept iterate (equal to plain for gaussian init).
+        public let initError: Double
+        /// The error after every LoftQ step.
+        public let iterationErrors: [Double]
+        public let seconds: Double
+    }
+
+    /// The summary of a run.
+    public struct Report: Codable, Sendable {
+        public let matrices: [MatrixReport]
+        public let averagePlainError: Double, averageInitError: Double
+        /// Storage bits per quantized weight (codes and scales).
+        public let bitsPerWeight: Double
+        public let seconds: Double
+        public let initialization: String
+        public let layerCodebooks: [String]
+    }
+
+    /// Quantizes `source` into `output` (which must not exist yet; written under a temporary
+    /// name and renamed when complete). `onMatrix` sees each matrix as it is done.
+    public static func run(source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
+                           onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
+        try options.validate()
+        try source.validate()
+        guard !FileManager.default.fileExists(atPath: output.path) else {
+            throw RecipeError.invalidOption(name: "--out", detail: "\(output.path) already exists; choose a new folder")
+        }
+        let started = Stopwatch.now()
+        let config = source.config
+        let root = RandomState(seed: options.seed)
+        var quantized: [String: QuantizedTensor] = [:]
+        var reports: [MatrixReport] = []
+        var adapters: [(layer: Int, module: LinearModule, a: [Float], b: [Float])] = []
+        var codeBits = 0, weights = 0
+        let codebooks = (0..<config.layers).map { options.spec.codebook(layer: $0, of: config.layers) }
+        for layer in 0..<config.layers {
+            for module in LinearModule.allCases {
+                let name = HuggingFaceNames.modulePath(layer: layer, module)
+                let matrixStart = Stopwatch.now()
+                let weight = try source.floats(.linear(layer: layer, module))
+                let shape = module.shape(in: config)
+                let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
+                                                 doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
+                                                 iterations: options.iterations, svd: options.svd)
+                var rng = root.split(options.initialization.rawValue).split(name)
+                let result: LoftQ.Result
+                do {
+                    result = try options.initialization.run(weight: weight, shape: shape, options: loftqOptions, rng: &rng)
+                } catch {
+                    throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
+                                                    detail: "\(error)")
+                }
+                quantized[name + ".weight"] = result.quantized
+                adapters.append((layer, module, result.a, result.b))
+                codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
+                weights += result.quantized.count
+                let report = MatrixReport(name: name, codebook: codebooks[layer].name, shape: shape, plainError: result.plainError,
+                                          initError: result.error, iterationErrors: result.errors,
+                                          seconds: Stopwatch.now() - matrixStart)
+                reports.append(report)
+                onMatrix(report)
+            }
+        }
+
+        let partial = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
+        try? FileManager.default.removeItem(at: partial)
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        do {
+            try writeModel(source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
+            let quantizationConfig = LoftQuantizationConfig(method: options.spec.method, bits: options.spec.bits,
+                                                            blockSize: options.spec.blockSize, doubleQuant: options.spec.doubleQuant,
+                                                            layerCodebooks: codebooks.map(\.name))
+            var configJSON = config.huggingFaceJSON
+            configJSON["quantization_config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(quantizationConfig))
+            try AtomicFile.write(try JSONSerialization.data(withJSONObject: configJSON, options: [.prettyPrinted, .sortedKeys]),
+                                 to: partial.appendingPathComponent("config.json"))
+            if let tokenizerPath {
+                let copy = partial.appendingPathComponent("tokenizer.model").path
+                try FileManager.default.copyItem(atPath: tokenizerPath, toPath: copy)
+                try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: copy)
+            }
+            var adapterTensors: [String: SafeTensor] = [:]
+            for entry in adapters {
+                let shape = entry.module.shape(in: config)
+                adapterTensors[PEFTNames.key(layer: entry.layer, module: entry.module, tensor: "lora_A")] =
+                    SafeTensor(entry.a, shape: [options.rank, shape[1]])
+                adapterTensors[PEFTNames.key(layer: entry.layer, module: entry.module, tensor: "lora_B")] =
+                    SafeTensor(entry.b, shape: [shape[0], options.rank])
+            }
+            let adapterConfig = AdapterConfig(
+                initialization: options.initialization, rank: options.rank, alpha: options.alpha, targetModules: LinearModule.allCases,
+                bits: options.spec.bits, iterations: options.iterations, base: output.path)
+            try AdapterFiles.write(tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
+            let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
+                                averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),
+                                bitsPerWeight: Double(codeBits) / Double(weights), seconds: Stopwatch.now() - started,
+                                initialization: options.initialization.rawValue, layerCodebooks: codebooks.map(\.name))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            try AtomicFile.write(try encoder.encode(report), to: partial.appendingPathComponent("loftq_report.json"))
+            try FileManager.default.moveItem(at: partial, to: output)
+            AtomicFile.syncDirectory(output.deletingLastPathComponent())
+            return report
+        } catch {
+            try? FileManager.default.removeItem(at: partial)
+            throw error
+        }
+    }
+
+    /// Streams the quantized linears and the fp32 rest (read from `source` one at a time); the
+    /// bytes of each quantized piece are made only when written.
+    static func writeModel(source: CheckpointSource, quantized: [String: QuantizedTensor], to url: URL) throws {
+        var layout: [(name: String, dtype: SafeTensorsDType, shape: [Int])] = []
+        var weightOfKey: [String: String] = [:]
+        for (name, weight) in quantized {
+            for (key, tensor) in QuantizedFolder.tensors(of: weight, name: name) {
+                layout.append((key, tensor.dtype, tensor.shape))
+                weightOfKey[key] = name
+            }
+        }
+        var fp32: [String: LlamaTensor] = [:]
+        for tensor in LlamaTensor.all(for: source.config) where quantized[HuggingFaceNames.name(of: tensor)] == nil {
+            fp32[HuggingFaceNames.name(of: tensor)] = tensor
+            layout.append((HuggingFaceNames.name(of: tensor), .F32, tensor.shape(in: source.config)))
+        }
+        try SafeTensorsFile.writeStreaming(layout: layout, metadata: ["format": "loft-quantized"], to: url) { key, emit in
+            if let name = weightOfKey[key], let weight = quantized[name],
+               let piece = QuantizedFolder.tensors(of: weight, name: name).first(where: { $0.0 == key }) {
+                try piece.1.bytes.withUnsafeBytes(emit)
+            } else if let tensor = fp32[key] {
+                try source.floats(tensor).withUnsafeBytes(emit)
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Autograd
+import Formats
+import Foundation
+import Llama
+import LoRA
+import Quantization
+import Tokenizers
+import Training
+
+/// Builds the model a run config describes: the frozen base (quantized on the fly with LoftQ or
+/// QLoRA's init, taken from a `loft quantize` folder, or kept fp32) with LoRA on the target
+/// modules, and its tokenizer (checked against the vocabulary by `ModelLoader`).
+public enum ModelBuilder {
+    /// The built model, its tokenizer, and a per-matrix error summary (when quantized here).
+    public struct Built {
+        public let model: LlamaModel
+        public let tokenizer: any Tokenizer
+        /// Mean `‖W − deq(Q) − s·B·A‖/‖W‖` over the quantized targets, and the plain error.
+        public let initError: Double?, plainError: Double?
+    }
+
+    /// Builds the run's model and tokenizer (`file` names the config in errors). The config is
+    /// validated first, whoever made it.
+    public static func build(_ config: RunConfig, file: String) throws -> Built {
+        try ConfigLoader.validate(config, file: file)
+        let path = config.model.path
+        if try ModelLoader.format(of: path, declared: config.model.format) == .loft {
+            let model = try loftFolder(config, file: file)
+            let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: model.config)
+            return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: nil)
+        }
+        let source = try ModelLoader.openCheckpoint(path, format: config.model.format)
+        let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config)
+        let lora = config.lora
+        if config.quantization == nil && lora.initialization == .loftq {
+            throw TrainingError.invalidValue(file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
+        }
+        let root = RandomState(seed: config.training.seed)
+        let layers = source.config.layers
+        var initErrors: [Double] = [], plainErrors: [Double] = []
+        let model = try LlamaModel(checkpoint: source) { layer, module, weight -> LinearLayer in
+            let name = HuggingFaceNames.modulePath(layer: layer, module)  // names the RNG stream
+            let shape = weight.shape
+            let isTarget = lora.targetModules.contains(module)
+            guard let quantization = config.quantization else {
+                guard isTarget else { return Linear(weight: weight) }
+                var rng = root.split("gaussian").split(name)
+                let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: lora.rank, rng: &rng)
+                return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
+            }
+            let options = LoftQ.Options(codebook: quantization.spec.codebook(layer: layer, of: layers),
+                                        blockSize: quantization.blockSize, doubleQuant: quantization.doubleQuant,
+                                        rank: lora.rank, alpha: lora.alpha, iterations: lora.loftqIters)
+            guard isTarget else {
+                return QuantizedLinear(weight: QuantizedTensor(weight.data, shape: shape, codebook: options.codebook,
+                                                               blockSize: options.blockSize, doubleQuant: options.doubleQuant))
+            }
+            var rng = root.split(lora.initialization.rawValue).split(name)
+            let result = try lora.initialization.run(weight: weight.data, shape: shape, options: options, rng: &rng)
+            initErrors.append(result.error)
+            plainErrors.append(result.plainError)
+            return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
+                              rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
+        }
+        let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+        return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors))
+    }
+
+    /// A `loft quantize` folder: its adapter must agree with the `lora` section.
+    static func loftFolder(_ config: RunConfig, file: String) throws -> LlamaModel {
+        let adapter = try AdapterFiles.readConfig(URL(fileURLWithPath: config.model.path).appendingPathComponent("adapter"))
+        var differing: [String] = []
+        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs the folder's \(adapter.r))") }
+        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs the folder's \(adapter.loraAlpha))") }
+        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) { differing.append("lora.target_modules") }
+        if !differing.isEmpty {
+            throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "),
+                                             detail: "must match the adapter of the quantized folder \(config.model.path)")
+        }
+        let model = try QuantizedFolder.load(config.model.path)
+        for block in model.blocks {
+            for module in config.lora.targetModules {
+                guard let lora = block[module] as? LoRALinear else {
+                    throw TrainingError.invalidValue(file: file, key: "lora.target_modules",
+                                                     detail: "\(module.rawValue) has no adapter in \(config.model.path)")
+                }
+                block[module] = LoRALinear(base: lora.base, a: lora.loraA.data, b: lora.loraB.data, rank: lora.rank,
+                                           alpha: lora.alpha, dropout: config.lora.dropout)
+            }
+        }
+        return model
+    }
+}

@@ -1,0 +1,105 @@
+import Formats
+import Foundation
+import Llama
+import Tokenizers
+import Training
+
+/// The one front door from what a user names to a ready model and its tokenizer. Every command
+/// comes through here, and every path checks the tokenizer against the model's vocabulary, so
+/// no token id from outside can leave the embedding.
+public enum ModelLoader {
+    /// A model ready to run, its tokenizer, and what was loaded.
+    public struct Loaded {
+        public let model: LlamaModel
+        public let tokenizer: any Tokenizer
+        /// E.g. `q25 + adapter runs/x/final`.
+        public let description: String
+    }
+
+    /// The format of the model at `path` (`auto` resolved from the path).
+    public static func format(of path: String, declared: ModelFormat = .auto) throws -> ModelFormat {
+        if declared != .auto { return declared }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FormatError.fileNotFound(path: path) }
+        guard isDirectory.boolValue else { return .llama2c }
+        if QuantizedFolder.quantizationConfig(path) != nil { return .loft }
+        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) else {
+            throw FormatError.unknownFormat(path: path)
+        }
+        return .hf
+    }
+
+    /// The checkpoint at `path` for streaming one tensor at a time (a Hugging Face folder or a
+    /// llama2.c file; a `loft quantize` folder holds no fp32 checkpoint).
+    public static func openCheckpoint(_ path: String, format declared: ModelFormat = .auto) throws -> CheckpointSource {
+        switch try format(of: path, declared: declared) {
+        case .hf: return try HuggingFaceCheckpoint(folder: path)
+        case .llama2c: return try Llama2CCheckpoint(path: path)
+        case .loft, .auto:
+            throw FormatError.invalidConfig(path: path, key: "model.format",
+                                            detail: "a loft quantize folder is already quantized; give the original checkpoint")
+        }
+    }
+
+    /// A base model to run, frozen: a `loft quantize` folder (with its adapter), a Hugging Face
+    /// folder or a llama2.c file.
+    public static func loadBase(_ path: String, format declared: ModelFormat = .auto) throws -> LlamaModel {
+        if try format(of: path, declared: declared) == .loft { return try QuantizedFolder.load(path) }
+        return try LlamaModel(checkpoint: openCheckpoint(path, format: declared))
+    }
+
+    /// What `generate` and `eval` run: a base model with an optional PEFT adapter, or a run /
+    /// checkpoint / final folder of `loft train` (its `config.yaml` rebuilds the same base, then
+    /// its trained adapter is attached).
+    public static func load(model path: String, adapter: String? = nil, tokenizer: String? = nil) throws -> Loaded {
+        let folder = URL(fileURLWithPath: path)
+        let runConfig = folder.appendingPathComponent("config.yaml")
+        if FileManager.default.fileExists(atPath: runConfig.path) {
+            let config = try ConfigLoader.load(path: runConfig.path)
+            let built = try ModelBuilder.build(config, file: runConfig.path)
+            let adapterFolder = try adapter.map { URL(fileURLWithPath: $0) } ?? trainedAdapter(in: folder)
+            try AdapterFiles.attach(adapterFolder, to: built.model)
+            return Loaded(model: built.model, tokenizer: built.tokenizer,
+                          description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
+        }
+        let model = try loadBase(path)
+        if let adapter { try AdapterFiles.attach(URL(fileURLWithPath: adapter), to: model) }
+        let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config)
+        return Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
+    }
+
+    /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model), checked
+    /// against the model's vocabulary: the one check every path makes.
+    public static func tokenizer(forModel modelPath: String, explicit: String?, config: LlamaConfig) throws -> any Tokenizer {
+        let path = try tokenizerPath(forModel: modelPath, explicit: explicit)
+        let tokenizer = try SentencePieceTokenizer(path: path)
+        guard tokenizer.vocabularySize == config.vocabularySize else {
+            throw RecipeError.vocabularyMismatch(tokenizer: path, tokenizerSize: tokenizer.vocabularySize,
+                                                 model: modelPath, modelSize: config.vocabularySize)
+        }
+        return tokenizer
+    }
+
+    /// The tokenizer file for the model at `modelPath`: `explicit` when given, else
+    /// `tokenizer.model` in the model's folder, else the only `*.model` file there.
+    public static func tokenizerPath(forModel modelPath: String, explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
+        let folder = isDirectory.boolValue ? modelPath : (modelPath as NSString).deletingLastPathComponent
+        let standard = (folder as NSString).appendingPathComponent("tokenizer.model")
+        if FileManager.default.fileExists(atPath: standard) { return standard }
+        let models = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".model") }
+        if models.count == 1 { return (folder as NSString).appendingPathComponent(models[0]) }
+        throw FormatError.fileNotFound(path: "\(standard) (no tokenizer given with --tokenizer, and \(models.count) *.model files beside the model)")
+    }
+
+    /// The adapter of a run folder (`final/`, else its latest checkpoint) or of a checkpoint or
+    /// final folder itself.
+    static func trainedAdapter(in folder: URL) throws -> URL {
+        let has = { (url: URL) in FileManager.default.fileExists(atPath: url.appendingPathComponent("adapter_model.safetensors").path) }
+        if has(folder) { return folder }
+        if has(folder.appendingPathComponent("final")) { return folder.appendingPathComponent("final") }
+        return try Checkpoint.latest(in: folder.appendingPathComponent("checkpoints"))
+    }
+}

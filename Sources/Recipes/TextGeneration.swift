@@ -1,0 +1,69 @@
+import Autograd
+import Foundation
+import Llama
+import Support
+import Tokenizers
+
+/// `loft generate`: a prompt through the tokenizer, KV-cache generation, text streamed back.
+public enum TextGeneration {
+    /// How to generate.
+    public struct Options: Sendable {
+        public var maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64
+        /// Options (greedy at temperature 0).
+        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64) {
+            (self.maxNewTokens, self.temperature, self.topP, self.seed) = (maxNewTokens, temperature, topP, seed)
+        }
+    }
+
+    /// What was generated.
+    public struct Result: Sendable {
+        public let tokens: Int, seconds: Double
+    }
+
+    /// Generates after `prompt` (BOS prepended when the tokenizer has one); `onText` receives the
+    /// prompt's text first, then each new piece of text as it is decoded.
+    /// - Throws: `LlamaError.emptyPrompt` when the prompt has no token (no BOS and no text).
+    public static func run(_ loaded: ModelLoader.Loaded, prompt: String, options: Options,
+                           onText: (String) -> Void) throws -> Result {
+        var rng = RandomState(seed: options.seed).split("sampling")
+        let ids = try loaded.tokenizer.encode(prompt, addBOS: true)
+        var stream = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: ids)
+        onText(stream.promptText)
+        let start = Stopwatch.now()
+        let tokens = try loaded.model.generate(
+            prompt: ids, maxNewTokens: options.maxNewTokens,
+            sampling: SamplingOptions(temperature: options.temperature, topP: options.topP), rng: &rng,
+            stopTokens: Set([loaded.tokenizer.eosID].compactMap { $0 })
+        ) { token in
+            if let text = stream.append(token) { onText(text) }
+            return true
+        }
+        return Result(tokens: tokens.count, seconds: Stopwatch.now() - start)
+    }
+}
+
+/// The text of a growing token sequence, piece by piece (SentencePiece and byte-level pieces
+/// decode correctly only in context, so the whole suffix is re-decoded and the new characters
+/// returned).
+struct StreamingDecoder {
+    let tokenizer: any Tokenizer
+    let promptText: String
+    var tokens: [Int32]
+    var emitted = ""
+
+    init(tokenizer: any Tokenizer, prompt: [Int32]) {
+        self.tokenizer = tokenizer
+        tokens = prompt
+        promptText = (try? tokenizer.decode(prompt)) ?? ""
+    }
+
+    /// Adds `token`; returns the new text, if any can be shown yet.
+    mutating func append(_ token: Int32) -> String? {
+        tokens.append(token)
+        guard let text = try? tokenizer.decode(tokens), text.hasPrefix(promptText) else { return nil }
+        let generated = String(text.dropFirst(promptText.count))
+        guard generated.hasPrefix(emitted), generated.count > emitted.count else { return nil }
+        defer { emitted = generated }
+        return String(generated.dropFirst(emitted.count))
+    }
+}

@@ -1,0 +1,188 @@
+import Autograd
+import Formats
+import Foundation
+import Llama
+import LoRA
+import Support
+import Tokenizers
+import Training
+
+/// Runs LoRA fine-tuning as a `RunConfig` says: builds the model and data, takes optimizer steps
+/// (AdamW, schedule, clipping, accumulation), evaluates, checkpoints, resumes bit-exactly, and
+/// writes the final adapter in PEFT format to `runs/NAME/final/`. It reports through events.
+public final class Trainer {
+    public let config: RunConfig
+    public let configFile: String
+    /// `runs/NAME`.
+    public let runDirectory: URL
+    public let model: LlamaModel
+    public let tokenizer: any Tokenizer
+    public let trainExamples: [Example], evalExamples: [Example]
+    public let totalSteps: Int
+    public let schedule: LRSchedule
+    let built: ModelBuilder.Built
+    let parameters: [Tensor]
+    let optimizer: AdamW
+    let padID: Int32
+
+    /// Prepares a run (config validated, model built, data tokenized) under `runsRoot/NAME`.
+    public init(config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs")) throws {
+        try ConfigLoader.validate(config, file: configFile)
+        self.config = config
+        self.configFile = configFile
+        runDirectory = runsRoot.appendingPathComponent(config.name)
+        built = try ModelBuilder.build(config, file: configFile)
+        (model, tokenizer) = (built.model, built.tokenizer)
+        let tokenizer = built.tokenizer
+        trainExamples = try DatasetLoader.examples(config.data.trainPath, data: config.data, tokenizer: tokenizer,
+                                                   limit: config.data.limitTrain)
+        evalExamples = try config.data.evalPath.map { try DatasetLoader.examples($0, data: config.data, tokenizer: tokenizer) } ?? []
+        let t = config.training
+        let batchesPerEpoch = (trainExamples.count + t.batchSize - 1) / t.batchSize
+        let stepsPerEpoch = (batchesPerEpoch + t.gradAccumulation - 1) / t.gradAccumulation
+        totalSteps = t.maxSteps > 0 ? t.maxSteps : t.epochs * stepsPerEpoch
+        let warmup = t.warmupSteps > 0 ? t.warmupSteps : Int((t.warmupRatio * Double(totalSteps)).rounded(.up))
+        schedule = LRSchedule(kind: t.schedule, peak: Double(t.learningRate),
+                              warmupSteps: warmup, totalSteps: totalSteps)
+        parameters = model.trainableParameters.map(\.tensor)
+        optimizer = AdamW(sizes: parameters.map(\.count), beta1: t.betas[0], beta2: t.betas[1], eps: t.eps, weightDecay: t.weightDecay)
+        padID = tokenizer.eosID ?? 0
+    }
+
+    /// The checkpoint folder.
+    public var checkpointDirectory: URL {
+        config.checkpoint.dir.map { URL(fileURLWithPath: $0) } ?? runDirectory.appendingPathComponent("checkpoints")
+    }
+
+    /// The adapter config written with every checkpoint and the final adapter.
+    var adapterConfig: AdapterConfig {
+        let lora = config.lora
+        return AdapterConfig(initialization: lora.initialization, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout,
+                             targetModules: lora.targetModules, bits: config.quantization?.bits, iterations: lora.loftqIters,
+                             base: config.model.path)
+    }
+
+    /// Trains until `totalSteps`, or until `onEvent` returns `.stop` / `shouldStop()` is true (then
+    /// a checkpoint is saved). `resume` is `latest` or a checkpoint folder.
+    public func run(resume: String? = nil, shouldStop: () -> Bool = { false },
+                    onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let configYAML = try ConfigLoader.yaml(config)
+        try AtomicFile.write(Data(configYAML.utf8), to: runDirectory.appendingPathComponent("config.yaml"))
+        var state = TrainerState(step: 0, epoch: 0, cursor: 0, seed: config.training.seed, configHash: RunCompatibility.hash(config),
+                                 totalSteps: totalSteps, losses: [])
+        var stopRequested = false
+        func emit(_ event: TrainingEvent) { if onEvent(event) == .stop { stopRequested = true } }
+        emit(.prepared(Preparation(totalSteps: totalSteps, trainExamples: trainExamples.count, evalExamples: evalExamples.count,
+                                   trainableParameters: parameters.map(\.count).reduce(0, +),
+                                   initError: built.initError, plainError: built.plainError)))
+        if let resume {
+            let folder = resume == "latest" ? try Checkpoint.latest(in: checkpointDirectory) : URL(fileURLWithPath: resume)
+            let (saved, savedYAML) = try Checkpoint.readState(folder)
+            if saved.configHash != state.configHash {
+                throw TrainingError.incompatibleResume(checkpoint: folder.path,
+                                                       keys: RunCompatibility.differingKeys(config, savedYAML: savedYAML, file: folder.path))
+            }
+            guard saved.step >= 0, saved.epoch >= 0, saved.epoch < 1 << 20, (0...trainExamples.count).contains(saved.cursor) else {
+                throw TrainingError.badCheckpoint(path: folder.appendingPathComponent("trainer_state.json").path,
+                                                  detail: "step \(saved.step), epoch \(saved.epoch), cursor \(saved.cursor) do not fit "
+                                                      + "a run of \(trainExamples.count) examples")
+            }
+            try Checkpoint.loadWeights(folder, into: model, optimizer: optimizer)
+            state = saved
+            state.totalSteps = totalSteps
+            emit(.resumed(step: state.step, from: folder))
+        }
+        try RunMetadata.write(to: runDirectory, configFile: configFile, resumedFrom: resume)
+
+        let order = DataOrder(count: trainExamples.count, seed: RandomState(seed: config.training.seed).split("shuffle"))
+        var permutation = order.permutation(epoch: state.epoch)
+        let dropoutRoot = RandomState(seed: config.training.seed).split("dropout")
+        let loraLayers = model.blocks.enumerated().flatMap { layer, block in
+            LinearModule.allCases.compactMap { module in (block[module] as? LoRALinear).map { ("\(layer).\(module.rawValue)", $0) } }
+        }
+        let started = Stopwatch.now()
+        let startStep = state.step
+        var tokensSeen = 0
+        var lastCheckpoint: URL?, lastCheckpointStep = -1, lastEvalStep = -1
+
+        func nextBatch() -> Batch {
+            if state.cursor >= trainExamples.count {
+                state.epoch += 1
+                state.cursor = 0
+                permutation = order.permutation(epoch: state.epoch)
+            }
+            let end = min(trainExamples.count, state.cursor + config.training.batchSize)
+            let batch = Batch(permutation[state.cursor..<end].map { trainExamples[$0] }, padID: padID)
+            state.cursor = end
+            return batch
+        }
+        func checkpoint() throws {
+            lastCheckpoint = try Checkpoint.save(model: model, adapterConfig: adapterConfig, optimizer: optimizer, state: state,
+                                                 configYAML: configYAML, directory: checkpointDirectory, keepLast: config.checkpoint.keepLast)
+            lastCheckpointStep = state.step
+            emit(.checkpoint(step: state.step, url: lastCheckpoint!))
+        }
+        func evaluate() {
+            guard !evalExamples.isEmpty else { return }
+            let result = EvaluationLoss.run(model: model, examples: evalExamples, batchSize: config.training.batchSize,
+                                            maxBatches: config.eval.maxBatches, padID: padID)
+            lastEvalStep = state.step
+            emit(.evaluation(EvaluationRecord(step: state.step, loss: result.loss, perplexity: result.perplexity,
+                                              targets: result.targets, batches: result.batches)))
+        }
+
+        while state.step < totalSteps {
+            if stopRequested || shouldStop() {
+                if lastCheckpointStep != state.step { try checkpoint() }
+                return .interrupted(checkpoint: lastCheckpoint!)
+            }
+            var microLosses: [Float] = []
+            for micro in 0..<config.training.gradAccumulation {
+                let batch = nextBatch()
+                tokensSeen += batch.tokenCount
+                if config.lora.dropout > 0 {
+                    let stream = dropoutRoot.split("step-\(state.step)-micro-\(micro)")
+                    for (name, layer) in loraLayers { layer.dropoutRNG = stream.split(name) }
+                }
+                let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
+                                      checkpointing: config.training.activationCheckpointing)
+                guard loss.item.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
+                microLosses.append(loss.item)
+                loss.scaled(by: 1 / Float(config.training.gradAccumulation)).backward()
+            }
+            for (_, layer) in loraLayers { layer.dropoutRNG = nil }
+            var gradients = parameters.map { $0.grad ?? [Float](repeating: 0, count: $0.count) }
+            let norm = config.training.maxGradNorm > 0
+                ? GradientClipping.clip(&gradients, maxNorm: config.training.maxGradNorm)
+                : GradientClipping.globalNorm(gradients)
+            guard norm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the gradient norm") }
+            for (parameter, gradient) in zip(parameters, gradients) { parameter.grad = gradient }
+            let lr = schedule.learningRate(at: state.step)
+            optimizer.update(parameters, lr: lr)
+            for parameter in parameters { parameter.zeroGrad() }
+            state.step += 1
+            let meanLoss = microLosses.reduce(0, +) / Float(microLosses.count)
+            state.losses.append(meanLoss)
+
+            if state.step % config.logging.everySteps == 0 || state.step == totalSteps {
+                let elapsed = Stopwatch.now() - started
+                let done = Double(state.step - startStep)
+                emit(.step(StepRecord(step: state.step, totalSteps: totalSteps,
+                                      epoch: Double(state.epoch) + Double(state.cursor) / Double(trainExamples.count),
+                                      loss: meanLoss, learningRate: lr, gradNorm: norm,
+                                      tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
+                                      etaSeconds: elapsed / done * Double(totalSteps - state.step))))
+            }
+            if config.eval.everySteps > 0 && state.step % config.eval.everySteps == 0 { evaluate() }
+            if config.checkpoint.everySteps > 0 && state.step % config.checkpoint.everySteps == 0 { try checkpoint() }
+        }
+        if lastEvalStep != state.step { evaluate() }
+        if lastCheckpointStep != state.step { try checkpoint() }
+        let final = runDirectory.appendingPathComponent("final")
+        try AdapterFiles.write(model: model, config: adapterConfig, to: final)
+        try AtomicFile.write(Data(configYAML.utf8), to: final.appendingPathComponent("config.yaml"))
+        emit(.finished(step: state.step, adapter: final))
+        return .completed(final: final)
+    }
+}

@@ -1,0 +1,59 @@
+import Autograd
+import Foundation
+
+/// What this process computes with: the OpenBLAS kernel and threads, and the CPU's vector units.
+/// Printed by `loft --version` and `loft bench`, and written into run metadata.
+public struct RuntimeInfo: Codable, Sendable {
+    /// The OpenBLAS kernel family in use (`SkylakeX`, `Haswell`, `Prescott`, ...).
+    public let blasCore: String
+    /// How that kernel was chosen (by OpenBLAS, by the environment, or switched by loft).
+    public let blasCoreSource: String
+    /// OpenBLAS threads for large products.
+    public let blasThreads: Int
+    /// OpenBLAS's build configuration.
+    public let blasConfig: String
+    /// Cores our own parallel loops use.
+    public let workers: Int
+    /// The CPU's relevant instruction sets (`avx2`, `avx512f`, ...).
+    public let cpuFeatures: [String]
+
+    /// The values for this process.
+    public static var current: RuntimeInfo {
+        RuntimeInfo(blasCore: BLAS.coreName,
+                    blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
+                    blasThreads: BLAS.threads,
+                    blasConfig: BLAS.configuration, workers: Parallel.workerCount,
+                    cpuFeatures: CPUFeatures.current.names)
+    }
+
+    /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; CPU: avx2 avx512f …`.
+    public var summary: String {
+        "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; "
+            + "workers: \(workers); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
+    }
+}
+
+/// The CPU features that matter for kernel choice.
+public struct CPUFeatures: Equatable, Sendable {
+    /// Instruction-set flags.
+    public var avx2 = false, fma = false, avx512f = false, avx512bw = false, avx512dq = false,
+        avx512vl = false, avx512bf16 = false
+
+    /// Features as given.
+    public init(avx2: Bool = false, fma: Bool = false, avx512f: Bool = false,
+                avx512bw: Bool = false, avx512dq: Bool = false, avx512vl: Bool = false,
+                avx512bf16: Bool = false) {
+        (self.avx2, self.fma, self.avx512f, self.avx512bw) = (avx2, fma, avx512f, avx512bw)
+        (self.avx512dq, self.avx512vl, self.avx512bf16) = (avx512dq, avx512vl, avx512bf16)
+    }
+
+    /// AVX-512 F, BW, DQ and VL together: what OpenBLAS's SkylakeX kernels need.
+    public var hasAVX512Core: Bool { avx512f && avx512bw && avx512dq && avx512vl }
+
+    /// The names of the features present.
+    public var names: [String] {
+        [("avx2", avx2), ("fma", fma), ("avx512f", avx512f), ("avx512bw", avx512bw),
+         ("avx512dq", avx512dq), ("avx512vl", avx512vl), ("avx512_bf16", avx512bf16)]
+            .filter { $0.1 }.map { $0.0 }
+    }
+}
