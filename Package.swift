@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Support", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5],

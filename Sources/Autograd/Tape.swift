@@ -1,7 +1,8 @@
 /// The record of one op in the graph: its inputs and how to send the output gradient back to them.
 ///
-/// The backward closure receives the output gradient and the inputs; it must *accumulate* into
-/// the gradients of the inputs that require one (`input.accumulateGrad { ... }`). Closures never
+/// The backward closure receives the output gradient, the inputs, and which inputs need a
+/// gradient (tinygrad's `needs_input_grad`, fixed when the op was recorded); it must *accumulate*
+/// into the gradients of exactly those (`input.accumulateGrad { ... }`) and compute no other. Closures never
 /// capture tensors (only saved values), so the graph is a DAG owned from the root down and can be
 /// freed iteratively.
 public final class GradientNode {
@@ -10,13 +11,15 @@ public final class GradientNode {
     /// The tensors the op read.
     var inputs: [Tensor]
     /// Sends `outputGrad` to the inputs' gradients.
-    var backward: ((UnsafeBufferPointer<Float>, [Tensor]) -> Void)?
+    var backward: Tape.Backward?
+    /// Which inputs need a gradient, in input order.
+    let needsInputGrad: [Bool]
 
-    init(name: String, inputs: [Tensor],
-         backward: @escaping (UnsafeBufferPointer<Float>, [Tensor]) -> Void) {
+    init(name: String, inputs: [Tensor], backward: @escaping Tape.Backward) {
         self.name = name
         self.inputs = inputs
         self.backward = backward
+        needsInputGrad = inputs.map(\.requiresGrad)
     }
 
     /// Unlinks a chain of nodes without recursion, so that dropping a graph of any depth cannot
@@ -40,6 +43,9 @@ public final class GradientNode {
 
 /// Recording ops and running reverse mode.
 public enum Tape {
+    /// An op's backward: `(outputGrad, inputs, needsInputGrad)`; see `GradientNode`.
+    public typealias Backward = (_ outputGrad: UnsafeBufferPointer<Float>, _ inputs: [Tensor], _ needsInputGrad: [Bool]) -> Void
+
     /// The output tensor of an op: records `backward` when any input requires a gradient.
     /// - Parameters:
     ///   - name: the op name.
@@ -48,7 +54,7 @@ public enum Tape {
     ///   - backward: accumulates the input gradients from the output gradient (see `GradientNode`).
     public static func record(
         _ name: String, data: [Float], shape: [Int], inputs: [Tensor],
-        backward: @escaping (UnsafeBufferPointer<Float>, [Tensor]) -> Void
+        backward: @escaping Backward
     ) -> Tensor {
         let tracked = inputs.contains { $0.requiresGrad }
         let node = tracked ? GradientNode(name: name, inputs: inputs, backward: backward) : nil
@@ -93,7 +99,7 @@ extension Tensor {
         for tensor in order.reversed() {
             guard let node = tensor.node else { continue }
             if let backward = node.backward, let grad = tensor.grad {
-                grad.withUnsafeBufferPointer { backward($0, node.inputs) }
+                grad.withUnsafeBufferPointer { backward($0, node.inputs, node.needsInputGrad) }
             }
             tensor.grad = nil
             node.backward = nil

@@ -6,7 +6,7 @@ extension Tensor {
         precondition(gradient.count == count,
                      "addGrad: \(gradient.count) values for tensor of shape \(shape)")
         guard requiresGrad else { return }
-        if grad == nil { grad = gradient; return }
+        if slot == nil && grad == nil { grad = gradient; return }
         gradient.withUnsafeBufferPointer { src in
             accumulateGrad { dst in
                 for i in 0..<dst.count { dst[i] += src[i] }

@@ -7,22 +7,86 @@
 public final class Tensor {
     /// The dimensions, outermost first. A scalar has shape `[]`.
     public let shape: [Int]
-    /// The values in row-major order; `data.count == shape.product`.
-    public var data: [Float]
-    /// The gradient of the last `backward()` root with respect to this tensor, same layout as
-    /// `data`; `nil` until a backward pass reaches it (or after `zeroGrad()`).
-    public var grad: [Float]?
+    /// The number of elements.
+    public let count: Int
     /// Whether gradients flow to this tensor: set for trainable leaves, derived for op outputs.
     public let requiresGrad: Bool
     /// The op that produced this tensor and how to differentiate it; `nil` for leaves.
     var node: GradientNode?
+    /// Owned values (unused once the tensor lives in a `ParameterArena`).
+    private var storage: [Float]
+    /// Owned gradient (unused in an arena).
+    private var storedGrad: [Float]?
+    /// Where the values and gradient live when the tensor is a trainable parameter of an arena.
+    private(set) var slot: (arena: ParameterArena, offset: Int)?
+
+    /// The values in row-major order; `data.count == shape.product`. In an arena, reading copies
+    /// the tensor's slice out and writing copies it in; ops use `withValues` instead.
+    public var data: [Float] {
+        get {
+            guard let slot else { return storage }
+            return Array(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
+        }
+        set {
+            precondition(newValue.count == count, "Tensor.data: \(newValue.count) values for shape \(shape)")
+            guard let slot else { storage = newValue; return }
+            _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: newValue)
+        }
+        _modify {
+            if let slot {
+                var copy = Array(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
+                yield &copy
+                precondition(copy.count == count, "Tensor.data: \(copy.count) values for shape \(shape)")
+                _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: copy)
+            } else {
+                yield &storage
+            }
+        }
+    }
+
+    /// The gradient of the last `backward()` root with respect to this tensor, same layout as
+    /// `data`; `nil` until a backward pass reaches it (or after `zeroGrad()`). A parameter in an
+    /// arena always has one (zeros after `zeroGrad()`), in the arena's gradient buffer.
+    public var grad: [Float]? {
+        get {
+            guard let slot else { return storedGrad }
+            return Array(UnsafeBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)]))
+        }
+        set {
+            guard let slot else { storedGrad = newValue; return }
+            let region = UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)])
+            if let newValue {
+                precondition(newValue.count == count, "Tensor.grad: \(newValue.count) values for shape \(shape)")
+                _ = region.initialize(from: newValue)
+            } else {
+                region.update(repeating: 0)
+            }
+        }
+    }
+
+    /// Calls `body` with the values, without copying (in an arena: a pointer into it).
+    @inline(__always)
+    public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        if let slot { return try body(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)])) }
+        return try storage.withUnsafeBufferPointer(body)
+    }
+
+    /// Moves this trainable tensor's values into `arena` at `offset` (used by `ParameterArena`).
+    func move(into arena: ParameterArena, offset: Int) {
+        precondition(slot == nil && requiresGrad && node == nil, "ParameterArena: only trainable leaves outside an arena move in")
+        _ = UnsafeMutableBufferPointer(rebasing: arena.values[offset..<(offset + count)]).initialize(from: storage)
+        let region = UnsafeMutableBufferPointer(rebasing: arena.grads[offset..<(offset + count)])
+        if let storedGrad { _ = region.initialize(from: storedGrad) } else { region.update(repeating: 0) }
+        (storage, storedGrad, slot) = ([], nil, (arena, offset))
+    }
 
     /// A leaf tensor holding `data` with the given `shape`.
     public init(_ data: [Float], shape: [Int], requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         precondition(data.count == shape.product,
                      "Tensor: \(data.count) values do not fill shape \(shape)")
-        self.data = data
+        storage = data
+        count = data.count
         self.shape = shape
         self.requiresGrad = requiresGrad
     }
@@ -31,7 +95,8 @@ public final class Tensor {
     init(_ data: [Float], shape: [Int], node: GradientNode?) {
         precondition(data.count == shape.product,
                      "Tensor: \(data.count) values do not fill shape \(shape)")
-        self.data = data
+        storage = data
+        count = data.count
         self.shape = shape
         self.requiresGrad = node != nil
         self.node = node
@@ -53,16 +118,13 @@ public final class Tensor {
         Tensor([value], shape: [], requiresGrad: requiresGrad)
     }
 
-    /// The number of elements.
-    public var count: Int { data.count }
-
     /// The number of dimensions.
     public var rank: Int { shape.count }
 
     /// The value of a one-element tensor.
     public var item: Float {
-        precondition(data.count == 1, "item: tensor of shape \(shape) has \(data.count) elements")
-        return data[0]
+        precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements")
+        return withValues { $0[0] }
     }
 
     /// True for tensors no op produced (parameters and constants).
@@ -71,15 +133,16 @@ public final class Tensor {
     /// A constant copy of this tensor's values, cut from the graph (no gradient flows back).
     public func detached() -> Tensor { Tensor(data, shape: shape) }
 
-    /// Forgets the gradient.
+    /// Forgets the gradient (zeros it, in an arena).
     public func zeroGrad() { grad = nil }
 
     /// Adds into this tensor's gradient, allocating it as zeros on first use.
     /// The body receives a buffer of `count` elements that it must *accumulate* into.
     @inline(__always)
     public func accumulateGrad(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
-        if grad == nil { grad = [Float](repeating: 0, count: data.count) }
-        grad!.withUnsafeMutableBufferPointer { body($0) }
+        if let slot { return body(UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)])) }
+        if storedGrad == nil { storedGrad = [Float](repeating: 0, count: count) }
+        storedGrad!.withUnsafeMutableBufferPointer { body($0) }
     }
 
     deinit { GradientNode.releaseIteratively(node) }
@@ -88,8 +151,8 @@ public final class Tensor {
 extension Tensor: CustomStringConvertible {
     /// Shape and the first few values, for debugging.
     public var description: String {
-        let head = data.prefix(8).map { String(format: "%.5g", $0) }.joined(separator: ", ")
-        return "Tensor(\(shape), [\(head)\(data.count > 8 ? ", …" : "")])"
+        let head = withValues { Array($0.prefix(8)) }.map { String(format: "%.5g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape), [\(head)\(count > 8 ? ", …" : "")])"
     }
 }
 

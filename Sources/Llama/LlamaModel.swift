@@ -79,11 +79,11 @@ public final class LlamaModel {
         let dropoutStates = block.loraLayers.map(\.dropoutRNG)
         let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true).data
         let parameters = block.trainableParameters
-        return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs in
+        return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs, needs in
             for (lora, state) in zip(block.loraLayers, dropoutStates) { lora.dropoutRNG = state }
             let input = Tensor(inputs[0].data, shape: inputs[0].shape, requiresGrad: true)
             block.forward(input, layer: layer, attention: attention, config: config, recording: true).backward(seed: Array(dy))
-            inputs[0].addGrad(input.grad!)
+            if needs[0], let grad = input.grad { inputs[0].addGrad(grad) }
         }
     }
 

@@ -44,8 +44,8 @@ public final class LoRALinear: LinearLayer {
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         base.infer(x, rows: rows, into: y)
         var hidden = [Float](repeating: 0, count: rows * rank)  // x·Aᵀ [rows, R]
-        loraA.data.withUnsafeBufferPointer { a in
-            loraB.data.withUnsafeBufferPointer { b in
+        loraA.withValues { a in
+            loraB.withValues { b in
                 hidden.withUnsafeMutableBufferPointer { h in
                     BLAS.withThreads(1) {
                         BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,

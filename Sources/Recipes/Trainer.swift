@@ -21,7 +21,8 @@ public final class Trainer {
     public let totalSteps: Int
     public let schedule: LRSchedule
     let built: ModelBuilder.Built
-    let parameters: [Tensor]
+    /// The trainable parameters (LoRA A and B of every adapted linear), in one arena.
+    let arena: ParameterArena
     let optimizer: AdamW
     let padID: Int32
 
@@ -44,8 +45,8 @@ public final class Trainer {
         let warmup = t.warmupSteps > 0 ? t.warmupSteps : Int((t.warmupRatio * Double(totalSteps)).rounded(.up))
         schedule = LRSchedule(kind: t.schedule, peak: Double(t.learningRate),
                               warmupSteps: warmup, totalSteps: totalSteps)
-        parameters = model.trainableParameters.map(\.tensor)
-        optimizer = AdamW(sizes: parameters.map(\.count), beta1: t.betas[0], beta2: t.betas[1], eps: t.eps, weightDecay: t.weightDecay)
+        arena = ParameterArena(model.trainableParameters.map(\.tensor))
+        optimizer = AdamW(count: arena.count, beta1: t.betas[0], beta2: t.betas[1], eps: t.eps, weightDecay: t.weightDecay)
         padID = tokenizer.eosID ?? 0
     }
 
@@ -74,7 +75,7 @@ public final class Trainer {
         var stopRequested = false
         func emit(_ event: TrainingEvent) { if onEvent(event) == .stop { stopRequested = true } }
         emit(.prepared(Preparation(totalSteps: totalSteps, trainExamples: trainExamples.count, evalExamples: evalExamples.count,
-                                   trainableParameters: parameters.map(\.count).reduce(0, +),
+                                   trainableParameters: arena.count,
                                    initError: built.initError, plainError: built.plainError)))
         if let resume {
             let folder = resume == "latest" ? try Checkpoint.latest(in: checkpointDirectory) : URL(fileURLWithPath: resume)
@@ -88,7 +89,7 @@ public final class Trainer {
                                                   detail: "step \(saved.step), epoch \(saved.epoch), cursor \(saved.cursor) do not fit "
                                                       + "a run of \(trainExamples.count) examples")
             }
-            try Checkpoint.loadWeights(folder, into: model, optimizer: optimizer)
+            try Checkpoint.loadWeights(folder, into: model, arena: arena, optimizer: optimizer)
             state = saved
             state.totalSteps = totalSteps
             emit(.resumed(step: state.step, from: folder))
@@ -118,7 +119,7 @@ public final class Trainer {
             return batch
         }
         func checkpoint() throws {
-            lastCheckpoint = try Checkpoint.save(model: model, adapterConfig: adapterConfig, optimizer: optimizer, state: state,
+            lastCheckpoint = try Checkpoint.save(model: model, adapterConfig: adapterConfig, arena: arena, optimizer: optimizer, state: state,
                                                  configYAML: configYAML, directory: checkpointDirectory, keepLast: config.checkpoint.keepLast)
             lastCheckpointStep = state.step
             emit(.checkpoint(step: state.step, url: lastCheckpoint!))
@@ -152,15 +153,13 @@ public final class Trainer {
                 loss.scaled(by: 1 / Float(config.training.gradAccumulation)).backward()
             }
             for (_, layer) in loraLayers { layer.dropoutRNG = nil }
-            var gradients = parameters.map { $0.grad ?? [Float](repeating: 0, count: $0.count) }
             let norm = config.training.maxGradNorm > 0
-                ? GradientClipping.clip(&gradients, maxNorm: config.training.maxGradNorm)
-                : GradientClipping.globalNorm(gradients)
+                ? GradientClipping.clip(arena.grads, maxNorm: config.training.maxGradNorm)
+                : GradientClipping.globalNorm(UnsafeBufferPointer(arena.grads))
             guard norm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the gradient norm") }
-            for (parameter, gradient) in zip(parameters, gradients) { parameter.grad = gradient }
             let lr = schedule.learningRate(at: state.step)
-            optimizer.update(parameters, lr: lr)
-            for parameter in parameters { parameter.zeroGrad() }
+            optimizer.update(arena, lr: lr)
+            arena.zeroGrads()
             state.step += 1
             let meanLoss = microLosses.reduce(0, +) / Float(microLosses.count)
             state.losses.append(meanLoss)

@@ -39,7 +39,7 @@ public enum Checkpoint {
 
     /// Writes a checkpoint of `model`, `optimizer` and `state` into `directory`; returns its URL.
     @discardableResult
-    public static func save(model: LlamaModel, adapterConfig: AdapterConfig, optimizer: AdamW, state: TrainerState,
+    public static func save(model: LlamaModel, adapterConfig: AdapterConfig, arena: ParameterArena, optimizer: AdamW, state: TrainerState,
                             configYAML: String, directory: URL, keepLast: Int) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let name = folderName(step: state.step)
@@ -50,8 +50,9 @@ public enum Checkpoint {
         var moments: [String: SafeTensor] = [:]
         for (index, (id, tensor)) in model.trainableParameters.enumerated() {
             let parameterName = PEFTNames.key(id)
-            moments["m." + parameterName] = SafeTensor(optimizer.m[index], shape: tensor.shape)
-            moments["v." + parameterName] = SafeTensor(optimizer.v[index], shape: tensor.shape)
+            let range = arena.ranges[index]
+            moments["m." + parameterName] = SafeTensor(Array(optimizer.m[range]), shape: tensor.shape)
+            moments["v." + parameterName] = SafeTensor(Array(optimizer.v[range]), shape: tensor.shape)
         }
         try SafeTensorsFile.write(moments, metadata: ["step": "\(optimizer.step)"], to: temporary.appendingPathComponent("optimizer.safetensors"))
         let encoder = JSONEncoder()
@@ -103,24 +104,27 @@ public enum Checkpoint {
         return (state, configYAML)
     }
 
-    /// Loads a checkpoint's LoRA values into `model` and its moments into `optimizer`.
-    public static func loadWeights(_ folder: URL, into model: LlamaModel, optimizer: AdamW) throws {
+    /// Loads a checkpoint's LoRA values into `model` (whose parameters live in `arena`) and its
+    /// moments into `optimizer`.
+    public static func loadWeights(_ folder: URL, into model: LlamaModel, arena: ParameterArena, optimizer: AdamW) throws {
         let adapter = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
         let moments = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
-        var m: [[Float]] = [], v: [[Float]] = []
-        for (id, tensor) in model.trainableParameters {
+        let parameters = model.trainableParameters
+        precondition(parameters.count == arena.ranges.count, "loadWeights: \(parameters.count) parameters for an arena of \(arena.ranges.count)")
+        var m = [Float](repeating: 0, count: arena.count), v = m
+        for ((id, tensor), range) in zip(parameters, arena.ranges) {
             let name = PEFTNames.key(id)
-            for (file, key) in [(adapter, name), (moments, "m." + name), (moments, "v." + name)] {
-                guard let entry = file.entries[key], entry.shape == tensor.shape else {
-                    throw TrainingError.badCheckpoint(path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape)")
+            func read(_ file: SafeTensorsFile, _ key: String) throws -> [Float] {
+                do { return try file.floats(key, shape: tensor.shape) } catch {
+                    throw TrainingError.badCheckpoint(path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape): \(error)")
                 }
             }
-            tensor.data = try adapter.floats(name)
-            m.append(try moments.floats("m." + name))
-            v.append(try moments.floats("v." + name))
+            tensor.data = try read(adapter, name)
+            m.replaceSubrange(range, with: try read(moments, "m." + name))
+            v.replaceSubrange(range, with: try read(moments, "v." + name))
         }
-        guard let stepText = moments.metadata["step"], let step = Int(stepText) else {
-            throw TrainingError.badCheckpoint(path: moments.path, detail: "no optimizer step in the metadata")
+        guard let stepText = moments.metadata["step"], let step = Int(stepText), step >= 0 else {
+            throw TrainingError.badCheckpoint(path: moments.path, detail: "no optimizer step (a count ≥ 0) in the metadata")
         }
         optimizer.restore(m: m, v: v, step: step)
     }

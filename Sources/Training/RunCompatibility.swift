@@ -20,7 +20,8 @@ public enum RunCompatibility {
         }
         for section in sections {
             if let fields = object[section] as? [String: Any] {
-                for (key, value) in fields { flat["\(section).\(key)"] = text(value) }
+                // An unset optional (null) is left out, as it was before nulls were written.
+                for (key, value) in fields where !(value is NSNull) { flat["\(section).\(key)"] = text(value) }
             } else {
                 flat[section] = text(object[section] ?? "none")
             }

@@ -44,3 +44,24 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(x.grad!, [Float]((0..<6).map { c.data[$0 % 3] }))
     }
 }
+
+/// Dropout: the mask is drawn from the stream given, so the function is fixed for a fixed stream
+/// state and its gradient (mask ⊙ 1/(1−p)) checks like any other op.
+final class DropoutTests: XCTestCase {
+    func testGradientMatchesFiniteDifferences() {
+        let start = RandomState(seed: 21)
+        gradCheck([randomTensor([3, 5], seed: 22)]) { inputs in
+            var rng = start
+            return inputs[0].dropout(0.3, rng: &rng)
+        }
+    }
+
+    func testKeepsOrZeroesAndScales() {
+        var rng = RandomState(seed: 3)
+        let x = Tensor([Float](repeating: 2, count: 1000), shape: [1000])
+        let y = x.dropout(0.25, rng: &rng).data
+        XCTAssertTrue(y.allSatisfy { $0 == 0 || abs($0 - 2 / 0.75) < 1e-6 })
+        let kept = y.filter { $0 != 0 }.count
+        XCTAssertEqual(Double(kept) / 1000, 0.75, accuracy: 0.05, "about 1 − p of the elements are kept")
+    }
+}

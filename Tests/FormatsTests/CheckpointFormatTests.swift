@@ -166,3 +166,32 @@ final class CheckpointFormatTests: XCTestCase {
         XCTAssertThrowsError(try Llama2CCheckpoint(path: url.path))
     }
 }
+
+/// Crafted headers whose sizes overflow are errors naming the file, never an arithmetic trap.
+final class CraftedHeaderTests: XCTestCase {
+    func testSafetensorsShapeWhoseByteCountOverflows() throws {
+        let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("big.safetensors")
+        let header = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        data.append(Data(count: 16))
+        try data.write(to: url)
+        XCTAssertThrowsError(try SafeTensorsFile(path: url.path)) { error in
+            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("too large"), "\(error)")
+        }
+    }
+
+    func testLlama2CHeaderWhoseSizesOverflow() throws {
+        let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("big.bin")
+        // dim 2^24·8 would be refused by the config check; these pass it but their byte counts explode.
+        let header: [Int32] = [1 << 24, 1 << 24, 1 << 24, 1 << 12, 1 << 12, 1 << 24, 1 << 24]
+        var data = Data()
+        for value in header { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        data.append(Data(count: 64))
+        try data.write(to: url)
+        XCTAssertThrowsError(try Llama2CCheckpoint(path: url.path)) { error in
+            XCTAssertTrue("\(error)".contains(url.path), "\(error)")
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Support
 import XCTest
+import _TestSupport
 
 /// Runs the built `loft` executable and checks what a user sees.
 final class CLITests: XCTestCase {
@@ -63,12 +64,11 @@ final class BenchGemmCLITests: XCTestCase {
 
 /// `loft generate` end to end on the real stories260K files.
 final class GenerateCLITests: XCTestCase {
-    var sharedData: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared/data").standardized }
 
     func testGreedyGenerationPrintsTheReferenceStory() throws {
         let golden = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: sharedData.appendingPathComponent("models/stories260K/golden_greedy.json"))) as! [String: Any]
-        let (status, out, err) = try runLoft(["generate", "--model", sharedData.appendingPathComponent("models/stories260K/stories260K.bin").path,
+            with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.data("models/stories260K/golden_greedy.json")))) as! [String: Any]
+        let (status, out, err) = try runLoft(["generate", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
                                               "--max-new-tokens", "200"])
         XCTAssertEqual(status, 0, err)
         XCTAssertEqual(out.trimmingCharacters(in: .newlines), (golden["expected_text"] as! String).trimmingCharacters(in: .newlines))
@@ -85,10 +85,10 @@ final class GenerateCLITests: XCTestCase {
 /// `loft quantize` then `loft generate` from the folder it wrote.
 final class QuantizeCLITests: XCTestCase {
     func testQuantizeJSONThenGenerateFromTheFolder() throws {
-        let shared = URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared/data").standardized
+        let stories = try Fixtures.data("models/stories260K/stories260K.bin")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
-        let (status, stdout, stderr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+        let (status, stdout, stderr) = try runLoft(["quantize", "--model", stories,
                                                     "--bits", "2.5", "--rank", "8", "--loftq-iters", "2", "--out", out.path, "--json"])
         XCTAssertEqual(status, 0, stderr)
         let json = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as! [String: Any]
@@ -103,13 +103,13 @@ final class QuantizeCLITests: XCTestCase {
         XCTAssertGreaterThan(text.count, "Once upon a time".count + 10)
         let gaussianOut = out.appendingPathExtension("gaussian")
         defer { try? FileManager.default.removeItem(at: gaussianOut) }
-        let (gStatus, gJSON, gErr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+        let (gStatus, gJSON, gErr) = try runLoft(["quantize", "--model", stories,
                                                   "--init", "gaussian", "--out", gaussianOut.path, "--json"])
         XCTAssertEqual(gStatus, 0, gErr)
         let gReport = (try JSONSerialization.jsonObject(with: Data(gJSON.utf8)) as! [String: Any])["report"] as! [String: Any]
         XCTAssertEqual(gReport["initialization"] as? String, "gaussian")
         XCTAssertEqual(gReport["average_init_error"] as? Double, gReport["average_plain_error"] as? Double)
-        let (again, _, againErr) = try runLoft(["quantize", "--model", shared.appendingPathComponent("models/stories260K/stories260K.bin").path,
+        let (again, _, againErr) = try runLoft(["quantize", "--model", stories,
                                                 "--out", out.path])
         XCTAssertNotEqual(again, 0)
         XCTAssertTrue(againErr.contains("already exists"), againErr)
@@ -118,10 +118,10 @@ final class QuantizeCLITests: XCTestCase {
 
 /// `loft train` end to end: the files of a run, Ctrl-C saving a checkpoint, and resume.
 final class TrainCLITests: XCTestCase {
-    var root: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../..").standardized }
+    var root: URL { Fixtures.packageRoot }
 
-    func arguments(_ runs: URL, steps: Int) -> [String] {
-        let data = root.appendingPathComponent("../shared/data").standardized.path
+    func arguments(_ runs: URL, steps: Int) throws -> [String] {
+        let data = try Fixtures.data("models/stories260K/stories260K.bin").replacingOccurrences(of: "/models/stories260K/stories260K.bin", with: "")
         return ["train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path, "--runs-dir", runs.path,
                 "--set", "name=cli", "--set", "model.path=\(data)/models/stories260K/stories260K.bin",
                 "--set", "model.tokenizer=\(data)/models/stories260K/tok512.model",
@@ -136,7 +136,7 @@ final class TrainCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: runs) }
         let process = Process()
         process.executableURL = loftURL
-        process.arguments = arguments(runs, steps: 100_000)
+        process.arguments = try arguments(runs, steps: 100_000)
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -158,7 +158,7 @@ final class TrainCLITests: XCTestCase {
         for file in ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "trainer_state.json", "config.yaml"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent("\(latest)/\(file)").path), file)
         }
-        let (status, _, err) = try runLoft(arguments(runs, steps: step + 2) + ["--resume", "latest"])
+        let (status, _, err) = try runLoft(try arguments(runs, steps: step + 2) + ["--resume", "latest"])
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(err.contains("resumed at step \(step)"), err)
         XCTAssertTrue(err.contains("eval at step \(step + 2)"), err)
@@ -181,14 +181,13 @@ final class TrainCLITests: XCTestCase {
 
 /// `loft eval` on the real files.
 final class EvalCLITests: XCTestCase {
-    var shared: URL { URL(fileURLWithPath: #filePath).appendingPathComponent("../../../../shared").standardized }
 
     func testPerplexityJSON() throws {
         let text = FileManager.default.temporaryDirectory.appendingPathComponent("loft-ppl-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: text) }
         try String(repeating: "Once upon a time, there was a little girl named Lily. She loved to play outside.\n", count: 20)
             .write(to: text, atomically: true, encoding: .utf8)
-        let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", shared.appendingPathComponent("golden/stories260K-hf").path,
+        let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", try Fixtures.golden("stories260K-hf"),
                                               "--data", text.path, "--seq-len", "64", "--json"])
         XCTAssertEqual(status, 0, err)
         let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
@@ -200,8 +199,8 @@ final class EvalCLITests: XCTestCase {
     func testGSM8KWritesPredictions() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-pred-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: out) }
-        let (status, stdout, err) = try runLoft(["eval", "--gsm8k", "--model", shared.appendingPathComponent("data/models/stories260K/stories260K.bin").path,
-                                                 "--data", shared.appendingPathComponent("data/gsm8k/test.jsonl").path,
+        let (status, stdout, err) = try runLoft(["eval", "--gsm8k", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
+                                                 "--data", try Fixtures.data("gsm8k/test.jsonl"),
                                                  "--limit", "3", "--batch", "2", "--max-new-tokens", "16", "--out", out.path])
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(stdout.contains("GSM8K test (3 questions)"), stdout)

@@ -70,6 +70,14 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// `null` turns an optional key off (it does not mean "the default"), and survives a round trip.
+    func testNullTurnsAnOptionalKeyOff() throws {
+        let config = try ConfigLoader.parse("data:\n  eval_path: null\n", file: "t.yaml")
+        XCTAssertNil(config.data.evalPath)
+        XCTAssertEqual(try ConfigLoader.parse("", file: "t.yaml").data.evalPath, RunConfig().data.evalPath)
+        XCTAssertEqual(try ConfigLoader.parse(try ConfigLoader.yaml(config), file: "r.yaml"), config)
+    }
+
     func testResolvedConfigRoundTrips() throws {
         var config = RunConfig()
         config.quantization = nil

@@ -106,6 +106,64 @@ final class TrainerTests: XCTestCase {
     }
 }
 
+/// Checkpoint housekeeping and what a resume refuses to read.
+final class CheckpointFilesTests: XCTestCase {
+    func run(_ config: RunConfig, root: URL, resume: String? = nil) throws {
+        _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run(resume: resume) { _ in .proceed }
+    }
+
+    func testKeepLastPrunesOldCheckpointsAndLatestNamesTheNewest() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        try run(try smallRunConfig(name: "keep", steps: 5, checkpointEvery: 1, extra: ["checkpoint.keep_last=2"]), root: root)
+        let directory = root.appendingPathComponent("keep/checkpoints")
+        XCTAssertEqual(try Checkpoint.completeCheckpoints(in: directory).map(\.lastPathComponent), ["step-000004", "step-000005"])
+        XCTAssertEqual(try Checkpoint.latest(in: directory).lastPathComponent, "step-000005")
+        XCTAssertEqual(try String(contentsOf: directory.appendingPathComponent("latest"), encoding: .utf8), "step-000005\n")
+    }
+
+    func testResumeRefusesATrainerStateThatDoesNotFit() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let config = try smallRunConfig(name: "cursor", steps: 2, checkpointEvery: 1)
+        try run(config, root: root)
+        let state = root.appendingPathComponent("cursor/checkpoints/step-000002/trainer_state.json")
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as? [String: Any])
+        for (key, value) in [("cursor", -5), ("cursor", 10_000), ("epoch", -1), ("step", -3)] {
+            var bad = json
+            bad[key] = value
+            try JSONSerialization.data(withJSONObject: bad).write(to: state)
+            XCTAssertThrowsError(try run(try smallRunConfig(name: "cursor", steps: 4, checkpointEvery: 1), root: root, resume: "latest")) {
+                XCTAssertTrue("\($0)".contains("trainer_state.json") && "\($0)".contains("\(value)"), "\(key): \($0)")
+            }
+        }
+        json["cursor"] = 4
+        try JSONSerialization.data(withJSONObject: json).write(to: state)
+        XCTAssertNoThrow(try run(try smallRunConfig(name: "cursor", steps: 3, checkpointEvery: 1), root: root, resume: "latest"))
+    }
+}
+
+/// The first 10 losses of a seeded stories260K run (NF4, LoftQ, dropout, accumulation),
+/// pinned (DESIGN §5, llm.c's expected_losses). The values were printed by the code before the
+/// round-2 restructuring (commit eb9e406, `loft train` metrics) and equal this code's to every
+/// printed digit; 1e-5 absorbs summation-order changes in BLAS across CPUs, while a real change
+/// of the arithmetic moves them by far more.
+final class LossCurveTests: XCTestCase {
+    static let expected: [Float] = [5.993514, 6.987058, 5.729664, 5.6261683, 4.7318482, 4.866401, 5.1210995, 4.9289575, 4.3867264, 4.6493177]
+
+    func testFirstTenLossesArePinned() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        var losses: [Float] = []
+        let trainer = try Trainer(config: try smallRunConfig(name: "pinned", steps: 10), configFile: "test.yaml", runsRoot: root)
+        _ = try trainer.run { event in
+            if case .step(let record) = event { losses.append(record.loss) }
+            return .proceed
+        }
+        XCTAssertEqual(losses.count, Self.expected.count)
+        for (step, (loss, expected)) in zip(losses, Self.expected).enumerated() {
+            XCTAssertEqual(loss, expected, accuracy: 1e-5, "step \(step + 1)")
+        }
+    }
+}
+
 /// Training on a `loft quantize` folder: its quantized base and initial adapter are used as they are.
 final class QuantizedFolderTrainingTests: XCTestCase {
     func testTrainsFromAQuantizeFolderAndChecksItsAdapter() throws {

@@ -24,9 +24,9 @@ extension Tensor {
                 }
             }
         }
-        return Tape.record(name, data: result, shape: outShape, inputs: [self, other]) { dy, inputs in
-            inputs[0].addGrad(reduceBroadcast(dy, to: na, scale: 1))
-            if inputs[1].requiresGrad { inputs[1].addGrad(reduceBroadcast(dy, to: nb, scale: sign)) }
+        return Tape.record(name, data: result, shape: outShape, inputs: [self, other]) { dy, inputs, needs in
+            if needs[0] { inputs[0].addGrad(reduceBroadcast(dy, to: na, scale: 1)) }
+            if needs[1] { inputs[1].addGrad(reduceBroadcast(dy, to: nb, scale: sign)) }
         }
     }
 }

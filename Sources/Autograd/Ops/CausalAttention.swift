@@ -32,9 +32,10 @@ extension Tensor {
         }
         let savedLogSumExp = logSumExp
         return Tape.record("causalAttention", data: output, shape: shape, inputs: [self, key, value]) {
-            dOut, inputs in
-            var dq = [Float](repeating: 0, count: inputs[0].count)
-            var dk = [Float](repeating: 0, count: inputs[1].count), dv = dk
+            dOut, inputs, needs in
+            var dq = [Float](repeating: 0, count: needs[0] ? inputs[0].count : 1)
+            var dk = [Float](repeating: 0, count: needs[1] ? inputs[1].count : 1)
+            var dv = [Float](repeating: 0, count: needs[2] ? inputs[2].count : 1)
             inputs[0].data.withUnsafeBufferPointer { q in
                 inputs[1].data.withUnsafeBufferPointer { k in
                     inputs[2].data.withUnsafeBufferPointer { v in
@@ -47,7 +48,8 @@ extension Tensor {
                                                 dims, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
                                                 out: o.baseAddress!, logSumExp: lse.baseAddress!,
                                                 dOut: dOut.baseAddress!, dq: SendablePointer(dqB.baseAddress!),
-                                                dk: SendablePointer(dkB.baseAddress!), dv: SendablePointer(dvB.baseAddress!))
+                                                dk: SendablePointer(dkB.baseAddress!), dv: SendablePointer(dvB.baseAddress!),
+                                                needs: (needs[0], needs[1], needs[2]))
                                         }
                                     }
                                 }
@@ -56,9 +58,9 @@ extension Tensor {
                     }
                 }
             }
-            inputs[0].addGrad(dq)
-            inputs[1].addGrad(dk)
-            inputs[2].addGrad(dv)
+            if needs[0] { inputs[0].addGrad(dq) }
+            if needs[1] { inputs[1].addGrad(dk) }
+            if needs[2] { inputs[2].addGrad(dv) }
         }
     }
 }
@@ -109,7 +111,8 @@ private func attentionForward(
 private func attentionBackward(
     _ d: AttentionDims, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
-    dq: SendablePointer<Float>, dk: SendablePointer<Float>, dv: SendablePointer<Float>
+    dq: SendablePointer<Float>, dk: SendablePointer<Float>, dv: SendablePointer<Float>,
+    needs: (q: Bool, k: Bool, v: Bool)
 ) {
     let t = d.steps
     Parallel.forEach(d.batch * d.kvHeads, costPerItem: 8 * d.group * t * t * d.headDim) { range in
@@ -135,21 +138,28 @@ private func attentionBackward(
                             for e in 0..<d.headDim { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
                             rowDot[i] = dot
                         }
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
-                                   a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                                   c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                        if needs.v {
+                            BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
+                                       a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
+                                       c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                        }
+                        guard needs.q || needs.k else { return }
                         BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
                                    a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t)
                         for i in 0..<t {
                             for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
                             for j in (i + 1)..<t { dsp[i * t + j] = 0 }
                         }
-                        BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
-                                   alpha: d.scale, a: dsp, lda: t, b: kp, ldb: d.kvRowStride, beta: 1,
-                                   c: dq.pointer + d.qOffset(b, h), ldc: d.qRowStride)
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
-                                   alpha: d.scale, a: dsp, lda: t, b: qp, ldb: d.qRowStride, beta: 1,
-                                   c: dk.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                        if needs.q {
+                            BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
+                                       alpha: d.scale, a: dsp, lda: t, b: kp, ldb: d.kvRowStride, beta: 1,
+                                       c: dq.pointer + d.qOffset(b, h), ldc: d.qRowStride)
+                        }
+                        if needs.k {
+                            BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
+                                       alpha: d.scale, a: dsp, lda: t, b: qp, ldb: d.qRowStride, beta: 1,
+                                       c: dk.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                        }
                     }
                 }
             }

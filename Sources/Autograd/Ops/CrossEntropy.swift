@@ -36,7 +36,7 @@ extension Tensor {
         }
         let loss = counted == 0 ? 0 : Float(total / Double(counted))
         let savedLogSumExp = logSumExp
-        return Tape.record("crossEntropy", data: [loss], shape: [], inputs: [self]) { dy, inputs in
+        return Tape.record("crossEntropy", data: [loss], shape: [], inputs: [self]) { dy, inputs, _ in
             guard counted > 0 else { return }
             let scale = dy[0] / Float(counted)
             var dx = [Float](repeating: 0, count: rows * vocab)

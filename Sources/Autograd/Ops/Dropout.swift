@@ -9,7 +9,7 @@ extension Tensor {
         let keep = 1 / (1 - p)
         let mask = (0..<count).map { _ in rng.nextUniform() < p ? Float(0) : keep }
         let result = zip(data, mask).map { $0 * $1 }
-        return Tape.record("dropout", data: result, shape: shape, inputs: [self]) { dy, inputs in
+        return Tape.record("dropout", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad(zip(dy, mask).map { $0 * $1 })
         }
     }

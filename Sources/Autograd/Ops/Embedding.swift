@@ -19,7 +19,7 @@ extension Tensor {
             }
         }
         return Tape.record("embedding", data: result, shape: idsShape + [dim], inputs: [self]) {
-            dy, inputs in
+            dy, inputs, _ in
             inputs[0].accumulateGrad { dTable in
                 for (row, id) in ids.enumerated() {
                     let base = Int(id) * dim

@@ -34,8 +34,8 @@ extension Tensor {
         let (lda, ldb) = (r1, o1)
 
         let result = uninitializedFloats(batch * m * n) { c in
-            data.withUnsafeBufferPointer { a in
-                other.data.withUnsafeBufferPointer { b in
+            withValues { a in
+                other.withValues { b in
                     for i in 0..<batch {
                         BLAS.sgemm(transposeA: transposeSelf, transposeB: transposeOther,
                                    m: m, n: n, k: k, alpha: scale, a: a.baseAddress! + i * aStride, lda: lda,
@@ -47,12 +47,12 @@ extension Tensor {
         }
         let (tA, tB) = (transposeSelf, transposeOther)
         return Tape.record("matmul", data: result, shape: outShape, inputs: [self, other]) {
-            dc, inputs in
+            dc, inputs, needs in
             let (lhs, rhs) = (inputs[0], inputs[1])
             for i in 0..<batch {
                 let dcI = dc.baseAddress! + i * cStride
-                if lhs.requiresGrad {
-                    rhs.data.withUnsafeBufferPointer { b in
+                if needs[0] {
+                    rhs.withValues { b in
                         lhs.accumulateGrad { da in
                             let bI = b.baseAddress! + i * bStride, daI = da.baseAddress! + i * aStride
                             if tA {  // A [K, M]: dA = op(B) · dCᵀ
@@ -65,8 +65,8 @@ extension Tensor {
                         }
                     }
                 }
-                if rhs.requiresGrad {
-                    lhs.data.withUnsafeBufferPointer { a in
+                if needs[1] {
+                    lhs.withValues { a in
                         rhs.accumulateGrad { db in
                             let aI = a.baseAddress! + i * aStride, dbI = db.baseAddress! + i * bStride
                             if tB {  // B [N, K]: dB = dCᵀ · op(A)

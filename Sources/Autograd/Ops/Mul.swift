@@ -12,8 +12,8 @@ extension Tensor {
                 }
             }
         }
-        return Tape.record("mul", data: result, shape: outShape, inputs: [self, other]) { dy, inputs in
-            for (mine, theirs) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] where mine.requiresGrad {
+        return Tape.record("mul", data: result, shape: outShape, inputs: [self, other]) { dy, inputs, needs in
+            for (index, (mine, theirs)) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])].enumerated() where needs[index] {
                 let (nm, nt) = (mine.count, theirs.count)
                 let g = zeroedFloats(nm) { out in
                     theirs.data.withUnsafeBufferPointer { t in
@@ -31,7 +31,7 @@ extension Tensor {
     /// `factor · self`.
     public func scaled(by factor: Float) -> Tensor {
         let result = data.map { $0 * factor }
-        return Tape.record("scale", data: result, shape: shape, inputs: [self]) { dy, inputs in
+        return Tape.record("scale", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad(dy.map { $0 * factor })
         }
     }

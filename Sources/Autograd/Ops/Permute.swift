@@ -10,7 +10,7 @@ extension Tensor {
         let result = permuteValues(data, shape: shape, order: order)
         var inverse = [Int](repeating: 0, count: order.count)
         for (i, o) in order.enumerated() { inverse[o] = i }
-        return Tape.record("permute", data: result, shape: outShape, inputs: [self]) { dy, inputs in
+        return Tape.record("permute", data: result, shape: outShape, inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad(permuteValues(Array(dy), shape: outShape, order: inverse))
         }
     }

@@ -29,12 +29,13 @@ extension Tensor {
             }
         }
         let savedInverseRMS = inverseRMS
-        return Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs in
+        return Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs, needs in
             let (xT, wT) = (inputs[0], inputs[1])
             // dx = r·(dy⊙w) − x · r³/D · Σ(dy⊙w⊙x);   dw = Σ_rows dy ⊙ x · r
-            var dx = [Float](repeating: 0, count: rows * dim)
+            var dx = [Float](repeating: 0, count: needs[0] ? rows * dim : 1)
             let chunks = Parallel.workerCount
-            var dwPartial = [Float](repeating: 0, count: chunks * dim)
+            let (needsX, needsWeight) = (needs[0], needs[1])
+            var dwPartial = [Float](repeating: 0, count: needsWeight ? chunks * dim : 1)
             xT.data.withUnsafeBufferPointer { x in
                 wT.data.withUnsafeBufferPointer { w in
                     dx.withUnsafeMutableBufferPointer { dxB in
@@ -50,10 +51,8 @@ extension Tensor {
                                         for j in 0..<dim { dot += Double(dyr[j] * w[j] * xr[j]) }
                                         let c = Float(dot) * r * r * r / Float(dim)
                                         let dxr = dxP.pointer + row * dim
-                                        for j in 0..<dim {
-                                            dxr[j] = r * dyr[j] * w[j] - c * xr[j]
-                                            dw[j] += dyr[j] * xr[j] * r
-                                        }
+                                        if needsX { for j in 0..<dim { dxr[j] = r * dyr[j] * w[j] - c * xr[j] } }
+                                        if needsWeight { for j in 0..<dim { dw[j] += dyr[j] * xr[j] * r } }
                                     }
                                 }
                             }
@@ -61,8 +60,8 @@ extension Tensor {
                     }
                 }
             }
-            if xT.requiresGrad { xT.addGrad(dx) }
-            if wT.requiresGrad {
+            if needsX { xT.addGrad(dx) }
+            if needsWeight {
                 var dw = [Float](repeating: 0, count: dim)
                 for chunk in 0..<chunks { for j in 0..<dim { dw[j] += dwPartial[chunk * dim + j] } }
                 wT.addGrad(dw)

@@ -6,7 +6,7 @@ extension Tensor {
         var total = 0.0
         for v in data { total += Double(v) }
         let n = count
-        return Tape.record("sum", data: [Float(total)], shape: [], inputs: [self]) { dy, inputs in
+        return Tape.record("sum", data: [Float(total)], shape: [], inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad([Float](repeating: dy[0], count: n))
         }
     }

@@ -45,7 +45,7 @@ extension Tensor {
                      "rope: x \(shape) with table for \(table.positions) positions, Dh \(2 * table.half)")
         let result = rotate(data, table: table, inverse: false)
         let shape = shape
-        return Tape.record("rope", data: result, shape: shape, inputs: [self]) { dy, inputs in
+        return Tape.record("rope", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad(inputs[0].rotate(Array(dy), table: table, inverse: true))
         }
     }

@@ -14,7 +14,7 @@ extension Tensor {
                 }
             }
         }
-        return Tape.record("softmax", data: result, shape: shape, inputs: [self]) { dy, inputs in
+        return Tape.record("softmax", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
             // dx = y ⊙ (dy − Σ dy⊙y)
             let dx = zeroedFloats(rows * n) { dx in
                 result.withUnsafeBufferPointer { y in

@@ -18,7 +18,7 @@ extension Tensor {
                 }
             }
         }
-        return Tape.record("swiGLU", data: result, shape: shape, inputs: [self, up]) { dy, inputs in
+        return Tape.record("swiGLU", data: result, shape: shape, inputs: [self, up]) { dy, inputs, needs in
             let (gateT, upT) = (inputs[0], inputs[1])
             var dGate = [Float](repeating: 0, count: n), dUp = dGate
             gateT.data.withUnsafeBufferPointer { a in
@@ -38,8 +38,8 @@ extension Tensor {
                     }
                 }
             }
-            if gateT.requiresGrad { gateT.addGrad(dGate) }
-            if upT.requiresGrad { upT.addGrad(dUp) }
+            if needs[0] { gateT.addGrad(dGate) }
+            if needs[1] { upT.addGrad(dUp) }
         }
     }
 }

@@ -60,7 +60,7 @@ extension Tensor {
             y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!) }
         }
         return Tape.record("quantizedMatmul", data: y, shape: Array(shape.dropLast()) + [outFeatures], inputs: [self]) {
-            dy, inputs in
+            dy, inputs, _ in
             inputs[0].accumulateGrad { dx in
                 weight.multiplyTransposed(accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!)
             }

@@ -144,6 +144,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
 extension KeyedDecodingContainer {
     /// The value at `key`, or `fallback` when the key is absent.
     func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T { try decodeIfPresent(T.self, forKey: key) ?? fallback }
+
+    /// The optional value at `key`: `fallback` when the key is absent, nil when it is `null`.
+    func optional<T: Decodable>(_ key: Key, _ fallback: T?) throws -> T? {
+        contains(key) ? try decodeIfPresent(T.self, forKey: key) : fallback
+    }
 }
 
 extension RunConfig {
@@ -185,7 +190,14 @@ extension RunConfig.ModelSection {
     enum CodingKeys: String, CodingKey, CaseIterable { case path, tokenizer, format }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (path, tokenizer, format) = (try c.value(.path, d.path), try c.value(.tokenizer, d.tokenizer), try c.value(.format, d.format))
+        (path, tokenizer, format) = (try c.value(.path, d.path), try c.optional(.tokenizer, d.tokenizer), try c.value(.format, d.format))
+    }
+    /// Every key, `null` included (absent would mean the default).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(format, forKey: .format)
     }
 }
 
@@ -216,8 +228,17 @@ extension RunConfig.DataSection {
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (dataset, trainPath, evalPath) = (try c.value(.dataset, d.dataset), try c.value(.trainPath, d.trainPath), try c.value(.evalPath, d.evalPath))
+        (dataset, trainPath, evalPath) = (try c.value(.dataset, d.dataset), try c.value(.trainPath, d.trainPath), try c.optional(.evalPath, d.evalPath))
         (maxSeqLen, limitTrain) = (try c.value(.maxSeqLen, d.maxSeqLen), try c.value(.limitTrain, d.limitTrain))
+    }
+    /// Every key, `null` included (absent would mean the default).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(trainPath, forKey: .trainPath)
+        try c.encode(evalPath, forKey: .evalPath)
+        try c.encode(maxSeqLen, forKey: .maxSeqLen)
+        try c.encode(limitTrain, forKey: .limitTrain)
     }
 }
 
@@ -243,7 +264,14 @@ extension RunConfig.CheckpointSection {
     enum CodingKeys: String, CodingKey, CaseIterable { case dir, everySteps = "every_steps", keepLast = "keep_last" }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (dir, everySteps, keepLast) = (try c.value(.dir, d.dir), try c.value(.everySteps, d.everySteps), try c.value(.keepLast, d.keepLast))
+        (dir, everySteps, keepLast) = (try c.optional(.dir, d.dir), try c.value(.everySteps, d.everySteps), try c.value(.keepLast, d.keepLast))
+    }
+    /// Every key, `null` included (absent would mean the default).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dir, forKey: .dir)
+        try c.encode(everySteps, forKey: .everySteps)
+        try c.encode(keepLast, forKey: .keepLast)
     }
 }
 

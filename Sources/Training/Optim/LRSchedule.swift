@@ -32,24 +32,25 @@ public struct LRSchedule: Equatable, Sendable {
     }
 }
 
-/// Global-norm gradient clipping as `torch.nn.utils.clip_grad_norm_` (norm type 2).
+/// Global-norm gradient clipping as `torch.nn.utils.clip_grad_norm_` (norm type 2), over one
+/// flat gradient buffer (a `ParameterArena`'s).
 /// reference: torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (total + 1e-6), clamped to 1)
 public enum GradientClipping {
     /// The 2-norm of all gradients together (accumulated in Double).
-    public static func globalNorm(_ gradients: [[Float]]) -> Double {
+    public static func globalNorm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
         var total = 0.0
-        for g in gradients { for x in g { total += Double(x) * Double(x) } }
+        for x in gradients { total += Double(x) * Double(x) }
         return total.squareRoot()
     }
 
     /// Scales `gradients` in place so their global norm is at most `maxNorm`; returns the norm
     /// before clipping.
     @discardableResult
-    public static func clip(_ gradients: inout [[Float]], maxNorm: Float) -> Double {
-        let norm = globalNorm(gradients)
+    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float) -> Double {
+        let norm = globalNorm(UnsafeBufferPointer(gradients))
         let coefficient = Float(Double(maxNorm) / (norm + 1e-6))
         if coefficient < 1 {
-            for i in gradients.indices { for j in gradients[i].indices { gradients[i][j] *= coefficient } }
+            for i in gradients.indices { gradients[i] *= coefficient }
         }
         return norm
     }
