@@ -74,8 +74,9 @@ public enum ModelBenchmark {
         let c = options.config
         var rng = RandomState(seed: options.seed).split("tokens")
         let tokens = (0..<(options.batch * options.sequence)).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }
-        let arena = ParameterArena(model.trainableParameters.map(\.tensor))
-        let optimizer = AdamW(count: arena.count, weightDecay: 0.01)
+        // The forward needs no gradient buffer: only a training run moves its parameters into an arena.
+        let arena = train ? ParameterArena(model.trainableParameters.map(\.tensor)) : nil
+        let optimizer = AdamW(count: arena?.count ?? 0, weightDecay: 0.01)
         var times: [Double] = []
         for step in 0...options.steps {  // step 0 warms up
             let seconds = Stopwatch.time {
@@ -83,8 +84,10 @@ public enum ModelBenchmark {
                     let loss = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
                                           checkpointing: options.activationCheckpointing)
                     loss.backward()
-                    optimizer.update(arena, lr: 1e-4)
-                    arena.zeroGrads()
+                    if let arena {
+                        optimizer.update(arena, lr: 1e-4)
+                        arena.zeroGrads()
+                    }
                 } else {
                     _ = model.logits(tokens: tokens, batch: options.batch, steps: options.sequence, recording: false)
                 }
@@ -101,7 +104,7 @@ public enum ModelBenchmark {
         return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
                       batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
                       parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
-                      trainableParameters: arena.count, secondsPerStep: summary,
+                      trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
                       tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
                       gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
                       buildSeconds: buildSeconds, runtime: .current)

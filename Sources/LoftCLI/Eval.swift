@@ -37,7 +37,11 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         guard perplexity != gsm8k else { throw ValidationError("choose exactly one of --perplexity and --gsm8k") }
-        guard seqLen >= 4, batch >= 1, maxNewTokens >= 1 else { throw ValidationError("--seq-len ≥ 4, --batch ≥ 1 and --max-new-tokens ≥ 1") }
+        guard (4...1 << 20).contains(seqLen) else { throw ValidationError("--seq-len must be in 4...1048576") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096") }
+        guard (1...1 << 20).contains(maxNewTokens) else { throw ValidationError("--max-new-tokens must be in 1...1048576") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be finite and ≥ 0") }
         guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train") }
     }
 
