@@ -24,6 +24,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(out.contains("core "), out)
     }
 
+    /// Bad flag values stop with one line naming the flag, never a trap.
+    func testBadFlagValuesAreClearErrors() throws {
+        let cases: [([String], String)] = [
+            (["bench", "forward", "--dim", "66", "--heads", "4", "--layers", "1"], "--dim/"),
+            (["bench", "loftq", "--iterations", "0"], "--iterations"),
+            (["bench", "dequant", "--runs", "-1"], "--runs"),
+            (["quantize", "--model", try Fixtures.data("models/stories260K/stories260K.bin"), "--alpha", "0", "--out", "/tmp/never-written"], "--alpha"),
+        ]
+        for (arguments, flag) in cases {
+            let (status, _, err) = try runLoft(arguments)
+            XCTAssertNotEqual(status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(err.contains(flag) && !err.contains("Fatal error"), err)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written"))
+    }
+
     func testUnknownOptionFailsWithMessage() throws {
         let (status, _, err) = try runLoft(["bench", "gemm", "--runs", "0"])
         XCTAssertNotEqual(status, 0)
