@@ -11,6 +11,10 @@ public enum FormatError: Error, CustomStringConvertible {
     case unsupportedDType(path: String, tensor: String, dtype: String)
     /// A config key is missing, has the wrong type, or an unsupported value.
     case invalidConfig(path: String, key: String, detail: String)
+    /// A GGUF file is malformed: `field` is what was being read.
+    case invalidGGUF(path: String, field: String, detail: String)
+    /// A well-formed file asks for something Loft does not support (an architecture, a tensor type).
+    case unsupported(path: String, detail: String)
     /// The path is neither a Hugging Face folder, a llama2.c file nor a Loft folder.
     case unknownFormat(path: String)
 
@@ -22,8 +26,10 @@ public enum FormatError: Error, CustomStringConvertible {
         case .unsupportedDType(let path, let tensor, let dtype):
             return "\(path): tensor '\(tensor)' has dtype \(dtype); expected F32, F16 or BF16"
         case .invalidConfig(let path, let key, let detail): return "\(path): config key '\(key)': \(detail)"
+        case .invalidGGUF(let path, let field, let detail): return "\(path): invalid GGUF at \(field): \(detail)"
+        case .unsupported(let path, let detail): return "\(path): not supported: \(detail)"
         case .unknownFormat(let path):
-            return "\(path): not a model (expected a Hugging Face folder with config.json, a llama2.c .bin file, or a loft folder)"
+            return "\(path): not a model (expected a Hugging Face folder with config.json, a GGUF file, a llama2.c .bin file, or a loft folder)"
         }
     }
 }
@@ -38,4 +44,6 @@ public enum ModelFormat: String, Codable, Sendable, CaseIterable {
     case llama2c
     /// A folder written by `loft quantize`.
     case loft
+    /// A llama.cpp GGUF file (`general.architecture = llama`).
+    case gguf
 }

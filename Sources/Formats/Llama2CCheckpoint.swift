@@ -82,28 +82,33 @@ public final class Llama2CCheckpoint: CheckpointSource {
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { file.copy(from: start, count: count * 4, to: $0.baseAddress!) }
         switch tensor {
-        case .linear(_, .q): return permuteForRotateHalf(values, heads: config.heads)
-        case .linear(_, .k): return permuteForRotateHalf(values, heads: config.kvHeads)
+        case .linear(_, .q): return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .k): return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
         default: return values
         }
     }
 
     /// Every tensor is where the fixed order puts it: nothing unexpected.
     public var unexpectedTensorNames: [String] { [] }
+}
 
-    /// Rows of a Meta/llama2.c q or k weight [heads·Dh, D] reordered for `rotate_half`:
-    /// HF row h·Dh + j is Meta row h·Dh + 2j, and HF row h·Dh + Dh/2 + j is Meta row h·Dh + 2j + 1.
-    func permuteForRotateHalf(_ weight: [Float], heads: Int) -> [Float] {
-        let (dim, headDim) = (config.dim, config.headDim)
-        var out = [Float](repeating: 0, count: weight.count)
-        for h in 0..<heads {
-            for j in 0..<(headDim / 2) {
-                for (hfRow, metaRow) in [(h * headDim + j, h * headDim + 2 * j),
-                                         (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
-                    for col in 0..<dim { out[hfRow * dim + col] = weight[metaRow * dim + col] }
+/// Rows of a q or k weight [heads·Dh, D] stored for interleaved RoPE pairs (Meta's, llama2.c's,
+/// and GGUF's layout) reordered for `rotate_half`: HF row h·Dh + j is stored row h·Dh + 2j, and HF
+/// row h·Dh + Dh/2 + j is stored row h·Dh + 2j + 1.
+/// reference: transformers convert_llama_weights_to_hf.py (permute), llama.cpp convert_hf_to_gguf.py (the inverse)
+func interleavedToRotateHalf(_ weight: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: weight.count)
+    weight.withUnsafeBufferPointer { source in
+        out.withUnsafeMutableBufferPointer { target in
+            for h in 0..<heads {
+                for j in 0..<(headDim / 2) {
+                    for (hfRow, storedRow) in [(h * headDim + j, h * headDim + 2 * j),
+                                               (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
+                        for col in 0..<columns { target[hfRow * columns + col] = source[storedRow * columns + col] }
+                    }
                 }
             }
         }
-        return out
     }
+    return out
 }

@@ -21,7 +21,10 @@ public enum ModelLoader {
         if declared != .auto { return declared }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FormatError.fileNotFound(path: path) }
-        guard isDirectory.boolValue else { return .llama2c }
+        guard isDirectory.boolValue else {
+            let magic = FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }
+            return magic == Data("GGUF".utf8) ? .gguf : .llama2c
+        }
         if QuantizedFolder.quantizationConfig(path) != nil { return .loft }
         guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) else {
             throw FormatError.unknownFormat(path: path)
@@ -35,6 +38,7 @@ public enum ModelLoader {
         switch try format(of: path, declared: declared) {
         case .hf: return try HuggingFaceCheckpoint(folder: path)
         case .llama2c: return try Llama2CCheckpoint(path: path)
+        case .gguf: return try GGUFCheckpoint(path: path)
         case .loft, .auto:
             throw FormatError.invalidConfig(path: path, key: "model.format",
                                             detail: "a loft quantize folder is already quantized; give the original checkpoint")

@@ -58,12 +58,13 @@ extension Tensor {
     }
 }
 
-/// log Σ exp of `count` values, stabilised by their maximum.
+/// log Σ exp of `count` values, stabilised by their maximum; the sum is accumulated in Double
+/// (a Float sum over a 49k-entry vocabulary drifts by ~1e-4 in the loss, measured on SmolLM2).
 @inline(__always)
 public func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var peak = -Float.infinity
     for j in 0..<count { peak = max(peak, x[j]) }
-    var total: Float = 0
-    for j in 0..<count { total += exp(x[j] - peak) }
-    return peak + log(total)
+    var total: Double = 0
+    for j in 0..<count { total += Double(exp(x[j] - peak)) }
+    return peak + Float(log(total))
 }

@@ -1,0 +1,103 @@
+import Foundation
+import Llama
+
+/// A llama.cpp GGUF file of a Llama-architecture model as a checkpoint: `llama.*` metadata → the
+/// config, `blk.{i}.*` names → the model's, every tensor dequantized to fp32 when read, and the
+/// `attn_q`/`attn_k` rows (stored for ggml's interleaved RoPE) un-permuted to `rotate_half`.
+/// Embeddings are tied when there is no `output.weight`.
+/// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: names, permute), gguf-py constants (keys)
+public final class GGUFCheckpoint: CheckpointSource {
+    public let config: LlamaConfig
+    public let sourceDescription: String
+    /// The parsed file (metadata for the tokenizer, too).
+    public let file: GGUFFile
+
+    /// Opens and checks `path`: architecture, config, and the type of every tensor the model reads.
+    public init(path: String) throws {
+        file = try GGUFFile(path: path)
+        sourceDescription = path
+        let m = file.metadata
+        guard let architecture = m["general.architecture"]?.string else {
+            throw FormatError.invalidGGUF(path: path, field: "general.architecture", detail: "missing")
+        }
+        guard architecture == "llama" else {
+            throw FormatError.unsupported(path: path, detail: "general.architecture '\(architecture)' (only 'llama' is read)")
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let raw = m[key] else {
+                if let value { return value }
+                throw FormatError.invalidGGUF(path: path, field: key, detail: "missing")
+            }
+            guard let number = raw.int else { throw FormatError.invalidGGUF(path: path, field: key, detail: "expected an integer, got \(raw)") }
+            return number
+        }
+        func float(_ key: String, default value: Double) throws -> Float {
+            guard let raw = m[key] else { return Float(value) }
+            guard let number = raw.double else { throw FormatError.invalidGGUF(path: path, field: key, detail: "expected a number, got \(raw)") }
+            return Float(number)
+        }
+        if let scaling = m["llama.rope.scaling.type"]?.string, scaling != "none" {
+            throw FormatError.unsupported(path: path, detail: "llama.rope.scaling.type '\(scaling)'")
+        }
+        let heads = try int("llama.attention.head_count")
+        let dim = try int("llama.embedding_length")
+        let vocabulary = try int("llama.vocab_size", default: m["tokenizer.ggml.tokens"]?.array?.count
+                                 ?? file.tensors["token_embd.weight"]?.shape.first ?? 0)
+        let config = LlamaConfig(unchecked: dim, layers: try int("llama.block_count"), heads: heads,
+                                 kvHeads: try int("llama.attention.head_count_kv", default: heads),
+                                 hiddenDim: try int("llama.feed_forward_length"), vocabularySize: vocabulary,
+                                 normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
+                                 ropeTheta: try float("llama.rope.freq_base", default: 10_000),
+                                 maxSequenceLength: try int("llama.context_length", default: 2048),
+                                 tiedEmbeddings: file.tensors["output.weight"] == nil)
+        if let problem = config.validationProblem {
+            throw FormatError.invalidGGUF(path: path, field: "llama.*", detail: problem)
+        }
+        if let ropeDims = m["llama.rope.dimension_count"]?.int, ropeDims != config.headDim {
+            throw FormatError.unsupported(path: path, detail: "llama.rope.dimension_count \(ropeDims) (partial RoPE; head size is \(config.headDim))")
+        }
+        self.config = config
+    }
+
+    /// GGUF's name of `tensor` (`blk.{i}.attn_q.weight`, ...).
+    public func name(of tensor: LlamaTensor) -> String {
+        switch tensor {
+        case .embedding: return "token_embd.weight"
+        case .attentionNorm(let layer): return "blk.\(layer).attn_norm.weight"
+        case .mlpNorm(let layer): return "blk.\(layer).ffn_norm.weight"
+        case .linear(let layer, let module):
+            let short: String
+            switch module {
+            case .q: short = "attn_q"
+            case .k: short = "attn_k"
+            case .v: short = "attn_v"
+            case .o: short = "attn_output"
+            case .gate: short = "ffn_gate"
+            case .up: short = "ffn_up"
+            case .down: short = "ffn_down"
+            }
+            return "blk.\(layer).\(short).weight"
+        case .finalNorm: return "output_norm.weight"
+        case .output: return "output.weight"
+        }
+    }
+
+    public func shape(of tensor: LlamaTensor) -> [Int]? { file.tensors[name(of: tensor)]?.shape }
+
+    public func floats(_ tensor: LlamaTensor) throws -> [Float] {
+        let name = name(of: tensor)
+        guard file.tensors[name] != nil else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
+        let values = try file.floats(name)
+        switch tensor {
+        case .linear(_, .q): return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .k): return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
+        default: return values
+        }
+    }
+
+    /// Tensors no model tensor maps to, except RoPE frequency tables llama.cpp may store.
+    public var unexpectedTensorNames: [String] {
+        let known = Set(LlamaTensor.all(for: config).map(name(of:)))
+        return file.tensorOrder.filter { !known.contains($0) && $0 != "rope_freqs.weight" }
+    }
+}
