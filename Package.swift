@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
-        .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama"]),
+        .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),
         // MARK: - Recipes (what a command runs) and the executable
         .target(name: "Recipes", dependencies: ["Autograd", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "_TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Formats", "Tokenizers", "_TestSupport"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),

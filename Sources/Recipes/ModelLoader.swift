@@ -75,8 +75,14 @@ public enum ModelLoader {
     /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model), checked
     /// against the model's vocabulary: the one check every path makes.
     public static func tokenizer(forModel modelPath: String, explicit: String?, config: LlamaConfig) throws -> any Tokenizer {
-        let path = try tokenizerPath(forModel: modelPath, explicit: explicit)
-        let tokenizer = try SentencePieceTokenizer(path: path)
+        let tokenizer: any Tokenizer
+        let path: String
+        if explicit == nil, (try? format(of: modelPath)) == .gguf {
+            (tokenizer, path) = (try GGUFCheckpoint(path: modelPath).tokenizer(), modelPath)
+        } else {
+            path = try tokenizerPath(forModel: modelPath, explicit: explicit)
+            tokenizer = try SentencePieceTokenizer(path: path)
+        }
         guard tokenizer.vocabularySize == config.vocabularySize else {
             throw RecipeError.vocabularyMismatch(tokenizer: path, tokenizerSize: tokenizer.vocabularySize,
                                                  model: modelPath, modelSize: config.vocabularySize)

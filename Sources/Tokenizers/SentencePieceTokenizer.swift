@@ -9,6 +9,8 @@ public enum TokenizerError: Error, CustomStringConvertible {
     case invalidModel(path: String, reason: String)
     /// Encoding or decoding failed inside SentencePiece.
     case sentencePiece(String)
+    /// An id outside the vocabulary was given to decode.
+    case idOutOfRange(id: Int32, vocabularySize: Int)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum TokenizerError: Error, CustomStringConvertible {
         case .invalidModel(let path, let reason):
             return "not a valid SentencePiece model: \(path) (\(reason))"
         case .sentencePiece(let message): return "SentencePiece: \(message)"
+        case .idOutOfRange(let id, let size): return "token id \(id) is outside the vocabulary of \(size)"
         }
     }
 }
@@ -50,6 +53,9 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     }
 
     deinit { spm_free(processor) }
+
+    /// SentencePiece models (Llama-2's, llama2.c's) expect BOS whenever they have one.
+    public var addsBOS: Bool { bosID != nil }
 
     /// The ids of `text`, optionally with BOS first and EOS last.
     public func encode(_ text: String, addBOS: Bool = false, addEOS: Bool = false) throws -> [Int32] {

@@ -8,6 +8,9 @@ public protocol Tokenizer: AnyObject, Sendable {
     /// Special ids; nil when the tokenizer has none.
     var bosID: Int32? { get }
     var eosID: Int32? { get }
+    /// Whether the model expects BOS before a text (`add_bos_token`); `encode(addBOS: true)`
+    /// adds it only then, and the perplexity protocols follow it.
+    var addsBOS: Bool { get }
     /// The ids of `text`, optionally with BOS first and EOS last (each only when it exists).
     func encode(_ text: String, addBOS: Bool, addEOS: Bool) throws -> [Int32]
     /// The text of `ids` (special ids decode to nothing).

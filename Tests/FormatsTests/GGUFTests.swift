@@ -2,6 +2,7 @@ import Autograd
 import Formats
 import Foundation
 import Llama
+import Tokenizers
 import XCTest
 import _TestSupport
 
@@ -211,5 +212,39 @@ final class BadGGUFTests: XCTestCase {
         try assertError(gguf(metadata: [("general.architecture", "gpt2")]), contains: ["'gpt2'"], checkpoint: true)
         try assertError(gguf(metadata: [("general.name", "x")]), contains: ["general.architecture", "missing"], checkpoint: true)
         try assertError(gguf(), contains: ["llama.attention.head_count", "missing"], checkpoint: true)
+    }
+}
+
+/// The byte-level BPE tokenizer of the SmolLM2 GGUF against transformers' conversion of it.
+final class SmolLM2TokenizerTests: XCTestCase {
+    func tokenizer() throws -> ByteLevelBPETokenizer {
+        try GGUFCheckpoint(path: Fixtures.data(SmolLM2GGUFTests.relativePath)).tokenizer()
+    }
+
+    func testEveryGoldenCaseEncodesAndDecodes() throws {
+        let tokenizer = try self.tokenizer()
+        let golden = try Fixtures.json(Fixtures.golden("smollm2/tokenizer_golden.json"))
+        XCTAssertEqual(tokenizer.vocabularySize, golden["vocab_size"] as? Int)
+        XCTAssertEqual(tokenizer.bosID, (golden["bos_id"] as? Int).map(Int32.init))
+        XCTAssertEqual(tokenizer.eosID, (golden["eos_id"] as? Int).map(Int32.init))
+        XCTAssertEqual(tokenizer.addsBOS, golden["add_bos_token"] as? Bool)
+        let cases = try XCTUnwrap(golden["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 14)
+        for item in cases {
+            let text = try XCTUnwrap(item["text"] as? String)
+            let ids = try XCTUnwrap(item["ids"] as? [Int]).map(Int32.init)
+            XCTAssertEqual(try tokenizer.encode(text, addBOS: true), ids, "encode \(text.debugDescription) (no BOS: add_bos_token is false)")
+            XCTAssertEqual(try tokenizer.decode(ids), item["decoded"] as? String, "decode \(text.debugDescription)")
+        }
+    }
+
+    /// Special tokens are matched whole; control tokens decode to nothing, as SentencePiece's do.
+    func testSpecialTokensAreMatchedWhole() throws {
+        let tokenizer = try self.tokenizer()
+        let ids = try tokenizer.encode("<|im_start|>user\nHi<|im_end|>", addBOS: false)
+        XCTAssertEqual(ids.first, 1, "<|im_start|> is one token (id 1)")
+        XCTAssertEqual(ids.last, 2, "<|im_end|> is one token (id 2)")
+        XCTAssertEqual(try tokenizer.encode("user\nHi", addBOS: false), Array(ids.dropFirst().dropLast()))
+        XCTAssertThrowsError(try tokenizer.decode([49152]))
     }
 }

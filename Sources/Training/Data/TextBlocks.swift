@@ -27,10 +27,10 @@ public enum TextBlocks {
     /// reference: llama.cpp examples/perplexity (perplexity_v2 chunking)
     public static func llamaCppChunks(text: String, tokenizer: any Tokenizer, length: Int) throws -> [[Int32]] {
         let stream = try tokenizer.encode(text, addBOS: true)
-        guard let bos = tokenizer.bosID else { return [] }
+        let bos = tokenizer.addsBOS ? tokenizer.bosID : nil  // as llama.cpp: BOS only where the vocabulary adds it
         return stride(from: 0, to: stream.count - length + 1, by: length).map { start in
             var chunk = Array(stream[start..<(start + length)])
-            chunk[0] = bos
+            if let bos { chunk[0] = bos }
             return chunk
         }
     }

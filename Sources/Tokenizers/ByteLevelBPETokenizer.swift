@@ -1,0 +1,183 @@
+import Foundation
+
+/// A byte-level BPE tokenizer (GPT-2's scheme, as Llama-3, SmolLM and Qwen use): special tokens
+/// are matched whole first; the rest is split by the model's pre-tokenizer, each piece's UTF-8
+/// bytes are mapped to GPT-2's printable characters, and merges are applied by rank.
+/// reference: openai/gpt-2 encoder.py (bytes_to_unicode, bpe); huggingface/tokenizers (ByteLevel,
+/// Digits); llama.cpp llama-vocab.cpp (pre-tokenizer names)
+public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
+    /// How text is cut into pieces before BPE.
+    public enum PreTokenizer: String, Sendable {
+        /// GPT-2's regex.
+        case gpt2
+        /// Every digit alone, then GPT-2's regex (SmolLM's `Digits(individual) + ByteLevel`).
+        case smollm
+    }
+
+    public let path: String
+    public var vocabularySize: Int { tokens.count }
+    public let bosID: Int32?, eosID: Int32?
+    /// Whether the model expects BOS first (`add_bos_token`); `encode(addBOS: true)` honours it.
+    public let addsBOS: Bool
+    let tokens: [String]
+    let idOfToken: [String: Int32]
+    /// (left id, right id) → (rank, merged id).
+    let merges: [UInt64: (rank: Int32, id: Int32)]
+    /// Special tokens matched whole in the input, longest first; `control` ones decode to nothing.
+    let specials: [(text: [Unicode.Scalar], id: Int32)]
+    let control: Set<Int32>
+    let preTokenizer: PreTokenizer
+    /// The token id of each byte's printable character (nil when the vocabulary lacks it: such a
+    /// byte becomes `unkID`, or is dropped without one, as in Hugging Face's BPE).
+    let byteIDs: [Int32?]
+    /// The unknown token, if any.
+    public let unkID: Int32?
+    /// The byte each printable character stands for.
+    let byteOfCharacter: [Unicode.Scalar: UInt8]
+    private var cache: [String: [Int32]] = [:]
+    private let lock = NSLock()
+
+    /// A tokenizer from its vocabulary (`tokens` in GPT-2's byte characters), `merges` ("a b",
+    /// best first) and token types (3 control, 4 user-defined: both matched whole).
+    public init(path: String, tokens: [String], merges: [String], tokenTypes: [Int], bosID: Int32?, eosID: Int32?,
+                unkID: Int32? = nil, addsBOS: Bool, preTokenizer: PreTokenizer) throws {
+        (self.path, self.tokens, self.bosID, self.eosID, self.addsBOS, self.preTokenizer) = (path, tokens, bosID, eosID, addsBOS, preTokenizer)
+        self.unkID = unkID
+        var ids: [String: Int32] = [:]
+        for (index, token) in tokens.enumerated() where ids[token] == nil { ids[token] = Int32(index) }
+        idOfToken = ids
+        let (toCharacter, fromCharacter) = Self.byteCharacters()
+        byteOfCharacter = fromCharacter
+        byteIDs = toCharacter.map { ids[String(Character($0))] }
+        guard byteIDs.compactMap({ $0 }).count >= 128 else {
+            throw TokenizerError.invalidModel(path: path, reason: "fewer than half of the 256 byte tokens: not a byte-level vocabulary")
+        }
+        var table: [UInt64: (Int32, Int32)] = [:]
+        for (rank, merge) in merges.enumerated() {
+            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, let left = ids[String(parts[0])], let right = ids[String(parts[1])],
+                  let merged = ids[String(parts[0]) + String(parts[1])] else {
+                throw TokenizerError.invalidModel(path: path, reason: "merge \(rank) '\(merge)' does not name tokens of the vocabulary")
+            }
+            let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
+            if table[key] == nil { table[key] = (Int32(rank), merged) }
+        }
+        self.merges = table
+        guard tokenTypes.isEmpty || tokenTypes.count == tokens.count else {
+            throw TokenizerError.invalidModel(path: path, reason: "\(tokenTypes.count) token types for \(tokens.count) tokens")
+        }
+        var specials: [([Unicode.Scalar], Int32)] = [], control = Set<Int32>()
+        for (index, type) in tokenTypes.enumerated() where type == 3 || type == 4 {
+            specials.append((Array(tokens[index].unicodeScalars), Int32(index)))
+            if type == 3 { control.insert(Int32(index)) }
+        }
+        self.specials = specials.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
+        self.control = control
+    }
+
+    // MARK: - Encoding
+
+    public func encode(_ text: String, addBOS: Bool, addEOS: Bool) throws -> [Int32] {
+        var ids: [Int32] = []
+        if addBOS && addsBOS, let bosID { ids.append(bosID) }
+        let scalars = Array(text.unicodeScalars)
+        var start = 0, i = 0
+        while i < scalars.count {
+            if let special = special(at: i, in: scalars) {
+                encodeOrdinary(scalars[start..<i], into: &ids)
+                ids.append(special.id)
+                i += special.length
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        encodeOrdinary(scalars[start..<scalars.count], into: &ids)
+        if addEOS, let eosID { ids.append(eosID) }
+        return ids
+    }
+
+    /// The special token starting at `i`, if any (the longest).
+    private func special(at i: Int, in s: [Unicode.Scalar]) -> (id: Int32, length: Int)? {
+        for (text, id) in specials where text.count <= s.count - i && text[0] == s[i] {
+            if s[i..<(i + text.count)].elementsEqual(text) { return (id, text.count) }
+        }
+        return nil
+    }
+
+    /// Pre-tokenizes and BPE-encodes text without special tokens.
+    private func encodeOrdinary(_ s: ArraySlice<Unicode.Scalar>, into ids: inout [Int32]) {
+        guard !s.isEmpty else { return }
+        var segments: [Range<Int>] = []
+        switch preTokenizer {
+        case .gpt2: segments = [s.startIndex..<s.endIndex]
+        case .smollm:
+            var start = s.startIndex
+            for i in s.indices where Self.kind(s[i]) == .number {
+                if start < i { segments.append(start..<i) }
+                segments.append(i..<(i + 1))
+                start = i + 1
+            }
+            if start < s.endIndex { segments.append(start..<s.endIndex) }
+        }
+        for segment in segments {
+            for piece in Self.gpt2Pieces(s, segment) { ids += bpe(String(String.UnicodeScalarView(s[piece]))) }
+        }
+    }
+
+    /// The ids of one pre-token: its UTF-8 bytes as byte tokens, merged by rank (GPT-2's `bpe`).
+    func bpe(_ word: String) -> [Int32] {
+        lock.lock()
+        if let cached = cache[word] { lock.unlock(); return cached }
+        lock.unlock()
+        var symbols = word.utf8.compactMap { byteIDs[Int($0)] ?? unkID }
+        while symbols.count > 1 {
+            var best: (rank: Int32, id: Int32)?, bestIndex = -1
+            for i in 0..<(symbols.count - 1) {
+                let key = UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))
+                if let merge = merges[key], best == nil || merge.rank < best!.rank { (best, bestIndex) = (merge, i) }
+            }
+            guard let merge = best else { break }
+            let (left, right) = (symbols[bestIndex], symbols[bestIndex + 1])
+            var merged: [Int32] = []
+            merged.reserveCapacity(symbols.count)
+            var i = 0
+            while i < symbols.count {
+                if i + 1 < symbols.count && symbols[i] == left && symbols[i + 1] == right {
+                    merged.append(merge.id)
+                    i += 2
+                } else {
+                    merged.append(symbols[i])
+                    i += 1
+                }
+            }
+            symbols = merged
+        }
+        lock.lock()
+        if cache.count > 200_000 { cache.removeAll(keepingCapacity: true) }
+        cache[word] = symbols
+        lock.unlock()
+        return symbols
+    }
+
+    // MARK: - Decoding
+
+    public func decode(_ ids: [Int32]) throws -> String {
+        var bytes: [UInt8] = []
+        for id in ids {
+            guard id >= 0 && Int(id) < tokens.count else { throw TokenizerError.idOutOfRange(id: id, vocabularySize: tokens.count) }
+            if control.contains(id) { continue }
+            if specials.contains(where: { $0.id == id }) {
+                bytes += Array(tokens[Int(id)].utf8)
+                continue
+            }
+            for scalar in tokens[Int(id)].unicodeScalars {
+                if let byte = byteOfCharacter[scalar] { bytes.append(byte) } else { bytes += Array(String(scalar).utf8) }
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The piece string of `id`, or nil when out of range.
+    public func piece(_ id: Int32) -> String? { id >= 0 && Int(id) < tokens.count ? tokens[Int(id)] : nil }
+}
