@@ -139,7 +139,8 @@ public final class LlamaModel {
 
     /// The blocks without recording: tokens [B·T] → hidden states [B·T, D]; the caches advance.
     private func inferHidden(_ tokens: [Int32], batch: Int, steps: Int, attention: AttentionBackend) -> Tensor {
-        var x = Tensor(embedding.detached().embedding(tokens, idsShape: [tokens.count]).data, shape: [batch, steps, config.dim])
+        // The embedding is frozen (no tape) and read in place: a detached copy would cost V·D floats per step.
+        var x = embedding.embedding(tokens, idsShape: [batch, steps])
         for (layer, block) in blocks.enumerated() {
             x = block.forward(x, layer: layer, attention: attention, config: config, recording: false)
         }
@@ -149,7 +150,17 @@ public final class LlamaModel {
 
     /// Final norm and output projection of hidden rows [n, D] → logits [n, V].
     private func project(_ rows: Tensor) -> [Float] {
-        let normed = rows.rmsNorm(weight: finalNorm.detached(), eps: config.normEps)
-        return Linear(weight: outputWeight.detached()).infer(normed).data
+        let normed = rows.rmsNorm(weight: finalNorm, eps: config.normEps)
+        let (n, v, d) = (rows.shape[0], config.vocabularySize, config.dim)
+        var logits = [Float](repeating: 0, count: n * v)
+        normed.withValues { x in
+            outputWeight.withValues { w in
+                logits.withUnsafeMutableBufferPointer { y in
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: v, k: d, a: x.baseAddress!, lda: d,
+                               b: w.baseAddress!, ldb: d, c: y.baseAddress!, ldc: v)
+                }
+            }
+        }
+        return logits
     }
 }
