@@ -24,6 +24,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Seed of the sampling stream.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Send the prompt as a user turn of the model's chat template (ChatML).")
+    var chat = false
+
     func validate() throws {
         guard maxNewTokens >= 1 && maxNewTokens <= 1 << 20 else { throw ValidationError("--max-new-tokens must be in 1...1048576") }
         guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be finite and ≥ 0") }
@@ -31,7 +34,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed)
+        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat)
         let result = try TextGeneration.run(try source.load(), prompt: prompt, options: options) { text in
             print(text, terminator: "")
             fflush(stdout)

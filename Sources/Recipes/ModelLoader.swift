@@ -14,6 +14,8 @@ public enum ModelLoader {
         public let tokenizer: any Tokenizer
         /// E.g. `q25 + adapter runs/x/final`.
         public let description: String
+        /// The model's chat format, when its files name one (GGUF `tokenizer.chat_template`).
+        public var chatTemplate: ChatTemplate? = nil
     }
 
     /// The format of the model at `path` (`auto` resolved from the path).
@@ -69,7 +71,11 @@ public enum ModelLoader {
         let model = try loadBase(path)
         if let adapter { try AdapterFiles.attach(URL(fileURLWithPath: adapter), to: model) }
         let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config)
-        return Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
+        var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
+        if try format(of: path) == .gguf {
+            loaded.chatTemplate = ChatTemplate(templateText: try GGUFFile(path: path).metadata["tokenizer.chat_template"]?.string)
+        }
+        return loaded
     }
 
     /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model), checked

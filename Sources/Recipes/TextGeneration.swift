@@ -9,9 +9,11 @@ public enum TextGeneration {
     /// How to generate.
     public struct Options: Sendable {
         public var maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64
+        /// Wrap the prompt as one user turn of the model's chat template.
+        public var chat: Bool
         /// Options (greedy at temperature 0).
-        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64) {
-            (self.maxNewTokens, self.temperature, self.topP, self.seed) = (maxNewTokens, temperature, topP, seed)
+        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64, chat: Bool = false) {
+            (self.maxNewTokens, self.temperature, self.topP, self.seed, self.chat) = (maxNewTokens, temperature, topP, seed, chat)
         }
     }
 
@@ -26,7 +28,14 @@ public enum TextGeneration {
     public static func run(_ loaded: ModelLoader.Loaded, prompt: String, options: Options,
                            onText: (String) -> Void) throws -> Result {
         var rng = RandomState(seed: options.seed).split("sampling")
-        let ids = try loaded.tokenizer.encode(prompt, addBOS: true)
+        var text = prompt
+        if options.chat {
+            guard let template = loaded.chatTemplate else {
+                throw RecipeError.invalidOption(name: "--chat", detail: "\(loaded.description) names no chat template this version understands (ChatML)")
+            }
+            text = template.prompt(user: prompt)
+        }
+        let ids = try loaded.tokenizer.encode(text, addBOS: !options.chat)
         var stream = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: ids)
         onText(stream.promptText)
         let start = Stopwatch.now()

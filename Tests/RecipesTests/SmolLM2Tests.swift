@@ -1,0 +1,51 @@
+import Autograd
+import Formats
+import Foundation
+import Llama
+import Recipes
+import Tokenizers
+import XCTest
+import _TestSupport
+
+/// SmolLM2-135M-Instruct end to end through the front door: chat prompts, greedy generation and
+/// WikiText-2 perplexity against transformers (`../shared/golden/smollm2`).
+final class SmolLM2Tests: XCTestCase {
+    static let loaded = Result { try ModelLoader.load(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")) }
+
+    func testChatPromptsAndGreedyAnswersMatchTransformers() throws {
+        let loaded = try Self.loaded.get()
+        let template = try XCTUnwrap(loaded.chatTemplate, "the GGUF's template is ChatML")
+        let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.golden("smollm2/greedy.json")))
+        let cases = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        XCTAssertEqual(cases.count, 2)
+        for item in cases {
+            let question = try XCTUnwrap(item["question"] as? String)
+            XCTAssertEqual(template.prompt(user: question), item["prompt"] as? String)
+            let ids = try loaded.tokenizer.encode(template.prompt(user: question), addBOS: false)
+            XCTAssertEqual(ids, (item["prompt_ids"] as? [Int])?.map(Int32.init), question)
+            let expected = try XCTUnwrap(item["greedy_ids"] as? [Int]).map(Int32.init)
+            var rng = RandomState(seed: 0)
+            let output = try loaded.model.generate(prompt: ids, maxNewTokens: expected.count, rng: &rng, stopTokens: [2])
+            XCTAssertEqual(output, Array(expected.prefix { $0 != 2 }), question)
+            XCTAssertEqual(try loaded.tokenizer.decode(output) + "<|im_end|>", item["text"] as? String)
+        }
+    }
+
+    /// The hf protocol with this tokenizer (no BOS): 301,948 tokens, 589 blocks of 512; the first 8
+    /// blocks' mean NLL to 2e-4 (the golden README's tolerance).
+    func testWikiText2PerplexityOfTheFirstEightBlocks() throws {
+        let loaded = try Self.loaded.get()
+        let golden = try Fixtures.json(Fixtures.golden("smollm2/ppl_first8.json"))
+        let text = try TextBlocks.read(try Fixtures.data("wikitext-2-raw/wiki.test.raw"))
+        let start = Date()
+        let blocks = try Perplexity.blocks(text: text, kind: .hf, tokenizer: loaded.tokenizer, length: 512)
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "SmolLM2 tokenizer: %.2f MB/s on wiki.test.raw (rows tokenized one by one)", Double(text.utf8.count) / seconds / 1e6))
+        XCTAssertEqual(blocks.tokens.count, golden["n_blocks"] as? Int)
+        XCTAssertEqual(blocks.tokens[0].prefix(20).map(Int.init), golden["first_20_tokens"] as? [Int])
+        let first = Perplexity.Blocks(tokens: Array(blocks.tokens.prefix(8)), firstScored: 0)
+        let result = Perplexity.evaluate(model: loaded.model, blocks: first, batch: 4)
+        XCTAssertEqual(result.targets, 8 * 511)
+        XCTAssertEqual(result.meanNLL, golden["mean_nll"] as! Double, accuracy: 2e-4)
+    }
+}
