@@ -96,6 +96,18 @@ public enum ModelLoader {
         return tokenizer
     }
 
+    /// The tokenizer of the model at `modelPath`, checked against its vocabulary, without loading
+    /// any weight (headers only): what `loft tokenize` uses.
+    public static func tokenizer(forModel modelPath: String, explicit: String?) throws -> any Tokenizer {
+        let config: LlamaConfig
+        if try format(of: modelPath) == .loft {
+            config = try LlamaConfig(huggingFaceConfigAt: (modelPath as NSString).appendingPathComponent("config.json"))
+        } else {
+            config = try openCheckpoint(modelPath).config
+        }
+        return try tokenizer(forModel: modelPath, explicit: explicit, config: config)
+    }
+
     /// The tokenizer file for the model at `modelPath`: `explicit` when given, else
     /// `tokenizer.model` in the model's folder, else the only `*.model` file there.
     public static func tokenizerPath(forModel modelPath: String, explicit: String?) throws -> String {

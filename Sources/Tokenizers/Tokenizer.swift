@@ -15,6 +15,8 @@ public protocol Tokenizer: AnyObject, Sendable {
     func encode(_ text: String, addBOS: Bool, addEOS: Bool) throws -> [Int32]
     /// The text of `ids` (special ids decode to nothing).
     func decode(_ ids: [Int32]) throws -> String
+    /// The stored piece string of `id` (SentencePiece's `▁`, GPT-2's byte characters), or nil.
+    func piece(_ id: Int32) -> String?
 }
 
 extension Tokenizer {

@@ -195,6 +195,24 @@ final class TrainCLITests: XCTestCase {
     }
 }
 
+/// `loft tokenize` on the SmolLM2 GGUF: ids, pieces and the decoded text.
+final class TokenizeCLITests: XCTestCase {
+    func testTokenizeAndDecode() throws {
+        let model = try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+        let (status, out, err) = try runLoft(["tokenize", "--model", model, "--text", "Hello world", "--json"])
+        XCTAssertEqual(status, 0, err)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        XCTAssertEqual(json["ids"] as? [Int], [19556, 905], "the golden ids of 'Hello world'")
+        XCTAssertEqual(json["pieces"] as? [String], ["Hello", "Ġworld"])
+        let (decodeStatus, text, _) = try runLoft(["tokenize", "--model", model, "--decode", "19556, 905"])
+        XCTAssertEqual(decodeStatus, 0)
+        XCTAssertEqual(text, "Hello world\n")
+        let (bad, _, badErr) = try runLoft(["tokenize", "--model", model, "--decode", "19556,x"])
+        XCTAssertNotEqual(bad, 0)
+        XCTAssertTrue(badErr.contains("'x' is not an id"), badErr)
+    }
+}
+
 /// `loft eval` on the real files.
 final class EvalCLITests: XCTestCase {
 

@@ -5,7 +5,7 @@ import _TestSupport
 
 final class ConfigTests: XCTestCase {
     func testShippedConfigsLoad() throws {
-        for name in ["gsm8k", "wikitext2", "llama2-7b-gsm8k", "llama2-7b-wikitext2"] {
+        for name in ["gsm8k", "wikitext2", "llama2-7b-gsm8k", "llama2-7b-wikitext2", "smollm2-wikitext2", "smollm2-gsm8k"] {
             let config = try ConfigLoader.load(path: Fixtures.packageRoot.appendingPathComponent("configs/\(name).yaml").path)
             XCTAssertEqual(config.name, name)
         }
