@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import LoRA
 import Quantization
@@ -30,6 +31,13 @@ extension LoftQuantizer {
         try options.validate()
         let source = try ModelLoader.openCheckpoint(path)
         var tokenizerPath: String?
+        if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
+            // The GGUF's BPE tokenizer goes into the folder as Hugging Face files.
+            let bpe = try gguf.tokenizer()
+            return try run(source: source, tokenizerPath: nil, options: options, output: output,
+                           writeTokenizer: { try bpe.writeHuggingFace(to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string) },
+                           onMatrix: onMatrix)
+        }
         if tokenizer != nil || (try? ModelLoader.tokenizerPath(forModel: path, explicit: nil)) != nil {
             tokenizerPath = try ModelLoader.tokenizerPath(forModel: path, explicit: tokenizer)
             _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config)

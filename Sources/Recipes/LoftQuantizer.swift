@@ -69,6 +69,7 @@ public enum LoftQuantizer {
     /// Quantizes `source` into `output` (which must not exist yet; written under a temporary
     /// name and renamed when complete). `onMatrix` sees each matrix as it is done.
     public static func run(source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
+                           writeTokenizer: (URL) throws -> Void = { _ in },
                            onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
         try options.validate()
         try source.validate()
@@ -124,6 +125,7 @@ public enum LoftQuantizer {
             configJSON["quantization_config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(quantizationConfig))
             try AtomicFile.write(try JSONSerialization.data(withJSONObject: configJSON, options: [.prettyPrinted, .sortedKeys]),
                                  to: partial.appendingPathComponent("config.json"))
+            try writeTokenizer(partial)
             if let tokenizerPath {
                 let copy = partial.appendingPathComponent("tokenizer.model").path
                 try FileManager.default.copyItem(atPath: tokenizerPath, toPath: copy)

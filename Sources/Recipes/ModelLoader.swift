@@ -74,6 +74,9 @@ public enum ModelLoader {
         var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
         if try format(of: path) == .gguf {
             loaded.chatTemplate = ChatTemplate(templateText: try GGUFFile(path: path).metadata["tokenizer.chat_template"]?.string)
+        } else if let data = FileManager.default.contents(atPath: (path as NSString).appendingPathComponent("tokenizer_config.json")),
+                  let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            loaded.chatTemplate = ChatTemplate(templateText: config["chat_template"] as? String)
         }
         return loaded
     }
@@ -83,8 +86,14 @@ public enum ModelLoader {
     public static func tokenizer(forModel modelPath: String, explicit: String?, config: LlamaConfig) throws -> any Tokenizer {
         let tokenizer: any Tokenizer
         let path: String
+        let folder = try? format(of: modelPath) == .gguf ? nil : modelPath
+        let huggingFaceFolder = explicit.map { $0.hasSuffix("tokenizer.json") ? ($0 as NSString).deletingLastPathComponent : nil }
+            ?? folder.flatMap { hasBPEFiles($0) ? $0 : nil }
         if explicit == nil, (try? format(of: modelPath)) == .gguf {
             (tokenizer, path) = (try GGUFCheckpoint(path: modelPath).tokenizer(), modelPath)
+        } else if let huggingFaceFolder {
+            (tokenizer, path) = (try ByteLevelBPETokenizer(huggingFaceFolder: huggingFaceFolder),
+                                 (huggingFaceFolder as NSString).appendingPathComponent("tokenizer.json"))
         } else {
             path = try tokenizerPath(forModel: modelPath, explicit: explicit)
             tokenizer = try SentencePieceTokenizer(path: path)
@@ -106,6 +115,13 @@ public enum ModelLoader {
             config = try openCheckpoint(modelPath).config
         }
         return try tokenizer(forModel: modelPath, explicit: explicit, config: config)
+    }
+
+    /// Whether `path` is a folder with a `tokenizer.json` and no SentencePiece `tokenizer.model`.
+    static func hasBPEFiles(_ path: String) -> Bool {
+        let files = FileManager.default
+        return files.fileExists(atPath: (path as NSString).appendingPathComponent("tokenizer.json"))
+            && !files.fileExists(atPath: (path as NSString).appendingPathComponent("tokenizer.model"))
     }
 
     /// The tokenizer file for the model at `modelPath`: `explicit` when given, else

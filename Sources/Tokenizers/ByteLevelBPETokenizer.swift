@@ -20,6 +20,10 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     /// Whether the model expects BOS first (`add_bos_token`); `encode(addBOS: true)` honours it.
     public let addsBOS: Bool
     let tokens: [String]
+    /// The merges as given ("a b", best first), kept for writing `tokenizer.json`.
+    let mergeList: [String]
+    /// Token types (3 control, 4 user-defined, else ordinary), kept for writing.
+    let tokenTypes: [Int]
     let idOfToken: [String: Int32]
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -42,7 +46,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     public init(path: String, tokens: [String], merges: [String], tokenTypes: [Int], bosID: Int32?, eosID: Int32?,
                 unkID: Int32? = nil, addsBOS: Bool, preTokenizer: PreTokenizer) throws {
         (self.path, self.tokens, self.bosID, self.eosID, self.addsBOS, self.preTokenizer) = (path, tokens, bosID, eosID, addsBOS, preTokenizer)
-        self.unkID = unkID
+        (self.unkID, mergeList, self.tokenTypes) = (unkID, merges, tokenTypes)
         var ids: [String: Int32] = [:]
         for (index, token) in tokens.enumerated() where ids[token] == nil { ids[token] = Int32(index) }
         idOfToken = ids

@@ -48,4 +48,24 @@ final class SmolLM2Tests: XCTestCase {
         XCTAssertEqual(result.targets, 8 * 511)
         XCTAssertEqual(result.meanNLL, golden["mean_nll"] as! Double, accuracy: 2e-4)
     }
+
+    /// `loft quantize` of the GGUF: the folder carries the tokenizer (Hugging Face files, read back
+    /// equal on every golden case) and the chat template.
+    func testQuantizeFolderCarriesTokenizerAndChatTemplate() throws {
+        let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("q")
+        let options = try LoftQuantizer.Options(bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 4,
+                                                iterations: 1, initialization: .gaussian, svd: "auto", seed: 0)
+        _ = try LoftQuantizer.quantize(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                                       tokenizer: nil, options: options, output: out)
+        let folder = try ModelLoader.load(model: out.path)
+        XCTAssertEqual(folder.chatTemplate, try Self.loaded.get().chatTemplate)
+        XCTAssertEqual(folder.tokenizer.addsBOS, false)
+        XCTAssertEqual(folder.tokenizer.eosID, 2)
+        let golden = try Fixtures.json(Fixtures.golden("smollm2/tokenizer_golden.json"))
+        for item in try XCTUnwrap(golden["cases"] as? [[String: Any]]) {
+            let text = try XCTUnwrap(item["text"] as? String)
+            XCTAssertEqual(try folder.tokenizer.encode(text, addBOS: true), (item["ids"] as? [Int])?.map(Int32.init), text.debugDescription)
+        }
+        XCTAssertEqual(try folder.tokenizer.encode("<|im_start|>user", addBOS: false).first, 1)
+    }
 }
