@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import Support
 
@@ -136,7 +137,7 @@ public final class GGUFFile: @unchecked Sendable {
     public func floats(_ name: String) throws -> [Float] {
         guard let info = tensors[name] else { throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)]", detail: "missing") }
         defer { file.release(info.begin..<info.end) }
-        let count = info.shape.reduce(1, *)
+        let count = info.shape.product
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             GGMLDequantization.dequantize(info.type, from: file.base + info.begin, count: count, into: buffer.baseAddress!)
             initialized = count

@@ -40,7 +40,7 @@ extension LoftQuantizer {
         }
         if tokenizer != nil || (try? ModelLoader.tokenizerPath(forModel: path, explicit: nil)) != nil {
             tokenizerPath = try ModelLoader.tokenizerPath(forModel: path, explicit: tokenizer)
-            _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config)
+            _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config, gguf: source as? GGUFCheckpoint)
         }
         return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, onMatrix: onMatrix)
     }

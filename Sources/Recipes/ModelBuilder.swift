@@ -30,7 +30,8 @@ public enum ModelBuilder {
             return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: nil)
         }
         let source = try ModelLoader.openCheckpoint(path, format: config.model.format)
-        let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config)
+        let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config,
+                                                  gguf: source as? GGUFCheckpoint)
         let lora = config.lora
         if config.quantization == nil && lora.initialization == .loftq {
             throw TrainingError.invalidValue(file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")

@@ -68,12 +68,15 @@ public enum ModelLoader {
             return Loaded(model: built.model, tokenizer: built.tokenizer,
                           description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
         }
-        let model = try loadBase(path)
+        // A GGUF is parsed once: weights, tokenizer and chat template all come from that one read.
+        let format = try format(of: path)
+        let gguf = format == .gguf ? try GGUFCheckpoint(path: path) : nil
+        let model = try gguf.map { try LlamaModel(checkpoint: $0) } ?? loadBase(path, format: format)
         if let adapter { try AdapterFiles.attach(URL(fileURLWithPath: adapter), to: model) }
-        let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config)
+        let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config, gguf: gguf)
         var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
-        if try format(of: path) == .gguf {
-            loaded.chatTemplate = ChatTemplate(templateText: try GGUFFile(path: path).metadata["tokenizer.chat_template"]?.string)
+        if let gguf {
+            loaded.chatTemplate = ChatTemplate(templateText: gguf.file.metadata["tokenizer.chat_template"]?.string)
         } else if let data = FileManager.default.contents(atPath: (path as NSString).appendingPathComponent("tokenizer_config.json")),
                   let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             loaded.chatTemplate = ChatTemplate(templateText: config["chat_template"] as? String)
@@ -81,16 +84,18 @@ public enum ModelLoader {
         return loaded
     }
 
-    /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model), checked
-    /// against the model's vocabulary: the one check every path makes.
-    public static func tokenizer(forModel modelPath: String, explicit: String?, config: LlamaConfig) throws -> any Tokenizer {
+    /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model or, for a
+    /// GGUF, inside it — `gguf` when the caller has the file open already), checked against the
+    /// model's vocabulary: the one check every path makes.
+    public static func tokenizer(forModel modelPath: String, explicit: String?, config: LlamaConfig,
+                                 gguf: GGUFCheckpoint? = nil) throws -> any Tokenizer {
         let tokenizer: any Tokenizer
         let path: String
-        let folder = try? format(of: modelPath) == .gguf ? nil : modelPath
+        let isGGUF = gguf != nil || (try? format(of: modelPath)) == .gguf
         let huggingFaceFolder = explicit.map { $0.hasSuffix("tokenizer.json") ? ($0 as NSString).deletingLastPathComponent : nil }
-            ?? folder.flatMap { hasBPEFiles($0) ? $0 : nil }
-        if explicit == nil, (try? format(of: modelPath)) == .gguf {
-            (tokenizer, path) = (try GGUFCheckpoint(path: modelPath).tokenizer(), modelPath)
+            ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
+        if explicit == nil, isGGUF {
+            (tokenizer, path) = (try (gguf ?? GGUFCheckpoint(path: modelPath)).tokenizer(), modelPath)
         } else if let huggingFaceFolder {
             (tokenizer, path) = (try ByteLevelBPETokenizer(huggingFaceFolder: huggingFaceFolder),
                                  (huggingFaceFolder as NSString).appendingPathComponent("tokenizer.json"))
@@ -108,13 +113,12 @@ public enum ModelLoader {
     /// The tokenizer of the model at `modelPath`, checked against its vocabulary, without loading
     /// any weight (headers only): what `loft tokenize` uses.
     public static func tokenizer(forModel modelPath: String, explicit: String?) throws -> any Tokenizer {
-        let config: LlamaConfig
         if try format(of: modelPath) == .loft {
-            config = try LlamaConfig(huggingFaceConfigAt: (modelPath as NSString).appendingPathComponent("config.json"))
-        } else {
-            config = try openCheckpoint(modelPath).config
+            let config = try LlamaConfig(huggingFaceConfigAt: (modelPath as NSString).appendingPathComponent("config.json"))
+            return try tokenizer(forModel: modelPath, explicit: explicit, config: config)
         }
-        return try tokenizer(forModel: modelPath, explicit: explicit, config: config)
+        let source = try openCheckpoint(modelPath)
+        return try tokenizer(forModel: modelPath, explicit: explicit, config: source.config, gguf: source as? GGUFCheckpoint)
     }
 
     /// Whether `path` is a folder with a `tokenizer.json` and no SentencePiece `tokenizer.model`.

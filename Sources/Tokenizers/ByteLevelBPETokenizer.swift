@@ -22,14 +22,14 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     let tokens: [String]
     /// The merges as given ("a b", best first), kept for writing `tokenizer.json`.
     let mergeList: [String]
-    /// Token types (3 control, 4 user-defined, else ordinary), kept for writing.
+    /// Token types (3 control, 4 user-defined, else ordinary): decoding and writing follow them.
     let tokenTypes: [Int]
     let idOfToken: [String: Int32]
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Special tokens matched whole in the input, longest first; `control` ones decode to nothing.
+    /// Special tokens matched whole in the input, longest first (control ones, type 3, decode to
+    /// nothing; user-defined ones, type 4, to their text).
     let specials: [(text: [Unicode.Scalar], id: Int32)]
-    let control: Set<Int32>
     let preTokenizer: PreTokenizer
     /// The token id of each byte's printable character (nil when the vocabulary lacks it: such a
     /// byte becomes `unkID`, or is dropped without one, as in Hugging Face's BPE).
@@ -70,13 +70,11 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         guard tokenTypes.isEmpty || tokenTypes.count == tokens.count else {
             throw TokenizerError.invalidModel(path: path, reason: "\(tokenTypes.count) token types for \(tokens.count) tokens")
         }
-        var specials: [([Unicode.Scalar], Int32)] = [], control = Set<Int32>()
+        var specials: [([Unicode.Scalar], Int32)] = []
         for (index, type) in tokenTypes.enumerated() where type == 3 || type == 4 {
             specials.append((Array(tokens[index].unicodeScalars), Int32(index)))
-            if type == 3 { control.insert(Int32(index)) }
         }
         self.specials = specials.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
-        self.control = control
     }
 
     // MARK: - Encoding
@@ -170,8 +168,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         var bytes: [UInt8] = []
         for id in ids {
             guard id >= 0 && Int(id) < tokens.count else { throw TokenizerError.idOutOfRange(id: id, vocabularySize: tokens.count) }
-            if control.contains(id) { continue }
-            if specials.contains(where: { $0.id == id }) {
+            let type = tokenTypes.isEmpty ? 1 : tokenTypes[Int(id)]
+            if type == 3 { continue }
+            if type == 4 {
                 bytes += Array(tokens[Int(id)].utf8)
                 continue
             }
