@@ -16,7 +16,8 @@ extension GGUFCheckpoint {
         switch preName {
         case "smollm": pre = .smollm
         case "gpt2", "default": pre = .gpt2
-        default: throw FormatError.unsupported(path: path, detail: "tokenizer.ggml.pre '\(preName)' (smollm and gpt2 are read)")
+        case "llama-bpe", "llama3", "llama-v3": pre = .llama3
+        default: throw FormatError.unsupported(path: path, detail: "tokenizer.ggml.pre '\(preName)' (smollm, gpt2 and llama-bpe are read)")
         }
         func strings(_ key: String) throws -> [String] {
             guard let values = m[key]?.array else { throw FormatError.invalidGGUF(path: path, field: key, detail: "missing or not an array") }

@@ -53,7 +53,11 @@ extension ByteLevelBPETokenizer {
                       unkID: unk, addsBOS: config["add_bos_token"] as? Bool ?? false, preTokenizer: preTokenizer)
     }
 
-    /// `smollm` for `Sequence[Digits(individual), ByteLevel]`, `gpt2` for a lone `ByteLevel`.
+    /// Llama-3's pre-tokenizer regex as `tokenizer.json` spells it.
+    static let llama3Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+
+    /// `smollm` for `Sequence[Digits(individual), ByteLevel]`, `gpt2` for a lone `ByteLevel`,
+    /// `llama3` for `Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex: false)]`.
     static func preTokenizer(of value: Any?) -> PreTokenizer? {
         guard let object = value as? [String: Any] else { return nil }
         switch object["type"] as? String {
@@ -62,6 +66,9 @@ extension ByteLevelBPETokenizer {
             let steps = (object["pretokenizers"] as? [[String: Any]] ?? []).map { ($0["type"] as? String ?? "", $0) }
             if steps.count == 1, steps[0].0 == "ByteLevel" { return .gpt2 }
             if steps.count == 2, steps[0].0 == "Digits", steps[0].1["individual_digits"] as? Bool == true, steps[1].0 == "ByteLevel" { return .smollm }
+            if steps.count == 2, steps[0].0 == "Split", steps[1].0 == "ByteLevel", steps[1].1["use_regex"] as? Bool == false,
+               (steps[0].1["pattern"] as? [String: Any])?["Regex"] as? String == llama3Pattern,
+               steps[0].1["behavior"] as? String == "Isolated" { return .llama3 }
             return nil
         default: return nil
         }
@@ -79,11 +86,19 @@ extension ByteLevelBPETokenizer {
             if vocab[token] == nil { vocab[token] = id }
         }
         let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
-        let pre: [String: Any] = preTokenizer == .smollm
-            ? ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]] : byteLevel
+        let pre: [String: Any]
+        switch preTokenizer {
+        case .gpt2: pre = byteLevel
+        case .smollm: pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
+        case .llama3:
+            var plain = byteLevel
+            plain["use_regex"] = false
+            pre = ["type": "Sequence", "pretokenizers": [["type": "Split", "pattern": ["Regex": Self.llama3Pattern], "behavior": "Isolated",
+                                                          "invert": false], plain]]
+        }
         var model: [String: Any] = ["type": "BPE", "vocab": vocab, "merges": mergeList, "dropout": NSNull(),
                                     "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": false,
-                                    "byte_fallback": false]
+                                    "byte_fallback": false, "ignore_merges": preTokenizer == .llama3]
         model["unk_token"] = unkID.map { tokens[Int($0)] } ?? NSNull()
         let tokenizer: [String: Any] = ["version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
                                         "normalizer": NSNull(), "pre_tokenizer": pre, "post_processor": NSNull(),

@@ -64,6 +64,66 @@ extension ByteLevelBPETokenizer {
         return pieces
     }
 
+    /// Llama-3's pre-tokenizer (llama.cpp's `llama-bpe`) on `s[range]`, a scanner with the regex's
+    /// alternation order: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
+    /// reference: meta-llama/llama3 tokenizer.py (pat_str); llama.cpp llama-vocab.cpp (LLAMA3)
+    static func llama3Pieces(_ s: ArraySlice<Unicode.Scalar>, _ range: Range<Int>) -> [Range<Int>] {
+        var pieces: [Range<Int>] = []
+        var i = range.lowerBound
+        let end = range.upperBound
+        func run(from start: Int, while kindIs: Kind, limit: Int = .max) -> Int {
+            var j = start
+            while j < end && j - start < limit && kind(s[j]) == kindIs { j += 1 }
+            return j
+        }
+        func isNewline(_ c: Unicode.Scalar) -> Bool { c == "\r" || c == "\n" }
+        func lower(_ c: Unicode.Scalar) -> Unicode.Scalar { (0x41...0x5A).contains(c.value) ? Unicode.Scalar(c.value + 32)! : c }
+        while i < end {
+            let c = s[i]
+            if c == "'" && i + 1 < end {
+                let next = lower(s[i + 1])
+                if ["s", "t", "m", "d"].contains(next) { pieces.append(i..<(i + 2)); i += 2; continue }
+                if i + 2 < end, [("r", "e"), ("v", "e"), ("l", "l")].contains(where: { $0.0 == next && $0.1 == lower(s[i + 2]) }) {
+                    pieces.append(i..<(i + 3)); i += 3; continue
+                }
+            }
+            let kindOfC = kind(c)
+            // [^\r\n\p{L}\p{N}]?\p{L}+
+            if kindOfC == .letter {
+                let stop = run(from: i, while: .letter)
+                pieces.append(i..<stop); i = stop; continue
+            }
+            if kindOfC != .number && !isNewline(c) && i + 1 < end && kind(s[i + 1]) == .letter {
+                let stop = run(from: i + 1, while: .letter)
+                pieces.append(i..<stop); i = stop; continue
+            }
+            // \p{N}{1,3}
+            if kindOfC == .number {
+                let stop = run(from: i, while: .number, limit: 3)
+                pieces.append(i..<stop); i = stop; continue
+            }
+            //  ?[^\s\p{L}\p{N}]+[\r\n]*
+            let afterSpace = c == " " && i + 1 < end ? i + 1 : i
+            if kind(s[afterSpace]) == .other {
+                var stop = run(from: afterSpace, while: .other)
+                while stop < end && isNewline(s[stop]) { stop += 1 }
+                pieces.append(i..<stop); i = stop; continue
+            }
+            // Whitespace: up to its last newline; else the whole run at the end, else all but its
+            // last character, else the single character.
+            let stop = run(from: i, while: .space)
+            if let lastNewline = (i..<stop).last(where: { isNewline(s[$0]) }) {
+                pieces.append(i..<(lastNewline + 1)); i = lastNewline + 1
+            } else if stop == end || stop - i == 1 {
+                pieces.append(i..<stop); i = stop
+            } else {
+                pieces.append(i..<(stop - 1)); i = stop - 1
+            }
+        }
+        return pieces
+    }
+
     /// GPT-2's `bytes_to_unicode`: printable bytes stand for themselves, the other 68 are moved
     /// to U+0100 and up. Returns byte → character and character → byte.
     static func byteCharacters() -> ([Unicode.Scalar], [Unicode.Scalar: UInt8]) {

@@ -12,6 +12,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         case gpt2
         /// Every digit alone, then GPT-2's regex (SmolLM's `Digits(individual) + ByteLevel`).
         case smollm
+        /// Llama-3's regex (letters with one leading non-letter, digits in threes, newlines kept
+        /// apart), words found whole in the vocabulary taken as they are (`ignore_merges`).
+        case llama3
     }
 
     public let path: String
@@ -36,6 +39,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     let byteIDs: [Int32?]
     /// The unknown token, if any.
     public let unkID: Int32?
+    /// The printable character each byte stands for.
+    let byteCharacter: [Unicode.Scalar]
     /// The byte each printable character stands for.
     let byteOfCharacter: [Unicode.Scalar: UInt8]
     private var cache: [String: [Int32]] = [:]
@@ -51,7 +56,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         for (index, token) in tokens.enumerated() where ids[token] == nil { ids[token] = Int32(index) }
         idOfToken = ids
         let (toCharacter, fromCharacter) = Self.byteCharacters()
-        byteOfCharacter = fromCharacter
+        (byteCharacter, byteOfCharacter) = (toCharacter, fromCharacter)
         byteIDs = toCharacter.map { ids[String(Character($0))] }
         guard byteIDs.compactMap({ $0 }).count >= 128 else {
             throw TokenizerError.invalidModel(path: path, reason: "fewer than half of the 256 byte tokens: not a byte-level vocabulary")
@@ -109,22 +114,48 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// Pre-tokenizes and BPE-encodes text without special tokens.
     private func encodeOrdinary(_ s: ArraySlice<Unicode.Scalar>, into ids: inout [Int32]) {
-        guard !s.isEmpty else { return }
-        var segments: [Range<Int>] = []
+        for piece in ordinaryPieces(s) { ids += bpe(String(String.UnicodeScalarView(s[piece]))) }
+    }
+
+    /// The pre-tokens of text without special tokens, as ranges of `s`.
+    private func ordinaryPieces(_ s: ArraySlice<Unicode.Scalar>) -> [Range<Int>] {
+        guard !s.isEmpty else { return [] }
         switch preTokenizer {
-        case .gpt2: segments = [s.startIndex..<s.endIndex]
+        case .gpt2: return Self.gpt2Pieces(s, s.startIndex..<s.endIndex)
+        case .llama3: return Self.llama3Pieces(s, s.startIndex..<s.endIndex)
         case .smollm:
-            var start = s.startIndex
+            var pieces: [Range<Int>] = [], start = s.startIndex
             for i in s.indices where Self.kind(s[i]) == .number {
-                if start < i { segments.append(start..<i) }
-                segments.append(i..<(i + 1))
+                if start < i { pieces += Self.gpt2Pieces(s, start..<i) }
+                pieces.append(i..<(i + 1))
                 start = i + 1
             }
-            if start < s.endIndex { segments.append(start..<s.endIndex) }
+            if start < s.endIndex { pieces += Self.gpt2Pieces(s, start..<s.endIndex) }
+            return pieces
         }
-        for segment in segments {
-            for piece in Self.gpt2Pieces(s, segment) { ids += bpe(String(String.UnicodeScalarView(s[piece]))) }
+    }
+
+    /// The pieces `text` is cut into before BPE (special tokens whole), for checking what a model
+    /// sees: their concatenation is `text`.
+    public func preTokenize(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var pieces: [String] = []
+        func add(_ range: Range<Int>) {
+            pieces += ordinaryPieces(scalars[range]).map { String(String.UnicodeScalarView(scalars[$0])) }
         }
+        var start = 0, i = 0
+        while i < scalars.count {
+            if let special = special(at: i, in: scalars) {
+                add(start..<i)
+                pieces.append(String(String.UnicodeScalarView(scalars[i..<(i + special.length)])))
+                i += special.length
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        add(start..<scalars.count)
+        return pieces
     }
 
     /// The ids of one pre-token: its UTF-8 bytes as byte tokens, merged by rank (GPT-2's `bpe`).
@@ -132,6 +163,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         lock.lock()
         if let cached = cache[word] { lock.unlock(); return cached }
         lock.unlock()
+        if preTokenizer == .llama3, let whole = idOfToken[String(String.UnicodeScalarView(word.utf8.map { byteCharacter[Int($0)] }))] {
+            return [whole]
+        }
         var symbols = word.utf8.compactMap { byteIDs[Int($0)] ?? unkID }
         while symbols.count > 1 {
             var best: (rank: Int32, id: Int32)?, bestIndex = -1
