@@ -7,9 +7,9 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize a model's linears (NF4/NF2/mixed) and initialise LoRA adapters with LoftQ.")
 
-    @Option(help: "A Hugging Face folder or a llama2.c .bin file.")
+    @Option(help: "A GGUF file, a Hugging Face folder or a llama2.c .bin file.")
     var model: String
-    @Option(help: "The tokenizer.model to copy into the folder (default: the one beside the model).")
+    @Option(help: "The tokenizer to copy into the folder: a tokenizer.model or a folder with tokenizer.json (default: the model's own).")
     var tokenizer: String?
     @Option(help: "Bits per weight: 4, 3, 2.5, 2.25 or 2 (8 with --method uniform).")
     var bits: Double = 4

@@ -9,7 +9,7 @@ struct Tokenize: ParsableCommand {
 
     @Option(help: "A model (GGUF, Hugging Face folder, llama2.c file with --tokenizer, loft folder); its tokenizer is used.")
     var model: String
-    @Option(help: "The SentencePiece tokenizer.model (default: the model's own).")
+    @Option(help: "A SentencePiece tokenizer.model or a folder with tokenizer.json (default: the model's own).")
     var tokenizer: String?
     @Option(help: "The text to tokenize.")
     var text: String?

@@ -92,8 +92,9 @@ public enum ModelLoader {
         let tokenizer: any Tokenizer
         let path: String
         let isGGUF = gguf != nil || (try? format(of: modelPath)) == .gguf
-        let huggingFaceFolder = explicit.map { $0.hasSuffix("tokenizer.json") ? ($0 as NSString).deletingLastPathComponent : nil }
-            ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
+        let huggingFaceFolder: String? = explicit.map { given -> String? in
+            given.hasSuffix("tokenizer.json") ? (given as NSString).deletingLastPathComponent : hasBPEFiles(given) ? given : nil
+        } ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
         if explicit == nil, isGGUF {
             (tokenizer, path) = (try (gguf ?? GGUFCheckpoint(path: modelPath)).tokenizer(), modelPath)
         } else if let huggingFaceFolder {

@@ -68,4 +68,27 @@ final class SmolLM2Tests: XCTestCase {
         }
         XCTAssertEqual(try folder.tokenizer.encode("<|im_start|>user", addBOS: false).first, 1)
     }
+
+    /// GSM8K on the GGUF (`loft eval --gsm8k`'s path): prompts without BOS (add_bos_token false),
+    /// generation stopped at this model's EOS (`<|im_end|>`), and the batched greedy answers equal
+    /// the one-prompt-at-a-time ones.
+    func testGSM8KBatchedGreedyAnswersEqualSingleOnes() throws {
+        let loaded = try Self.loaded.get()
+        let problems = Array(try GSM8K.load(try Fixtures.data("gsm8k/test.jsonl"), limit: 2))
+        var records: [GSM8KEvaluation.Prediction] = []
+        let result = try GSM8KEvaluation.run(model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: 2,
+                                             maxNewTokens: 24, sampling: SamplingOptions(), seed: 0) { records.append($0) }
+        XCTAssertEqual(result.questions, 2)
+        XCTAssertEqual(records.map(\.gold), problems.map(\.goldAnswer))
+        for (record, problem) in zip(records, problems) {
+            let prompt = try loaded.tokenizer.encode(problem.prompt, addBOS: true)
+            XCTAssertNotEqual(prompt.first, loaded.tokenizer.bosID, "this tokenizer adds no BOS")
+            var rng = RandomState(seed: 0)
+            let single = try loaded.model.generate(prompt: prompt, maxNewTokens: 24, rng: &rng, stopTokens: [2])
+            XCTAssertFalse(single.isEmpty)
+            XCTAssertEqual(record.output, try loaded.tokenizer.decode(single), "question \(record.index)")
+            XCTAssertEqual(record.correct, GSM8KEvaluation.matches(GSM8KEvaluation.answer(record.output), gold: record.gold))
+        }
+        XCTAssertEqual(result.accuracy, Double(records.filter(\.correct).count) / 2)
+    }
 }
