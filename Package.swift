@@ -21,7 +21,7 @@ let package = Package(
         // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
         .target(name: "Autograd", dependencies: ["COpenBLAS"]),
         .target(name: "Support", dependencies: ["Autograd", "CKernels"]),
-        .target(name: "Quantization", dependencies: ["Autograd", "CKernels"]),
+        .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
@@ -44,7 +44,7 @@ let package = Package(
         // MARK: - Unit test bundles
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
         .testTarget(name: "SupportTests", dependencies: ["Support", "_TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "_TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Support", "_TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Formats", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),

@@ -4,38 +4,48 @@ import LoRA
 import Quantization
 import Support
 
-/// `loft bench dequant`: GB/s of the 4-bit and 2-bit dequantization kernels (fp32 bytes written).
+/// `loft bench dequant`: GB/s of the dequantization kernels (fp32 bytes written) for every packed
+/// format on every SIMD path this CPU has.
 public enum DequantBenchmark {
-    /// One codebook at one thread count.
-    public struct Row: Codable, Sendable { public let codebook: String; public let threads: Int; public let gbPerSecond: Summary }
+    /// One format on one path at one thread count.
+    public struct Row: Codable, Sendable {
+        public let codebook: String, doubleQuant: Bool, path: SIMDPath, threads: Int, gbPerSecond: Summary
+    }
 
-    /// NF4 and NF2 of a 4096×4096 weight, 1 and 2 threads, `runs` timed runs after a warm-up.
-    public static func run(runs: Int) throws -> [Row] {
+    /// NF4, NF2, int4 and int2 of a 4096×4096 weight (blocks of 64, with and without double
+    /// quantization), each path in `paths` (default: all this CPU has), 1 and 2 threads, `runs`
+    /// timed runs after a warm-up.
+    public static func run(runs: Int, paths: [SIMDPath] = SIMDPath.supported) throws -> [Row] {
         guard runs >= 1 && runs <= 10_000 else { throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000") }
         var rng = RandomState(seed: 3)
         let shape = [4096, 4096]
         let weight = rng.uniform(count: shape.product, low: -0.05, high: 0.05)
+        var out = [Float](repeating: 0, count: shape.product)
         var rows: [Row] = []
-        for codebook in [Codebook.nf4, .nf2] {
-            let q = QuantizedTensor(weight, shape: shape, codebook: codebook)
-            var out = [Float](repeating: 0, count: q.count)
-            for threads in [1, 2] {
-                let rates: [Double] = (0...runs).map { _ in
-                    let seconds = Stopwatch.time {
-                        out.withUnsafeMutableBufferPointer { buffer in
-                            let pointer = SendablePointer(buffer.baseAddress!)
-                            let chunks = threads == 1 ? 1 : 64
-                            Parallel.forEach(chunks, costPerItem: threads == 1 ? 1 : 1 << 20) { range in
-                                for chunk in range {
-                                    let span = (q.count * chunk / chunks)..<(q.count * (chunk + 1) / chunks)
-                                    q.dequantize(span, into: pointer.pointer + span.lowerBound)
+        for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2)] {
+            for doubleQuant in [false, true] {
+                let q = QuantizedTensor(weight, shape: shape, codebook: codebook, doubleQuant: doubleQuant)
+                for path in paths where path.isSupported {
+                    for threads in [1, 2] {
+                        let rates: [Double] = (0...runs).map { _ in
+                            let seconds = Stopwatch.time {
+                                out.withUnsafeMutableBufferPointer { buffer in
+                                    let pointer = SendablePointer(buffer.baseAddress!)
+                                    let chunks = threads == 1 ? 1 : 64
+                                    Parallel.forEach(chunks, costPerItem: threads == 1 ? 1 : 1 << 20) { range in
+                                        for chunk in range {
+                                            let span = (q.count * chunk / chunks)..<(q.count * (chunk + 1) / chunks)
+                                            q.dequantize(span, into: pointer.pointer + span.lowerBound, path: path)
+                                        }
+                                    }
                                 }
                             }
-                        }
+                            return Double(q.count * 4) / seconds / 1e9
+                        }.dropFirst().map { $0 }
+                        rows.append(Row(codebook: codebook.name, doubleQuant: doubleQuant, path: path, threads: threads,
+                                        gbPerSecond: Summary(rates)))
                     }
-                    return Double(q.count * 4) / seconds / 1e9
-                }.dropFirst().map { $0 }
-                rows.append(Row(codebook: codebook.name, threads: threads, gbPerSecond: Summary(rates)))
+                }
             }
         }
         return rows

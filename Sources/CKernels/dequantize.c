@@ -1,9 +1,13 @@
 // Blockwise dequantization of packed codes: out[i] = levels[code(i)] * absmax[block(i)].
 // Codes are packed most-significant first (4-bit: high nibble first; 2-bit: highest pair first).
-// An AVX-512 path (16 lanes, vpermps table lookup) is chosen at run time; a portable scalar
-// loop is the fallback and handles every edge (odd starts, block boundaries).
+// Three paths, chosen at run time: AVX-512 (16 lanes, one vpermps over the 16-level table),
+// AVX2 (8 lanes, two vpermps over the halves of the table and a blend), and a portable scalar
+// loop that is the fallback and handles every edge (odd starts, block boundaries, 8-bit codes).
+// LOFT_SIMD=scalar|avx2|avx512 in the environment caps the path (for tests and comparisons).
 #include "CKernels.h"
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static inline int code_at(const uint8_t *codes, int64_t i, int bits) {
     int per_byte = 8 / bits;
@@ -11,16 +15,25 @@ static inline int code_at(const uint8_t *codes, int64_t i, int bits) {
     return (codes[i / per_byte] >> shift) & ((1 << bits) - 1);
 }
 
-static void dequantize_scalar(const uint8_t *codes, int bits, const float *levels, const float *absmax,
-                              int64_t block_size, int64_t start, int64_t count, float *out) {
+static int dequantize_scalar(const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                             int64_t block_size, int64_t start, int64_t count, float *out) {
     for (int64_t k = 0; k < count; ++k) {
         int64_t i = start + k;
         out[k] = levels[code_at(codes, i, bits)] * absmax[i / block_size - start / block_size];
     }
+    return 1;
+}
+
+/// Whether the vector paths take this call: 4- or 2-bit codes, whole 16-element groups that
+/// start a block and never straddle one.
+static inline int vector_shape(int bits, int64_t block_size, int64_t start, int64_t count) {
+    return (bits == 4 || bits == 2) && block_size % 16 == 0 && start % block_size == 0 && count % 16 == 0;
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
+
+// MARK: AVX-512
 
 // 16 elements from 8 bytes of 4-bit codes: byte j holds elements 2j (high) and 2j+1 (low).
 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -35,7 +48,7 @@ static inline __m512 nf4_16(const uint8_t *bytes, __m512 table, __m512 scale) {
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512 nf2_16(const uint8_t *bytes, __m512 table, __m512 scale) {
     uint32_t word;
-    __builtin_memcpy(&word, bytes, 4);
+    memcpy(&word, bytes, 4);
     __m512i replicated = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128((int)word),
                                                                 _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
     __m512i shifts = _mm512_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0);
@@ -46,7 +59,7 @@ static inline __m512 nf2_16(const uint8_t *bytes, __m512 table, __m512 scale) {
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static int dequantize_avx512(const uint8_t *codes, int bits, const float *levels, const float *absmax,
                              int64_t block_size, int64_t start, int64_t count, float *out) {
-    if ((bits != 4 && bits != 2) || block_size % 16 != 0 || start % block_size != 0 || count % 16 != 0) return 0;
+    if (!vector_shape(bits, block_size, start, count)) return 0;
     float padded[16] = {0};
     for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
     __m512 table = _mm512_loadu_ps(padded);
@@ -58,17 +71,102 @@ static int dequantize_avx512(const uint8_t *codes, int bits, const float *levels
     }
     return 1;
 }
+
+// MARK: AVX2
+
+// 8 table entries picked by the low 3 bits of `index`, from the low half of the table when bit 3
+// is clear and the high half when it is set.
+__attribute__((target("avx2,fma")))
+static inline __m256 lookup16(__m256i index, __m256 low, __m256 high) {
+    __m256 from_low = _mm256_permutevar8x32_ps(low, index);
+    __m256 from_high = _mm256_permutevar8x32_ps(high, index);
+    return _mm256_blendv_ps(from_low, from_high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+
+__attribute__((target("avx2,fma")))
+static int dequantize_avx2(const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                           int64_t block_size, int64_t start, int64_t count, float *out) {
+    if (!vector_shape(bits, block_size, start, count)) return 0;
+    float padded[16] = {0};
+    for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
+    __m256 low = _mm256_loadu_ps(padded), high = _mm256_loadu_ps(padded + 8);
+    const __m256i fifteen = _mm256_set1_epi32(15), three = _mm256_set1_epi32(3);
+    const __m256i shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
+    const __m128i spread_lo = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i spread_hi = _mm_setr_epi8(2, 2, 2, 2, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (int64_t k = 0; k < count; k += 16) {
+        int64_t i = start + k;
+        __m256 scale = _mm256_set1_ps(absmax[i / block_size - start / block_size]);
+        __m256 first, second;
+        if (bits == 4) {
+            // 8 bytes → 16 nibbles in element order (high nibble first), widened 8 at a time.
+            __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + i / 2));
+            __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
+            __m256i a = _mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen);
+            __m256i b = _mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen);
+            first = lookup16(a, low, high);
+            second = lookup16(b, low, high);
+        } else {
+            // 4 bytes → 16 pairs: each byte spread over four lanes, shifted, masked.
+            uint32_t word;
+            memcpy(&word, codes + i / 4, 4);
+            __m128i packed = _mm_cvtsi32_si128((int)word);
+            __m256i a = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_lo));
+            __m256i b = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_hi));
+            first = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(a, shifts), three));
+            second = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(b, shifts), three));
+        }
+        _mm256_storeu_ps(out + k, _mm256_mul_ps(first, scale));
+        _mm256_storeu_ps(out + k + 8, _mm256_mul_ps(second, scale));
+    }
+    return 1;
+}
 #endif
+
+// MARK: Dispatch
+
+int loft_simd_supported(loft_simd_path path) {
+    if (path == LOFT_SIMD_SCALAR) return 1;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    loft_cpu_features f = loft_cpu_features_get();
+    if (path == LOFT_SIMD_AVX2) return f.avx2 && f.fma;
+    if (path == LOFT_SIMD_AVX512) return f.avx512f && f.avx512bw && f.avx512vl;
+#endif
+    return 0;
+}
+
+/// The best path the CPU has, capped by LOFT_SIMD (unknown values are ignored).
+static loft_simd_path choose_path(void) {
+    loft_simd_path best = LOFT_SIMD_SCALAR;
+    if (loft_simd_supported(LOFT_SIMD_AVX2)) best = LOFT_SIMD_AVX2;
+    if (loft_simd_supported(LOFT_SIMD_AVX512)) best = LOFT_SIMD_AVX512;
+    const char *cap = getenv("LOFT_SIMD");
+    if (cap && strcmp(cap, "scalar") == 0) return LOFT_SIMD_SCALAR;
+    if (cap && strcmp(cap, "avx2") == 0 && best > LOFT_SIMD_AVX2) return LOFT_SIMD_AVX2;
+    return best;
+}
+
+loft_simd_path loft_simd_active(void) {
+    static int chosen = -1;   // read and written atomically: threads may race to the first call
+    int path = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (path < 0) {
+        path = (int)choose_path();
+        __atomic_store_n(&chosen, path, __ATOMIC_RELAXED);
+    }
+    return (loft_simd_path)path;
+}
+
+int loft_dequantize_on(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                       int64_t block_size, int64_t start, int64_t count, float *out) {
+    if (!loft_simd_supported(path)) return 0;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (path == LOFT_SIMD_AVX512 && dequantize_avx512(codes, bits, levels, absmax, block_size, start, count, out)) return 1;
+    if (path == LOFT_SIMD_AVX2 && dequantize_avx2(codes, bits, levels, absmax, block_size, start, count, out)) return 1;
+#endif
+    return dequantize_scalar(codes, bits, levels, absmax, block_size, start, count, out);
+}
 
 void loft_dequantize(const uint8_t *codes, int bits, const float *levels, const float *absmax,
                      int64_t block_size, int64_t start, int64_t count, float *out) {
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-    static int has_avx512 = -1;
-    if (has_avx512 < 0) {
-        loft_cpu_features f = loft_cpu_features_get();
-        has_avx512 = f.avx512f && f.avx512bw && f.avx512vl;
-    }
-    if (has_avx512 && dequantize_avx512(codes, bits, levels, absmax, block_size, start, count, out)) return;
-#endif
-    dequantize_scalar(codes, bits, levels, absmax, block_size, start, count, out);
+    loft_dequantize_on(loft_simd_active(), codes, bits, levels, absmax, block_size, start, count, out);
 }

@@ -1,4 +1,5 @@
 import Autograd
+import Support
 
 /// A frozen weight stored blockwise-quantized: the flattened row-major values cut into blocks of
 /// `blockSize` (a block may span two rows; a shorter last block has its own scale), each scaled
@@ -61,17 +62,19 @@ public struct QuantizedTensor: Sendable {
         Double(codes.bytes.count * 8 + scales.storageBits) / Double(count)
     }
 
-    /// Dequantized elements `range` of the flattened weight, written to `out`.
-    public func dequantize(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        if range.isEmpty { return }
+    /// Dequantized elements `range` of the flattened weight, written to `out`, on the active SIMD
+    /// path, or on `path` (returning false, writing nothing, when the CPU lacks it).
+    @discardableResult
+    public func dequantize(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>, path: SIMDPath? = nil) -> Bool {
+        if range.isEmpty { return path?.isSupported ?? true }
         let firstBlock = range.lowerBound / blockSize
         let absmax = scales.absmax(blocks: firstBlock..<((range.upperBound + blockSize - 1) / blockSize))
-        codebook.levels.withUnsafeBufferPointer { levels in
+        return codebook.levels.withUnsafeBufferPointer { levels in
             codes.bytes.withUnsafeBufferPointer { bytes in
                 absmax.withUnsafeBufferPointer { scale in
                     DequantizationKernel.dequantize(codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
-                                       absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
-                                       count: range.count, into: out)
+                                                    absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
+                                                    count: range.count, into: out, path: path)
                 }
             }
         }

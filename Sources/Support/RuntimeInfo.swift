@@ -16,6 +16,8 @@ public struct RuntimeInfo: Codable, Sendable {
     public let workers: Int
     /// The CPU's relevant instruction sets (`avx2`, `avx512f`, ...).
     public let cpuFeatures: [String]
+    /// The path Loft's own SIMD kernels take (`scalar`, `avx2`, `avx512`).
+    public let kernelPath: SIMDPath
 
     /// The values for this process.
     public static var current: RuntimeInfo {
@@ -23,13 +25,13 @@ public struct RuntimeInfo: Codable, Sendable {
                     blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
                     blasThreads: BLAS.threads,
                     blasConfig: BLAS.configuration, workers: Parallel.workerCount,
-                    cpuFeatures: CPUFeatures.current.names)
+                    cpuFeatures: CPUFeatures.current.names, kernelPath: .active)
     }
 
-    /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; CPU: avx2 avx512f …`.
+    /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; kernels: avx512; CPU: avx2 avx512f …`.
     public var summary: String {
-        "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; "
-            + "workers: \(workers); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
+        "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; workers: \(workers); "
+            + "kernels: \(kernelPath.rawValue); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
     }
 }
 

@@ -1,5 +1,6 @@
 import Autograd
 import Quantization
+import Support
 import XCTest
 import _TestSupport
 
@@ -79,23 +80,49 @@ enum RandomStateValues {
 }
 
 final class DequantizeKernelTests: XCTestCase {
-    /// The SIMD path (aligned ranges) and the scalar path (any range) both equal
-    /// `levels[code] · absmax` element by element, at 4 and 2 bits, with and without double quant.
-    func testKernelEqualsElementwiseDefinition() {
+    /// Every SIMD path this CPU has (aligned ranges) and the scalar path (any range) equal
+    /// `levels[code] · absmax` element by element — bit for bit, as each output is one product —
+    /// at 4, 2 and 8 bits, blocks of 16, 32, 64 and 128, with and without double quant.
+    func testEveryPathEqualsElementwiseDefinition() {
         var rng = RandomState(seed: 21)
+        let paths = SIMDPath.supported
+        print("dequantization paths tested on this CPU: \(paths.map(\.rawValue).joined(separator: ", "))")
+        XCTAssertEqual(paths.first, .scalar)
         for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2), .uniform(bits: 8)] {
             for doubleQuant in [false, true] {
-                let shape = [48, 100]
-                let q = QuantizedTensor(rng.normal(count: shape.product), shape: shape, codebook: codebook, doubleQuant: doubleQuant)
-                let absmax = q.scales.absmax(blocks: 0..<q.scales.count)
-                let expected = (0..<q.count).map { codebook.levels[Int(q.codes[$0])] * absmax[$0 / q.blockSize] }
-                XCTAssertEqual(q.dequantized(), expected, "\(codebook.name) dq \(doubleQuant) whole")
-                for range in [0..<64, 64..<640, 3..<77, 1000..<1017, 4736..<4800] {
-                    var out = [Float](repeating: .nan, count: range.count)
-                    out.withUnsafeMutableBufferPointer { q.dequantize(range, into: $0.baseAddress!) }
-                    XCTAssertEqual(out, Array(expected[range]), "\(codebook.name) \(range)")
+                for blockSize in [64, 16, 32, 128] {
+                    let shape = [48, 100]
+                    let q = QuantizedTensor(rng.normal(count: shape.product), shape: shape, codebook: codebook, blockSize: blockSize,
+                                            doubleQuant: doubleQuant)
+                    let absmax = q.scales.absmax(blocks: 0..<q.scales.count)
+                    let expected = (0..<q.count).map { codebook.levels[Int(q.codes[$0])] * absmax[$0 / q.blockSize] }
+                    XCTAssertEqual(q.dequantized(), expected, "\(codebook.name) dq \(doubleQuant) whole")
+                    for path in paths {
+                        for range in [0..<64, 128..<640, 3..<77, 1000..<1017, 4736..<4800, 0..<4800] {
+                            var out = [Float](repeating: .nan, count: range.count)
+                            XCTAssertTrue(out.withUnsafeMutableBufferPointer { q.dequantize(range, into: $0.baseAddress!, path: path) })
+                            XCTAssertEqual(out, Array(expected[range]), "\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) \(range)")
+                        }
+                    }
                 }
             }
+        }
+    }
+
+    /// The active path is the best this CPU has unless LOFT_SIMD caps it; a path the CPU lacks
+    /// writes nothing and says so.
+    func testActivePathAndUnsupportedPaths() {
+        let environment = ProcessInfo.processInfo.environment["LOFT_SIMD"]
+        if environment == nil { XCTAssertEqual(SIMDPath.active, SIMDPath.supported.last) }
+        XCTAssertTrue(SIMDPath.supported.contains(SIMDPath.active))
+        let features = CPUFeatures.current
+        XCTAssertEqual(SIMDPath.avx2.isSupported, features.avx2 && features.fma)
+        XCTAssertEqual(SIMDPath.avx512.isSupported, features.avx512f && features.avx512bw && features.avx512vl)
+        let q = QuantizedTensor([Float](repeating: 0.5, count: 64), shape: [64], codebook: .nf4)
+        for path in SIMDPath.allCases where !path.isSupported {
+            var out = [Float](repeating: .nan, count: 64)
+            XCTAssertFalse(out.withUnsafeMutableBufferPointer { q.dequantize(0..<64, into: $0.baseAddress!, path: path) })
+            XCTAssertTrue(out.allSatisfy(\.isNaN))
         }
     }
 }

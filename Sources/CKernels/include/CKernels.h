@@ -23,9 +23,24 @@ void loft_keep_freed_memory(void);
 
 #include <stdint.h>
 
+/// The SIMD paths of the kernels, in increasing order.
+typedef enum { LOFT_SIMD_SCALAR = 0, LOFT_SIMD_AVX2 = 1, LOFT_SIMD_AVX512 = 2 } loft_simd_path;
+
+/// Whether this CPU can run `path` (scalar always can).
+int loft_simd_supported(loft_simd_path path);
+
+/// The path the kernels take: the best the CPU has, capped by LOFT_SIMD=scalar|avx2|avx512 when
+/// that is set (read once).
+loft_simd_path loft_simd_active(void);
+
 /// Dequantizes elements [start, start + count) of a blockwise-quantized tensor into `out`:
 /// `out[k] = levels[code(start + k)] * absmax[block(start + k) − block(start)]`, codes of `bits`
 /// bits packed most-significant first. `absmax` starts at the block of `start`.
-/// Uses AVX-512 when the CPU has it and the range is block-aligned, else a scalar loop.
+/// Takes the active SIMD path when the range is block-aligned, else a scalar loop.
 void loft_dequantize(const uint8_t *codes, int bits, const float *levels, const float *absmax,
                      int64_t block_size, int64_t start, int64_t count, float *out);
+
+/// `loft_dequantize` on a given path (for tests and benchmarks); returns 0, writing nothing, when
+/// the CPU lacks it.
+int loft_dequantize_on(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                       int64_t block_size, int64_t start, int64_t count, float *out);
