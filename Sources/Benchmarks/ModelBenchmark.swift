@@ -89,7 +89,7 @@ public enum ModelBenchmark {
                         arena.zeroGrads()
                     }
                 } else {
-                    _ = model.logits(tokens: tokens, batch: options.batch, steps: options.sequence, recording: false)
+                    _ = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence, recording: false)
                 }
             }
             if step > 0 { times.append(seconds) }

@@ -58,6 +58,13 @@ public final class LlamaModel {
     /// With `checkpointing`, each block keeps only its input and is recomputed in backward.
     public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
                        checkpointing: Bool = false) -> Tensor {
+        hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
+            .matmul(outputWeight, transposeOther: true)
+    }
+
+    /// The final-normed hidden states [B, T, D] the output projection reads (see `logits`).
+    public func hidden(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
+                       checkpointing: Bool = false) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
         let attention = AttentionBackend.causal(RotaryTable(headDim: config.headDim, positions: steps, offset: 0, theta: config.ropeTheta))
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
@@ -68,7 +75,7 @@ public final class LlamaModel {
                 x = block.forward(x, layer: layer, attention: attention, config: config, recording: recording)
             }
         }
-        return x.rmsNorm(weight: finalNorm, eps: config.normEps).matmul(outputWeight, transposeOther: true)
+        return x.rmsNorm(weight: finalNorm, eps: config.normEps)
     }
 
     /// Activation checkpointing of one block: the forward runs on a constant copy of x and its
@@ -88,7 +95,9 @@ public final class LlamaModel {
     }
 
     /// The mean next-token loss in the Hugging Face convention: `labels` [B·T] aligned with
-    /// `tokens`; the logits at t predict `labels[t+1]`; `-100` labels are ignored → [].
+    /// `tokens`; the logits at t predict `labels[t+1]`; `-100` labels are ignored → []. The output
+    /// projection and the loss run fused in row chunks (`linearCrossEntropy`): the [B·T, V] logits
+    /// are never held.
     public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true,
                      checkpointing: Bool = false) -> Tensor {
         precondition(labels.count == tokens.count, "loss: \(labels.count) labels for \(tokens.count) tokens")
@@ -96,8 +105,8 @@ public final class LlamaModel {
         for b in 0..<batch {
             for t in 0..<(steps - 1) { targets[b * steps + t] = labels[b * steps + t + 1] }
         }
-        return logits(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
-            .crossEntropy(targets: targets)
+        return hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
+            .linearCrossEntropy(weight: outputWeight, targets: targets)
     }
 
     /// Every trainable tensor with its id (layer, module, `lora_A`/`lora_B`), in layer and module order.
