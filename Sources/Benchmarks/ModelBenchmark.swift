@@ -40,9 +40,10 @@ public enum ModelBenchmark {
         public let runtime: RuntimeInfo
     }
 
-    /// Builds the model: frozen random base (quantized or fp32) with QLoRA-initialised LoRA.
-    public static func buildModel(_ options: Options) throws -> LlamaModel {
-        let source = RandomCheckpoint(config: options.config, seed: options.seed)
+    /// Builds the model: frozen base (quantized or fp32) from `source` (default: random weights of
+    /// `options.config`) with QLoRA-initialised LoRA.
+    public static func buildModel(_ options: Options, source: CheckpointSource? = nil) throws -> LlamaModel {
+        let source = source ?? RandomCheckpoint(config: options.config, seed: options.seed)
         let root = RandomState(seed: options.seed).split("lora")
         return try LlamaModel(checkpoint: source) { layer, module, weight in
             var rng = root.split("\(layer).\(module.rawValue)")

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed and memory.",
-        subcommands: [BenchGemm.self, BenchTrainStep.self, BenchForward.self, BenchDequant.self, BenchLoftQ.self]
+        subcommands: [BenchGemm.self, BenchTrainStep.self, BenchForward.self, BenchDecode.self, BenchDequant.self, BenchLoftQ.self]
     )
 }
 

@@ -66,3 +66,39 @@ struct BenchForward: ParsableCommand {
         try model.report(try ModelBenchmark.run(try model.options(), train: false))
     }
 }
+
+/// `loft bench decode`.
+struct BenchDecode: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decode",
+        abstract: "KV-cache decoding tokens/s at batch 1 and 16 against the memory bound (DRAM GB/s ÷ weight bytes per step).")
+    @OptionGroup var model: BenchModelOptions
+    @Option(help: "A model file or folder (GGUF, Hugging Face, llama2.c) to quantize and decode instead of a preset with random weights.")
+    var modelPath: String?
+    @Option(help: "Batch sizes, comma-separated.")
+    var batches = "1,16"
+    @Option(help: "Prompt tokens prefilled per sequence.")
+    var prompt = 16
+    @Option(help: "Tokens decoded per sequence per run.")
+    var tokens = 32
+    @Option(help: "Timed runs per batch size (after one warm-up).")
+    var runs = 3
+
+    func run() throws {
+        MemoryPolicy.keepFreedMemory()
+        let sizes = try batches.split(separator: ",").map { part -> Int in
+            guard let size = Int(part) else { throw ValidationError("--batches: '\(part)' is not a number") }
+            return size
+        }
+        let r = try DecodeBenchmark.run(try model.options(), modelPath: modelPath, batches: sizes, prompt: prompt, decoded: tokens, runs: runs)
+        if model.json { return try printJSON(r) }
+        print(r.runtime.summary)
+        print(String(format: "%@, %@ base, rank %d: %.1f MB of weights per step; DRAM %.1f GB/s; peak RSS %.2f GiB; build %.1f s",
+                     r.model as NSString, r.bits as NSString, r.rank, Double(r.weightBytesPerStep) / 1e6, r.dramGBPerSecond.median,
+                     Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))
+        for row in r.rows {
+            print(String(format: "batch %3d: %8.1f tokens/s median (%.1f – %.1f); memory bound %.1f; %.0f%% of it", row.batch,
+                         row.tokensPerSecond.median, row.tokensPerSecond.min, row.tokensPerSecond.max, row.memoryBoundTokensPerSecond,
+                         100 * row.fractionOfBound))
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Autograd
 import Quantization
+import Support
 import XCTest
 import _TestSupport
 
@@ -29,5 +30,64 @@ final class QuantizedMatMulTests: XCTestCase {
     func testGradientCheck() {
         let q = QuantizedTensor(RandomStateValues.normal(count: 6 * 5, seed: 8, std: 1), shape: [6, 5], codebook: .nf4, blockSize: 8)
         gradCheck([randomTensor([3, 5], seed: 9)]) { $0[0].matmul(quantized: q) }
+    }
+}
+
+final class QuantizedDirectKernelTests: XCTestCase {
+    /// The packed-code kernel on every SIMD path this CPU has equals x·deq(W)ᵀ computed in Double,
+    /// for 1, 5 and 16 rows of x, 4- and 2-bit codebooks, blocks of 64 and 32, ± double quant.
+    /// Tolerance: a Float dot product of `in` terms in another order, 1e-5 × Σ|x·w| per output.
+    func testEveryPathEqualsTheDequantizedProduct() {
+        let paths = SIMDPath.supported
+        print("packed-code matrix–vector paths tested on this CPU: \(paths.map(\.rawValue).joined(separator: ", "))")
+        let (out, inF) = (37, 192)
+        for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2)] {
+            for (blockSize, doubleQuant) in [(64, false), (32, true), (64, true)] {
+                let q = QuantizedTensor(RandomStateValues.normal(count: out * inF, seed: 11), shape: [out, inF], codebook: codebook,
+                                        blockSize: blockSize, doubleQuant: doubleQuant)
+                let w = q.dequantized()
+                for m in [1, 5, 16] {
+                    XCTAssertTrue(q.usesDirectKernel(rows: m))
+                    let x = RandomStateValues.normal(count: m * inF, seed: UInt64(m))
+                    var expected = [Float](repeating: 0, count: m * out), bound = [Float](repeating: 0, count: m * out)
+                    for b in 0..<m {
+                        for o in 0..<out {
+                            var (total, magnitude) = (0.0, 0.0)
+                            for i in 0..<inF {
+                                total += Double(x[b * inF + i]) * Double(w[o * inF + i])
+                                magnitude += abs(Double(x[b * inF + i]) * Double(w[o * inF + i]))
+                            }
+                            (expected[b * out + o], bound[b * out + o]) = (Float(total), Float(1e-5 * magnitude))
+                        }
+                    }
+                    for path in paths {
+                        var y = [Float](repeating: .nan, count: m * out)
+                        XCTAssertTrue(x.withUnsafeBufferPointer { xs in
+                            y.withUnsafeMutableBufferPointer { q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!, path: path) }
+                        })
+                        for k in 0..<y.count where !(abs(y[k] - expected[k]) <= bound[k]) {
+                            XCTFail("\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) m \(m) [\(k)]: \(y[k]) vs \(expected[k])")
+                            break
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Shapes the kernel does not take go through dequantize + sgemm: more than 16 rows, rows of
+    /// W that are not whole blocks, 8-bit codes.
+    func testShapesOutsideTheKernelAreRefused() {
+        let q = QuantizedTensor(RandomStateValues.normal(count: 8 * 100, seed: 12), shape: [8, 100], codebook: .nf4)
+        XCTAssertFalse(q.usesDirectKernel(rows: 1), "100 columns are not whole blocks of 64")
+        let square = QuantizedTensor(RandomStateValues.normal(count: 64 * 64, seed: 13), shape: [64, 64], codebook: .nf4)
+        XCTAssertTrue(square.usesDirectKernel(rows: 16))
+        XCTAssertFalse(square.usesDirectKernel(rows: 17))
+        let eight = QuantizedTensor(RandomStateValues.normal(count: 64 * 64, seed: 14), shape: [64, 64], codebook: .uniform(bits: 8))
+        XCTAssertFalse(eight.usesDirectKernel(rows: 1))
+        var y = [Float](repeating: 0, count: 8)
+        XCTAssertFalse([Float](repeating: 1, count: 100).withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { q.multiplyDirect(x.baseAddress!, rows: 1, into: $0.baseAddress!) }
+        })
     }
 }

@@ -44,3 +44,12 @@ void loft_dequantize(const uint8_t *codes, int bits, const float *levels, const 
 /// the CPU lacks it.
 int loft_dequantize_on(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
                        int64_t block_size, int64_t start, int64_t count, float *out);
+
+/// `y[b·ldy + o] = Σ_i x[b·in + i] · levels[code(o·in + i)] · absmax[(o·in + i) / block]` for
+/// output rows o in [row_begin, row_end) and `batch` (1…16) rows of x, on `path`, reading the
+/// packed codes directly. `absmax` holds every block of the weight. Returns 0, writing nothing,
+/// when the CPU lacks `path` or unless codes are 4- or 2-bit, `block` a multiple of 16 and `in`
+/// a multiple of `block`.
+int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                        int64_t block, int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch,
+                        float *y, int64_t ldy);

@@ -1,4 +1,5 @@
 import Autograd
+import Support
 
 // MARK: - The frozen quantized linear product: forward y = x·deq(W)ᵀ, backward dx = dy·deq(W).
 // No weight gradient exists. The fp32 weight is never materialised whole: tiles of rows are
@@ -26,9 +27,50 @@ extension QuantizedTensor {
         }
     }
 
-    /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out], no tape.
+    /// Whether `x·deq(W)ᵀ` for `rows` rows of x goes through the packed-code kernel (decoding:
+    /// 1…16 rows, rows of W made of whole blocks of a multiple of 16, 4- or 2-bit codes).
+    public func usesDirectKernel(rows: Int) -> Bool {
+        shape.count == 2 && (1...Self.directKernelMaxRows).contains(rows) && [2, 4].contains(codebook.bits)
+            && blockSize % 16 == 0 && shape[1] % blockSize == 0
+    }
+
+    /// Rows of x up to which the packed-code kernel beats dequantize + sgemm (it reads W once per
+    /// call as sgemm does, but writes no fp32 tile).
+    public static let directKernelMaxRows = 16
+
+    /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out] with the packed-code kernel on
+    /// `path` (nil: the active one), both cores over the output rows. False, writing nothing, when
+    /// the kernel does not take this shape or the CPU lacks `path`.
+    @discardableResult
+    public func multiplyDirect(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, path: SIMDPath? = nil) -> Bool {
+        let path = path ?? .active
+        guard usesDirectKernel(rows: m), path.isSupported else { return false }
+        let (outFeatures, inFeatures) = (shape[0], shape[1])
+        let absmax: [Float]
+        switch scales {
+        case .plain(let values): absmax = values
+        case .doubleQuantized: absmax = scales.absmax(blocks: 0..<scales.count)
+        }
+        let (xP, yP) = (SendablePointer(UnsafeMutablePointer(mutating: x)), SendablePointer(y))
+        codebook.levels.withUnsafeBufferPointer { levels in
+            codes.bytes.withUnsafeBufferPointer { bytes in
+                absmax.withUnsafeBufferPointer { scale in
+                    Parallel.forEach(outFeatures, costPerItem: inFeatures * m) { rows in
+                        _ = DequantizationKernel.gemv(path: path, codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
+                                                      absmax: scale.baseAddress!, blockSize: blockSize, inFeatures: inFeatures, rows: rows,
+                                                      x: xP.pointer, batch: m, y: yP.pointer, ldy: outFeatures)
+                    }
+                }
+            }
+        }
+        return true
+    }
+
+    /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out], no tape: the packed-code kernel
+    /// for a few rows (decoding), else tiles of W dequantized and multiplied by sgemm.
     public func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
         precondition(shape.count == 2, "quantized matmul: weight must be [out, in], got \(shape)")
+        if multiplyDirect(x, rows: m, into: y) { return }
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
             BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,

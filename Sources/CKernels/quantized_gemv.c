@@ -1,0 +1,145 @@
+// y[b, o] = Σ_i x[b, i] · levels[code(o, i)] · absmax[o, i / block] for a few rows of x (decoding:
+// batch 1 to 16), reading the packed codes directly: each group of 16 weights is expanded in
+// registers and multiplied into every row of x, so no fp32 tile is written to memory.
+// reference: llama.cpp ggml_vec_dot_q4_0 (dequantize-in-register dot products)
+// Rows of W must hold whole blocks (in % block == 0, block % 16 == 0), 4- or 2-bit codes.
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+static inline int code_of(const uint8_t *codes, int64_t i, int bits) {
+    int per_byte = 8 / bits;
+    int shift = (per_byte - 1 - (int)(i % per_byte)) * bits;
+    return (codes[i / per_byte] >> shift) & ((1 << bits) - 1);
+}
+
+static void gemv_scalar(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
+                        int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
+    for (int64_t o = row_begin; o < row_end; ++o) {
+        for (int64_t b = 0; b < batch; ++b) {
+            float total = 0;
+            for (int64_t i = 0; i < in; ++i) {
+                int64_t e = o * in + i;
+                total += x[b * in + i] * levels[code_of(codes, e, bits)] * absmax[e / block];
+            }
+            y[b * ldy + o] = total;
+        }
+    }
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define LOFT_GEMV_MAX_BATCH 16
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static inline __m512i indices16(const uint8_t *codes, int64_t e, int bits) {
+    if (bits == 4) {
+        __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
+        __m512i wide = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed));
+        return _mm512_and_si512(wide, _mm512_set1_epi32(15));
+    }
+    uint32_t word;
+    memcpy(&word, codes + e / 4, 4);
+    __m512i replicated = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128((int)word),
+                                                                _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
+    __m512i shifts = _mm512_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0);
+    return _mm512_and_si512(_mm512_srlv_epi32(replicated, shifts), _mm512_set1_epi32(3));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
+                        int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
+    float padded[16] = {0};
+    for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
+    const __m512 table = _mm512_loadu_ps(padded);
+    for (int64_t o = row_begin; o < row_end; ++o) {
+        __m512 acc[LOFT_GEMV_MAX_BATCH];
+        for (int64_t b = 0; b < batch; ++b) acc[b] = _mm512_setzero_ps();
+        for (int64_t start = 0; start < in; start += block) {
+            int64_t e0 = o * in + start;
+            const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
+            for (int64_t k = 0; k < block; k += 16) {
+                __m512 w = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
+                const float *xk = x + start + k;
+                for (int64_t b = 0; b < batch; ++b) acc[b] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xk + b * in), acc[b]);
+            }
+        }
+        for (int64_t b = 0; b < batch; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(acc[b]);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256 lookup16_avx2(__m256i index, __m256 low, __m256 high) {
+    __m256 from_low = _mm256_permutevar8x32_ps(low, index);
+    __m256 from_high = _mm256_permutevar8x32_ps(high, index);
+    return _mm256_blendv_ps(from_low, from_high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+}
+
+__attribute__((target("avx2,fma")))
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma")))
+static void gemv_avx2(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
+                      int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
+    float padded[16] = {0};
+    for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
+    const __m256 low = _mm256_loadu_ps(padded), high = _mm256_loadu_ps(padded + 8);
+    const __m256i fifteen = _mm256_set1_epi32(15), three = _mm256_set1_epi32(3);
+    const __m256i shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
+    const __m128i spread_lo = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i spread_hi = _mm_setr_epi8(2, 2, 2, 2, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (int64_t o = row_begin; o < row_end; ++o) {
+        __m256 acc[LOFT_GEMV_MAX_BATCH];
+        for (int64_t b = 0; b < batch; ++b) acc[b] = _mm256_setzero_ps();
+        for (int64_t start = 0; start < in; start += block) {
+            int64_t e0 = o * in + start;
+            const __m256 scale = _mm256_set1_ps(absmax[e0 / block]);
+            for (int64_t k = 0; k < block; k += 16) {
+                int64_t e = e0 + k;
+                __m256 w0, w1;
+                if (bits == 4) {
+                    __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
+                    __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
+                    w0 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen), low, high);
+                    w1 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen), low, high);
+                } else {
+                    uint32_t word;
+                    memcpy(&word, codes + e / 4, 4);
+                    __m128i packed = _mm_cvtsi32_si128((int)word);
+                    __m256i a = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_lo));
+                    __m256i c = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_hi));
+                    w0 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(a, shifts), three));
+                    w1 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(c, shifts), three));
+                }
+                w0 = _mm256_mul_ps(w0, scale);
+                w1 = _mm256_mul_ps(w1, scale);
+                const float *xk = x + start + k;
+                for (int64_t b = 0; b < batch; ++b) {
+                    acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xk + b * in), acc[b]);
+                    acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xk + b * in + 8), acc[b]);
+                }
+            }
+        }
+        for (int64_t b = 0; b < batch; ++b) y[b * ldy + o] = hsum256(acc[b]);
+    }
+}
+#endif
+
+int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
+                        int64_t block, int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch,
+                        float *y, int64_t ldy) {
+    if ((bits != 4 && bits != 2) || block <= 0 || block % 16 != 0 || in % block != 0 || batch < 1 || batch > 16) return 0;
+    if (!loft_simd_supported(path)) return 0;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (path == LOFT_SIMD_AVX512) { gemv_avx512(codes, bits, levels, absmax, block, in, row_begin, row_end, x, batch, y, ldy); return 1; }
+    if (path == LOFT_SIMD_AVX2) { gemv_avx2(codes, bits, levels, absmax, block, in, row_begin, row_end, x, batch, y, ldy); return 1; }
+#endif
+    gemv_scalar(codes, bits, levels, absmax, block, in, row_begin, row_end, x, batch, y, ldy);
+    return 1;
+}
