@@ -12,6 +12,9 @@ public protocol LinearLayer: AnyObject {
     func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
     /// The trainable tensors, named relative to the layer (`lora_A`, `lora_B`); empty if frozen.
     var trainableParameters: [(name: String, tensor: Tensor)] { get }
+    /// The input gradient of the frozen map: `dx += dy·W` for `dy` [rows, out] into `dx` [rows, in]
+    /// (what a fused op over this layer sends back through it).
+    func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>)
 }
 
 extension LinearLayer {
@@ -52,5 +55,12 @@ public final class Linear: LinearLayer {
 
     public var trainableParameters: [(name: String, tensor: Tensor)] {
         weight.requiresGrad ? [("weight", weight)] : []
+    }
+
+    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
+        weight.withValues { w in
+            BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
+                       b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+        }
     }
 }

@@ -31,7 +31,10 @@ public final class LoRALinear: LinearLayer {
     public var inFeatures: Int { base.inFeatures }
     public var outFeatures: Int { base.outFeatures }
 
+    /// The training path: one fused tape node over a frozen base (`fusedForward`), else (a base
+    /// with trainable weights) the composition of its ops.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        if base.trainableParameters.isEmpty { return fusedForward(x) }
         var input = x
         if dropout > 0, var rng = dropoutRNG {
             input = x.dropout(dropout, rng: &rng)
@@ -60,6 +63,22 @@ public final class LoRALinear: LinearLayer {
     }
 
     public var trainableParameters: [(name: String, tensor: Tensor)] { [("lora_A", loraA), ("lora_B", loraB)] }
+
+    /// `dx += dy·(W + s·B·A)` with the adapter's current values (no dropout).
+    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
+        base.accumulateInputGradient(dy, rows: rows, into: dx)
+        var hidden = [Float](repeating: 0, count: rows * rank)  // s·dy·B [rows, R]
+        loraA.withValues { a in
+            loraB.withValues { b in
+                hidden.withUnsafeMutableBufferPointer { h in
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scaling, a: dy, lda: outFeatures,
+                               b: b.baseAddress!, ldb: rank, c: h.baseAddress!, ldc: rank)
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: rank, a: h.baseAddress!, lda: rank,
+                               b: a.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+                }
+            }
+        }
+    }
 
     /// QLoRA/PEFT's default initialisation: A Kaiming-uniform (bound 1/√in, as
     /// `kaiming_uniform_(a=√5)`), B = 0, so the layer equals its base at step 0.

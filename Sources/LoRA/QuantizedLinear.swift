@@ -23,4 +23,8 @@ public final class QuantizedLinear: LinearLayer {
     }
 
     public var trainableParameters: [(name: String, tensor: Tensor)] { [] }
+
+    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
+        weight.multiplyTransposed(accumulating: dy, rows: rows, into: dx)
+    }
 }

@@ -50,6 +50,52 @@ final class LoRALinearTests: XCTestCase {
         lora.dropoutRNG = RandomState(seed: 8)
         XCTAssertEqual(lora(x).data, dropped, "same stream, same mask")
     }
+
+    /// The fused node (one buffer, gradient by hand) equals the composition of tape ops
+    /// `x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ` in output and in the gradients of x, A and B, with and
+    /// without dropout, over fp32 and NF4 bases; the composition's dropout draws the same mask.
+    func testFusedNodeEqualsComposedOps() {
+        var rng = RandomState(seed: 9)
+        let w = rng.normal(count: 12 * 64, std: 0.1)
+        let (a, b) = (rng.normal(count: 3 * 64, std: 0.1), rng.normal(count: 12 * 3, std: 0.1))
+        let quantized = QuantizedTensor(w, shape: [12, 64], codebook: .nf4)
+        for (name, base, dense) in [("fp32", Linear(weight: Tensor(w, shape: [12, 64])) as LinearLayer, w),
+                                    ("nf4", QuantizedLinear(weight: quantized), quantized.dequantized())] {
+            for p: Float in [0, 0.3] {
+                let lora = LoRALinear(base: base, a: a, b: b, rank: 3, alpha: 6, dropout: p)
+                lora.dropoutRNG = RandomState(seed: 10)
+                let x = randomTensor([2, 5, 64], seed: 11)
+                var seedRNG = RandomState(seed: 12)
+                let seed = seedRNG.normal(count: 2 * 5 * 12)
+                let y = lora(x)
+                y.backward(seed: seed)
+                let (refA, refB) = (Tensor(a, shape: [3, 64], requiresGrad: true), Tensor(b, shape: [12, 3], requiresGrad: true))
+                let refX = Tensor(x.data, shape: x.shape, requiresGrad: true)
+                var stream = RandomState(seed: 10)
+                let dropped = p > 0 ? refX.dropout(p, rng: &stream) : refX
+                let reference = refX.matmul(Tensor(dense, shape: [12, 64]), transposeOther: true)
+                    + dropped.matmul(refA, transposeOther: true).matmul(refB, transposeOther: true, scale: 2)
+                reference.backward(seed: seed)
+                assertClose(y.data, reference.data, atol: 1e-5, "\(name) p \(p) y")
+                assertClose(x.grad!, refX.grad!, atol: 1e-5, "\(name) p \(p) dx")
+                assertClose(lora.loraA.grad!, refA.grad!, atol: 1e-5, "\(name) p \(p) dA")
+                assertClose(lora.loraB.grad!, refB.grad!, atol: 1e-5, "\(name) p \(p) dB")
+            }
+        }
+    }
+
+    /// `accumulateInputGradient` of a LoRA layer adds dy·(W + s·B·A).
+    func testInputGradientOfTheMergedMap() {
+        var rng = RandomState(seed: 13)
+        let base = Linear(weight: Tensor(rng.normal(count: 6 * 5), shape: [6, 5]))
+        let lora = LoRALinear(base: base, a: rng.normal(count: 2 * 5), b: rng.normal(count: 6 * 2), rank: 2, alpha: 4)
+        let merged = zip(base.weight.data, Linalg.product(lora.loraB.data, lora.loraA.data, m: 6, k: 2, n: 5)).map { $0 + 2 * $1 }
+        let dy = rng.normal(count: 3 * 6)
+        var dx = [Float](repeating: 1, count: 3 * 5)
+        dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { lora.accumulateInputGradient(d.baseAddress!, rows: 3, into: $0.baseAddress!) } }
+        let expected = Linalg.product(dy, merged, m: 3, k: 6, n: 5).map { $0 + 1 }
+        assertClose(dx, expected, atol: 1e-5)
+    }
 }
 
 /// The whole stories260K model with LoRA on all seven linears of every layer, against PEFT.

@@ -1,0 +1,108 @@
+import Autograd
+
+// MARK: - The LoRA layer as one tape node: y = base(x) + s·(drop(x)·Aᵀ)·Bᵀ written into one
+// buffer (the low-rank product accumulated onto the base output by sgemm with beta = 1), so a
+// training step holds neither the base output nor the update as separate [N, out] arrays, and no
+// add runs forward or backward. Saved: h = drop(x)·Aᵀ [N, R] and the dropout mask.
+//
+// backward, dy [N, out], s = alpha / R:
+//   dB += s·dyᵀ·h            [out, R]
+//   dh  = s·dy·B             [N, R]
+//   dA += dhᵀ·drop(x)        [R, in]
+//   dx += dy·deq(W) + (dh·A) ⊙ mask
+// reference: peft LoraLayer.forward; llm.c matmul_forward/backward pairs
+
+extension LoRALinear {
+    /// The fused training forward (see the file comment): x [..., in] → [..., out]. The base must
+    /// be frozen; its input gradient comes from `accumulateInputGradient`.
+    func fusedForward(_ x: Tensor) -> Tensor {
+        let (n, inF, outF, r, s) = (x.count / inFeatures, inFeatures, outFeatures, rank, scaling)
+        var mask: [Float] = []
+        if dropout > 0, var rng = dropoutRNG {
+            // The same draws, in the same order, as `Tensor.dropout` (resume and tests rely on them).
+            let keep = 1 / (1 - dropout)
+            mask = (0..<x.count).map { _ in rng.nextUniform() < dropout ? Float(0) : keep }
+            dropoutRNG = rng
+        }
+        var y = [Float](repeating: 0, count: n * outF)
+        var h = [Float](repeating: 0, count: n * r)
+        x.withValues { xs in
+            y.withUnsafeMutableBufferPointer { base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!) }
+            loraA.withValues { a in
+                loraB.withValues { b in
+                    h.withUnsafeMutableBufferPointer { hs in
+                        Self.withDropped(xs, mask) { input in
+                            BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: r, k: inF, a: input, lda: inF,
+                                       b: a.baseAddress!, ldb: inF, c: hs.baseAddress!, ldc: r)
+                        }
+                        y.withUnsafeMutableBufferPointer { ys in
+                            BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: outF, k: r, alpha: s, a: hs.baseAddress!, lda: r,
+                                       b: b.baseAddress!, ldb: r, beta: 1, c: ys.baseAddress!, ldc: outF)
+                        }
+                    }
+                }
+            }
+        }
+        let frozen = base
+        return Tape.record("loraLinear", data: y, shape: Array(x.shape.dropLast()) + [outF], inputs: [x, loraA, loraB]) {
+            dy, inputs, needs in
+            let (xT, aT, bT) = (inputs[0], inputs[1], inputs[2])
+            if needs[2] {
+                bT.accumulateGrad { db in
+                    h.withUnsafeBufferPointer { hs in
+                        BLAS.sgemm(transposeA: true, transposeB: false, m: outF, n: r, k: n, alpha: s, a: dy.baseAddress!, lda: outF,
+                                   b: hs.baseAddress!, ldb: r, beta: 1, c: db.baseAddress!, ldc: r)
+                    }
+                }
+            }
+            guard needs[0] || needs[1] else { return }
+            var dh = [Float](repeating: 0, count: n * r)
+            bT.withValues { b in
+                dh.withUnsafeMutableBufferPointer { d in
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: r, k: outF, alpha: s, a: dy.baseAddress!, lda: outF,
+                               b: b.baseAddress!, ldb: r, c: d.baseAddress!, ldc: r)
+                }
+            }
+            if needs[1] {
+                xT.withValues { xs in
+                    aT.accumulateGrad { da in
+                        dh.withUnsafeBufferPointer { d in
+                            Self.withDropped(xs, mask) { input in
+                                BLAS.sgemm(transposeA: true, transposeB: false, m: r, n: inF, k: n, a: d.baseAddress!, lda: r,
+                                           b: input, ldb: inF, beta: 1, c: da.baseAddress!, ldc: inF)
+                            }
+                        }
+                    }
+                }
+            }
+            if needs[0] {
+                xT.accumulateGrad { dx in
+                    frozen.accumulateInputGradient(dy.baseAddress!, rows: n, into: dx.baseAddress!)
+                    aT.withValues { a in
+                        dh.withUnsafeBufferPointer { d in
+                            if mask.isEmpty {
+                                BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
+                                           b: a.baseAddress!, ldb: inF, beta: 1, c: dx.baseAddress!, ldc: inF)
+                            } else {
+                                var through = [Float](repeating: 0, count: n * inF)
+                                through.withUnsafeMutableBufferPointer { t in
+                                    BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
+                                               b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
+                                }
+                                for i in 0..<(n * inF) { dx[i] += through[i] * mask[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with `x ⊙ mask` (a temporary), or with `x` itself when there is no mask.
+    @inline(__always)
+    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: [Float], _ body: (UnsafePointer<Float>) -> Void) {
+        if mask.isEmpty { return body(x.baseAddress!) }
+        let dropped = zip(x, mask).map { $0 * $1 }
+        dropped.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
