@@ -9,7 +9,7 @@ static unsigned long long read_xcr0(void) {
     return ((unsigned long long)edx << 32) | eax;
 }
 
-loft_cpu_features loft_cpu_features_get(void) {
+static loft_cpu_features read_cpu_features(void) {
     loft_cpu_features f = {0};
     unsigned int a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
@@ -30,6 +30,18 @@ loft_cpu_features loft_cpu_features_get(void) {
         unsigned int a1, b1, c1, d1;
         if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512bf16 = (a1 >> 5) & 1;
     }
+    return f;
+}
+
+// cpuid traps to the hypervisor on virtual machines (microseconds a call), and the kernels ask on
+// every call: read once, keep the answer (threads racing to the first call store the same value).
+loft_cpu_features loft_cpu_features_get(void) {
+    static loft_cpu_features cached;
+    static int ready = 0;
+    if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) return cached;
+    loft_cpu_features f = read_cpu_features();
+    cached = f;
+    __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
     return f;
 }
 #else

@@ -30,8 +30,6 @@ static void gemv_scalar(const uint8_t *codes, int bits, const float *levels, con
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
-#define LOFT_GEMV_MAX_BATCH 16
-
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512i indices16(const uint8_t *codes, int64_t e, int bits) {
     if (bits == 4) {
@@ -47,6 +45,34 @@ static inline __m512i indices16(const uint8_t *codes, int64_t e, int bits) {
     return _mm512_and_si512(_mm512_srlv_epi32(replicated, shifts), _mm512_set1_epi32(3));
 }
 
+// One output row for `nb` (1…4, a constant after inlining) rows of x: the accumulators stay in
+// registers; two per x row (even and odd groups of 16) so consecutive FMAs do not wait on each other.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
+static inline void row_avx512(const uint8_t *codes, int bits, __m512 table, const float *absmax, int64_t block, int64_t in,
+                              int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
+    __m512 even[4], odd[4];
+    for (int b = 0; b < nb; ++b) even[b] = odd[b] = _mm512_setzero_ps();
+    for (int64_t start = 0; start < in; start += block) {
+        int64_t e0 = o * in + start;
+        const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
+        int64_t k = 0;
+        for (; k + 32 <= block; k += 32) {
+            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
+            __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k + 16, bits), table), scale);
+            const float *xk = x + start + k;
+            for (int b = 0; b < nb; ++b) {
+                even[b] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xk + b * in), even[b]);
+                odd[b] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xk + b * in + 16), odd[b]);
+            }
+        }
+        if (k < block) {   // a block of 16 · odd
+            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
+            for (int b = 0; b < nb; ++b) even[b] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + start + k + b * in), even[b]);
+        }
+    }
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(_mm512_add_ps(even[b], odd[b]));
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
                         int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
@@ -54,18 +80,16 @@ static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, con
     for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
     const __m512 table = _mm512_loadu_ps(padded);
     for (int64_t o = row_begin; o < row_end; ++o) {
-        __m512 acc[LOFT_GEMV_MAX_BATCH];
-        for (int64_t b = 0; b < batch; ++b) acc[b] = _mm512_setzero_ps();
-        for (int64_t start = 0; start < in; start += block) {
-            int64_t e0 = o * in + start;
-            const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
-            for (int64_t k = 0; k < block; k += 16) {
-                __m512 w = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
-                const float *xk = x + start + k;
-                for (int64_t b = 0; b < batch; ++b) acc[b] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xk + b * in), acc[b]);
+        for (int64_t b0 = 0; b0 < batch; b0 += 4) {
+            const float *xb = x + b0 * in;
+            float *yb = y + b0 * ldy;
+            switch (batch - b0 >= 4 ? 4 : batch - b0) {
+            case 4: row_avx512(codes, bits, table, absmax, block, in, o, xb, 4, yb, ldy); break;
+            case 3: row_avx512(codes, bits, table, absmax, block, in, o, xb, 3, yb, ldy); break;
+            case 2: row_avx512(codes, bits, table, absmax, block, in, o, xb, 2, yb, ldy); break;
+            default: row_avx512(codes, bits, table, absmax, block, in, o, xb, 1, yb, ldy); break;
             }
         }
-        for (int64_t b = 0; b < batch; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(acc[b]);
     }
 }
 
@@ -84,49 +108,69 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// 16 weights of row `e` (element index) as two 8-lane halves, scaled.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void weights16_avx2(const uint8_t *codes, int bits, int64_t e, __m256 low, __m256 high, __m256 scale,
+                                  __m256 *w0, __m256 *w1) {
+    if (bits == 4) {
+        __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
+        __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
+        const __m256i fifteen = _mm256_set1_epi32(15);
+        *w0 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen), low, high);
+        *w1 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen), low, high);
+    } else {
+        uint32_t word;
+        memcpy(&word, codes + e / 4, 4);
+        __m128i packed = _mm_cvtsi32_si128((int)word);
+        const __m256i three = _mm256_set1_epi32(3), shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
+        __m256i a = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1)));
+        __m256i c = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, _mm_setr_epi8(2, 2, 2, 2, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1)));
+        *w0 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(a, shifts), three));
+        *w1 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(c, shifts), three));
+    }
+    *w0 = _mm256_mul_ps(*w0, scale);
+    *w1 = _mm256_mul_ps(*w1, scale);
+}
+
+// One output row for `nb` (1…4) rows of x, accumulators in registers (see row_avx512).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void row_avx2(const uint8_t *codes, int bits, __m256 low, __m256 high, const float *absmax, int64_t block,
+                            int64_t in, int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
+    __m256 first[4], second[4];
+    for (int b = 0; b < nb; ++b) first[b] = second[b] = _mm256_setzero_ps();
+    for (int64_t start = 0; start < in; start += block) {
+        int64_t e0 = o * in + start;
+        const __m256 scale = _mm256_set1_ps(absmax[e0 / block]);
+        for (int64_t k = 0; k < block; k += 16) {
+            __m256 w0, w1;
+            weights16_avx2(codes, bits, e0 + k, low, high, scale, &w0, &w1);
+            const float *xk = x + start + k;
+            for (int b = 0; b < nb; ++b) {
+                first[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xk + b * in), first[b]);
+                second[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xk + b * in + 8), second[b]);
+            }
+        }
+    }
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = hsum256(_mm256_add_ps(first[b], second[b]));
+}
+
 __attribute__((target("avx2,fma")))
 static void gemv_avx2(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
                       int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
     float padded[16] = {0};
     for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
     const __m256 low = _mm256_loadu_ps(padded), high = _mm256_loadu_ps(padded + 8);
-    const __m256i fifteen = _mm256_set1_epi32(15), three = _mm256_set1_epi32(3);
-    const __m256i shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
-    const __m128i spread_lo = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m128i spread_hi = _mm_setr_epi8(2, 2, 2, 2, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1);
     for (int64_t o = row_begin; o < row_end; ++o) {
-        __m256 acc[LOFT_GEMV_MAX_BATCH];
-        for (int64_t b = 0; b < batch; ++b) acc[b] = _mm256_setzero_ps();
-        for (int64_t start = 0; start < in; start += block) {
-            int64_t e0 = o * in + start;
-            const __m256 scale = _mm256_set1_ps(absmax[e0 / block]);
-            for (int64_t k = 0; k < block; k += 16) {
-                int64_t e = e0 + k;
-                __m256 w0, w1;
-                if (bits == 4) {
-                    __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
-                    __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
-                    w0 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen), low, high);
-                    w1 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen), low, high);
-                } else {
-                    uint32_t word;
-                    memcpy(&word, codes + e / 4, 4);
-                    __m128i packed = _mm_cvtsi32_si128((int)word);
-                    __m256i a = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_lo));
-                    __m256i c = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, spread_hi));
-                    w0 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(a, shifts), three));
-                    w1 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(c, shifts), three));
-                }
-                w0 = _mm256_mul_ps(w0, scale);
-                w1 = _mm256_mul_ps(w1, scale);
-                const float *xk = x + start + k;
-                for (int64_t b = 0; b < batch; ++b) {
-                    acc[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xk + b * in), acc[b]);
-                    acc[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xk + b * in + 8), acc[b]);
-                }
+        for (int64_t b0 = 0; b0 < batch; b0 += 4) {
+            const float *xb = x + b0 * in;
+            float *yb = y + b0 * ldy;
+            switch (batch - b0 >= 4 ? 4 : batch - b0) {
+            case 4: row_avx2(codes, bits, low, high, absmax, block, in, o, xb, 4, yb, ldy); break;
+            case 3: row_avx2(codes, bits, low, high, absmax, block, in, o, xb, 3, yb, ldy); break;
+            case 2: row_avx2(codes, bits, low, high, absmax, block, in, o, xb, 2, yb, ldy); break;
+            default: row_avx2(codes, bits, low, high, absmax, block, in, o, xb, 1, yb, ldy); break;
             }
         }
-        for (int64_t b = 0; b < batch; ++b) y[b * ldy + o] = hsum256(acc[b]);
     }
 }
 #endif

@@ -35,14 +35,14 @@ final class QuantizedMatMulTests: XCTestCase {
 
 final class QuantizedDirectKernelTests: XCTestCase {
     /// The packed-code kernel on every SIMD path this CPU has equals x·deq(W)ᵀ computed in Double,
-    /// for 1, 5 and 16 rows of x, 4- and 2-bit codebooks, blocks of 64 and 32, ± double quant.
+    /// for 1, 5 and 16 rows of x, 4- and 2-bit codebooks, blocks of 16, 32, 48 and 64, ± double quant.
     /// Tolerance: a Float dot product of `in` terms in another order, 1e-5 × Σ|x·w| per output.
     func testEveryPathEqualsTheDequantizedProduct() {
         let paths = SIMDPath.supported
         print("packed-code matrix–vector paths tested on this CPU: \(paths.map(\.rawValue).joined(separator: ", "))")
         let (out, inF) = (37, 192)
         for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2)] {
-            for (blockSize, doubleQuant) in [(64, false), (32, true), (64, true)] {
+            for (blockSize, doubleQuant) in [(64, false), (32, true), (64, true), (16, false), (48, false)] {
                 let q = QuantizedTensor(RandomStateValues.normal(count: out * inF, seed: 11), shape: [out, inF], codebook: codebook,
                                         blockSize: blockSize, doubleQuant: doubleQuant)
                 let w = q.dequantized()
