@@ -1,10 +1,13 @@
 // y[b, o] = Σ_i x[b, i] · levels[code(o, i)] · absmax[o, i / block] for a few rows of x (decoding:
-// batch 1 to 16), reading the packed codes directly: each group of 16 weights is expanded in
-// registers and multiplied into every row of x, so no fp32 tile is written to memory.
+// batch 1 to 16), reading the packed codes directly. Up to 4 rows of x: each group of 16 weights
+// is expanded in registers and multiplied into every row (nothing written to memory). More rows:
+// each weight row is expanded once into a row-sized scratch (it stays in L1) and dotted with
+// every row of x, 4 at a time, accumulators in registers.
 // reference: llama.cpp ggml_vec_dot_q4_0 (dequantize-in-register dot products)
 // Rows of W must hold whole blocks (in % block == 0, block % 16 == 0), 4- or 2-bit codes.
 #include "CKernels.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline int code_of(const uint8_t *codes, int64_t i, int bits) {
@@ -30,19 +33,20 @@ static void gemv_scalar(const uint8_t *codes, int bits, const float *levels, con
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
+// The 16 codes of elements e…e+15 as dword lanes whose low 4 bits index the level table; the
+// higher bits hold neighbouring codes, which vpermps ignores (it reads bits 3:0 only). At 2 bits
+// the table repeats its 4 levels, so bits 3:2 do not matter either.
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512i indices16(const uint8_t *codes, int64_t e, int bits) {
     if (bits == 4) {
         __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
-        __m512i wide = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed));
-        return _mm512_and_si512(wide, _mm512_set1_epi32(15));
+        return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed));
     }
     uint32_t word;
     memcpy(&word, codes + e / 4, 4);
     __m512i replicated = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128((int)word),
                                                                 _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
-    __m512i shifts = _mm512_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0);
-    return _mm512_and_si512(_mm512_srlv_epi32(replicated, shifts), _mm512_set1_epi32(3));
+    return _mm512_srlv_epi32(replicated, _mm512_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0));
 }
 
 // One output row for `nb` (1…4, a constant after inlining) rows of x: the accumulators stay in
@@ -50,15 +54,17 @@ static inline __m512i indices16(const uint8_t *codes, int64_t e, int bits) {
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
 static inline void row_avx512(const uint8_t *codes, int bits, __m512 table, const float *absmax, int64_t block, int64_t in,
                               int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
-    __m512 even[4], odd[4];
-    for (int b = 0; b < nb; ++b) even[b] = odd[b] = _mm512_setzero_ps();
+    // Levels times x summed over a block, then scaled once by the block's absmax.
+    __m512 total[4];
+    for (int b = 0; b < nb; ++b) total[b] = _mm512_setzero_ps();
     for (int64_t start = 0; start < in; start += block) {
         int64_t e0 = o * in + start;
-        const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
+        __m512 even[4], odd[4];
+        for (int b = 0; b < nb; ++b) even[b] = odd[b] = _mm512_setzero_ps();
         int64_t k = 0;
         for (; k + 32 <= block; k += 32) {
-            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
-            __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k + 16, bits), table), scale);
+            __m512 w0 = _mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table);
+            __m512 w1 = _mm512_permutexvar_ps(indices16(codes, e0 + k + 16, bits), table);
             const float *xk = x + start + k;
             for (int b = 0; b < nb; ++b) {
                 even[b] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xk + b * in), even[b]);
@@ -66,19 +72,54 @@ static inline void row_avx512(const uint8_t *codes, int bits, __m512 table, cons
             }
         }
         if (k < block) {   // a block of 16 · odd
-            __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table), scale);
+            __m512 w0 = _mm512_permutexvar_ps(indices16(codes, e0 + k, bits), table);
             for (int b = 0; b < nb; ++b) even[b] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + start + k + b * in), even[b]);
         }
+        const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
+        for (int b = 0; b < nb; ++b) total[b] = _mm512_fmadd_ps(_mm512_add_ps(even[b], odd[b]), scale, total[b]);
     }
-    for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(_mm512_add_ps(even[b], odd[b]));
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(total[b]);
+}
+
+// One output row from a dequantized copy of it (`w`, L1-resident) for `nb` (1…4) rows of x.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
+static inline void dense_row_avx512(const float *w, int64_t in, int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
+    __m512 acc[4];
+    for (int b = 0; b < nb; ++b) acc[b] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < in; k += 16) {
+        __m512 wk = _mm512_loadu_ps(w + k);
+        for (int b = 0; b < nb; ++b) acc[b] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(x + b * in + k), acc[b]);
+    }
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(acc[b]);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
                         int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
     float padded[16] = {0};
-    for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
+    for (int j = 0; j < 16; ++j) padded[j] = levels[j % (1 << bits)];   // repeated: see indices16
     const __m512 table = _mm512_loadu_ps(padded);
+    if (batch > 4) {
+        // More than 4 rows of x: expand each weight row once into an L1-resident copy, then dot.
+        float *w = (float *)malloc((size_t)in * sizeof(float));
+        if (w) {
+            for (int64_t o = row_begin; o < row_end; ++o) {
+                loft_dequantize_on(LOFT_SIMD_AVX512, codes, bits, levels, absmax + o * in / block, block, o * in, in, w);
+                for (int64_t b0 = 0; b0 < batch; b0 += 4) {
+                    const float *xb = x + b0 * in;
+                    float *yb = y + b0 * ldy;
+                    switch (batch - b0 >= 4 ? 4 : batch - b0) {
+                    case 4: dense_row_avx512(w, in, o, xb, 4, yb, ldy); break;
+                    case 3: dense_row_avx512(w, in, o, xb, 3, yb, ldy); break;
+                    case 2: dense_row_avx512(w, in, o, xb, 2, yb, ldy); break;
+                    default: dense_row_avx512(w, in, o, xb, 1, yb, ldy); break;
+                    }
+                }
+            }
+            free(w);
+            return;
+        }
+    }
     for (int64_t o = row_begin; o < row_end; ++o) {
         for (int64_t b0 = 0; b0 < batch; b0 += 4) {
             const float *xb = x + b0 * in;
@@ -108,58 +149,91 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// 16 weights of row `e` (element index) as two 8-lane halves, scaled.
+// The levels of elements e…e+15 as two 8-lane halves (unscaled). Index lanes keep neighbouring
+// codes in their high bits: vpermps reads bits 2:0, the blend bit 3 (shifted to the sign), and at
+// 2 bits the 8-entry table repeats its 4 levels (see indices16).
 __attribute__((target("avx2,fma"), always_inline))
-static inline void weights16_avx2(const uint8_t *codes, int bits, int64_t e, __m256 low, __m256 high, __m256 scale,
-                                  __m256 *w0, __m256 *w1) {
+static inline void weights16_avx2(const uint8_t *codes, int bits, int64_t e, __m256 low, __m256 high, __m256 *w0, __m256 *w1) {
     if (bits == 4) {
         __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
         __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
-        const __m256i fifteen = _mm256_set1_epi32(15);
-        *w0 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen), low, high);
-        *w1 = lookup16_avx2(_mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen), low, high);
+        *w0 = lookup16_avx2(_mm256_cvtepu8_epi32(nibbles), low, high);
+        *w1 = lookup16_avx2(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), low, high);
     } else {
         uint32_t word;
         memcpy(&word, codes + e / 4, 4);
         __m128i packed = _mm_cvtsi32_si128((int)word);
-        const __m256i three = _mm256_set1_epi32(3), shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
+        const __m256i shifts = _mm256_setr_epi32(6, 4, 2, 0, 6, 4, 2, 0);
         __m256i a = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1)));
         __m256i c = _mm256_cvtepu8_epi32(_mm_shuffle_epi8(packed, _mm_setr_epi8(2, 2, 2, 2, 3, 3, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1)));
-        *w0 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(a, shifts), three));
-        *w1 = _mm256_permutevar8x32_ps(low, _mm256_and_si256(_mm256_srlv_epi32(c, shifts), three));
+        *w0 = _mm256_permutevar8x32_ps(low, _mm256_srlv_epi32(a, shifts));
+        *w1 = _mm256_permutevar8x32_ps(low, _mm256_srlv_epi32(c, shifts));
     }
-    *w0 = _mm256_mul_ps(*w0, scale);
-    *w1 = _mm256_mul_ps(*w1, scale);
 }
 
 // One output row for `nb` (1…4) rows of x, accumulators in registers (see row_avx512).
 __attribute__((target("avx2,fma"), always_inline))
 static inline void row_avx2(const uint8_t *codes, int bits, __m256 low, __m256 high, const float *absmax, int64_t block,
                             int64_t in, int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
-    __m256 first[4], second[4];
-    for (int b = 0; b < nb; ++b) first[b] = second[b] = _mm256_setzero_ps();
+    __m256 total[4];
+    for (int b = 0; b < nb; ++b) total[b] = _mm256_setzero_ps();
     for (int64_t start = 0; start < in; start += block) {
         int64_t e0 = o * in + start;
-        const __m256 scale = _mm256_set1_ps(absmax[e0 / block]);
+        __m256 first[4], second[4];
+        for (int b = 0; b < nb; ++b) first[b] = second[b] = _mm256_setzero_ps();
         for (int64_t k = 0; k < block; k += 16) {
             __m256 w0, w1;
-            weights16_avx2(codes, bits, e0 + k, low, high, scale, &w0, &w1);
+            weights16_avx2(codes, bits, e0 + k, low, high, &w0, &w1);
             const float *xk = x + start + k;
             for (int b = 0; b < nb; ++b) {
                 first[b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xk + b * in), first[b]);
                 second[b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xk + b * in + 8), second[b]);
             }
         }
+        const __m256 scale = _mm256_set1_ps(absmax[e0 / block]);
+        for (int b = 0; b < nb; ++b) total[b] = _mm256_fmadd_ps(_mm256_add_ps(first[b], second[b]), scale, total[b]);
     }
-    for (int b = 0; b < nb; ++b) y[b * ldy + o] = hsum256(_mm256_add_ps(first[b], second[b]));
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = hsum256(total[b]);
+}
+
+// One output row from a dequantized copy of it for `nb` (1…4) rows of x (see dense_row_avx512).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dense_row_avx2(const float *w, int64_t in, int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
+    __m256 acc[4];
+    for (int b = 0; b < nb; ++b) acc[b] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < in; k += 8) {
+        __m256 wk = _mm256_loadu_ps(w + k);
+        for (int b = 0; b < nb; ++b) acc[b] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + b * in + k), acc[b]);
+    }
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = hsum256(acc[b]);
 }
 
 __attribute__((target("avx2,fma")))
 static void gemv_avx2(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
                       int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
     float padded[16] = {0};
-    for (int j = 0; j < (1 << bits); ++j) padded[j] = levels[j];
+    for (int j = 0; j < 16; ++j) padded[j] = levels[j % (1 << bits)];   // repeated: see indices16
     const __m256 low = _mm256_loadu_ps(padded), high = _mm256_loadu_ps(padded + 8);
+    if (batch > 4) {
+        float *w = (float *)malloc((size_t)in * sizeof(float));
+        if (w) {
+            for (int64_t o = row_begin; o < row_end; ++o) {
+                loft_dequantize_on(LOFT_SIMD_AVX2, codes, bits, levels, absmax + o * in / block, block, o * in, in, w);
+                for (int64_t b0 = 0; b0 < batch; b0 += 4) {
+                    const float *xb = x + b0 * in;
+                    float *yb = y + b0 * ldy;
+                    switch (batch - b0 >= 4 ? 4 : batch - b0) {
+                    case 4: dense_row_avx2(w, in, o, xb, 4, yb, ldy); break;
+                    case 3: dense_row_avx2(w, in, o, xb, 3, yb, ldy); break;
+                    case 2: dense_row_avx2(w, in, o, xb, 2, yb, ldy); break;
+                    default: dense_row_avx2(w, in, o, xb, 1, yb, ldy); break;
+                    }
+                }
+            }
+            free(w);
+            return;
+        }
+    }
     for (int64_t o = row_begin; o < row_end; ++o) {
         for (int64_t b0 = 0; b0 < batch; b0 += 4) {
             const float *xb = x + b0 * in;
