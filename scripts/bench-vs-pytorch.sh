@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Loft and the PyTorch + PEFT baseline (../shared/peer-bench) side by side on this machine:
-# alternating rounds of bench-110m, batch 4 × 256, LoRA r 16 on the seven linears, one JSON line per
+# alternating rounds of bench-110m with tied embeddings (as the baseline's bench-110M), batch 4 × 256, LoRA r 16 on the seven linears, one JSON line per
 # run on stdout (PyTorch's as bench_train.py prints them, Loft's `bench --json` squeezed to one line).
 # Never in CI; nothing else should run meanwhile (2 cores).
 # usage: scripts/bench-vs-pytorch.sh [ROUNDS]   (PEER=venv of ../shared/peer-bench/setup.sh, default /tmp/loft-peer-venv)
@@ -23,8 +23,8 @@ for round in $(seq "$rounds"); do
         done
     done
     for bits in 4 none; do
-        "$loft" bench train-step --preset bench-110m --bits "$bits" --steps 5 --json | squeeze
+        "$loft" bench train-step --preset bench-110m --tied-embeddings --bits "$bits" --steps 5 --json | squeeze
     done
-    "$loft" bench forward --preset bench-110m --bits 4 --steps 5 --json | squeeze
-    "$loft" bench forward --preset bench-110m --bits none --steps 5 --json | squeeze
+    "$loft" bench forward --preset bench-110m --tied-embeddings --bits 4 --steps 5 --json | squeeze
+    "$loft" bench forward --preset bench-110m --tied-embeddings --bits none --steps 5 --json | squeeze
 done

@@ -28,8 +28,8 @@ extension ModelBenchmark.Options {
     /// Options from command-line values, checked: a preset or consistent sizes, `bits` 4, 2 or
     /// `none`, and positive counts within what one machine can hold.
     public init(preset: String?, dim: Int, layers: Int, heads: Int, kvHeads: Int?, hidden: Int, vocab: Int, bits: String,
-                rank: Int, batch: Int, sequence: Int, steps: Int, activationCheckpointing: Bool) throws {
-        let config: LlamaConfig
+                rank: Int, batch: Int, sequence: Int, steps: Int, activationCheckpointing: Bool, tiedEmbeddings: Bool = false) throws {
+        var config: LlamaConfig
         if let preset {
             guard let known = BenchmarkPreset(rawValue: preset) else {
                 throw BenchmarkError.invalidFlag(name: "--preset", detail: "\(preset); expected bench-110m or llama2-7b")
@@ -44,6 +44,7 @@ extension ModelBenchmark.Options {
             }
             config = unchecked
         }
+        config.tiedEmbeddings = tiedEmbeddings
         guard ["4", "2", "none"].contains(bits) else { throw BenchmarkError.invalidFlag(name: "--bits", detail: "\(bits); expected 4, 2 or none") }
         for (name, value, range) in [("--rank", rank, 1...4096), ("--batch", batch, 1...4096), ("--seq", sequence, 2...1 << 20),
                                      ("--steps", steps, 1...10_000)] where !range.contains(value) {

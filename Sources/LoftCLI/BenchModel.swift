@@ -22,6 +22,8 @@ struct BenchModelOptions: ParsableArguments {
     var steps = 3
     @Flag(help: "Recompute each block in backward.")
     var activationCheckpointing = false
+    @Flag(help: "Tie the output projection to the embedding (as the PyTorch baseline's bench-110M and SmolLM2 do).")
+    var tiedEmbeddings = false
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -29,7 +31,7 @@ struct BenchModelOptions: ParsableArguments {
     func options() throws -> ModelBenchmark.Options {
         try ModelBenchmark.Options(preset: preset, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, vocab: vocab,
                                    bits: bits, rank: rank, batch: batch, sequence: seq, steps: steps,
-                                   activationCheckpointing: activationCheckpointing)
+                                   activationCheckpointing: activationCheckpointing, tiedEmbeddings: tiedEmbeddings)
     }
 
     func report(_ r: ModelBenchmark.Report) throws {
