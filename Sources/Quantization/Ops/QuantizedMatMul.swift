@@ -6,10 +6,11 @@ import Support
 // dequantized into one reused buffer and each tile goes through sgemm.
 
 extension QuantizedTensor {
-    /// Rows per dequantized tile: at most 4M floats (16 MB) and a quarter of the matrix, so the
-    /// whole fp32 weight never exists at once. Tall tiles keep sgemm efficient (measured on a
-    /// 4096×11008 model at 512 tokens: 128K-float tiles 6.67 s per training step, 1M 5.33 s, 4M 5.08 s).
-    var tileRows: Int { max(1, min((shape[0] + 3) / 4, 4_194_304 / max(1, shape[1]))) }
+    /// Rows per dequantized tile: at most 4M floats (16 MB), so a large fp32 weight never exists
+    /// whole (a 4096×11008 one is 180 MB); a matrix that fits is one tile, one sgemm, so the
+    /// activations are packed once. Tall tiles keep sgemm efficient (measured on a 4096×11008
+    /// model at 512 tokens: 128K-float tiles 6.67 s per training step, 1M 5.33 s, 4M 5.08 s).
+    var tileRows: Int { max(1, min(shape[0], 4_194_304 / max(1, shape[1]))) }
 
     /// Calls `body` with each tile of rows dequantized: (row range, [rows, in] values).
     func forEachTile(_ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
