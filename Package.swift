@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
-        .target(name: "Autograd", dependencies: ["COpenBLAS"]),
+        .target(name: "Autograd", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "Support", dependencies: ["Autograd", "CKernels"]),
         .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 /// The matrix products of Loft, all through OpenBLAS `cblas_sgemm` (row-major), and the control of
@@ -18,9 +19,10 @@ public enum BLAS {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, autocast: Bool = false
     ) {
         if m == 0 || n == 0 { return }
+        let bf16 = autocast && usesBF16Kernel
         if k == 0 {  // an empty sum: C = beta · C
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
@@ -28,7 +30,7 @@ public enum BLAS {
         _ = singleThreaded
         let parts = min(workerLimit, Parallel.workerCount)
         guard parts > 1, !Parallel.isActive, m * n * k >= splitThreshold, max(m, n) >= 2 * parts else {
-            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            call(bf16, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
         let cP = SendablePointer(c)
@@ -36,7 +38,7 @@ public enum BLAS {
             Parallel.forEach(parts, costPerItem: splitThreshold) { range in
                 for part in range {
                     let (j0, j1) = (n * part / parts, n * (part + 1) / parts)
-                    call(transposeA, transposeB, m, j1 - j0, k, alpha, a, lda,
+                    call(bf16, transposeA, transposeB, m, j1 - j0, k, alpha, a, lda,
                          transposeB ? b + j0 * ldb : b + j0, ldb, beta, cP.pointer + j0, ldc)
                 }
             }
@@ -44,7 +46,7 @@ public enum BLAS {
             Parallel.forEach(parts, costPerItem: splitThreshold) { range in
                 for part in range {
                     let (i0, i1) = (m * part / parts, m * (part + 1) / parts)
-                    call(transposeA, transposeB, i1 - i0, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
+                    call(bf16, transposeA, transposeB, i1 - i0, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
                          b, ldb, beta, cP.pointer + i0 * ldc, ldc)
                 }
             }
@@ -52,9 +54,14 @@ public enum BLAS {
     }
 
     @inline(__always)
-    private static func call(_ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    private static func call(_ bf16: Bool, _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                              _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                              _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if bf16, m > 1,
+           loft_gemm_bf16_on(1, tA ? 1 : 0, tB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
+                             b, Int64(ldb), beta, c, Int64(ldc)) != 0 {
+            return
+        }
         if m == 1 {
             // One row (a decoding step): sgemv reads B once; sgemm would first copy (pack) all of it.
             cblas_sgemv(CblasRowMajor, tB ? CblasNoTrans : CblasTrans, Int32(tB ? n : k), Int32(tB ? k : n), alpha,

@@ -1,3 +1,4 @@
+import Autograd
 import Llama
 
 /// A benchmark flag with a value that cannot run (each error names its flag).
@@ -28,7 +29,7 @@ extension ModelBenchmark.Options {
     /// Options from command-line values, checked: a preset or consistent sizes, `bits` 4, 2 or
     /// `none`, and positive counts within what one machine can hold.
     public init(preset: String?, dim: Int, layers: Int, heads: Int, kvHeads: Int?, hidden: Int, vocab: Int, bits: String,
-                rank: Int, batch: Int, sequence: Int, steps: Int, activationCheckpointing: Bool, tiedEmbeddings: Bool = false) throws {
+                rank: Int, batch: Int, sequence: Int, steps: Int, activationCheckpointing: Bool, tiedEmbeddings: Bool = false, computeType: String = "fp32") throws {
         var config: LlamaConfig
         if let preset {
             guard let known = BenchmarkPreset(rawValue: preset) else {
@@ -50,7 +51,11 @@ extension ModelBenchmark.Options {
                                      ("--steps", steps, 1...10_000)] where !range.contains(value) {
             throw BenchmarkError.invalidFlag(name: name, detail: "\(value); expected \(range.lowerBound)...\(range.upperBound)")
         }
+        guard let compute = ComputeType(rawValue: computeType) else {
+            throw BenchmarkError.invalidFlag(name: "--compute-dtype", detail: "\(computeType); expected fp32 or bf16")
+        }
         self.init(config: config, bits: Int(bits))
+        self.computeType = compute
         (self.rank, self.batch, self.sequence, self.steps, self.activationCheckpointing) = (rank, batch, sequence, steps, activationCheckpointing)
     }
 }

@@ -19,6 +19,8 @@ public enum ModelBenchmark {
         public var steps = 3
         public var activationCheckpointing = false
         public var seed: UInt64 = 0
+        /// The arithmetic of the frozen products (bf16 runs only where the CPU has AVX512-BF16).
+        public var computeType = ComputeType.fp32
         /// Options for `config` with a `bits`-bit base (nil: fp32).
         public init(config: LlamaConfig, bits: Int?) { (self.config, self.bits) = (config, bits) }
     }
@@ -27,13 +29,16 @@ public enum ModelBenchmark {
     public struct Report: Codable, Sendable {
         public let mode: String
         public let bits: String, rank: Int, batch: Int, sequence: Int, activationCheckpointing: Bool
+        /// The compute type asked for and the one the frozen products ran in.
+        public let computeType: ComputeType, effectiveComputeType: ComputeType
         public let parameters: Int, trainableParameters: Int
         public let secondsPerStep: Summary
         public let tokensPerSecond: Double
         /// Counted model FLOPs per step (forward, plus dx/LoRA backward when training; recomputation not counted).
         public let flopsPerStep: Double
         public let gflops: Double
-        /// sgemm GFLOP/s (2 threads) on [B·T, D] · [D, F] measured in this run, and the ratio.
+        /// Product GFLOP/s (all threads, the effective compute type) on [B·T, D] · [D, F] measured in
+        /// this run, and the ratio.
         public let sgemmPeakGflops: Double, fractionOfPeak: Double
         public let peakRSSBytes: Int
         public let buildSeconds: Double
@@ -69,6 +74,10 @@ public enum ModelBenchmark {
 
     /// Runs the training-step benchmark (`train: true`) or the no-grad forward benchmark.
     public static func run(_ options: Options, train: Bool) throws -> Report {
+        try BLAS.withComputeType(options.computeType) { try measure(options, train: train) }
+    }
+
+    private static func measure(_ options: Options, train: Bool) throws -> Report {
         let buildStart = Stopwatch.now()
         let model = try buildModel(options)
         let buildSeconds = Stopwatch.now() - buildStart
@@ -100,10 +109,11 @@ public enum ModelBenchmark {
         // Training: forward + dx of every frozen product (≈ forward again) + LoRA forward and both gradients.
         let counted = train ? 2 * flops.frozen + 3 * flops.lora : flops.frozen + flops.lora
         let peak = GemmBenchmark.run(shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
-                                     runs: 3)[0].gflopsMedian
+                                     computeTypes: [BLAS.effectiveComputeType], runs: 3)[0].gflopsMedian
         let gflops = counted / summary.median / 1e9
         return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
                       batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
+                      computeType: options.computeType, effectiveComputeType: BLAS.effectiveComputeType,
                       parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
                       trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
                       tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,

@@ -166,7 +166,7 @@ public final class LlamaModel {
             outputWeight.withValues { w in
                 logits.withUnsafeMutableBufferPointer { y in
                     BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: v, k: d, a: x.baseAddress!, lda: d,
-                               b: w.baseAddress!, ldb: d, c: y.baseAddress!, ldc: v)
+                               b: w.baseAddress!, ldb: d, c: y.baseAddress!, ldc: v, autocast: true)
                 }
             }
         }

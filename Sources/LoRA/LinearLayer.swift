@@ -49,7 +49,7 @@ public final class Linear: LinearLayer {
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         weight.data.withUnsafeBufferPointer { w in
             BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                       a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures)
+                       a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures, autocast: true)
         }
     }
 
@@ -60,7 +60,7 @@ public final class Linear: LinearLayer {
     public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
         weight.withValues { w in
             BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
-                       b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+                       b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures, autocast: true)
         }
     }
 }

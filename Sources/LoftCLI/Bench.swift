@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "sgemm GFLOP/s (median of several runs) for the reference shapes at 1 and 2 threads."
+        abstract: "Product GFLOP/s (median of several runs) for the reference shapes at 1 and 2 threads: sgemm, and the bf16 kernel where the CPU has AVX512-BF16."
     )
 
     @Option(help: "Timed runs per shape and thread count (after one warm-up).")
@@ -36,9 +36,10 @@ struct BenchGemm: ParsableCommand {
             return
         }
         print(runtime.summary)
-        print("    M     K     N  threads   GFLOP/s median  (min – max)")
+        print("    M     K     N  B       compute  threads   GFLOP/s median  (min – max)")
         for r in results {
-            print(String(format: "%5d %5d %5d  %7d   %14.1f  (%.1f – %.1f)", r.m, r.k, r.n, r.threads,
+            print(String(format: "%5d %5d %5d  %@  %7@  %7d   %14.1f  (%.1f – %.1f)", r.m, r.k, r.n,
+                         r.transposeB ? "[N,K]" : "[K,N]", r.compute.rawValue, r.threads,
                          r.gflopsMedian, r.gflopsMin, r.gflopsMax))
         }
     }

@@ -24,6 +24,8 @@ struct BenchModelOptions: ParsableArguments {
     var activationCheckpointing = false
     @Flag(help: "Tie the output projection to the embedding (as the PyTorch baseline's bench-110M and SmolLM2 do).")
     var tiedEmbeddings = false
+    @Option(help: "fp32, or bf16 (frozen products with bf16 inputs and fp32 sums; runs as fp32 on CPUs without AVX512-BF16).")
+    var computeDtype = "fp32"
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -31,14 +33,15 @@ struct BenchModelOptions: ParsableArguments {
     func options() throws -> ModelBenchmark.Options {
         try ModelBenchmark.Options(preset: preset, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, vocab: vocab,
                                    bits: bits, rank: rank, batch: batch, sequence: seq, steps: steps,
-                                   activationCheckpointing: activationCheckpointing, tiedEmbeddings: tiedEmbeddings)
+                                   activationCheckpointing: activationCheckpointing, tiedEmbeddings: tiedEmbeddings,
+                                   computeType: computeDtype)
     }
 
     func report(_ r: ModelBenchmark.Report) throws {
         if json { return try printJSON(r) }
         print(r.runtime.summary)
-        print(String(format: "%@ %@ base, rank %d, batch %d × %d%@: %.3f s/step median (%.3f – %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of sgemm %.1f GFLOP/s; peak RSS %.2f GiB; build %.1f s",
-                     r.mode as NSString, r.bits as NSString, r.rank, r.batch, r.sequence,
+        print(String(format: "%@ %@ base, %@ products, rank %d, batch %d × %d%@: %.3f s/step median (%.3f – %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of the product peak %.1f GFLOP/s; peak RSS %.2f GiB; build %.1f s",
+                     r.mode as NSString, r.bits as NSString, r.effectiveComputeType.rawValue as NSString, r.rank, r.batch, r.sequence,
                      (r.activationCheckpointing ? ", checkpointing" : "") as NSString,
                      r.secondsPerStep.median, r.secondsPerStep.min, r.secondsPerStep.max, r.tokensPerSecond, r.gflops,
                      100 * r.fractionOfPeak, r.sgemmPeakGflops, Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))

@@ -27,7 +27,7 @@ public enum LinearCrossEntropy {
         for start in stride(from: 0, to: n, by: step) {
             let c = min(step, n - start)
             BLAS.sgemm(transposeA: false, transposeB: true, m: c, n: v, k: d, a: h + start * d, lda: d, b: w, ldb: d,
-                       c: logits, ldc: v)
+                       c: logits, ldc: v, autocast: true)
             let wantsGrad = dh != nil || dw != nil
             targets.withUnsafeBufferPointer { t in
                 Parallel.forEach(c, costPerItem: 8 * v) { range in
@@ -61,7 +61,7 @@ public enum LinearCrossEntropy {
             }
             if let dh {
                 BLAS.sgemm(transposeA: false, transposeB: false, m: c, n: d, k: v, a: logits, lda: v, b: w, ldb: d,
-                           c: dh + start * d, ldc: d)
+                           c: dh + start * d, ldc: d, autocast: true)
             }
             if let dw {
                 BLAS.sgemm(transposeA: true, transposeB: false, m: v, n: d, k: c, a: logits, lda: v, b: h + start * d, ldb: d,

@@ -53,3 +53,17 @@ int loft_dequantize_on(loft_simd_path path, const uint8_t *codes, int bits, cons
 int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
                         int64_t block, int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch,
                         float *y, int64_t ldy);
+
+/// Whether the AVX512-BF16 product kernel runs here (the CPU has AVX512-BF16 and the active SIMD
+/// path is AVX-512, i.e. `LOFT_SIMD` does not cap it lower).
+int loft_gemm_bf16_supported(void);
+
+/// `C = alpha·op(A)·op(B) + beta·C` (row-major; op(A) [m, k], op(B) [k, n]) with every input
+/// rounded to bf16 (nearest even) and products summed in fp32, single-threaded. `vector` = 1 runs
+/// the AVX512-BF16 kernel (returns 0, writing nothing, where it does not run), 0 the portable
+/// scalar kernel (same packing, same summation order). Packing buffers are per thread and kept.
+int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/// `value` rounded to the nearest bf16 (ties to even), as an fp32.
+float loft_bf16_round(float value);

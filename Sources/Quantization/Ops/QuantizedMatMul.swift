@@ -77,7 +77,8 @@ extension QuantizedTensor {
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
             BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,
-                       a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures)
+                       a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures,
+                       autocast: true)
         }
     }
 
@@ -87,7 +88,7 @@ extension QuantizedTensor {
         forEachTile { range, tile in
             BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: inFeatures, k: range.count,
                        a: dy + range.lowerBound, lda: outFeatures, b: tile, ldb: inFeatures,
-                       beta: 1, c: dx, ldc: inFeatures)
+                       beta: 1, c: dx, ldc: inFeatures, autocast: true)
         }
     }
 }
