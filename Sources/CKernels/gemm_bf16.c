@@ -113,29 +113,31 @@ static void pack_rows_avx512(const float *x, int64_t ld, int64_t r0, int64_t row
     }
 }
 
-/// Vector packing of op(B) not transposed (B stored [K, N]): rows k and k+1, 16 columns each,
-/// converted and interleaved into 16 pairs.
+/// Vector packing of rows that are strided along k (op(B) not transposed, i.e. B stored [K, N];
+/// op(A) transposed, A stored [K, M]): for each pair p, elements r of rows k and k+1 of the
+/// stored matrix, converted and interleaved 16 at a time, into groups of `width` (≤ 32).
 LOFT_BF16_TARGET
 static void pack_columns_avx512(const float *x, int64_t ld, int64_t j0, int64_t cols, int64_t k0, int64_t kc,
-                                uint32_t *out) {
+                                int width, uint32_t *out) {
     int64_t kp = (kc + 1) / 2;
-    for (int64_t g = 0; g < cols; g += NR) {
-        uint32_t *panel = out + (g / NR) * kp * NR;
-        int64_t width = cols - g < NR ? cols - g : NR;
+    for (int64_t g = 0; g < cols; g += width) {
+        uint32_t *panel = out + (g / width) * kp * width;
+        int64_t valid = cols - g < width ? cols - g : width;
         for (int64_t p = 0; p < kp; ++p) {
             const float *even = x + (k0 + 2 * p) * ld + j0 + g;
             const float *odd = 2 * p + 1 < kc ? even + ld : NULL;
-            uint32_t *dst = panel + p * NR;
-            for (int h = 0; h < NR; h += 16) {
-                int64_t n = width - h;
-                if (n <= 0) { _mm512_storeu_si512(dst + h, _mm512_setzero_si512()); continue; }
-                __mmask16 mask = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-                __m512 e = _mm512_maskz_loadu_ps(mask, even + h);
-                __m512 o = odd ? _mm512_maskz_loadu_ps(mask, odd + h) : _mm512_setzero_ps();
+            uint32_t *dst = panel + p * width;
+            for (int h = 0; h < width; h += 16) {
+                int64_t n = valid - h, room = width - h;
+                __mmask16 load = n >= 16 ? (__mmask16)0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+                __mmask16 store = room >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << room) - 1);
+                __m512 e = _mm512_maskz_loadu_ps(load, even + h);
+                __m512 o = odd ? _mm512_maskz_loadu_ps(load, odd + h) : _mm512_setzero_ps();
                 __m256i eb = (__m256i)_mm512_cvtneps_pbh(e), ob = (__m256i)_mm512_cvtneps_pbh(o);
                 __m256i lo = _mm256_unpacklo_epi16(eb, ob), hi = _mm256_unpackhi_epi16(eb, ob);
-                _mm256_storeu_si256((__m256i *)(dst + h), _mm256_permute2x128_si256(lo, hi, 0x20));
-                _mm256_storeu_si256((__m256i *)(dst + h + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+                __m512i pairs = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_permute2x128_si256(lo, hi, 0x20)),
+                                                   _mm256_permute2x128_si256(lo, hi, 0x31), 1);
+                _mm512_mask_storeu_epi32(dst + h, store, pairs);
             }
         }
     }
@@ -221,7 +223,7 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
             float beta_block = pc == 0 ? beta : 1;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
             if (vector && transB) pack_rows_avx512(b, ldb, jc, nc, pc, kc, NR, pb);
-            else if (vector) pack_columns_avx512(b, ldb, jc, nc, pc, kc, pb);
+            else if (vector) pack_columns_avx512(b, ldb, jc, nc, pc, kc, NR, pb);
             else
 #endif
                 pack_scalar(b, ldb, !transB, jc, nc, pc, kc, NR, pb);
@@ -229,6 +231,7 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
                 int64_t mc = m - ic < MC ? m - ic : MC;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
                 if (vector && !transA) pack_rows_avx512(a, lda, ic, mc, pc, kc, MR, pa);
+                else if (vector) pack_columns_avx512(a, lda, ic, mc, pc, kc, MR, pa);
                 else
 #endif
                     pack_scalar(a, lda, transA, ic, mc, pc, kc, MR, pa);

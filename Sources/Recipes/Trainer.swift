@@ -67,6 +67,10 @@ public final class Trainer {
     /// a checkpoint is saved). `resume` is `latest` or a checkpoint folder.
     public func run(resume: String? = nil, shouldStop: () -> Bool = { false },
                     onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
+        try BLAS.withComputeType(config.training.computeDtype) { try train(resume: resume, shouldStop: shouldStop, onEvent: onEvent) }
+    }
+
+    private func train(resume: String?, shouldStop: () -> Bool, onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         let configYAML = try ConfigLoader.yaml(config)
         try AtomicFile.write(Data(configYAML.utf8), to: runDirectory.appendingPathComponent("config.yaml"))

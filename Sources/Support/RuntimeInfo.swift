@@ -18,6 +18,10 @@ public struct RuntimeInfo: Codable, Sendable {
     public let cpuFeatures: [String]
     /// The path Loft's own SIMD kernels take (`scalar`, `avx2`, `avx512`).
     public let kernelPath: SIMDPath
+    /// Whether `compute_dtype: bf16` products run on the AVX512-BF16 kernel here (else fp32).
+    public let bf16Products: Bool
+    /// The compute type of the frozen products when this was read (`fp32` or `bf16`).
+    public let computeType: ComputeType
 
     /// The values for this process.
     public static var current: RuntimeInfo {
@@ -25,13 +29,15 @@ public struct RuntimeInfo: Codable, Sendable {
                     blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
                     blasThreads: BLAS.threads,
                     blasConfig: BLAS.configuration, workers: Parallel.workerCount,
-                    cpuFeatures: CPUFeatures.current.names, kernelPath: .active)
+                    cpuFeatures: CPUFeatures.current.names, kernelPath: .active,
+                    bf16Products: BLAS.bf16KernelAvailable, computeType: BLAS.effectiveComputeType)
     }
 
     /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; kernels: avx512; CPU: avx2 avx512f …`.
     public var summary: String {
         "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; workers: \(workers); "
-            + "kernels: \(kernelPath.rawValue); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
+            + "kernels: \(kernelPath.rawValue); bf16 products: \(bf16Products ? "avx512_bf16" : "none (bf16 runs as fp32)"); "
+            + "compute: \(computeType.rawValue); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
     }
 }
 

@@ -92,7 +92,7 @@ private func attentionForward(
                 let qp = q + d.qOffset(b, h), kp = k + d.kvOffset(b, h / d.group)
                 BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
                            alpha: d.scale, a: qp, lda: d.qRowStride, b: kp, ldb: d.kvRowStride,
-                           c: s.baseAddress!, ldc: t)
+                           c: s.baseAddress!, ldc: t, autocast: true)
                 for i in 0..<t {  // row i attends to keys 0...i
                     let row = s.baseAddress! + i * t
                     logSumExp.pointer[item * t + i] = softmaxRow(row, into: row, count: i + 1)
@@ -100,7 +100,7 @@ private func attentionForward(
                 }
                 BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
                            a: s.baseAddress!, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
-                           c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride)
+                           c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, autocast: true)
             }
         }
     }
@@ -129,10 +129,10 @@ private func attentionBackward(
                         let (pp, dsp) = (p.baseAddress!, ds.baseAddress!)
                         BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
                                    alpha: d.scale, a: qp, lda: d.qRowStride, b: kp, ldb: d.kvRowStride,
-                                   c: pp, ldc: t)
+                                   c: pp, ldc: t, autocast: true)
                         for i in 0..<t {
                             let row = pp + i * t
-                            for j in 0...i { row[j] = exp(row[j] - lse[i]) }
+                            _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
                             for j in (i + 1)..<t { row[j] = 0 }
                             var dot: Float = 0
                             for e in 0..<d.headDim { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
@@ -141,11 +141,11 @@ private func attentionBackward(
                         if needs.v {
                             BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
                                        a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                                       c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                                       c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
                         }
                         guard needs.q || needs.k else { return }
                         BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
-                                   a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t)
+                                   a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, autocast: true)
                         for i in 0..<t {
                             for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
                             for j in (i + 1)..<t { dsp[i * t + j] = 0 }
@@ -153,12 +153,12 @@ private func attentionBackward(
                         if needs.q {
                             BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
                                        alpha: d.scale, a: dsp, lda: t, b: kp, ldb: d.kvRowStride, beta: 1,
-                                       c: dq.pointer + d.qOffset(b, h), ldc: d.qRowStride)
+                                       c: dq.pointer + d.qOffset(b, h), ldc: d.qRowStride, autocast: true)
                         }
                         if needs.k {
                             BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
                                        alpha: d.scale, a: dsp, lda: t, b: qp, ldb: d.qRowStride, beta: 1,
-                                       c: dk.pointer + d.kvOffset(b, g), ldc: d.kvRowStride)
+                                       c: dk.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
                         }
                     }
                 }

@@ -40,20 +40,12 @@ public enum LinearCrossEntropy {
                             continue
                         }
                         let targetLogit = row[Int(target)]
-                        var peak = -Float.infinity
-                        for j in 0..<v { peak = max(peak, row[j]) }
-                        var total: Double = 0
+                        let peak = RowKernels.max(row, count: v)
+                        let total = RowKernels.expSum(row, count: v, shift: peak, writingTo: wantsGrad ? row : nil)
                         if wantsGrad {
-                            for j in 0..<v {
-                                let e = exp(row[j] - peak)
-                                row[j] = e
-                                total += Double(e)
-                            }
                             let inverse = Float(1 / total)
                             for j in 0..<v { row[j] *= inverse }
                             row[Int(target)] -= 1
-                        } else {
-                            for j in 0..<v { total += Double(exp(row[j] - peak)) }
                         }
                         nllP.pointer[start + local] = peak + Float(log(total)) - targetLogit
                     }

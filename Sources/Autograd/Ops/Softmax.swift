@@ -34,15 +34,9 @@ extension Tensor {
 /// The softmax of `count` values at `x` written to `y` (may alias); returns log Σ exp(x).
 @discardableResult @inline(__always)
 public func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    var peak = -Float.infinity
-    for j in 0..<count { peak = max(peak, x[j]) }
-    var total: Float = 0
-    for j in 0..<count {
-        let e = exp(x[j] - peak)
-        y[j] = e
-        total += e
-    }
-    let inverse = 1 / total
+    let peak = RowKernels.max(x, count: count)
+    let total = RowKernels.expSum(x, count: count, shift: peak, writingTo: y)
+    let inverse = Float(1 / total)
     for j in 0..<count { y[j] *= inverse }
-    return peak + log(total)
+    return peak + Float(log(total))
 }

@@ -67,3 +67,11 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
 
 /// `value` rounded to the nearest bf16 (ties to even), as an fp32.
 float loft_bf16_round(float value);
+
+/// The largest of `x[0..<n]` (−∞ when n = 0) on `path` (falls back to scalar where unsupported).
+float loft_row_max(loft_simd_path path, const float *x, int64_t n);
+
+/// Σ exp(x[j] − shift) for j < n, summed in double, on `path` (falls back to scalar where
+/// unsupported); when `out` is not NULL, exp(x[j] − shift) is written to out[j] (`out` may be `x`).
+/// The vector paths' exp has a relative error of about 2 ulp.
+double loft_row_exp_sum(loft_simd_path path, const float *x, int64_t n, float shift, float *out);

@@ -1,3 +1,4 @@
+import Autograd
 import Formats
 import Foundation
 import Llama
@@ -106,6 +107,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var maxGradNorm: Float = 1
         /// Recompute each decoder block in backward instead of keeping its activations.
         public var activationCheckpointing = false
+        /// The arithmetic of the frozen products (base and output projection, forward and
+        /// backward): `fp32`, or `bf16` (bf16 inputs, fp32 sums; fp32 on CPUs without AVX512-BF16).
+        public var computeDtype = ComputeType.fp32
         /// The defaults.
         public init() {}
     }
@@ -247,7 +251,7 @@ extension RunConfig.TrainingSection {
         case seed, batchSize = "batch_size", gradAccumulation = "grad_accumulation", epochs, maxSteps = "max_steps"
         case learningRate = "learning_rate", schedule, warmupSteps = "warmup_steps", warmupRatio = "warmup_ratio"
         case weightDecay = "weight_decay", betas, eps, maxGradNorm = "max_grad_norm"
-        case activationCheckpointing = "activation_checkpointing"
+        case activationCheckpointing = "activation_checkpointing", computeDtype = "compute_dtype"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -257,6 +261,7 @@ extension RunConfig.TrainingSection {
         (weightDecay, betas, eps) = (try c.value(.weightDecay, d.weightDecay), try c.value(.betas, d.betas), try c.value(.eps, d.eps))
         maxGradNorm = try c.value(.maxGradNorm, d.maxGradNorm)
         activationCheckpointing = try c.value(.activationCheckpointing, d.activationCheckpointing)
+        computeDtype = try c.value(.computeDtype, d.computeDtype)
     }
 }
 
