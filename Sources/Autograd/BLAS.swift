@@ -29,6 +29,11 @@ public enum BLAS {
         }
         _ = singleThreaded
         let parts = min(workerLimit, Parallel.workerCount)
+        if bf16, parts > 1, !Parallel.isActive, m > 1, m * n * k >= splitThreshold,
+           bf16gemmPacking(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+            return
+        }
         guard parts > 1, !Parallel.isActive, m * n * k >= splitThreshold, max(m, n) >= 2 * parts else {
             call(bf16, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

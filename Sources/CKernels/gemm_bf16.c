@@ -39,22 +39,21 @@ static inline float element(const float *x, int64_t ld, int transposed, int64_t 
     return transposed ? x[k * ld + r] : x[r * ld + k];
 }
 
-/// Packs rows [r0, r0 + rows) and k in [k0, k0 + kc) of op(X) into groups of `width` rows:
-/// out[group][p][r] = bf16(op(X)[r][k0 + 2p]) | bf16(op(X)[r][k0 + 2p + 1]) << 16, zero past the
-/// edges. Used for A (width MR, rows of op(A)) and for B (width NR, columns of op(B) = rows of
-/// op(B)ᵀ). The scalar packer: every layout, every edge.
-static void pack_scalar(const float *x, int64_t ld, int transposed, int64_t r0, int64_t rows,
-                        int64_t k0, int64_t kc, int width, uint32_t *out) {
-    int64_t kp = (kc + 1) / 2;
-    for (int64_t g = 0; g < rows; g += width) {
-        uint32_t *panel = out + (g / width) * kp * width;
+/// The packed layout of an operand (see CKernels.h): panel g of `width` rows is kp·width words,
+/// word [p][w] = bf16(op(X)[g·width + w][2p]) | bf16(op(X)[g·width + w][2p + 1]) << 16, zero past
+/// the edges. The scalar packer: every layout, every edge.
+static void pack_scalar(const float *x, int64_t ld, int transposed, int64_t rows, int64_t k, int width,
+                        int64_t panel_begin, int64_t panel_end, uint32_t *out) {
+    int64_t kp = (k + 1) / 2;
+    for (int64_t g = panel_begin; g < panel_end; ++g) {
+        uint32_t *panel = out + g * kp * width;
         for (int w = 0; w < width; ++w) {
-            int64_t r = g + w;
+            int64_t r = g * width + w;
             for (int64_t p = 0; p < kp; ++p) {
                 uint32_t lo = 0, hi = 0;
                 if (r < rows) {
-                    lo = bf16_bits(element(x, ld, transposed, r0 + r, k0 + 2 * p));
-                    if (2 * p + 1 < kc) hi = bf16_bits(element(x, ld, transposed, r0 + r, k0 + 2 * p + 1));
+                    lo = bf16_bits(element(x, ld, transposed, r, 2 * p));
+                    if (2 * p + 1 < k) hi = bf16_bits(element(x, ld, transposed, r, 2 * p + 1));
                 }
                 panel[p * width + w] = lo | (hi << 16);
             }
@@ -83,49 +82,85 @@ static void kernel_scalar(int64_t kp, const uint32_t *a, const uint32_t *b, floa
 #include <immintrin.h>
 #define LOFT_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-/// Vector packing of rows that are contiguous along k (op(A) not transposed; op(B) transposed,
-/// i.e. a weight stored [N, K]): 32 floats of a row become 16 pairs with one VCVTNE2PS2BF16.
+/// Transposes a 16×16 matrix of 32-bit words held as 16 rows.
 LOFT_BF16_TARGET
-static void pack_rows_avx512(const float *x, int64_t ld, int64_t r0, int64_t rows, int64_t k0, int64_t kc,
-                             int width, uint32_t *out) {
-    int64_t kp = (kc + 1) / 2, full = kc / 32;
-    uint32_t pairs[16];
-    for (int64_t g = 0; g < rows; g += width) {
-        uint32_t *panel = out + (g / width) * kp * width;
-        for (int w = 0; w < width; ++w) {
-            int64_t r = g + w;
-            if (r >= rows) {
-                for (int64_t p = 0; p < kp; ++p) panel[p * width + w] = 0;
-                continue;
-            }
-            const float *row = x + (r0 + r) * ld + k0;
+static inline void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // u[i + c], lane l: column 4l + c of rows i…i+3
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int c = 0; c < 4; ++c) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+        __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+        r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+        r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+    }
+}
+
+/// Vector packing of rows that are contiguous along k (op(A) not transposed; op(B) transposed,
+/// i.e. a weight stored [N, K]): 16 rows × 32 floats become 16 rows of 16 pairs (VCVTNE2PS2BF16),
+/// transposed in registers into 16 pairs of 16 rows each; `width` is 12 or 32.
+LOFT_BF16_TARGET
+static void pack_rows_avx512(const float *x, int64_t ld, int64_t rows, int64_t k, int width,
+                             int64_t panel_begin, int64_t panel_end, uint32_t *out) {
+    int64_t kp = (k + 1) / 2, full = k / 32;
+    for (int64_t g = panel_begin; g < panel_end; ++g) {
+        uint32_t *panel = out + g * kp * width;
+        for (int s = 0; s < width; s += 16) {
+            int64_t first = g * width + s;
+            int count = (int)(rows - first < 16 ? (rows - first > 0 ? rows - first : 0) : 16);
+            int lanes = width - s < 16 ? width - s : 16;
+            __mmask16 store = lanes == 16 ? (__mmask16)0xffff : (__mmask16)((1u << lanes) - 1);
             for (int64_t q = 0; q < full; ++q) {
-                __m512 lo = _mm512_loadu_ps(row + 32 * q), hi = _mm512_loadu_ps(row + 32 * q + 16);
-                _mm512_storeu_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-                uint32_t *dst = panel + 16 * q * width + w;
-                for (int e = 0; e < 16; ++e) dst[e * width] = pairs[e];
+                __m512i v[16];
+                for (int i = 0; i < 16; ++i) {
+                    if (i < count) {
+                        const float *row = x + (first + i) * ld + 32 * q;
+                        v[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 16), _mm512_loadu_ps(row));
+                    } else {
+                        v[i] = _mm512_setzero_si512();
+                    }
+                }
+                transpose16(v);
+                for (int e = 0; e < 16; ++e) _mm512_mask_storeu_epi32(panel + (16 * q + e) * width + s, store, v[e]);
             }
-            for (int64_t p = 16 * full; p < kp; ++p) {
-                uint32_t lo = bf16_bits(row[2 * p]), hi = 2 * p + 1 < kc ? bf16_bits(row[2 * p + 1]) : 0;
-                panel[p * width + w] = lo | (hi << 16);
+            for (int w = s; w < s + lanes; ++w) {
+                int64_t r = g * width + w;
+                for (int64_t p = 16 * full; p < kp; ++p) {
+                    uint32_t lo = 0, hi = 0;
+                    if (r < rows) {
+                        lo = bf16_bits(x[r * ld + 2 * p]);
+                        if (2 * p + 1 < k) hi = bf16_bits(x[r * ld + 2 * p + 1]);
+                    }
+                    panel[p * width + w] = lo | (hi << 16);
+                }
             }
         }
     }
 }
 
 /// Vector packing of rows that are strided along k (op(B) not transposed, i.e. B stored [K, N];
-/// op(A) transposed, A stored [K, M]): for each pair p, elements r of rows k and k+1 of the
-/// stored matrix, converted and interleaved 16 at a time, into groups of `width` (≤ 32).
+/// op(A) transposed, A stored [K, M]): for each pair p, elements r of rows 2p and 2p+1 of the
+/// stored matrix, converted and interleaved 16 at a time, into panels of `width` (≤ 32).
 LOFT_BF16_TARGET
-static void pack_columns_avx512(const float *x, int64_t ld, int64_t j0, int64_t cols, int64_t k0, int64_t kc,
-                                int width, uint32_t *out) {
-    int64_t kp = (kc + 1) / 2;
-    for (int64_t g = 0; g < cols; g += width) {
-        uint32_t *panel = out + (g / width) * kp * width;
-        int64_t valid = cols - g < width ? cols - g : width;
+static void pack_columns_avx512(const float *x, int64_t ld, int64_t rows, int64_t k, int width,
+                                int64_t panel_begin, int64_t panel_end, uint32_t *out) {
+    int64_t kp = (k + 1) / 2;
+    for (int64_t g = panel_begin; g < panel_end; ++g) {
+        uint32_t *panel = out + g * kp * width;
+        int64_t valid = rows - g * width < width ? rows - g * width : width;
         for (int64_t p = 0; p < kp; ++p) {
-            const float *even = x + (k0 + 2 * p) * ld + j0 + g;
-            const float *odd = 2 * p + 1 < kc ? even + ld : NULL;
+            const float *even = x + (2 * p) * ld + g * width;
+            const float *odd = 2 * p + 1 < k ? even + ld : NULL;
             uint32_t *dst = panel + p * width;
             for (int h = 0; h < width; h += 16) {
                 int64_t n = valid - h, room = width - h;
@@ -191,7 +226,84 @@ int loft_gemm_bf16_supported(void) {
 #endif
 }
 
-/// Packing buffers of this thread, grown as needed and kept (the products repeat every step).
+int64_t loft_bf16_panel_words(int64_t rows, int64_t k, int width) {
+    return (rows + width - 1) / width * width * ((k + 1) / 2);
+}
+
+/// Packs panels [panel_begin, panel_end) of one k range (one KC block, or a whole block-local
+/// operand) into `out` laid out [panel][pairs of the range][width].
+static void pack_range(int vector, const float *x, int64_t ld, int transposed, int64_t rows, int64_t k, int width,
+                       int64_t panel_begin, int64_t panel_end, uint32_t *out) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (vector && !transposed) { pack_rows_avx512(x, ld, rows, k, width, panel_begin, panel_end, out); return; }
+    if (vector) { pack_columns_avx512(x, ld, rows, k, width, panel_begin, panel_end, out); return; }
+#endif
+    (void)vector;
+    pack_scalar(x, ld, transposed, rows, k, width, panel_begin, panel_end, out);
+}
+
+// Whole packed operands are laid out KC block by KC block: block b (k from b·KC) holds every
+// panel as [panel][pairs of the block][width], so the panels one block of the product reads are
+// contiguous (as a GotoBLAS packed block is) and shared by every thread.
+static inline uint32_t *block_base(const uint32_t *packed, int64_t rows, int width, int64_t pc) {
+    int64_t panels = (rows + width - 1) / width;
+    return (uint32_t *)packed + panels * width * (pc / 2);
+}
+
+int loft_bf16_pack(int vector, int operand, const float *x, int64_t ld, int transposed, int64_t rows, int64_t k,
+                   int64_t panel_begin, int64_t panel_end, uint32_t *out) {
+    int width = operand == 0 ? MR : NR;
+    if (vector && !loft_gemm_bf16_supported()) return 0;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        const float *start = transposed ? x + pc * ld : x + pc;
+        pack_range(vector, start, ld, transposed, rows, kc, width, panel_begin, panel_end, block_base(out, rows, width, pc));
+    }
+    return 1;
+}
+
+/// The macro-kernel: C[rows, cols] (+)= alpha·A·B over one k range, A and B in block-local
+/// layout ([panel][kp][width]) starting at row 0 / column 0 of that layout.
+static void macro_kernel(int vector, int64_t kc, float alpha, const uint32_t *pa, int64_t a_rows, const uint32_t *pb,
+                         float beta, float *c, int64_t ldc, int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t col_end) {
+    int64_t kp = (kc + 1) / 2;
+    (void)a_rows;
+    for (int64_t jc = col_begin; jc < col_end; jc += NC) {
+        int64_t nc = col_end - jc < NC ? col_end - jc : NC;
+        for (int64_t ic = row_begin; ic < row_end; ic += MC) {
+            int64_t mc = row_end - ic < MC ? row_end - ic : MC;
+            for (int64_t jr = jc; jr < jc + nc; jr += NR) {
+                int cols = (int)(jc + nc - jr < NR ? jc + nc - jr : NR);
+                const uint32_t *bp = pb + (jr / NR) * kp * NR;
+                for (int64_t ir = ic; ir < ic + mc; ir += MR) {
+                    int rows = (int)(ic + mc - ir < MR ? ic + mc - ir : MR);
+                    const uint32_t *ap = pa + (ir / MR) * kp * MR;
+                    float *cp = c + ir * ldc + jr;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+                    if (vector) { kernel_avx512(kp, ap, bp, cp, ldc, rows, cols, alpha, beta); continue; }
+#endif
+                    kernel_scalar(kp, ap, bp, cp, ldc, rows, cols, alpha, beta);
+                }
+            }
+        }
+    }
+}
+
+int loft_gemm_bf16_packed(int vector, int64_t m, int64_t n, int64_t k, float alpha, const uint32_t *pa, const uint32_t *pb,
+                          float beta, float *c, int64_t ldc, int64_t row_begin, int64_t row_end,
+                          int64_t col_begin, int64_t col_end) {
+    if (vector && !loft_gemm_bf16_supported()) return 0;
+    if (row_end > m) row_end = m;
+    if (col_end > n) col_end = n;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        macro_kernel(vector, kc, alpha, block_base(pa, m, MR, pc), m, block_base(pb, n, NR, pc), pc == 0 ? beta : 1,
+                     c, ldc, row_begin, row_end, col_begin, col_end);
+    }
+    return 1;
+}
+
+/// Packing buffers of this thread for whole single-threaded products, grown as needed and kept.
 static _Thread_local uint32_t *packed_a, *packed_b;
 static _Thread_local size_t packed_a_capacity, packed_b_capacity;
 
@@ -213,43 +325,25 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
             for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return 1;
     }
-    uint32_t *pb = reserve(&packed_b, &packed_b_capacity, (size_t)(KC / 2) * (NC + NR));
-    uint32_t *pa = reserve(&packed_a, &packed_a_capacity, (size_t)(KC / 2) * (MC + MR));
-    if (!pb || !pa) return 0;
+    // GotoBLAS order: a KC×NC block of B packed contiguously, then MC×KC blocks of A against it.
+    uint32_t *pb = reserve(&packed_b, &packed_b_capacity, (size_t)loft_bf16_panel_words(NC, KC, NR));
+    uint32_t *pa = reserve(&packed_a, &packed_a_capacity, (size_t)loft_bf16_panel_words(MC, KC, MR));
+    if (!pa || !pb) return 0;
     for (int64_t jc = 0; jc < n; jc += NC) {
         int64_t nc = n - jc < NC ? n - jc : NC;
         for (int64_t pc = 0; pc < k; pc += KC) {
-            int64_t kc = k - pc < KC ? k - pc : KC, kp = (kc + 1) / 2;
-            float beta_block = pc == 0 ? beta : 1;
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-            if (vector && transB) pack_rows_avx512(b, ldb, jc, nc, pc, kc, NR, pb);
-            else if (vector) pack_columns_avx512(b, ldb, jc, nc, pc, kc, NR, pb);
-            else
-#endif
-                pack_scalar(b, ldb, !transB, jc, nc, pc, kc, NR, pb);
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            const float *bblock = transB ? b + jc * ldb + pc : b + pc * ldb + jc;
+            pack_range(vector, bblock, ldb, !transB, nc, kc, NR, 0, (nc + NR - 1) / NR, pb);
             for (int64_t ic = 0; ic < m; ic += MC) {
                 int64_t mc = m - ic < MC ? m - ic : MC;
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-                if (vector && !transA) pack_rows_avx512(a, lda, ic, mc, pc, kc, MR, pa);
-                else if (vector) pack_columns_avx512(a, lda, ic, mc, pc, kc, MR, pa);
-                else
-#endif
-                    pack_scalar(a, lda, transA, ic, mc, pc, kc, MR, pa);
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    int cols = (int)(nc - jr < NR ? nc - jr : NR);
-                    const uint32_t *bp = pb + (jr / NR) * kp * NR;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        int rows = (int)(mc - ir < MR ? mc - ir : MR);
-                        const uint32_t *ap = pa + (ir / MR) * kp * MR;
-                        float *cp = c + (ic + ir) * ldc + jc + jr;
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-                        if (vector) { kernel_avx512(kp, ap, bp, cp, ldc, rows, cols, alpha, beta_block); continue; }
-#endif
-                        kernel_scalar(kp, ap, bp, cp, ldc, rows, cols, alpha, beta_block);
-                    }
-                }
+                const float *ablock = transA ? a + pc * lda + ic : a + ic * lda + pc;
+                pack_range(vector, ablock, lda, transA, mc, kc, MR, 0, (mc + MR - 1) / MR, pa);
+                macro_kernel(vector, kc, alpha, pa, mc, pb, pc == 0 ? beta : 1, c + ic * ldc + jc, ldc, 0, mc, 0, nc);
             }
         }
     }
     return 1;
 }
+
+int loft_bf16_panel_width(int operand) { return operand == 0 ? MR : NR; }

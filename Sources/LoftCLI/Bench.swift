@@ -29,6 +29,7 @@ struct BenchGemm: ParsableCommand {
     }
 
     func run() throws {
+        MemoryPolicy.keepFreedMemory()  // as `loft train` and the model benchmarks run
         let results = GemmBenchmark.run(runs: runs)
         let runtime = RuntimeInfo.current
         if json {

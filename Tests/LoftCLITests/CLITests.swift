@@ -51,7 +51,9 @@ final class CLITests: XCTestCase {
 final class BenchGemmCLITests: XCTestCase {
     struct Report: Decodable {
         struct Runtime: Decodable { let blasCore: String; let blasCoreSource: String; let blasThreads: Int }
-        struct Result: Decodable { let m: Int; let k: Int; let n: Int; let threads: Int; let gflopsMedian: Double }
+        struct Result: Decodable {
+            let m: Int; let k: Int; let n: Int; let transposeB: Bool; let threads: Int; let compute: String; let gflopsMedian: Double
+        }
         let runtime: Runtime
         let results: [Result]
     }
@@ -62,9 +64,15 @@ final class BenchGemmCLITests: XCTestCase {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let report = try decoder.decode(Report.self, from: Data(out.utf8))
-        XCTAssertEqual(report.results.map { [$0.m, $0.k, $0.n, $0.threads] },
-                       [[1024, 768, 768, 1], [1024, 768, 768, 2], [1024, 768, 2048, 1],
-                        [1024, 768, 2048, 2], [2048, 4096, 4096, 1], [2048, 4096, 4096, 2]])
+        // Every shape, B stored both ways, fp32 and (with AVX512-BF16 only) bf16, 1 and 2 threads.
+        let computes = CPUFeatures.current.avx512bf16 && SIMDPath.active == .avx512 ? ["fp32", "bf16"] : ["fp32"]
+        var expected: [String] = []
+        for (m, k, n) in [(1024, 768, 768), (1024, 768, 2048), (2048, 4096, 4096)] {
+            for transposeB in [false, true] { for compute in computes { for threads in [1, 2] {
+                expected.append("\(m) \(k) \(n) \(transposeB) \(compute) \(threads)")
+            } } }
+        }
+        XCTAssertEqual(report.results.map { "\($0.m) \($0.k) \($0.n) \($0.transposeB) \($0.compute) \($0.threads)" }, expected)
         XCTAssertTrue(report.results.allSatisfy { $0.gflopsMedian > 0 })
 
         let environment = ProcessInfo.processInfo.environment

@@ -24,10 +24,17 @@ public enum LinearCrossEntropy {
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: step * v)
         defer { logits.deallocate() }
         let (logitsP, nllP) = (SendablePointer(logits), SendablePointer(nll))
+        // In bf16, the frozen projection is packed once for all chunks (once per layout), not once per chunk.
+        let packedW = BLAS.usesBF16Kernel ? BF16PackedOperand(left: false, w, ld: d, transposed: true, rows: v, depth: d) : nil
+        let packedWForDh = BLAS.usesBF16Kernel && dh != nil ? BF16PackedOperand(left: false, w, ld: d, transposed: false, rows: d, depth: v) : nil
         for start in stride(from: 0, to: n, by: step) {
             let c = min(step, n - start)
-            BLAS.sgemm(transposeA: false, transposeB: true, m: c, n: v, k: d, a: h + start * d, lda: d, b: w, ldb: d,
-                       c: logits, ldc: v, autocast: true)
+            if let packedW, let packedH = BF16PackedOperand(left: true, h + start * d, ld: d, transposed: false, rows: c, depth: d) {
+                BLAS.bf16gemm(packedA: packedH, packedB: packedW, c: logits, ldc: v)
+            } else {
+                BLAS.sgemm(transposeA: false, transposeB: true, m: c, n: v, k: d, a: h + start * d, lda: d, b: w, ldb: d,
+                           c: logits, ldc: v)
+            }
             let wantsGrad = dh != nil || dw != nil
             targets.withUnsafeBufferPointer { t in
                 Parallel.forEach(c, costPerItem: 8 * v) { range in
@@ -52,8 +59,12 @@ public enum LinearCrossEntropy {
                 }
             }
             if let dh {
-                BLAS.sgemm(transposeA: false, transposeB: false, m: c, n: d, k: v, a: logits, lda: v, b: w, ldb: d,
-                           c: dh + start * d, ldc: d, autocast: true)
+                if let packedWForDh, let packedGrad = BF16PackedOperand(left: true, logits, ld: v, transposed: false, rows: c, depth: v) {
+                    BLAS.bf16gemm(packedA: packedGrad, packedB: packedWForDh, c: dh + start * d, ldc: d)
+                } else {
+                    BLAS.sgemm(transposeA: false, transposeB: false, m: c, n: d, k: v, a: logits, lda: v, b: w, ldb: d,
+                               c: dh + start * d, ldc: d)
+                }
             }
             if let dw {
                 BLAS.sgemm(transposeA: true, transposeB: false, m: v, n: d, k: c, a: logits, lda: v, b: h + start * d, ldb: d,

@@ -75,3 +75,25 @@ float loft_row_max(loft_simd_path path, const float *x, int64_t n);
 /// unsupported); when `out` is not NULL, exp(x[j] − shift) is written to out[j] (`out` may be `x`).
 /// The vector paths' exp has a relative error of about 2 ulp.
 double loft_row_exp_sum(loft_simd_path path, const float *x, int64_t n, float shift, float *out);
+
+/// Rows per packed panel of the bf16 product: 12 for A (operand 0), 32 for B (operand 1).
+int loft_bf16_panel_width(int operand);
+
+/// Words (uint32) of a packed bf16 operand of `rows` rows (rows of op(A), or columns of op(B))
+/// and depth `k`: panels of `width` rows, each [(k + 1) / 2][width] bf16 pairs.
+int64_t loft_bf16_panel_words(int64_t rows, int64_t k, int width);
+
+/// Packs panels [panel_begin, panel_end) of an operand into `out` (the whole operand's layout):
+/// `operand` 0 = A, the rows of op(A) (`transposed` = transA); 1 = B, the columns of op(B)
+/// (`transposed` = !transB). `x` holds `rows` × `k` values with leading dimension `ld`. Panels
+/// are independent, so threads may pack disjoint ranges. Returns 0 when `vector` is asked for
+/// and the AVX512-BF16 kernel does not run here.
+int loft_bf16_pack(int vector, int operand, const float *x, int64_t ld, int transposed, int64_t rows, int64_t k,
+                   int64_t panel_begin, int64_t panel_end, uint32_t *out);
+
+/// `C[rows, cols] = alpha·A·B + beta·C` for rows [row_begin, row_end) and columns
+/// [col_begin, col_end) (begins multiples of 12 and 32) from packed operands; threads may take
+/// disjoint ranges. Returns 0 when `vector` is asked for and the kernel does not run here.
+int loft_gemm_bf16_packed(int vector, int64_t m, int64_t n, int64_t k, float alpha, const uint32_t *pa, const uint32_t *pb,
+                          float beta, float *c, int64_t ldc, int64_t row_begin, int64_t row_end,
+                          int64_t col_begin, int64_t col_end);
