@@ -22,9 +22,12 @@ for round in $(seq "$rounds"); do
             "$peer/bin/python" "$bench" --config bench-110M --mode "$mode" --precision "$precision" 2>/dev/null || true
         done
     done
-    for bits in 4 none; do
-        "$loft" bench train-step --preset bench-110m --tied-embeddings --bits "$bits" --steps 5 --json | squeeze
+    for compute in $precisions; do   # Loft's bf16: frozen products with bf16 inputs, fp32 sums (as autocast)
+        for bits in 4 none; do
+            "$loft" bench train-step --preset bench-110m --tied-embeddings --bits "$bits" --steps 5 --compute-dtype "$compute" --json | squeeze
+        done
+        for bits in 4 none; do
+            "$loft" bench forward --preset bench-110m --tied-embeddings --bits "$bits" --steps 5 --compute-dtype "$compute" --json | squeeze
+        done
     done
-    "$loft" bench forward --preset bench-110m --tied-embeddings --bits 4 --steps 5 --json | squeeze
-    "$loft" bench forward --preset bench-110m --tied-embeddings --bits none --steps 5 --json | squeeze
 done

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 // MARK: - Multi-threaded bf16 products: each operand is packed once (its panels shared out among
 // the cores), then the cores take disjoint column (or row) ranges of C from the packed operands.
@@ -8,8 +9,9 @@ import CKernels
 /// A matrix packed once into the bf16 kernel's operand layout (bf16 pairs in panels), reusable by
 /// several products.
 public final class BF16PackedOperand {
-    /// The packed words.
+    /// The packed words (a buffer of `BF16Scratch`, returned to it when this operand goes).
     let words: UnsafeMutablePointer<UInt32>
+    private let capacity: Int
     /// Rows of op(A), or columns of op(B); and the depth k.
     public let rows: Int, depth: Int
     /// Whether this is an A (left) or B (right) operand.
@@ -24,8 +26,7 @@ public final class BF16PackedOperand {
         let width = Int(loft_bf16_panel_width(operand))
         let count = Int(loft_bf16_panel_words(Int64(rows), Int64(depth), Int32(width)))
         (self.rows, self.depth, self.isLeft) = (rows, depth, left)
-        // 64-byte aligned: the kernel loads B a cache line at a time (misaligned, every load would be split in two).
-        words = UnsafeMutableRawPointer.allocate(byteCount: 4 * max(1, count), alignment: 64).bindMemory(to: UInt32.self, capacity: max(1, count))
+        (words, capacity) = BF16Scratch.acquire(count)
         let (out, source) = (SendablePointer(words), SendablePointer(UnsafeMutablePointer(mutating: x)))
         // The stored matrix is transposed relative to the packed rows for A when transA, for B when !transB.
         let storedTransposed: Int32 = (left ? transposed : !transposed) ? 1 : 0
@@ -36,7 +37,41 @@ public final class BF16PackedOperand {
         }
     }
 
-    deinit { words.deallocate() }
+    deinit { BF16Scratch.release(words, capacity: capacity) }
+}
+
+/// The buffers packed operands live in, kept for the next product instead of freed: the same
+/// products repeat every step, so after the first step packing allocates nothing (and the heap
+/// does not fragment between tens-of-megabyte buffers of varying sizes).
+enum BF16Scratch {
+    nonisolated(unsafe) private static var free: [(pointer: UnsafeMutablePointer<UInt32>, capacity: Int)] = []
+    private static let lock = NSLock()
+    /// Bytes of every buffer made so far (they are kept).
+    nonisolated(unsafe) static var allocatedBytes = 0
+
+    /// Bytes the kept buffers hold (they count in a process's peak memory).
+    static var heldBytes: Int { lock.lock(); defer { lock.unlock() }; return allocatedBytes }
+    /// A 64-byte aligned buffer of at least `count` words (the kernel loads B a cache line at a
+    /// time; misaligned, every load would be split in two) and its capacity.
+    static func acquire(_ count: Int) -> (UnsafeMutablePointer<UInt32>, Int) {
+        let count = max(16, count)
+        lock.lock()
+        defer { lock.unlock() }
+        // The smallest free buffer that fits; else a new one.
+        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: index)
+        }
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4 * count, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        allocatedBytes += 4 * count
+        return (pointer, count)
+    }
+
+    /// Returns a buffer for reuse.
+    static func release(_ pointer: UnsafeMutablePointer<UInt32>, capacity: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append((pointer, capacity))
+    }
 }
 
 extension BLAS {

@@ -76,7 +76,7 @@ extension AdapterConfig {
     /// PEFT's config for adapters started by `initialization` (`bits` nil: no quantization).
     public init(initialization: LoRAInitialization, rank: Int, alpha: Float, dropout: Float = 0,
                 targetModules: [LinearModule], bits: Double?, iterations: Int, base: String) {
-        let isLoftQ = initialization == .loftq
+        let isLoftQ = initialization.isLoftQ
         var loftq: [String: Int] = [:]
         if isLoftQ, let bits { loftq = ["loftq_bits": Int(bits.rounded(.up)), "loftq_iter": iterations] }
         self.init(r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.map(\.rawValue).sorted(),

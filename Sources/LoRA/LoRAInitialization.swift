@@ -7,12 +7,27 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
     case loftq
     /// QLoRA: `Q = q(W)`, A Kaiming-uniform, B = 0.
     case gaussian
+    /// LoftQ as PEFT computes it: the factors of `W − deq(Q)` without the 1/√s of ours, so the
+    /// adapted layer starts at `deq(Q) + s·B·A`, off by (s − 1)·B·A when alpha ≠ rank
+    /// (huggingface/peft#1982). For comparisons only.
+    case loftqPEFT = "loftq_peft"
+
+    /// Whether the adapters start from LoftQ's factors (either scaling).
+    public var isLoftQ: Bool { self != .gaussian }
 
     /// Quantizes `weight` [out, in] and initialises its adapter this way.
     public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) throws -> LoftQ.Result {
         switch self {
         case .loftq: return try LoftQ.initialize(weight: weight, shape: shape, options: options, rng: &rng)
         case .gaussian: return try LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
+        case .loftqPEFT:
+            var unscaled = options
+            unscaled.alpha = Float(options.rank)  // PEFT's factors: as if s were 1
+            let result = try LoftQ.initialize(weight: weight, shape: shape, options: unscaled, rng: &rng)
+            let error = LoftQ.approximationError(weight: weight, shape: shape, quantized: result.quantized, a: result.a, b: result.b,
+                                                 rank: options.rank, scaling: options.scaling)
+            return LoftQ.Result(quantized: result.quantized, a: result.a, b: result.b, plainError: result.plainError,
+                                errors: [error], bestIteration: 0)
         }
     }
 }

@@ -41,6 +41,11 @@ public enum LoftQ {
 
     /// The chosen iterate and the errors along the way.
     public struct Result: Sendable {
+        /// A result from its parts.
+        public init(quantized: QuantizedTensor, a: [Float], b: [Float], plainError: Double, errors: [Double], bestIteration: Int) {
+            (self.quantized, self.a, self.b, self.plainError, self.errors, self.bestIteration) = (quantized, a, b, plainError, errors, bestIteration)
+        }
+
         /// The quantized base.
         public let quantized: QuantizedTensor
         /// `lora_A` [R, in] and `lora_B` [out, R].
@@ -114,6 +119,15 @@ public enum LoftQ {
         let error = frobeniusNorm(diff) / frobeniusNorm(weight)
         let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: options.rank, rng: &rng)
         return Result(quantized: q, a: a, b: b, plainError: error, errors: [error], bestIteration: 0)
+    }
+
+    /// `‖W − deq(Q) − s·B·A‖_F / ‖W‖_F` for `weight` [out, in], `a` [R, in], `b` [out, R].
+    public static func approximationError(weight: [Float], shape: [Int], quantized: QuantizedTensor, a: [Float], b: [Float],
+                                          rank: Int, scaling: Float) -> Double {
+        let lowRank = Linalg.product(b, a, m: shape[0], k: rank, n: shape[1])
+        var remaining = quantized.dequantized()
+        for i in 0..<remaining.count { remaining[i] = weight[i] - remaining[i] - scaling * lowRank[i] }
+        return frobeniusNorm(remaining) / frobeniusNorm(weight)
     }
 
     /// Throws when `weight` holds a NaN or an infinity (quantization and the SVD need finite values).

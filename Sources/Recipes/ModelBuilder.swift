@@ -17,6 +17,13 @@ public enum ModelBuilder {
         public let tokenizer: any Tokenizer
         /// Mean `‖W − deq(Q) − s·B·A‖/‖W‖` over the quantized targets, and the plain error.
         public let initError: Double?, plainError: Double?
+        /// The same per quantized target, in build order (empty when nothing was quantized here).
+        public var matrixErrors: [MatrixInitError] = []
+    }
+
+    /// The start of one quantized target matrix: its init error and plain quantization error.
+    public struct MatrixInitError: Codable, Sendable {
+        public let layer: Int, module: String, initError: Double, plainError: Double
     }
 
     /// Builds the run's model and tokenizer (`file` names the config in errors). The config is
@@ -33,12 +40,12 @@ public enum ModelBuilder {
         let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config,
                                                   gguf: source as? GGUFCheckpoint)
         let lora = config.lora
-        if config.quantization == nil && lora.initialization == .loftq {
+        if config.quantization == nil && lora.initialization.isLoftQ {
             throw TrainingError.invalidValue(file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
         }
         let root = RandomState(seed: config.training.seed)
         let layers = source.config.layers
-        var initErrors: [Double] = [], plainErrors: [Double] = []
+        var initErrors: [Double] = [], plainErrors: [Double] = [], matrixErrors: [MatrixInitError] = []
         let model = try LlamaModel(checkpoint: source) { layer, module, weight -> LinearLayer in
             let name = HuggingFaceNames.modulePath(layer: layer, module)  // names the RNG stream
             let shape = weight.shape
@@ -60,11 +67,13 @@ public enum ModelBuilder {
             let result = try lora.initialization.run(weight: weight.data, shape: shape, options: options, rng: &rng)
             initErrors.append(result.error)
             plainErrors.append(result.plainError)
+            matrixErrors.append(MatrixInitError(layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
             return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
                               rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
         }
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
-        return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors))
+        return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors),
+                     matrixErrors: matrixErrors)
     }
 
     /// A `loft quantize` folder: its adapter must agree with the `lora` section.
