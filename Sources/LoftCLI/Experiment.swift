@@ -27,6 +27,12 @@ struct Experiment: ParsableCommand {
             InterruptFlag.install()
             let outcome = try runner.run(only: only.map { Set($0.split(separator: ",").map(String.init)) },
                                          shouldStop: { InterruptFlag.signal != 0 }) { event in
+                // Between a cell's start and its first step, and in its final evaluation, there is
+                // nothing to save: Ctrl-C then ends the process at once (finished files are atomic).
+                switch event {
+                case .cellStarted, .evaluating: InterruptFlag.exitsAtOnce = true
+                case .training, .cellSkipped, .cellFinished: InterruptFlag.exitsAtOnce = false
+                }
                 switch event {
                 case .cellStarted(let cell, let index, let count, let resuming):
                     printError("cell \(index + 1)/\(count): \(cell)\(resuming ? " (resuming)" : "")")

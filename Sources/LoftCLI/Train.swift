@@ -45,11 +45,18 @@ struct Train: ParsableCommand {
 }
 
 /// Set by SIGINT or SIGTERM; the trainer checks it between steps and saves a checkpoint.
+/// While `exitsAtOnce` is set (work with nothing to save, e.g. an evaluation whose result is
+/// written only when complete), the signal ends the process at once instead.
 enum InterruptFlag {
     nonisolated(unsafe) static var signal: Int32 = 0
+    nonisolated(unsafe) static var exitsAtOnce = false
 
     static func install() {
-        Foundation.signal(SIGINT) { InterruptFlag.signal = $0 }
-        Foundation.signal(SIGTERM) { InterruptFlag.signal = $0 }
+        let handler: @convention(c) (Int32) -> Void = { received in
+            if InterruptFlag.exitsAtOnce { _exit(128 + received) }
+            InterruptFlag.signal = received
+        }
+        Foundation.signal(SIGINT, handler)
+        Foundation.signal(SIGTERM, handler)
     }
 }

@@ -11,7 +11,7 @@ import Yams
 /// base: ../smollm2-wikitext2.yaml     # a run config, relative to this file
 /// set: [training.max_steps=100]       # overrides for every cell
 /// evaluate:
-///   perplexity: {data: data/wikitext-2-raw/wiki.test.raw, seq_len: 512, protocol: hf, batch: 4}
+///   perplexity: {data: data/wikitext-2-raw/wiki.test.raw, seq_len: 512, protocol: hf, batch: 4, max_blocks: 0}
 ///   gsm8k: {data: data/gsm8k/test.jsonl, limit: 200, max_new_tokens: 256, batch: 8}
 /// cells:
 ///   - {name: qlora-4, set: [quantization.bits=4, lora.init=gaussian]}
@@ -48,6 +48,8 @@ public struct ExperimentConfig: Codable, Sendable {
         public var seqLen = 512
         public var `protocol` = Perplexity.ProtocolKind.hf
         public var batch = 4
+        /// Score only the first N blocks (0: all), to keep a large grid's evaluations short.
+        public var maxBlocks = 0
     }
 
     /// Greedy GSM8K accuracy on the first `limit` problems of a JSONL file.
@@ -61,7 +63,7 @@ public struct ExperimentConfig: Codable, Sendable {
     /// The keys each mapping accepts (anything else is an error naming it).
     static let schema: [String: Set<String>] = [
         "": ["name", "base", "set", "evaluate", "cells"], "evaluate": ["perplexity", "gsm8k"],
-        "perplexity": ["data", "seq_len", "protocol", "batch"], "gsm8k": ["data", "limit", "max_new_tokens", "batch"],
+        "perplexity": ["data", "seq_len", "protocol", "batch", "max_blocks"], "gsm8k": ["data", "limit", "max_new_tokens", "batch"],
         "cell": ["name", "set"],
     ]
 
@@ -112,8 +114,9 @@ public struct ExperimentConfig: Codable, Sendable {
         for cell in cells where !seen.insert(cell.name).inserted {
             throw TrainingError.invalidValue(file: file, key: "cells.name", detail: "'\(cell.name)' appears twice")
         }
-        if let p = evaluate.perplexity, !(4...1 << 20).contains(p.seqLen) || !(1...4096).contains(p.batch) {
-            throw TrainingError.invalidValue(file: file, key: "evaluate.perplexity", detail: "seq_len must be in 4...1048576 and batch in 1...4096")
+        if let p = evaluate.perplexity, !(4...1 << 20).contains(p.seqLen) || !(1...4096).contains(p.batch) || p.maxBlocks < 0 {
+            throw TrainingError.invalidValue(file: file, key: "evaluate.perplexity",
+                                             detail: "seq_len must be in 4...1048576, batch in 1...4096, max_blocks ≥ 0")
         }
         if let g = evaluate.gsm8k, g.limit < 1 || !(1...4096).contains(g.batch) || !(1...1 << 20).contains(g.maxNewTokens) {
             throw TrainingError.invalidValue(file: file, key: "evaluate.gsm8k", detail: "limit must be ≥ 1, batch in 1...4096, max_new_tokens in 1...1048576")
@@ -122,13 +125,14 @@ public struct ExperimentConfig: Codable, Sendable {
 }
 
 extension ExperimentConfig.PerplexitySpec {
-    enum CodingKeys: String, CodingKey { case data, seqLen = "seq_len", `protocol`, batch }
+    enum CodingKeys: String, CodingKey { case data, seqLen = "seq_len", `protocol`, batch, maxBlocks = "max_blocks" }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         data = try c.decode(String.self, forKey: .data)
         seqLen = try c.decodeIfPresent(Int.self, forKey: .seqLen) ?? 512
         `protocol` = try c.decodeIfPresent(Perplexity.ProtocolKind.self, forKey: .protocol) ?? .hf
         batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? 4
+        maxBlocks = try c.decodeIfPresent(Int.self, forKey: .maxBlocks) ?? 0
     }
 }
 

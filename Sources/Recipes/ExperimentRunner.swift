@@ -131,8 +131,11 @@ public final class ExperimentRunner {
                                 matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
         try BLAS.withComputeType(trainer.config.training.computeDtype) {
             if let spec = experiment.evaluate.perplexity {
-                let blocks = try Perplexity.blocks(text: try TextBlocks.read(spec.data), kind: spec.protocol, tokenizer: trainer.tokenizer,
+                var blocks = try Perplexity.blocks(text: try TextBlocks.read(spec.data), kind: spec.protocol, tokenizer: trainer.tokenizer,
                                                    length: spec.seqLen)
+                if spec.maxBlocks > 0 && blocks.tokens.count > spec.maxBlocks {
+                    blocks = Perplexity.Blocks(tokens: Array(blocks.tokens.prefix(spec.maxBlocks)), firstScored: blocks.firstScored)
+                }
                 guard !blocks.tokens.isEmpty else {
                     throw TrainingError.badData(file: spec.data, line: nil, detail: "shorter than one block of \(spec.seqLen) tokens")
                 }

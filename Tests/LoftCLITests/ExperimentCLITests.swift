@@ -1,0 +1,47 @@
+import Foundation
+import XCTest
+import _TestSupport
+
+/// `loft experiment` and `loft plot` end to end: a one-cell grid, its table, a rerun that skips
+/// it, the SVG, and a bad key named.
+final class ExperimentCLITests: XCTestCase {
+    func testExperimentThenPlot() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let text = try String(contentsOfFile: try Fixtures.data("wikitext-2-raw/wiki.test.raw"), encoding: .utf8)
+        let score = root.appendingPathComponent("score.raw")
+        try (text.split(separator: "\n", omittingEmptySubsequences: false).prefix(60).joined(separator: "\n") + "\n")
+            .write(to: score, atomically: true, encoding: .utf8)
+        try """
+        name: base
+        model: {path: \(try Fixtures.data("models/stories260K/stories260K.bin")), tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))}
+        quantization: {bits: 2}
+        lora: {rank: 4, alpha: 4, loftq_iters: 1}
+        data: {dataset: wikitext2, train_path: \(try Fixtures.data("wikitext-2-raw/wiki.valid.raw")), eval_path: null, max_seq_len: 64}
+        training: {batch_size: 2, max_steps: 2}
+        logging: {every_steps: 1}
+        """.write(to: root.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+        let experiment = root.appendingPathComponent("e.yaml")
+        try """
+        name: e
+        base: base.yaml
+        evaluate: {perplexity: {data: \(score.path), seq_len: 64, batch: 4}}
+        cells: [{name: loftq-2}]
+        """.write(to: experiment, atomically: true, encoding: .utf8)
+        let runs = root.appendingPathComponent("runs").path
+        let (status, out, err) = try runLoft(["experiment", "--config", experiment.path, "--runs-dir", runs])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertTrue(out.contains("| loftq-2 | loftq | 2.00 | 4 / 4 |"), out)
+        let (again, _, againErr) = try runLoft(["experiment", "--config", experiment.path, "--runs-dir", runs])
+        XCTAssertEqual(again, 0, againErr)
+        XCTAssertTrue(againErr.contains("finished before, skipped"), againErr)
+        let svg = root.appendingPathComponent("e.svg").path
+        let (plotStatus, _, plotErr) = try runLoft(["plot", "--config", experiment.path, "--runs-dir", runs, "--out", svg])
+        XCTAssertEqual(plotStatus, 0, plotErr)
+        XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains("<polyline"))
+
+        try "name: e\nbase: base.yaml\nevaluate: {}\ncells: [{name: a, sett: []}]\n".write(to: experiment, atomically: true, encoding: .utf8)
+        let (bad, _, badErr) = try runLoft(["experiment", "--config", experiment.path, "--runs-dir", runs])
+        XCTAssertNotEqual(bad, 0)
+        XCTAssertTrue(badErr.contains("cell.sett") && badErr.split(separator: "\n").count == 1, badErr)
+    }
+}
