@@ -17,11 +17,15 @@ extension LoRALinear {
     /// be frozen; its input gradient comes from `accumulateInputGradient`.
     func fusedForward(_ x: Tensor) -> Tensor {
         let (n, inF, outF, r, s) = (x.count / inFeatures, inFeatures, outFeatures, rank, scaling)
-        var mask: [Float] = []
+        // The mask as bytes (1 = kept), a quarter of a Float mask's memory: it lives until backward.
+        var mask: [UInt8] = []
+        let keep = dropout > 0 ? 1 / (1 - dropout) : 1
         if dropout > 0, var rng = dropoutRNG {
             // The same draws, in the same order, as `Tensor.dropout` (resume and tests rely on them).
-            let keep = 1 / (1 - dropout)
-            mask = (0..<x.count).map { _ in rng.nextUniform() < dropout ? Float(0) : keep }
+            mask = [UInt8](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+                rng.fillKeepMask(buffer, dropProbability: dropout)
+                initialized = buffer.count
+            }
             dropoutRNG = rng
         }
         var y = [Float](repeating: 0, count: n * outF)
@@ -31,7 +35,7 @@ extension LoRALinear {
             loraA.withValues { a in
                 loraB.withValues { b in
                     h.withUnsafeMutableBufferPointer { hs in
-                        Self.withDropped(xs, mask) { input in
+                        Self.withDropped(xs, mask, keep) { input in
                             BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: r, k: inF, a: input, lda: inF,
                                        b: a.baseAddress!, ldb: inF, c: hs.baseAddress!, ldc: r)
                         }
@@ -67,7 +71,7 @@ extension LoRALinear {
                 xT.withValues { xs in
                     aT.accumulateGrad { da in
                         dh.withUnsafeBufferPointer { d in
-                            Self.withDropped(xs, mask) { input in
+                            Self.withDropped(xs, mask, keep) { input in
                                 BLAS.sgemm(transposeA: true, transposeB: false, m: r, n: inF, k: n, a: d.baseAddress!, lda: r,
                                            b: input, ldb: inF, beta: 1, c: da.baseAddress!, ldc: inF)
                             }
@@ -89,7 +93,7 @@ extension LoRALinear {
                                     BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
                                                b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
                                 }
-                                for i in 0..<(n * inF) { dx[i] += through[i] * mask[i] }
+                                for i in 0..<(n * inF) { dx[i] += through[i] * (mask[i] == 0 ? 0 : keep) }
                             }
                         }
                     }
@@ -98,11 +102,17 @@ extension LoRALinear {
         }
     }
 
-    /// Calls `body` with `x ⊙ mask` (a temporary), or with `x` itself when there is no mask.
+    /// Calls `body` with `x ⊙ mask · keep` (a temporary; dropped inputs are `x · 0`, as a Float
+    /// mask gave), or with `x` itself when there is no mask.
     @inline(__always)
-    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: [Float], _ body: (UnsafePointer<Float>) -> Void) {
+    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: [UInt8], _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
         if mask.isEmpty { return body(x.baseAddress!) }
-        let dropped = zip(x, mask).map { $0 * $1 }
+        let dropped = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+            mask.withUnsafeBufferPointer { m in
+                for i in 0..<x.count { buffer[i] = x[i] * (m[i] == 0 ? 0 : keep) }
+            }
+            initialized = x.count
+        }
         dropped.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

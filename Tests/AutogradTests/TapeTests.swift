@@ -50,3 +50,19 @@ final class TapeTests: XCTestCase {
         XCTAssertEqual(z.item, 0)
     }
 }
+
+/// The bulk dropout mask draws exactly what the one-at-a-time loop draws, and leaves the same state.
+final class KeepMaskTests: XCTestCase {
+    func testBulkMaskEqualsTheLoop() {
+        for p: Float in [0.05, 0.5, 0.9] {
+            var a = RandomState(seed: 99), b = a
+            var bulk = [UInt8](repeating: 7, count: 1001)
+            bulk.withUnsafeMutableBufferPointer { a.fillKeepMask($0, dropProbability: p) }
+            let loop: [UInt8] = (0..<1001).map { _ in b.nextUniform() < p ? 0 : 1 }
+            XCTAssertEqual(bulk, loop)
+            XCTAssertEqual(a, b)
+            let kept = Double(bulk.filter { $0 == 1 }.count) / 1001
+            XCTAssertEqual(kept, Double(1 - p), accuracy: 0.05)
+        }
+    }
+}
