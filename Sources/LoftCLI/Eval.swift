@@ -30,6 +30,8 @@ struct Eval: ParsableCommand {
     var temperature: Float = 0
     @Option(help: "Seed for sampling.")
     var seed: UInt64 = 0
+    @Option(help: "fp32, or bf16 (frozen products with bf16 inputs and fp32 sums; fp32 on CPUs without AVX512-BF16).")
+    var computeDtype: ComputeType = .fp32
     @Option(help: "Write one JSON line per GSM8K question here.")
     var out: String?
     @Flag(help: "Print one JSON object.")
@@ -49,7 +51,9 @@ struct Eval: ParsableCommand {
         MemoryPolicy.keepFreedMemory()
         let loaded = try source.load()
         if !json { printError("model: \(loaded.description)") }
-        if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
+        try withComputeType(computeDtype) {
+            if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
+        }
     }
 
     func runPerplexity(_ loaded: ModelLoader.Loaded) throws {
@@ -92,6 +96,7 @@ struct Eval: ParsableCommand {
 }
 
 extension Perplexity.ProtocolKind: ExpressibleByArgument {}
+extension ComputeType: ExpressibleByArgument {}
 
 /// What `loft eval --perplexity --json` prints.
 struct PerplexityReport: Encodable {

@@ -15,3 +15,12 @@ import Llama
 
 /// Greedy or sampled next-token choice (`loft eval --gsm8k --temperature`).
 public typealias Sampling = SamplingOptions
+import Autograd
+
+/// fp32 or bf16 frozen products (`--compute-dtype`).
+public typealias ComputeType = Autograd.ComputeType
+
+/// Runs `body` with the frozen products in `type` (bf16 only where the CPU has AVX512-BF16).
+public func withComputeType<R>(_ type: ComputeType, _ body: () throws -> R) rethrows -> R {
+    try BLAS.withComputeType(type, body)
+}
