@@ -76,9 +76,11 @@ struct Plot: ParsableCommand {
         let results = try runner.results()
         let chosen = curves.map { $0.split(separator: ",").map(String.init) }
             ?? results.filter { $0.bits == 4 || $0.bits == 2 }.map(\.cell)
+        // Colour by method, dashed below 3 bits, as in the perplexity panel.
         let series = try chosen.map { cell in
-            ExperimentPlot.Series(label: cell, points: try ExperimentPlot.lossCurve(runFolder: runner.directory.appendingPathComponent(cell)),
-                                  dashed: false)
+            let result = results.first { $0.cell == cell }
+            return ExperimentPlot.Series(label: cell, points: try ExperimentPlot.lossCurve(runFolder: runner.directory.appendingPathComponent(cell)),
+                                         dashed: (result?.bits ?? 16) < 3, color: result.map { ExperimentPlot.color(method: $0.method) })
         }
         let svg = ExperimentPlot.svg(title: "\(runner.experiment.name): \(results.count) cells", results: results, curves: series)
         try AtomicFile.write(Data(svg.utf8), to: URL(fileURLWithPath: out))

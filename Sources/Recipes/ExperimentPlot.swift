@@ -8,8 +8,23 @@ public enum ExperimentPlot {
     /// A line to draw: its label and points.
     public struct Series {
         public let label: String, points: [(x: Double, y: Double)], dashed: Bool
+        /// The stroke colour (nil: the next of the palette).
+        public let color: String?
         /// A series from its parts.
-        public init(label: String, points: [(x: Double, y: Double)], dashed: Bool) { (self.label, self.points, self.dashed) = (label, points, dashed) }
+        public init(label: String, points: [(x: Double, y: Double)], dashed: Bool, color: String? = nil) {
+            (self.label, self.points, self.dashed, self.color) = (label, points, dashed, color)
+        }
+    }
+
+    /// One colour per method, the same in both panels.
+    public static func color(method: String) -> String {
+        switch method {
+        case "loftq": return "#1f77b4"
+        case "qlora": return "#d62728"
+        case "lora": return "#2ca02c"
+        case "loftq_peft": return "#ff7f0e"
+        default: return "#7f7f7f"
+        }
     }
 
     /// The loss curve of a run folder: its logged training losses by step (the last record of a
@@ -39,13 +54,16 @@ public enum ExperimentPlot {
             guard let ppl = r.final.perplexity else { continue }
             if let bits = r.bits { methods[r.method, default: []].append((x: bits, y: ppl)) } else if r.method == "lora" { reference = ppl }
         }
-        let bitSeries = methods.keys.sorted().map { Series(label: $0, points: methods[$0]!.sorted { $0.x < $1.x }, dashed: false) }
+        let bitSeries = methods.keys.sorted().map {
+            Series(label: $0, points: methods[$0]!.sorted { $0.x < $1.x }, dashed: false, color: color(method: $0))
+        }
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" viewBox=\"0 0 960 420\" font-family=\"sans-serif\" font-size=\"12\">",
                    "<rect width=\"960\" height=\"420\" fill=\"white\"/>",
                    "<text x=\"480\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>"]
         out += panel(x: 60, y: 50, width: 380, height: 300, title: "training loss (moving mean of 5 logs)", xLabel: "step",
                      series: curves, logY: false, reference: nil)
-        let refSeries = reference.map { r in [Series(label: "lora (fp32 base)", points: [(x: 2, y: r), (x: 4, y: r)], dashed: true)] } ?? []
+        let refSeries = reference.map { r in [Series(label: "lora (fp32 base)", points: [(x: 2, y: r), (x: 4, y: r)], dashed: true,
+                                                             color: color(method: "lora"))] } ?? []
         out += panel(x: 540, y: 50, width: 380, height: 300, title: "final perplexity (log scale)", xLabel: "bits of the base",
                      series: bitSeries + refSeries, logY: true, reference: nil)
         out.append("</svg>")
@@ -82,7 +100,7 @@ public enum ExperimentPlot {
             out.append("<text x=\"\(px(xv))\" y=\"\(y + height + 17)\" text-anchor=\"middle\">\(tick(xv))</text>")
         }
         for (index, s) in series.enumerated() {
-            let color = colors[index % colors.count]
+            let color = s.color ?? colors[index % colors.count]
             let points = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
             out.append("<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>")
