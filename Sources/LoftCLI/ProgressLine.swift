@@ -15,6 +15,10 @@ final class ProgressLine {
             emit(line, final: true)
         case .resumed(let step, let from):
             emit("resumed at step \(step) from \(from.path)", final: true)
+        case .removedLeftovers(let names):
+            emit("removed \(names.count) temporary checkpoint folder(s) left by an interrupted write: \(names.joined(separator: ", "))", final: true)
+        case .skippedCheckpoint(let folder, let reason):
+            emit("skipped checkpoint \(folder.lastPathComponent): \(reason)", final: true)
         case .step(let r):
             emit(String(format: "step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
                         r.step, r.totalSteps, r.epoch, r.loss, r.learningRate, r.tokensPerSecond,

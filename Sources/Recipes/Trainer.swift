@@ -81,8 +81,17 @@ public final class Trainer {
         emit(.prepared(Preparation(totalSteps: totalSteps, trainExamples: trainExamples.count, evalExamples: evalExamples.count,
                                    trainableParameters: arena.count,
                                    initError: built.initError, plainError: built.plainError)))
+        let removed = Checkpoint.removeLeftovers(in: checkpointDirectory)
+        if !removed.isEmpty { emit(.removedLeftovers(removed)) }
         if let resume {
-            let folder = resume == "latest" ? try Checkpoint.latest(in: checkpointDirectory) : URL(fileURLWithPath: resume)
+            var folder = URL(fileURLWithPath: resume)
+            if resume == "latest" {
+                let found = try Checkpoint.latestVerified(in: checkpointDirectory)
+                for (skipped, reason) in found.skipped { emit(.skippedCheckpoint(skipped, reason: reason)) }
+                folder = found.folder
+            } else {
+                try Checkpoint.verify(folder)
+            }
             let (saved, savedYAML) = try Checkpoint.readState(folder)
             if saved.configHash != state.configHash {
                 throw TrainingError.incompatibleResume(checkpoint: folder.path,

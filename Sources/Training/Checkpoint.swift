@@ -17,6 +17,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var totalSteps: Int
     /// The loss of each completed step, for the record.
     public var losses: [Float]
+    /// Checksums of the checkpoint's other files (file name → FNV-1a 64 hex), checked before a
+    /// resume; nil in checkpoints written before they existed.
+    public var checksums: [String: String]?
 
     /// A state from its values.
     public init(step: Int, epoch: Int, cursor: Int, seed: UInt64, configHash: String, totalSteps: Int, losses: [Float]) {
@@ -25,14 +28,16 @@ public struct TrainerState: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case step, epoch, cursor, seed, configHash = "config_hash", totalSteps = "total_steps", losses
+        case step, epoch, cursor, seed, configHash = "config_hash", totalSteps = "total_steps", losses, checksums
     }
 }
 
 /// Checkpoint folders `checkpoints/step-000100/`: the adapter (PEFT files), `optimizer.safetensors`
 /// (AdamW `m`, `v`, step), `trainer_state.json` and the resolved `config.yaml`. Each is written
 /// into a temporary folder, fsynced, then renamed; the file `latest` names the newest complete
-/// checkpoint; only the last K are kept. A leftover temporary folder is never read.
+/// checkpoint; only the last K are kept. `trainer_state.json` carries checksums of the other
+/// files, and `latest(in:)` returns the newest checkpoint that verifies. A leftover temporary
+/// folder is never read, and is removed when the next run starts (`removeLeftovers`).
 public enum Checkpoint {
     /// The folder name of step `step`.
     public static func folderName(step: Int) -> String { String(format: "step-%06d", step) }
@@ -55,10 +60,13 @@ public enum Checkpoint {
             moments["v." + parameterName] = SafeTensor(Array(optimizer.v[range]), shape: tensor.shape)
         }
         try SafeTensorsFile.write(moments, metadata: ["step": "\(optimizer.step)"], to: temporary.appendingPathComponent("optimizer.safetensors"))
+        try AtomicFile.write(Data(configYAML.utf8), to: temporary.appendingPathComponent("config.yaml"))
+        // The checksums are of the bytes on disk, read back: trainer_state.json is written last.
+        var state = state
+        state.checksums = try Dictionary(uniqueKeysWithValues: checksummedFiles.map { ($0, try checksum(temporary.appendingPathComponent($0))) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
-        try AtomicFile.write(Data(configYAML.utf8), to: temporary.appendingPathComponent("config.yaml"))
         AtomicFile.syncDirectory(temporary)
         if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
         guard rename(temporary.path, final.path) == 0 else {
@@ -78,16 +86,62 @@ public enum Checkpoint {
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }
     }
 
-    /// The checkpoint `latest` names (or, if that file is missing or stale, the newest complete one).
-    public static func latest(in directory: URL) throws -> URL {
-        if let text = try? String(contentsOf: directory.appendingPathComponent("latest"), encoding: .utf8) {
-            let folder = directory.appendingPathComponent(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("trainer_state.json").path) { return folder }
+    /// The newest checkpoint that verifies (`latest` names the newest written; a newer or equal one
+    /// that fails its checks is passed over).
+    public static func latest(in directory: URL) throws -> URL { try latestVerified(in: directory).folder }
+
+    /// The newest checkpoint that verifies, and the newer ones passed over with the reason.
+    public static func latestVerified(in directory: URL) throws -> (folder: URL, skipped: [(folder: URL, reason: String)]) {
+        var skipped: [(folder: URL, reason: String)] = []
+        for folder in try completeCheckpoints(in: directory).reversed() {
+            do {
+                try verify(folder)
+                return (folder, skipped)
+            } catch {
+                skipped.append((folder, "\(error)"))
+            }
         }
-        guard let newest = try completeCheckpoints(in: directory).last else {
-            throw TrainingError.badCheckpoint(path: directory.path, detail: "no complete checkpoint to resume from")
+        let detail = skipped.isEmpty ? "no complete checkpoint to resume from"
+            : "no checkpoint verifies (\(skipped.map { "\($0.folder.lastPathComponent): \($0.reason)" }.joined(separator: "; ")))"
+        throw TrainingError.badCheckpoint(path: directory.path, detail: detail)
+    }
+
+    /// The files whose checksums `trainer_state.json` carries.
+    static let checksummedFiles = ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "config.yaml"]
+
+    /// Throws unless `folder` is a readable checkpoint whose files match their checksums.
+    public static func verify(_ folder: URL) throws {
+        let (state, _) = try readState(folder)
+        guard let checksums = state.checksums else { return }  // written before checksums existed
+        for name in checksummedFiles {
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw TrainingError.badCheckpoint(path: url.path, detail: "missing")
+            }
+            guard let expected = checksums[name], try checksum(url) == expected else {
+                throw TrainingError.badCheckpoint(path: url.path, detail: "checksum differs from trainer_state.json (the file is damaged)")
+            }
         }
-        return newest
+    }
+
+    /// FNV-1a 64 of a file's bytes, hex: enough to notice a damaged or truncated file (not an attacker).
+    static func checksum(_ url: URL) throws -> String {
+        let file = try MappedFile(path: url.path)
+        let bytes = file.base.assumingMemoryBound(to: UInt8.self)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for i in 0..<file.size { hash = (hash ^ UInt64(bytes[i])) &* 0x100_0000_01b3 }
+        return String(format: "%016llx", hash)
+    }
+
+    /// Removes the temporary folders (`.step-N.tmp-PID`) that writes killed half-way left in
+    /// `directory`, except this process's own; returns their names.
+    @discardableResult
+    public static func removeLeftovers(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let own = ".tmp-\(getpid())"
+        let leftovers = names.filter { $0.hasPrefix(".step-") && $0.contains(".tmp-") && !$0.hasSuffix(own) }
+        for name in leftovers { try? FileManager.default.removeItem(at: directory.appendingPathComponent(name)) }
+        return leftovers
     }
 
     /// The trainer state and resolved config YAML of a checkpoint.

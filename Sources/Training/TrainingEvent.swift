@@ -6,6 +6,10 @@ public enum TrainingEvent: Sendable {
     case prepared(Preparation)
     /// Training continues from a checkpoint.
     case resumed(step: Int, from: URL)
+    /// Temporary checkpoint folders left by writes killed half-way were removed.
+    case removedLeftovers([String])
+    /// `--resume latest` passed over a newer checkpoint that does not verify.
+    case skippedCheckpoint(URL, reason: String)
     /// An optimizer step finished (every `logging.every_steps`, and the last).
     case step(StepRecord)
     /// An evaluation finished.

@@ -64,8 +64,11 @@ final class TrainerTests: XCTestCase {
             let b = try Data(contentsOf: root.appendingPathComponent("split/checkpoints/step-000004/\(file)"))
             XCTAssertEqual(a, b, file)
         }
-        let stateA = try Checkpoint.readState(root.appendingPathComponent("straight/checkpoints/step-000004")).0
-        let stateB = try Checkpoint.readState(root.appendingPathComponent("split/checkpoints/step-000004")).0
+        var stateA = try Checkpoint.readState(root.appendingPathComponent("straight/checkpoints/step-000004")).0
+        var stateB = try Checkpoint.readState(root.appendingPathComponent("split/checkpoints/step-000004")).0
+        // The runs' names differ, so their config.yaml (and its checksum) does; the weight files' do not.
+        for name in ["adapter_model.safetensors", "optimizer.safetensors"] { XCTAssertEqual(stateA.checksums?[name], stateB.checksums?[name], name) }
+        (stateA.checksums, stateB.checksums) = (nil, nil)
         XCTAssertEqual(stateA, stateB)
     }
 
@@ -119,6 +122,54 @@ final class CheckpointFilesTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.completeCheckpoints(in: directory).map(\.lastPathComponent), ["step-000004", "step-000005"])
         XCTAssertEqual(try Checkpoint.latest(in: directory).lastPathComponent, "step-000005")
         XCTAssertEqual(try String(contentsOf: directory.appendingPathComponent("latest"), encoding: .utf8), "step-000005\n")
+    }
+
+    /// A damaged newest checkpoint (one flipped byte) is passed over by `--resume latest`, which
+    /// says which and why and resumes from the previous one; named explicitly, it is refused.
+    /// Temporary folders of killed writes are removed at the start.
+    func testResumeLatestSkipsADamagedCheckpointAndLeftoversAreRemoved() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let config = try smallRunConfig(name: "damaged", steps: 3, checkpointEvery: 1, extra: ["checkpoint.keep_last=3"])
+        try run(config, root: root)
+        let directory = root.appendingPathComponent("damaged/checkpoints")
+        let newest = directory.appendingPathComponent("step-000003")
+        let (state, _) = try Checkpoint.readState(newest)
+        XCTAssertEqual(state.checksums.map { Set($0.keys) },
+                       ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "config.yaml"])
+        XCTAssertNoThrow(try Checkpoint.verify(newest))
+        let adapter = newest.appendingPathComponent("adapter_model.safetensors")
+        var bytes = try Data(contentsOf: adapter)
+        bytes[bytes.count - 3] ^= 0x40
+        try bytes.write(to: adapter)
+        let leftover = directory.appendingPathComponent(".step-000004.tmp-999999")
+        try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
+
+        var events: [String] = []
+        let longer = try smallRunConfig(name: "damaged", steps: 4, checkpointEvery: 1, extra: ["checkpoint.keep_last=3"])
+        _ = try Trainer(config: longer, configFile: "test.yaml", runsRoot: root).run(resume: "latest") { event in
+            switch event {
+            case .removedLeftovers(let names): events.append("removed \(names)")
+            case .skippedCheckpoint(let folder, let reason): events.append("skipped \(folder.lastPathComponent): \(reason)")
+            case .resumed(let step, _): events.append("resumed \(step)")
+            default: break
+            }
+            return .proceed
+        }
+        XCTAssertEqual(events.count, 3, "\(events)")
+        XCTAssertEqual(events.first, "removed [\".step-000004.tmp-999999\"]")
+        XCTAssertTrue(events[1].hasPrefix("skipped step-000003:") && events[1].contains("adapter_model.safetensors")
+                      && events[1].contains("checksum"), events[1])
+        XCTAssertEqual(events.last, "resumed 2")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path))
+
+        // The damaged folder named explicitly is refused, naming the file.
+        var bad = try Data(contentsOf: directory.appendingPathComponent("step-000004/optimizer.safetensors"))
+        bad[bad.count / 2] ^= 0x01
+        try bad.write(to: directory.appendingPathComponent("step-000004/optimizer.safetensors"))
+        XCTAssertThrowsError(try Trainer(config: longer, configFile: "test.yaml", runsRoot: root)
+            .run(resume: directory.appendingPathComponent("step-000004").path) { _ in .proceed }) {
+            XCTAssertTrue("\($0)".contains("optimizer.safetensors") && "\($0)".contains("checksum"), "\($0)")
+        }
     }
 
     func testResumeRefusesATrainerStateThatDoesNotFit() throws {
