@@ -93,7 +93,16 @@ extension LoRALinear {
                                     BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
                                                b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
                                 }
-                                for i in 0..<(n * inF) { dx[i] += through[i] * (mask[i] == 0 ? 0 : keep) }
+                                let dxP = SendablePointer(dx.baseAddress!)
+                                through.withUnsafeBufferPointer { t in
+                                    mask.withUnsafeBufferPointer { m in
+                                        Parallel.forEach(n, costPerItem: 2 * inF) { rows in
+                                            for i in (rows.lowerBound * inF)..<(rows.upperBound * inF) {
+                                                dxP.pointer[i] += t[i] * (m[i] == 0 ? 0 : keep)
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -108,8 +117,13 @@ extension LoRALinear {
     static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: [UInt8], _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
         if mask.isEmpty { return body(x.baseAddress!) }
         let dropped = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+            let out = SendablePointer(buffer.baseAddress!)
             mask.withUnsafeBufferPointer { m in
-                for i in 0..<x.count { buffer[i] = x[i] * (m[i] == 0 ? 0 : keep) }
+                Parallel.forEach(x.count / 1024 + 1, costPerItem: 2048) { blocks in
+                    for i in (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024) {
+                        out.pointer[i] = x[i] * (m[i] == 0 ? 0 : keep)
+                    }
+                }
             }
             initialized = x.count
         }
