@@ -40,13 +40,23 @@ extension CheckpointSource {
         return actual
     }
 
-    /// `tensor` as a constant tensor of its checked shape.
+    /// `tensor` as a constant tensor of its checked shape, every value finite.
     public func tensor(_ tensor: LlamaTensor) throws -> Tensor {
         let shape = try checkedShape(tensor)
-        let values = try floats(tensor)
+        let values = try finiteFloats(tensor)
         guard values.count == shape.product else {
             throw LlamaError.shapeMismatch(name: name(of: tensor), expected: shape, actual: [values.count], source: sourceDescription)
         }
         return Tensor(values, shape: shape)
+    }
+
+    /// `floats(tensor)`, refused with the tensor's name when a value is NaN or infinite (a damaged
+    /// or diverged checkpoint would otherwise surface later as a NaN loss).
+    public func finiteFloats(_ tensor: LlamaTensor) throws -> [Float] {
+        let values = try floats(tensor)
+        if let index = values.firstIndex(where: { !$0.isFinite }) {
+            throw LlamaError.nonFiniteWeight(name: name(of: tensor), index: index, value: values[index], source: sourceDescription)
+        }
+        return values
     }
 }

@@ -8,6 +8,8 @@ public enum LlamaError: Error, CustomStringConvertible {
     case shapeMismatch(name: String, expected: [Int], actual: [Int], source: String)
     /// A token id outside the vocabulary (a tokenizer that does not belong to the model).
     case tokenOutOfRange(id: Int32, vocabularySize: Int)
+    /// A stored weight holds a NaN or an infinity (element `index` of the flattened tensor).
+    case nonFiniteWeight(name: String, index: Int, value: Float, source: String)
     /// A prompt with no token (generation needs at least one, e.g. BOS).
     case emptyPrompt
 
@@ -19,6 +21,8 @@ public enum LlamaError: Error, CustomStringConvertible {
             return "\(source): tensor '\(name)' has shape \(actual), expected \(expected)"
         case .tokenOutOfRange(let id, let vocabularySize):
             return "token id \(id) is outside the model's vocabulary of \(vocabularySize)"
+        case .nonFiniteWeight(let name, let index, let value, let source):
+            return "\(source): tensor '\(name)' holds \(value) at element \(index); weights must be finite"
         case .emptyPrompt:
             return "the prompt has no token (the tokenizer adds no BOS, so give a non-empty prompt)"
         }

@@ -88,7 +88,7 @@ public enum LoftQuantizer {
             for module in LinearModule.allCases {
                 let name = HuggingFaceNames.modulePath(layer: layer, module)
                 let matrixStart = Stopwatch.now()
-                let weight = try source.floats(.linear(layer: layer, module))
+                let weight = try source.finiteFloats(.linear(layer: layer, module))
                 let shape = module.shape(in: config)
                 let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
                                                  doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,

@@ -155,6 +155,20 @@ final class CheckpointFormatTests: XCTestCase {
         }
     }
 
+    /// A NaN or an infinity in a stored weight is refused at load time, naming the tensor.
+    func testNonFiniteWeightIsNamedAtLoad() throws {
+        let (config, tensors) = try storiesTensors()
+        for (name, bad) in [("model.layers.2.self_attn.v_proj.weight", Float.nan), ("model.norm.weight", -Float.infinity)] {
+            var damaged = tensors
+            damaged[name]!.values[5] = bad
+            let dir = try Fixtures.temporaryDirectory(self)
+            try writeFolder(dir, config: config, tensors: damaged, dtype: .F32, shards: 1)
+            XCTAssertThrowsError(try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: dir.path))) { error in
+                XCTAssertTrue("\(error)".contains("tensor '\(name)' holds \(bad) at element 5"), "\(error)")
+            }
+        }
+    }
+
     func testTruncatedLlama2CFile() throws {
         let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.data("models/stories260K/stories260K.bin")))
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("short.bin")
