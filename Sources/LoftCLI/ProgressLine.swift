@@ -22,7 +22,8 @@ final class ProgressLine {
         case .step(let r):
             emit(String(format: "step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
                         r.step, r.totalSteps, r.epoch, r.loss, r.learningRate, r.tokensPerSecond,
-                        Self.duration(r.etaSeconds) as NSString), final: !interactive)
+                        Self.duration(r.etaSeconds) as NSString)
+                 + (r.skipped ? " | update skipped (spike; \(r.skippedUpdates) so far)" : ""), final: !interactive || r.skipped)
         case .evaluation(let r):
             emit(String(format: "eval at step %d: loss %.4f, perplexity %.3f (%d targets)", r.step, r.loss, r.perplexity, r.targets), final: true)
         case .checkpoint(let step, let url):

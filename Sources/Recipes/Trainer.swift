@@ -146,6 +146,8 @@ public final class Trainer {
                                               targets: result.targets, batches: result.batches)))
         }
 
+        let t = config.training
+        let guardsSpikes = t.skipLossZScore > 0 || t.skipGradZScore > 0
         while state.step < totalSteps {
             if stopRequested || shouldStop() {
                 if lastCheckpointStep != state.step { try checkpoint() }
@@ -171,20 +173,29 @@ public final class Trainer {
                 : GradientClipping.globalNorm(UnsafeBufferPointer(arena.grads))
             guard norm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the gradient norm") }
             let lr = schedule.learningRate(at: state.step)
-            optimizer.update(arena, lr: lr)
+            let meanLoss = microLosses.reduce(0, +) / Float(microLosses.count)
+            var skipped = false
+            if guardsSpikes {
+                var spikeGuard = state.spikeGuard ?? SpikeGuard(window: t.spikeWindow)
+                skipped = spikeGuard.shouldSkip(loss: meanLoss, gradNorm: norm, lossBound: t.skipLossZScore, gradBound: t.skipGradZScore)
+                state.spikeGuard = spikeGuard
+                if skipped { state.skippedSteps = (state.skippedSteps ?? []) + [state.step + 1] }
+            }
+            if !skipped { optimizer.update(arena, lr: lr) }
             arena.zeroGrads()
             state.step += 1
-            let meanLoss = microLosses.reduce(0, +) / Float(microLosses.count)
             state.losses.append(meanLoss)
 
             if state.step % config.logging.everySteps == 0 || state.step == totalSteps {
                 let elapsed = Stopwatch.now() - started
                 let done = Double(state.step - startStep)
-                emit(.step(StepRecord(step: state.step, totalSteps: totalSteps,
-                                      epoch: Double(state.epoch) + Double(state.cursor) / Double(trainExamples.count),
-                                      loss: meanLoss, learningRate: lr, gradNorm: norm,
-                                      tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
-                                      etaSeconds: elapsed / done * Double(totalSteps - state.step))))
+                var record = StepRecord(step: state.step, totalSteps: totalSteps,
+                                        epoch: Double(state.epoch) + Double(state.cursor) / Double(trainExamples.count),
+                                        loss: meanLoss, learningRate: lr, gradNorm: norm,
+                                        tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
+                                        etaSeconds: elapsed / done * Double(totalSteps - state.step))
+                (record.skipped, record.skippedUpdates) = (skipped, state.skippedSteps?.count ?? 0)
+                emit(.step(record))
             }
             if config.eval.everySteps > 0 && state.step % config.eval.everySteps == 0 { evaluate() }
             if config.checkpoint.everySteps > 0 && state.step % config.checkpoint.everySteps == 0 { try checkpoint() }

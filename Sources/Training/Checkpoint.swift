@@ -20,6 +20,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
     /// Checksums of the checkpoint's other files (file name → FNV-1a 64 hex), checked before a
     /// resume; nil in checkpoints written before they existed.
     public var checksums: [String: String]?
+    /// The spike guard's windows and the updates it skipped (nil: guard off, or an older checkpoint).
+    public var spikeGuard: SpikeGuard?
+    public var skippedSteps: [Int]?
 
     /// A state from its values.
     public init(step: Int, epoch: Int, cursor: Int, seed: UInt64, configHash: String, totalSteps: Int, losses: [Float]) {
@@ -29,6 +32,7 @@ public struct TrainerState: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, cursor, seed, configHash = "config_hash", totalSteps = "total_steps", losses, checksums
+        case spikeGuard = "spike_guard", skippedSteps = "skipped_steps"
     }
 }
 

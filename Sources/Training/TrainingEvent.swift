@@ -41,6 +41,10 @@ public struct StepRecord: Codable, Sendable {
     public let epoch: Double
     public let loss: Float, learningRate: Double, gradNorm: Double
     public let tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double
+    /// Steps whose update the spike guard skipped so far in the run (this one included).
+    public var skippedUpdates = 0
+    /// Whether this step's update was skipped (its loss or gradient norm was an outlier).
+    public var skipped = false
 
     /// A record from its values.
     public init(step: Int, totalSteps: Int, epoch: Double, loss: Float, learningRate: Double, gradNorm: Double,

@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Recipes
 import Training
 import XCTest
 import _TestSupport
@@ -65,5 +66,51 @@ final class OptimizerTests: XCTestCase {
         var small: [Float] = [0.01, 0.02]
         small.withUnsafeMutableBufferPointer { _ = GradientClipping.clip($0, maxNorm: 1) }
         XCTAssertEqual(small, [0.01, 0.02], "below the limit nothing changes")
+    }
+}
+
+/// The spike guard (llm.c's -sl / -sg): z-scores over a window, skipped updates, exact resume.
+final class SpikeGuardTests: XCTestCase {
+    func testZScoreOverAFullWindow() throws {
+        var detector = OutlierDetector(window: 4)
+        for value in [1.0, 2, 3, 4] { XCTAssertNil(detector.update(value), "nothing is judged until the window is full") }
+        // mean 2.5, population std √1.25
+        XCTAssertEqual(try XCTUnwrap(detector.update(100)), (100 - 2.5) / 1.25.squareRoot(), accuracy: 1e-12)
+        // the window is now 2, 3, 4, 100
+        XCTAssertEqual(try XCTUnwrap(detector.update(27.25)), 0, accuracy: 1e-12)
+        var guardOff = SpikeGuard(window: 2)
+        for step in 0..<6 { XCTAssertFalse(guardOff.shouldSkip(loss: Float(step * step), gradNorm: 1, lossBound: 0, gradBound: 0)) }
+    }
+
+    /// With a bound so low that any loss above the window's mean is an outlier, some updates are
+    /// skipped: the adapter is then unchanged by that step, the record says so, and stopping and
+    /// resuming skips exactly the same steps with the same losses.
+    func testSkippedUpdatesLeaveTheAdapterAndResumeExactly() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let extra = ["training.skip_loss_zscore=0.000001", "training.spike_window=2", "lora.dropout=0"]
+        func run(_ name: String, stopAfter: Int?, resume: String?) throws -> [(loss: Float, skipped: Bool, weights: [Float])] {
+            let trainer = try Trainer(config: try smallRunConfig(name: name, steps: 8, checkpointEvery: 4, extra: extra),
+                                      configFile: "test.yaml", runsRoot: root)
+            var records: [(loss: Float, skipped: Bool, weights: [Float])] = []
+            _ = try trainer.run(resume: resume) { event in
+                guard case .step(let record) = event else { return .proceed }
+                records.append((record.loss, record.skipped, trainer.model.trainableParameters.flatMap { $0.tensor.data }))
+                return stopAfter.map { record.step >= $0 ? .stop : .proceed } ?? .proceed
+            }
+            return records
+        }
+        let straight = try run("guard", stopAfter: nil, resume: nil)
+        XCTAssertEqual(straight.count, 8)
+        let skipped = straight.indices.filter { straight[$0].skipped }
+        XCTAssertFalse(skipped.isEmpty, "a near-zero bound skips some updates: \(straight.map(\.loss))")
+        XCTAssertLessThan(skipped.count, 8)
+        for index in skipped where index > 0 { XCTAssertEqual(straight[index].weights, straight[index - 1].weights, "step \(index + 1) skipped") }
+        for index in straight.indices where index > 0 && !straight[index].skipped {
+            XCTAssertNotEqual(straight[index].weights, straight[index - 1].weights, "step \(index + 1) updated")
+        }
+        let first = try run("guard-split", stopAfter: 4, resume: nil)
+        let second = try run("guard-split", stopAfter: nil, resume: "latest")
+        XCTAssertEqual((first + second).map(\.loss), straight.map(\.loss))
+        XCTAssertEqual((first + second).map(\.skipped), straight.map(\.skipped))
     }
 }

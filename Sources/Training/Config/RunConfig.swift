@@ -110,6 +110,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// The arithmetic of the frozen products (base and output projection, forward and
         /// backward): `fp32`, or `bf16` (bf16 inputs, fp32 sums; fp32 on CPUs without AVX512-BF16).
         public var computeDtype = ComputeType.fp32
+        /// Skip the update of a step whose loss z-score over the last `spike_window` steps exceeds
+        /// this (0: off; llm.c's -sl), and the same for the gradient norm (llm.c's -sg).
+        public var skipLossZScore: Double = 0, skipGradZScore: Double = 0
+        public var spikeWindow = 128
         /// The defaults.
         public init() {}
     }
@@ -252,6 +256,7 @@ extension RunConfig.TrainingSection {
         case learningRate = "learning_rate", schedule, warmupSteps = "warmup_steps", warmupRatio = "warmup_ratio"
         case weightDecay = "weight_decay", betas, eps, maxGradNorm = "max_grad_norm"
         case activationCheckpointing = "activation_checkpointing", computeDtype = "compute_dtype"
+        case skipLossZScore = "skip_loss_zscore", skipGradZScore = "skip_grad_zscore", spikeWindow = "spike_window"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -262,6 +267,8 @@ extension RunConfig.TrainingSection {
         maxGradNorm = try c.value(.maxGradNorm, d.maxGradNorm)
         activationCheckpointing = try c.value(.activationCheckpointing, d.activationCheckpointing)
         computeDtype = try c.value(.computeDtype, d.computeDtype)
+        (skipLossZScore, skipGradZScore) = (try c.value(.skipLossZScore, d.skipLossZScore), try c.value(.skipGradZScore, d.skipGradZScore))
+        spikeWindow = try c.value(.spikeWindow, d.spikeWindow)
     }
 }
 
