@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product loft
 swift test -c release --disable-swift-testing "$@"
+scripts/crash-resume.sh 10      # SIGKILLs a training run 10 times; resumes must equal an uninterrupted run
