@@ -13,17 +13,17 @@ public enum AtomicFile {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
+        guard fd >= 0 else { throw FileError.cannotWrite(path: url.path, errno: errno) }
         do {
             try produce { piece in
                 var done = 0
                 while done < piece.count {
                     let n = Glibc.write(fd, piece.baseAddress! + done, piece.count - done)
-                    guard n > 0 else { throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: temporary.path]) }
+                    guard n > 0 else { throw FileError.cannotWrite(path: url.path, errno: n < 0 ? errno : ENOSPC) }
                     done += n
                 }
             }
-            guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path]) }
+            guard fsync(fd) == 0 else { throw FileError.cannotWrite(path: url.path, errno: errno) }
             close(fd)
         } catch {
             close(fd)
@@ -31,8 +31,9 @@ public enum AtomicFile {
             throw error
         }
         guard rename(temporary.path, url.path) == 0 else {
+            let code = errno
             unlink(temporary.path)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+            throw FileError.cannotWrite(path: url.path, errno: code)
         }
         syncDirectory(directory)
     }
