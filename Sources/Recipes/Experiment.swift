@@ -74,7 +74,7 @@ public struct ExperimentConfig: Codable, Sendable {
         }
         let root: Node
         do { root = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([])) } catch {
-            throw TrainingError.unreadableConfig(file: path, detail: "\(error)")
+            throw TrainingError.unreadableConfig(file: path, detail: ConfigLoader.yamlProblem(error))
         }
         try checkKeys(root, section: "", file: path)
         if let evaluate = root.mapping?["evaluate"] {
@@ -165,29 +165,5 @@ extension ExperimentConfig {
         set = try c.decodeIfPresent([String].self, forKey: .set) ?? []
         evaluate = try c.decode(Evaluation.self, forKey: .evaluate)
         cells = try c.decode([Cell].self, forKey: .cells)
-    }
-}
-
-extension DecodingError {
-    /// The dotted key path of the failure (`cells.2.name`).
-    var keyPath: String {
-        let path: [CodingKey]
-        switch self {
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
-        case .keyNotFound(let key, let c): path = c.codingPath + [key]
-        @unknown default: path = []
-        }
-        return path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-    }
-
-    /// What was expected, in a few words.
-    var expectation: String {
-        switch self {
-        case .typeMismatch(let type, _): return "a value of type \(type)"
-        case .valueNotFound(let type, _): return "a value of type \(type)"
-        case .keyNotFound: return "this key"
-        case .dataCorrupted(let c): return c.debugDescription
-        @unknown default: return "a valid value"
-        }
     }
 }

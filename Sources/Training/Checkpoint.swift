@@ -155,8 +155,10 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: folder.path, detail: "no trainer_state.json")
         }
         let state: TrainerState
-        do { state = try JSONDecoder().decode(TrainerState.self, from: stateData) } catch {
-            throw TrainingError.badCheckpoint(path: statePath.path, detail: "\(error)")
+        do { state = try JSONDecoder().decode(TrainerState.self, from: stateData) } catch let error as DecodingError {
+            let key = error.keyPath
+            throw TrainingError.badCheckpoint(path: statePath.path, detail: key.isEmpty ? "not a trainer state (\(error.expectation))"
+                                                                                   : "key '\(key)': expected \(error.expectation)")
         }
         let configYAML = (try? String(contentsOf: folder.appendingPathComponent("config.yaml"), encoding: .utf8)) ?? ""
         return (state, configYAML)

@@ -71,6 +71,17 @@ final class ConfigTests: XCTestCase {
     }
 
     /// `null` turns an optional key off (it does not mean "the default"), and survives a round trip.
+    /// YAML problems are one line with their line number (Yams's own text repeats the whole file).
+    func testYAMLProblemsAreOneLineWithTheLine() {
+        let cases = [("training:\n  seed: 1\n  seed: 2\n", "key 'seed' appears twice in the mapping that starts at line 2"),
+                     ("name: x\n  bad: [1,\n", "(line 2, column 6)")]
+        for (yaml, expected) in cases {
+            XCTAssertThrowsError(try ConfigLoader.parse(yaml, file: "t.yaml")) {
+                XCTAssertTrue("\($0)".hasPrefix("t.yaml: not valid YAML: ") && "\($0)".contains(expected) && !"\($0)".contains("\n"), "\($0)")
+            }
+        }
+    }
+
     func testNullTurnsAnOptionalKeyOff() throws {
         let config = try ConfigLoader.parse("data:\n  eval_path: null\n", file: "t.yaml")
         XCTAssertNil(config.data.evalPath)

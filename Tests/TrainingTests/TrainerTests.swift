@@ -172,6 +172,22 @@ final class CheckpointFilesTests: XCTestCase {
         }
     }
 
+    /// A damaged trainer_state.json is named with the key and what was expected, in one line.
+    func testUnreadableTrainerStateNamesTheKey() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let folder = root.appendingPathComponent("step-000001")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let state = folder.appendingPathComponent("trainer_state.json")
+        for (text, expected) in [("{\"step\": 1, \"epoch\": 0, \"cursor\": 0, \"seed\": 1, \"config_hash\": \"x\", \"total_steps\": 2, \"losses\": \"low\"}",
+                                  "trainer_state.json: key 'losses': expected a list"),
+                                 ("{\"step\": 1,", "trainer_state.json: not a trainer state")] {
+            try Data(text.utf8).write(to: state)
+            XCTAssertThrowsError(try Checkpoint.readState(folder)) {
+                XCTAssertTrue("\($0)".contains(expected) && !"\($0)".contains("\n"), "\($0)")
+            }
+        }
+    }
+
     func testResumeRefusesATrainerStateThatDoesNotFit() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let config = try smallRunConfig(name: "cursor", steps: 2, checkpointEvery: 1)

@@ -35,7 +35,7 @@ public enum ConfigLoader {
         do {
             root = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
         } catch {
-            throw TrainingError.unreadableConfig(file: file, detail: "\(error)")
+            throw TrainingError.unreadableConfig(file: file, detail: yamlProblem(error))
         }
         guard case .mapping = root else { throw TrainingError.invalidValue(file: file, key: "(top level)", detail: "expected a mapping of sections") }
         for override in overrides { try apply(override, to: &root) }
@@ -48,6 +48,19 @@ public enum ConfigLoader {
         }
         try validate(config, file: file)
         return config
+    }
+
+    /// A YAML error in one line with its line number (Yams's text repeats the whole file).
+    public static func yamlProblem(_ error: Error) -> String {
+        guard let yaml = error as? YamlError else { return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)" }
+        switch yaml {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "key '\(duplicates.joined(separator: "', '"))' appears twice in the mapping that starts at line \(context.mark.line)"
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+            return "\(problem) (line \(mark.line), column \(mark.column))"
+        default:
+            return "\(yaml)".split(separator: "\n").first.map(String.init) ?? "\(yaml)"
+        }
     }
 
     /// Sets `section.key` (or a top-level `key`) to the YAML value after `=`.
