@@ -16,6 +16,8 @@ struct Experiment: ParsableCommand {
     var runsDir = "runs"
     @Flag(help: "Do not train: print the table of the finished cells.")
     var reportOnly = false
+    @Flag(help: "Run cells that failed before again (by default they are skipped).")
+    var retryFailed = false
     @Option(help: "Also write the tables (Markdown) to this file.")
     var report: String?
 
@@ -25,18 +27,19 @@ struct Experiment: ParsableCommand {
         if !reportOnly {
             let progress = ProgressLine()
             InterruptFlag.install()
-            let outcome = try runner.run(only: only.map { Set($0.split(separator: ",").map(String.init)) },
+            let outcome = try runner.run(only: only.map { Set($0.split(separator: ",").map(String.init)) }, retryFailed: retryFailed,
                                          shouldStop: { InterruptFlag.signal != 0 }) { event in
                 // Between a cell's start and its first step, and in its final evaluation, there is
                 // nothing to save: Ctrl-C then ends the process at once (finished files are atomic).
                 switch event {
                 case .cellStarted, .evaluating: InterruptFlag.exitsAtOnce = true
-                case .training, .cellSkipped, .cellFinished: InterruptFlag.exitsAtOnce = false
+                case .training, .cellSkipped, .cellFinished, .cellFailed: InterruptFlag.exitsAtOnce = false
                 }
                 switch event {
                 case .cellStarted(let cell, let index, let count, let resuming):
                     printError("cell \(index + 1)/\(count): \(cell)\(resuming ? " (resuming)" : "")")
-                case .cellSkipped(let cell): printError("cell \(cell): finished before, skipped")
+                case .cellSkipped(let cell): printError("cell \(cell): finished (or failed) before, skipped")
+                case .cellFailed(let cell, let error): printError("cell \(cell) failed: \(error)")
                 case .training(_, let event): progress.show(event)
                 case .evaluating(let cell, let phase, let what, let done, let total):
                     progress.note("\(cell) \(phase) \(what): \(done)/\(total)", final: done == total)
@@ -51,7 +54,7 @@ struct Experiment: ParsableCommand {
             }
         }
         let results = try runner.results()
-        let text = ExperimentReport.table(results) + "\n" + ExperimentReport.layerTable(results)
+        let text = ExperimentReport.table(results, failures: runner.failures()) + "\n" + ExperimentReport.layerTable(results)
         print(text, terminator: "")
         if let report { try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: report)) }
     }

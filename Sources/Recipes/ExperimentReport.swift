@@ -3,6 +3,11 @@ import Foundation
 /// The tables of an experiment in Markdown (`loft experiment --report`): one row per finished
 /// cell, and the per-layer start error of the LoftQ cells against plain quantization.
 public enum ExperimentReport {
+    /// The results table, then one line per failed cell.
+    public static func table(_ results: [CellResult], failures: [CellFailure]) -> String {
+        table(results) + failures.map { "\n- \($0.cell): failed — \($0.error)" }.joined() + (failures.isEmpty ? "" : "\n")
+    }
+
     /// The results table.
     public static func table(_ results: [CellResult]) -> String {
         let hasPerplexity = results.contains { $0.final.perplexity != nil }

@@ -95,3 +95,14 @@ public struct CellResult: Codable, Sendable {
         }
     }
 }
+
+/// A cell whose run stopped with an error (`failure.json`): shown in the table as such.
+public struct CellFailure: Codable, Sendable {
+    public let cell: String, error: String
+
+    /// The failure saved in a cell folder, nil when there is none (or it cannot be read).
+    public static func read(_ folder: URL) -> CellFailure? {
+        FileManager.default.contents(atPath: folder.appendingPathComponent("failure.json").path)
+            .flatMap { try? CellResult.decoder.decode(CellFailure.self, from: $0) }
+    }
+}

@@ -21,6 +21,8 @@ public final class ExperimentRunner {
         case evaluating(cell: String, phase: String, what: String, done: Int, total: Int)
         /// The cell is finished.
         case cellFinished(CellResult)
+        /// The cell stopped with an error (recorded in its `failure.json`); the grid goes on.
+        case cellFailed(cell: String, error: String)
     }
 
     /// How a run of the grid ended.
@@ -59,20 +61,40 @@ public final class ExperimentRunner {
         try experiment.cells.compactMap { try CellResult.read(directory.appendingPathComponent($0.name)) }
     }
 
-    /// Runs the cells named in `only` (all when nil) that are not finished yet.
-    public func run(only: Set<String>? = nil, shouldStop: () -> Bool = { false }, onEvent: (Event) -> Void) throws -> Outcome {
+    /// The cells that failed (and have no result), in grid order.
+    public func failures() -> [CellFailure] {
+        experiment.cells.compactMap { cell in
+            let folder = directory.appendingPathComponent(cell.name)
+            let finished = (try? CellResult.read(folder)).flatMap { $0 } != nil
+            return finished ? nil : CellFailure.read(folder)
+        }
+    }
+
+    /// Runs the cells named in `only` (all when nil) that are not finished yet. A cell that fails
+    /// (a non-finite loss, say: QLoRA at 2 bits may diverge, the paper's "N.A.") is recorded in its
+    /// `failure.json` and the grid goes on; later runs skip it unless `retryFailed`.
+    public func run(only: Set<String>? = nil, retryFailed: Bool = false, shouldStop: () -> Bool = { false },
+                    onEvent: (Event) -> Void) throws -> Outcome {
         if let only, let unknown = only.first(where: { name in !experiment.cells.contains { $0.name == name } }) {
             throw RecipeError.invalidOption(name: "--only", detail: "no cell named '\(unknown)' in \(file)")
         }
         let cells = experiment.cells.filter { only?.contains($0.name) ?? true }
         for (index, cell) in cells.enumerated() {
             let folder = directory.appendingPathComponent(cell.name)
-            if try CellResult.read(folder) != nil {
+            if try CellResult.read(folder) != nil || (!retryFailed && CellFailure.read(folder) != nil) {
                 onEvent(.cellSkipped(cell: cell.name))
                 continue
             }
-            if try runCell(cell, index: index, count: cells.count, folder: folder, shouldStop: shouldStop, onEvent: onEvent) == false {
-                return .interrupted(cell: cell.name)
+            do {
+                if try runCell(cell, index: index, count: cells.count, folder: folder, shouldStop: shouldStop, onEvent: onEvent) == false {
+                    return .interrupted(cell: cell.name)
+                }
+            } catch let error as TrainingError {
+                // The run itself failed (diverged, bad data): a result of the grid, not a reason to stop it.
+                let failure = CellFailure(cell: cell.name, error: "\(error)")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try AtomicFile.write(try CellResult.encoder.encode(failure), to: folder.appendingPathComponent("failure.json"))
+                onEvent(.cellFailed(cell: cell.name, error: failure.error))
             }
         }
         return .completed

@@ -33,7 +33,7 @@ final class ExperimentCLITests: XCTestCase {
         XCTAssertTrue(out.contains("| loftq-2 | loftq | 2.00 | 4 / 4 |"), out)
         let (again, _, againErr) = try runLoft(["experiment", "--config", experiment.path, "--runs-dir", runs])
         XCTAssertEqual(again, 0, againErr)
-        XCTAssertTrue(againErr.contains("finished before, skipped"), againErr)
+        XCTAssertTrue(againErr.contains("before, skipped"), againErr)
         let svg = root.appendingPathComponent("e.svg").path
         let (plotStatus, _, plotErr) = try runLoft(["plot", "--config", experiment.path, "--runs-dir", runs, "--out", svg])
         XCTAssertEqual(plotStatus, 0, plotErr)

@@ -90,6 +90,36 @@ final class ExperimentTests: XCTestCase {
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("<polyline") && svg.contains("loftq"), svg)
     }
 
+    /// A diverging cell (the paper's "N.A.") is recorded and the grid goes on to the next cell;
+    /// a rerun skips it unless asked to retry.
+    func testAFailingCellIsRecordedAndTheGridGoesOn() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        _ = try makeExperiment(in: root)
+        let file = root.appendingPathComponent("failing.yaml")
+        try """
+        name: failing
+        base: base.yaml
+        evaluate:
+          perplexity: {data: \(root.appendingPathComponent("score.raw").path), seq_len: 64, batch: 8}
+        cells:
+          - {name: diverges, set: [lora.init=gaussian, training.learning_rate=1e30, training.max_grad_norm=0]}
+          - {name: loftq-4, set: [lora.init=loftq]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let runner = try ExperimentRunner(file: file.path, runsRoot: root.appendingPathComponent("runs"))
+        var failed: [String] = []
+        XCTAssertEqual(try runner.run { if case .cellFailed(let cell, _) = $0 { failed.append(cell) } }, .completed)
+        XCTAssertEqual(failed, ["diverges"])
+        XCTAssertEqual(try runner.results().map(\.cell), ["loftq-4"])
+        XCTAssertEqual(runner.failures().map(\.cell), ["diverges"])
+        XCTAssertTrue(runner.failures()[0].error.contains("not finite") || runner.failures()[0].error.contains("non-finite"),
+                      runner.failures()[0].error)
+        let table = ExperimentReport.table(try runner.results(), failures: runner.failures())
+        XCTAssertTrue(table.contains("- diverges: failed — "), table)
+        var skipped: [String] = []
+        _ = try runner.run { if case .cellSkipped(let cell) = $0 { skipped.append(cell) } }
+        XCTAssertEqual(skipped, ["diverges", "loftq-4"])
+    }
+
     func testBadExperimentFilesNameTheKey() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let cases: [(String, String)] = [
