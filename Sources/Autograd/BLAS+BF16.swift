@@ -46,11 +46,7 @@ public final class BF16PackedOperand {
 enum BF16Scratch {
     nonisolated(unsafe) private static var free: [(pointer: UnsafeMutablePointer<UInt32>, capacity: Int)] = []
     private static let lock = NSLock()
-    /// Bytes of every buffer made so far (they are kept).
-    nonisolated(unsafe) static var allocatedBytes = 0
 
-    /// Bytes the kept buffers hold (they count in a process's peak memory).
-    static var heldBytes: Int { lock.lock(); defer { lock.unlock() }; return allocatedBytes }
     /// A 64-byte aligned buffer of at least `count` words (the kernel loads B a cache line at a
     /// time; misaligned, every load would be split in two) and its capacity.
     static func acquire(_ count: Int) -> (UnsafeMutablePointer<UInt32>, Int) {
@@ -62,7 +58,6 @@ enum BF16Scratch {
             return free.remove(at: index)
         }
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4 * count, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
-        allocatedBytes += 4 * count
         return (pointer, count)
     }
 

@@ -13,32 +13,25 @@ public enum ComputeType: String, Codable, Sendable, CaseIterable {
 }
 
 extension BLAS {
-    nonisolated(unsafe) private static var requested = ComputeType.fp32
-
     /// The compute type asked for products marked `autocast` (default fp32).
-    public static var computeType: ComputeType {
-        get { requested }
-        set { requested = newValue }
-    }
+    nonisolated(unsafe) public static var computeType = ComputeType.fp32
 
     /// Whether this CPU runs the bf16 product kernel (AVX512-BF16, and `LOFT_SIMD` not capping
     /// the kernels below AVX-512).
     public static var bf16KernelAvailable: Bool { loft_gemm_bf16_supported() != 0 }
 
     /// The compute type `autocast` products actually get here: bf16 only where the kernel runs.
-    public static var effectiveComputeType: ComputeType {
-        requested == .bf16 && bf16KernelAvailable ? .bf16 : .fp32
-    }
+    public static var effectiveComputeType: ComputeType { usesBF16Kernel ? .bf16 : .fp32 }
 
     /// Whether `autocast` products go through the bf16 kernel now.
     @inline(__always)
-    static var usesBF16Kernel: Bool { requested == .bf16 && bf16KernelAvailable }
+    static var usesBF16Kernel: Bool { computeType == .bf16 && bf16KernelAvailable }
 
     /// Runs `body` with `autocast` products in `type`, then restores the previous type.
     public static func withComputeType<R>(_ type: ComputeType, _ body: () throws -> R) rethrows -> R {
-        let previous = requested
-        requested = type
-        defer { requested = previous }
+        let previous = computeType
+        computeType = type
+        defer { computeType = previous }
         return try body()
     }
 

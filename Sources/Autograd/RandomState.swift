@@ -33,41 +33,41 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
 
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
-        let result = rotl(words[1] &* 5, 7) &* 9
-        let t = words[1] << 17
-        words[2] ^= words[0]
-        words[3] ^= words[1]
-        words[1] ^= words[2]
-        words[0] ^= words[3]
-        words[2] ^= t
-        words[3] = rotl(words[3], 45)
+        var (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+        let result = Self.advance(&s0, &s1, &s2, &s3)
+        (words[0], words[1], words[2], words[3]) = (s0, s1, s2, s3)
         return result
     }
 
     /// A Float uniform in [0, 1) with 24 random bits.
-    public mutating func nextUniform() -> Float {
-        Float(next() >> 40) * (1.0 / 16_777_216.0)
-    }
+    public mutating func nextUniform() -> Float { Self.uniform(next()) }
 
     /// Writes a dropout keep-mask: `mask[i] = nextUniform() < p ? 0 : 1`, in order — the same draws
     /// as that loop, with the state held in registers (a call per element through the state array
     /// was 7% of a training step).
     public mutating func fillKeepMask(_ mask: UnsafeMutableBufferPointer<UInt8>, dropProbability p: Float) {
         var (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
-        for i in 0..<mask.count {
-            let product = s1 &* 5
-            let result = ((product << 7) | (product >> 57)) &* 9
-            let t = s1 << 17
-            s2 ^= s0
-            s3 ^= s1
-            s1 ^= s2
-            s0 ^= s3
-            s2 ^= t
-            s3 = (s3 << 45) | (s3 >> 19)
-            mask[i] = Float(result >> 40) * (1.0 / 16_777_216.0) < p ? 0 : 1
-        }
-        words = [s0, s1, s2, s3]
+        for i in 0..<mask.count { mask[i] = Self.uniform(Self.advance(&s0, &s1, &s2, &s3)) < p ? 0 : 1 }
+        (words[0], words[1], words[2], words[3]) = (s0, s1, s2, s3)
     }
+
+    /// One xoshiro256** step on the four state words: returns the output, advances the state.
+    @inline(__always)
+    private static func advance(_ s0: inout UInt64, _ s1: inout UInt64, _ s2: inout UInt64, _ s3: inout UInt64) -> UInt64 {
+        let result = rotl(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        return result
+    }
+
+    /// 64 random bits as a Float uniform in [0, 1) (the top 24 bits).
+    @inline(__always)
+    private static func uniform(_ bits: UInt64) -> Float { Float(bits >> 40) * (1.0 / 16_777_216.0) }
 
     /// A standard normal Float (Box–Muller on two uniforms, computed in Double).
     public mutating func nextNormal() -> Float {
@@ -86,7 +86,7 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
         (0..<count).map { _ in low + (high - low) * nextUniform() }
     }
 
-    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
+    @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
         (x << k) | (x >> (64 - k))
     }
 

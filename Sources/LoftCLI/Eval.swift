@@ -63,8 +63,7 @@ struct Eval: ParsableCommand {
         case "wikitext2:test": path = "data/wikitext-2-raw/wiki.test.raw"
         case let file: path = file
         }
-        let blocks = try Perplexity.blocks(text: try TextBlocks.read(path), kind: protocolKind, tokenizer: loaded.tokenizer, length: seqLen)
-        guard !blocks.tokens.isEmpty else { throw ValidationError("\(path) is shorter than one block of \(seqLen) tokens") }
+        let blocks = try Perplexity.blocks(file: path, kind: protocolKind, tokenizer: loaded.tokenizer, length: seqLen)
         let progress = ProgressLine()
         let result = Perplexity.evaluate(model: loaded.model, blocks: blocks, batch: batch) { done, total in
             if !json { progress.note("perplexity: block \(done)/\(total)", final: done == total) }

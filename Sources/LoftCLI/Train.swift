@@ -27,11 +27,7 @@ struct Train: ParsableCommand {
         InterruptFlag.install()
         let outcome = try trainer.run(resume: resume, shouldStop: { InterruptFlag.signal != 0 }) { event in
             progress.show(event)
-            switch event {
-            case .step(let record): try? metrics.append(record)
-            case .evaluation(let record): try? metrics.append(record)
-            default: break
-            }
+            metrics.record(event)
             return .proceed
         }
         switch outcome {

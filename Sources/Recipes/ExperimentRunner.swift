@@ -124,11 +124,8 @@ public final class ExperimentRunner {
         let trainStarted = Stopwatch.now()
         var lastLoss: Float?
         let outcome = try trainer.run(resume: resuming ? "latest" : nil, shouldStop: shouldStop) { event in
-            switch event {
-            case .step(let record): try? metrics.append(record); lastLoss = record.loss
-            case .evaluation(let record): try? metrics.append(record)
-            default: break
-            }
+            metrics.record(event)
+            if case .step(let record) = event { lastLoss = record.loss }
             onEvent(.training(cell: cell.name, event))
             return .proceed
         }
@@ -153,14 +150,8 @@ public final class ExperimentRunner {
                                 matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
         try BLAS.withComputeType(trainer.config.training.computeDtype) {
             if let spec = experiment.evaluate.perplexity {
-                var blocks = try Perplexity.blocks(text: try TextBlocks.read(spec.data), kind: spec.protocol, tokenizer: trainer.tokenizer,
-                                                   length: spec.seqLen)
-                if spec.maxBlocks > 0 && blocks.tokens.count > spec.maxBlocks {
-                    blocks = Perplexity.Blocks(tokens: Array(blocks.tokens.prefix(spec.maxBlocks)), firstScored: blocks.firstScored)
-                }
-                guard !blocks.tokens.isEmpty else {
-                    throw TrainingError.badData(file: spec.data, line: nil, detail: "shorter than one block of \(spec.seqLen) tokens")
-                }
+                let blocks = try Perplexity.blocks(file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
+                                                   maxBlocks: spec.maxBlocks)
                 let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch) { done, total in
                     onEvent(.evaluating(cell: cell, phase: phase, what: "perplexity", done: done, total: total))
                 }

@@ -4,6 +4,7 @@
 @_exported import Support
 @_exported import Training
 
+import Autograd
 import LoRA
 import Quantization
 
@@ -15,7 +16,6 @@ import Llama
 
 /// Greedy or sampled next-token choice (`loft eval --gsm8k --temperature`).
 public typealias Sampling = SamplingOptions
-import Autograd
 
 /// fp32 or bf16 frozen products (`--compute-dtype`).
 public typealias ComputeType = Autograd.ComputeType

@@ -84,15 +84,15 @@ public final class Trainer {
         let removed = Checkpoint.removeLeftovers(in: checkpointDirectory)
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
         if let resume {
-            var folder = URL(fileURLWithPath: resume)
+            let folder: URL, saved: TrainerState, savedYAML: String
             if resume == "latest" {
                 let found = try Checkpoint.latestVerified(in: checkpointDirectory)
                 for (skipped, reason) in found.skipped { emit(.skippedCheckpoint(skipped, reason: reason)) }
-                folder = found.folder
+                (folder, saved, savedYAML) = (found.folder, found.state, found.configYAML)
             } else {
-                try Checkpoint.verify(folder)
+                folder = URL(fileURLWithPath: resume)
+                (saved, savedYAML) = try Checkpoint.verify(folder)
             }
-            let (saved, savedYAML) = try Checkpoint.readState(folder)
             if saved.configHash != state.configHash {
                 throw TrainingError.incompatibleResume(checkpoint: folder.path,
                                                        keys: RunCompatibility.differingKeys(config, savedYAML: savedYAML, file: folder.path))

@@ -90,17 +90,19 @@ public enum Checkpoint {
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("trainer_state.json").path) }
     }
 
-    /// The newest checkpoint that verifies (`latest` names the newest written; a newer or equal one
-    /// that fails its checks is passed over).
+    /// The newest complete checkpoint that verifies (newer ones that fail their checks are passed
+    /// over; the file `latest` is written for people and scripts, not read).
     public static func latest(in directory: URL) throws -> URL { try latestVerified(in: directory).folder }
 
-    /// The newest checkpoint that verifies, and the newer ones passed over with the reason.
-    public static func latestVerified(in directory: URL) throws -> (folder: URL, skipped: [(folder: URL, reason: String)]) {
+    /// The newest checkpoint that verifies, its trainer state and config YAML, and the newer ones
+    /// passed over with the reason.
+    public static func latestVerified(in directory: URL)
+        throws -> (folder: URL, state: TrainerState, configYAML: String, skipped: [(folder: URL, reason: String)]) {
         var skipped: [(folder: URL, reason: String)] = []
         for folder in try completeCheckpoints(in: directory).reversed() {
             do {
-                try verify(folder)
-                return (folder, skipped)
+                let (state, configYAML) = try verify(folder)
+                return (folder, state, configYAML, skipped)
             } catch {
                 skipped.append((folder, "\(error)"))
             }
@@ -113,10 +115,12 @@ public enum Checkpoint {
     /// The files whose checksums `trainer_state.json` carries.
     static let checksummedFiles = ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "config.yaml"]
 
-    /// Throws unless `folder` is a readable checkpoint whose files match their checksums.
-    public static func verify(_ folder: URL) throws {
-        let (state, _) = try readState(folder)
-        guard let checksums = state.checksums else { return }  // written before checksums existed
+    /// The trainer state and config YAML of `folder`; throws unless it is a readable checkpoint
+    /// whose files match their checksums.
+    @discardableResult
+    public static func verify(_ folder: URL) throws -> (TrainerState, String) {
+        let (state, configYAML) = try readState(folder)
+        guard let checksums = state.checksums else { return (state, configYAML) }  // written before checksums existed
         for name in checksummedFiles {
             let url = folder.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else {
@@ -126,6 +130,7 @@ public enum Checkpoint {
                 throw TrainingError.badCheckpoint(path: url.path, detail: "checksum differs from trainer_state.json (the file is damaged)")
             }
         }
+        return (state, configYAML)
     }
 
     /// FNV-1a 64 of a file's bytes, hex: enough to notice a damaged or truncated file (not an attacker).

@@ -104,4 +104,14 @@ public final class MetricsLog {
         line.append(0x0A)
         handle.write(line)
     }
+
+    /// Appends the record a trainer event carries (a step or an evaluation); other events are not
+    /// metrics. Best effort: a metrics line that cannot be encoded does not stop training.
+    public func record(_ event: TrainingEvent) {
+        switch event {
+        case .step(let record): try? append(record)
+        case .evaluation(let record): try? append(record)
+        default: break
+        }
+    }
 }

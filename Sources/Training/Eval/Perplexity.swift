@@ -32,6 +32,20 @@ public enum Perplexity {
         }
     }
 
+    /// The blocks of the text file at `path` under `kind`, the first `maxBlocks` of them when that
+    /// is given; throws, naming the file, when the text is shorter than one block.
+    public static func blocks(file path: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int,
+                              maxBlocks: Int? = nil) throws -> Blocks {
+        var cut = try blocks(text: try TextBlocks.read(path), kind: kind, tokenizer: tokenizer, length: length)
+        guard !cut.tokens.isEmpty else {
+            throw TrainingError.badData(file: path, line: nil, detail: "shorter than one block of \(length) tokens")
+        }
+        if let maxBlocks, maxBlocks > 0, cut.tokens.count > maxBlocks {
+            cut = Blocks(tokens: Array(cut.tokens.prefix(maxBlocks)), firstScored: cut.firstScored)
+        }
+        return cut
+    }
+
     /// The result of an evaluation.
     public struct Result: Codable, Sendable {
         public let perplexity: Double, meanNLL: Double, standardError: Double
