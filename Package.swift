@@ -24,15 +24,16 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
-        .target(name: "Tokenizers", dependencies: ["CSentencePiece"]),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Support"]),
         .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),
         // MARK: - Recipes (what a command runs) and the executable
         .target(name: "Recipes", dependencies: ["Autograd", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
+        .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers"]),
         .target(name: "Benchmarks", dependencies: ["Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
         .executableTarget(
             name: "LoftCLI",
-            dependencies: ["Recipes", "Benchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Recipes", "Benchmarks", "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Support", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5],

@@ -25,7 +25,8 @@ public enum FormatError: Error, CustomStringConvertible {
         case .invalidHeader(let path, let detail): return "\(path): invalid safetensors header: \(detail)"
         case .unsupportedDType(let path, let tensor, let dtype):
             return "\(path): tensor '\(tensor)' has dtype \(dtype); expected F32, F16 or BF16"
-        case .invalidConfig(let path, let key, let detail): return "\(path): config key '\(key)': \(detail)"
+        case .invalidConfig(let path, let key, let detail):
+            return key == "(file)" ? "\(path): \(detail)" : "\(path): config key '\(key)': \(detail)"
         case .invalidGGUF(let path, let field, let detail): return "\(path): invalid GGUF at \(field): \(detail)"
         case .unsupported(let path, let detail): return "\(path): not supported: \(detail)"
         case .unknownFormat(let path):

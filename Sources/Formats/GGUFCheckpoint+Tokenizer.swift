@@ -43,8 +43,8 @@ extension GGUFCheckpoint {
                                              bosID: try id("tokenizer.ggml.bos_token_id"), eosID: try id("tokenizer.ggml.eos_token_id"),
                                              unkID: try id("tokenizer.ggml.unknown_token_id"),
                                              addsBOS: m["tokenizer.ggml.add_bos_token"]?.bool ?? false, preTokenizer: pre)
-        } catch let error as TokenizerError {
-            throw FormatError.invalidGGUF(path: path, field: "tokenizer.ggml", detail: "\(error)")
+        } catch TokenizerError.invalidModel(_, let reason) {
+            throw FormatError.invalidGGUF(path: path, field: "tokenizer.ggml", detail: reason)
         }
     }
 }

@@ -72,14 +72,14 @@ public final class GGUFFile: @unchecked Sendable {
         let metadataCount = try reader.count("metadata_kv_count", minimumBytesEach: 12)
         var metadata: [String: GGUFValue] = [:]
         for index in 0..<metadataCount {
-            let key = try reader.string("metadata[\(index)].key")
+            let key = try reader.name("metadata[\(index)].key")
             let type = try reader.u32("metadata[\(key)].type")
             metadata[key] = try reader.value(type: type, field: "metadata[\(key)]")
         }
         var tensors: [String: GGUFTensorInfo] = [:], order: [String] = []
         var raw: [(name: String, dims: [Int], type: UInt32, offset: UInt64)] = []
         for index in 0..<tensorCount {
-            let name = try reader.string("tensor[\(index)].name")
+            let name = try reader.name("tensor[\(index)].name")
             let dimCount = Int(try reader.u32("tensor[\(name)].n_dims"))
             guard (1...4).contains(dimCount) else {
                 throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)].n_dims", detail: "\(dimCount); expected 1...4")
@@ -172,6 +172,19 @@ public final class GGUFFile: @unchecked Sendable {
             let length = try count(field + ".length", minimumBytesEach: 1)
             let bytes = try take(length, field)
             return String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+        }
+
+        /// A key or tensor name: UTF-8 without control characters, at most 64 KiB (so that it
+        /// can appear in an error message as it is).
+        mutating func name(_ field: String) throws -> String {
+            let start = offset
+            let text = try string(field)
+            let raw = UnsafeRawBufferPointer(start: base + start + 8, count: offset - start - 8)
+            guard raw.count <= 65_535, String(validatingUTF8: Array(raw.map { CChar(bitPattern: $0) }) + [0]) != nil,
+                  !raw.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw FormatError.invalidGGUF(path: path, field: field, detail: "a \(raw.count)-byte name that is not printable UTF-8 text (a length is wrong?)")
+            }
+            return text
         }
 
         /// A value of GGUF type `type` (arrays nest at most once, as in the format).

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Llama
 
 /// A Hugging Face model folder: `config.json` plus `model.safetensors` or shards listed in
@@ -15,9 +16,13 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
         config = try LlamaConfig(huggingFaceConfigAt: folder.appendingPathComponent("config.json").path)
         let indexPath = folder.appendingPathComponent("model.safetensors.index.json").path
         if FileManager.default.fileExists(atPath: indexPath) {
-            guard let data = FileManager.default.contents(atPath: indexPath),
-                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                  let weightMap = json["weight_map"] as? [String: String] else {
+            guard let data = FileManager.default.contents(atPath: indexPath) else { throw FormatError.fileNotFound(path: indexPath) }
+            let json: [String: Any]
+            switch JSONText.object(data) {
+            case .success(let object): json = object
+            case .failure(let problem): throw FormatError.invalidConfig(path: indexPath, key: "(file)", detail: problem.detail)
+            }
+            guard let weightMap = json["weight_map"] as? [String: String] else {
                 throw FormatError.invalidConfig(path: indexPath, key: "weight_map", detail: "missing or not an object of strings")
             }
             var files: [String: SafeTensorsFile] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import Llama
+import Support
 
 /// Hugging Face `config.json` reading and writing.
 extension LlamaConfig {
@@ -7,8 +8,10 @@ extension LlamaConfig {
     /// `rope_parameters.rope_theta`; missing means 10000).
     public init(huggingFaceConfigAt path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError.invalidConfig(path: path, key: "(file)", detail: "not a JSON object")
+        let json: [String: Any]
+        switch JSONText.object(data) {
+        case .success(let object): json = object
+        case .failure(let problem): throw FormatError.invalidConfig(path: path, key: "(file)", detail: problem.detail)
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             guard let raw = json[key], !(raw is NSNull) else {

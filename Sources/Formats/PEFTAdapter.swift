@@ -110,10 +110,9 @@ public enum AdapterFiles {
         let path = folder.appendingPathComponent("adapter_config.json").path
         guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.fileNotFound(path: path) }
         let config: AdapterConfig
-        do {
-            config = try JSONDecoder().decode(AdapterConfig.self, from: data)
-        } catch {
-            throw FormatError.invalidConfig(path: path, key: "(adapter)", detail: "\(error)")
+        switch JSONText.decode(AdapterConfig.self, from: data) {
+        case .success(let decoded): config = decoded
+        case .failure(let problem): throw FormatError.invalidConfig(path: path, key: "(file)", detail: problem.detail)
         }
         guard config.peftType == "LORA", !config.useDora, !config.useRslora, !config.fanInFanOut else {
             throw FormatError.invalidConfig(path: path, key: "peft_type", detail: "only plain LoRA adapters are supported")

@@ -132,8 +132,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw FormatError.truncated(path: path, detail: "header length \(headerLength) runs past the end of the \(size)-byte file")
         }
         let headerData = Data(bytes: base + 8, count: headerLength)
-        guard let json = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
-            throw FormatError.invalidHeader(path: path, detail: "the \(headerLength)-byte header is not a JSON object")
+        let json: [String: Any]
+        switch JSONText.object(headerData) {
+        case .success(let object): json = object
+        case .failure(let problem): throw FormatError.invalidHeader(path: path, detail: "the \(headerLength)-byte JSON header: \(problem.detail)")
         }
         let dataSize = size - 8 - headerLength
         var entries: [String: SafeTensorsEntry] = [:]

@@ -24,7 +24,7 @@ public struct QuantizationSpec: Codable, Equatable, Sendable {
         if !allowed.contains(bits) {
             return "bits \(bits) is not supported for method \(method.rawValue) (allowed: \(allowed.map { "\($0)" }.joined(separator: ", ")))"
         }
-        if blockSize < 1 { return "block size must be positive, got \(blockSize)" }
+        if blockSize < 1 || blockSize > 1 << 20 { return "block size must be positive and at most 2^20 (1048576), got \(blockSize)" }
         return nil
     }
 

@@ -29,6 +29,7 @@ public final class Trainer {
     /// Prepares a run (config validated, model built, data tokenized) under `runsRoot/NAME`.
     public init(config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs")) throws {
         try ConfigLoader.validate(config, file: configFile)
+        try ConfigLoader.checkPaths(config, file: configFile)
         self.config = config
         self.configFile = configFile
         runDirectory = runsRoot.appendingPathComponent(config.name)

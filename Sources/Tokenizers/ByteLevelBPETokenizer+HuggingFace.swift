@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Hugging Face `tokenizer.json` (model type BPE, ByteLevel) and `tokenizer_config.json`, read and
 /// written, so that byte-level BPE models in HF folders load, and a tokenizer taken from a GGUF
@@ -10,9 +11,13 @@ extension ByteLevelBPETokenizer {
     public convenience init(huggingFaceFolder folder: String) throws {
         let path = (folder as NSString).appendingPathComponent("tokenizer.json")
         guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let model = json["model"] as? [String: Any] else {
-            throw TokenizerError.invalidModel(path: path, reason: "not a JSON object with a 'model'")
+        let json: [String: Any]
+        switch JSONText.object(data) {
+        case .success(let object): json = object
+        case .failure(let problem): throw TokenizerError.invalidModel(path: path, reason: problem.detail)
+        }
+        guard let model = json["model"] as? [String: Any] else {
+            throw TokenizerError.invalidModel(path: path, reason: "no 'model' object")
         }
         guard model["type"] as? String == "BPE", let vocab = model["vocab"] as? [String: Int] else {
             throw TokenizerError.invalidModel(path: path, reason: "model.type must be BPE with a vocab of ids")

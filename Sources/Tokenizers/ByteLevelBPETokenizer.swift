@@ -217,4 +217,17 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// The piece string of `id`, or nil when out of range.
     public func piece(_ id: Int32) -> String? { id >= 0 && Int(id) < tokens.count ? tokens[Int(id)] : nil }
+
+    // MARK: - The vocabulary, as files store it
+
+    /// Every token, in GPT-2's byte characters, by id.
+    public var tokenStrings: [String] { tokens }
+    /// The merges ("a b", best first).
+    public var mergeRules: [String] { mergeList }
+    /// The token types by id (3 control, 4 user-defined, else ordinary; empty when none were given).
+    public var types: [Int] { tokenTypes }
+    /// How text is cut before BPE.
+    public var preTokenizerKind: PreTokenizer { preTokenizer }
+    /// The printable character that stands for each byte (GPT-2's `bytes_to_unicode`).
+    public static var byteAlphabet: [String] { byteCharacters().0.map { String(Character($0)) } }
 }

@@ -15,8 +15,7 @@ public enum TokenizerError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .fileNotFound(let path): return "tokenizer model not found: \(path)"
-        case .invalidModel(let path, let reason):
-            return "not a valid SentencePiece model: \(path) (\(reason))"
+        case .invalidModel(let path, let reason): return "\(path): not a valid tokenizer: \(reason)"
         case .sentencePiece(let message): return "SentencePiece: \(message)"
         case .idOutOfRange(let id, let size): return "token id \(id) is outside the vocabulary of \(size)"
         }
@@ -40,7 +39,11 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         }
         var error = [CChar](repeating: 0, count: 512)
         guard let processor = spm_load(path, &error, error.count) else {
-            throw TokenizerError.invalidModel(path: path, reason: String(cString: error))
+            // SentencePiece's own text names its source file and line; the user needs the cause.
+            let detail = String(cString: error)
+            throw TokenizerError.invalidModel(path: path, reason: detail.contains("ParseFromArray")
+                                              ? "not a SentencePiece model (the protobuf does not parse)"
+                                              : "SentencePiece refused it (\(detail.split(separator: "[").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? detail))")
         }
         self.processor = processor
         self.path = path

@@ -160,10 +160,9 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: folder.path, detail: "no trainer_state.json")
         }
         let state: TrainerState
-        do { state = try JSONDecoder().decode(TrainerState.self, from: stateData) } catch let error as DecodingError {
-            let key = error.keyPath
-            throw TrainingError.badCheckpoint(path: statePath.path, detail: key.isEmpty ? "not a trainer state (\(error.expectation))"
-                                                                                   : "key '\(key)': expected \(error.expectation)")
+        switch JSONText.decode(TrainerState.self, from: stateData) {
+        case .success(let decoded): state = decoded
+        case .failure(let problem): throw TrainingError.badCheckpoint(path: statePath.path, detail: problem.detail)
         }
         let configYAML = (try? String(contentsOf: folder.appendingPathComponent("config.yaml"), encoding: .utf8)) ?? ""
         return (state, configYAML)

@@ -23,10 +23,7 @@ public enum ConfigLoader {
 
     /// The config in `path` with `overrides` (`section.key=value`, values in YAML syntax) applied.
     public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw TrainingError.badData(file: path, line: nil, detail: "cannot read the config file")
-        }
-        return try parse(text, file: path, overrides: overrides)
+        return try parse(try TextBlocks.read(path), file: path, overrides: overrides)
     }
 
     /// Parses YAML `text` (named `file` in errors).
@@ -117,16 +114,16 @@ public enum ConfigLoader {
         func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".") }
         switch error {
         case .typeMismatch(let type, let context):
-            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(type): \(context.debugDescription)")
+            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(DecodingError.plainName(of: type))")
         case .valueNotFound(let type, let context):
-            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(type), found nothing")
+            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(DecodingError.plainName(of: type)), found nothing")
         case .keyNotFound(let missing, let context):
             return .invalidValue(file: file, key: key(context.codingPath + [missing]), detail: "missing")
         case .dataCorrupted(let context):
             let name = key(context.codingPath)
             let allowed = choices.first { name == $0.key || name.hasPrefix($0.key + ".") }?.value
             return .invalidValue(file: file, key: name, detail: allowed.map { "expected one of \($0.joined(separator: ", "))" }
-                                 ?? context.debugDescription)
+                                 ?? "not a valid value")
         @unknown default:
             return .invalidValue(file: file, key: "?", detail: "\(error)")
         }
@@ -146,11 +143,13 @@ public enum ConfigLoader {
         try check(c.lora.dropout >= 0 && c.lora.dropout < 1, "lora.dropout", c.lora.dropout, "in [0, 1)")
         try check(!c.lora.targetModules.isEmpty && Set(c.lora.targetModules).count == c.lora.targetModules.count,
                   "lora.target_modules", c.lora.targetModules.map(\.rawValue), "a non-empty list of distinct modules")
-        try check(c.lora.loftqIters >= 1, "lora.loftq_iters", c.lora.loftqIters, "≥ 1")
+        try check(c.lora.loftqIters >= 1 && c.lora.loftqIters <= 1000, "lora.loftq_iters", c.lora.loftqIters, "in 1...1000")
         try check(c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
         let t = c.training
         try check(t.batchSize >= 1 && t.batchSize <= 1 << 20, "training.batch_size", t.batchSize, "in 1...2^20")
+        try check(t.batchSize * c.data.maxSeqLen <= 1 << 26, "training.batch_size", t.batchSize,
+                  "at most 2^26 tokens a micro-batch with max_seq_len \(c.data.maxSeqLen)")
         try check(t.gradAccumulation >= 1 && t.gradAccumulation <= 1 << 20, "training.grad_accumulation", t.gradAccumulation, "in 1...2^20")
         try check(t.epochs >= 1 || t.maxSteps >= 1, "training.epochs", t.epochs, "≥ 1 (or max_steps ≥ 1)")
         try check(t.maxSteps >= 0, "training.max_steps", t.maxSteps, "≥ 0")
@@ -171,6 +170,17 @@ public enum ConfigLoader {
         try check(c.eval.everySteps >= 0, "eval.every_steps", c.eval.everySteps, "≥ 0")
         try check(c.eval.maxBatches >= 0, "eval.max_batches", c.eval.maxBatches, "≥ 0")
         try check(c.logging.everySteps >= 1, "logging.every_steps", c.logging.everySteps, "≥ 1")
+    }
+
+    /// Every file the config names must exist: a missing one is reported with its key before
+    /// anything is built.
+    public static func checkPaths(_ c: RunConfig, file: String) throws {
+        var paths = [("model.path", c.model.path), ("data.train_path", c.data.trainPath)]
+        if let tokenizer = c.model.tokenizer { paths.append(("model.tokenizer", tokenizer)) }
+        if let eval = c.data.evalPath { paths.append(("data.eval_path", eval)) }
+        for (key, path) in paths where !FileManager.default.fileExists(atPath: path) {
+            throw TrainingError.invalidValue(file: file, key: key, detail: "no such file or folder: \(path)")
+        }
     }
 
     /// The config as YAML (what is written into the run folder).

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Tokenizers
 
 /// GSM8K in the LoftQ format: prompt = question + the instruction line; target = the answer
@@ -52,14 +53,15 @@ public enum GSM8K {
 public enum JSONLines {
     /// Parses each non-empty line of `path` into an object and maps it.
     public static func read<T>(_ path: String, limit: Int = 0, _ transform: ([String: Any], Int) throws -> T) throws -> [T] {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw TrainingError.badData(file: path, line: nil, detail: "cannot read the file")
-        }
+        let text = try TextBlocks.read(path)
         var result: [T] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-                throw TrainingError.badData(file: path, line: index + 1, detail: "not a JSON object")
+            let object: [String: Any]
+            switch JSONText.object(Data(line.utf8)) {
+            case .success(let parsed): object = parsed
+            case .failure(let problem):
+                throw TrainingError.badData(file: path, line: index + 1, detail: problem.detail.replacingOccurrences(of: "at line 1, ", with: "at "))
             }
             result.append(try transform(object, index + 1))
             if limit > 0 && result.count >= limit { break }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Tokenizers
 
 /// Language-modelling data cut into fixed blocks: WikiText-2 rows as Hugging Face `run_clm`
@@ -40,9 +41,13 @@ public enum TextBlocks {
 
     /// Reads a text file.
     public static func read(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw TrainingError.badData(file: path, line: nil, detail: "cannot read the file as UTF-8 text")
+        guard FileManager.default.fileExists(atPath: path) else { throw FileError.notFound(path: path) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.badData(file: path, line: nil, detail: "cannot be read (a folder, or no read permission)")
         }
-        return text
+        switch String.utf8OrFirstBadLine(data) {
+        case .success(let text): return text
+        case .failure(let problem): throw TrainingError.badData(file: path, line: problem.line, detail: problem.detailAfterLine)
+        }
     }
 }

@@ -17,13 +17,16 @@ extension DecodingError {
         switch self {
         case .typeMismatch(let type, _), .valueNotFound(let type, _): return Self.plainName(of: type)
         case .keyNotFound: return "this key"
-        case .dataCorrupted(let c): return c.debugDescription
+        case .dataCorrupted: return "a valid value"
         @unknown default: return "a valid value"
         }
     }
 
+    /// `key 'a.b': expected a number` (or `expected …` at the top level).
+    public var plainDetail: String { keyPath.isEmpty ? "expected \(expectation)" : "key '\(keyPath)': expected \(expectation)" }
+
     /// A type as a person reading a config or a state file would name it.
-    static func plainName(of type: Any.Type) -> String {
+    public static func plainName(of type: Any.Type) -> String {
         let name = "\(type)"
         if name.hasPrefix("Array") { return "a list" }
         if name.hasPrefix("Dictionary") { return "a mapping" }

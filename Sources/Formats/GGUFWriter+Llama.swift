@@ -1,0 +1,97 @@
+import Foundation
+import Llama
+import Tokenizers
+
+extension GGUFWriter {
+    /// A llama.cpp model file of `source`: `llama.*` metadata from its config, the byte-level BPE
+    /// `tokenizer` as `tokenizer.ggml.*`, norms in F32, the embedding and linears as `linearType`
+    /// (F16 for a matrix whose rows are not whole Q8_0 blocks), and the `attn_q`/`attn_k` rows
+    /// permuted from `rotate_half` to ggml's interleaved RoPE (what `GGUFCheckpoint` undoes).
+    /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: keys, names, permute)
+    public static func llama(source: CheckpointSource, tokenizer: ByteLevelBPETokenizer, linearType: TensorType,
+                             name: String) throws -> GGUFWriter {
+        let c = source.config
+        var gguf = GGUFWriter()
+        gguf.set("general.architecture", .string("llama"))
+        gguf.set("general.name", .string(name))
+        gguf.set("general.file_type", .uint32(linearType == .f32 ? 0 : linearType == .f16 ? 1 : 7))
+        for (key, value) in [("context_length", c.maxSequenceLength), ("embedding_length", c.dim), ("block_count", c.layers),
+                             ("feed_forward_length", c.hiddenDim), ("attention.head_count", c.heads),
+                             ("attention.head_count_kv", c.kvHeads), ("rope.dimension_count", c.headDim),
+                             ("vocab_size", c.vocabularySize)] {
+            gguf.set("llama." + key, .uint32(UInt32(value)))
+        }
+        gguf.set("llama.rope.freq_base", .float32(c.ropeTheta))
+        gguf.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
+        gguf.set("tokenizer.ggml.model", .string("gpt2"))
+        let pre: String
+        switch tokenizer.preTokenizerKind {
+        case .gpt2: pre = "gpt2"
+        case .smollm: pre = "smollm"
+        case .llama3: pre = "llama-bpe"
+        }
+        gguf.set("tokenizer.ggml.pre", .string(pre))
+        gguf.set("tokenizer.ggml.tokens", .strings(tokenizer.tokenStrings))
+        let types = tokenizer.types.isEmpty ? [Int](repeating: 1, count: tokenizer.vocabularySize) : tokenizer.types
+        gguf.set("tokenizer.ggml.token_type", .int32s(types.map { Int32(clamping: $0) }))
+        gguf.set("tokenizer.ggml.merges", .strings(tokenizer.mergeRules))
+        if let bos = tokenizer.bosID { gguf.set("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos))) }
+        if let eos = tokenizer.eosID { gguf.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))) }
+        if let unk = tokenizer.unkID { gguf.set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
+        gguf.set("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS))
+
+        let names = GGUFNames()
+        for tensor in LlamaTensor.all(for: c) {
+            let shape = tensor.shape(in: c)
+            var values = try source.floats(tensor)
+            switch tensor {
+            case .linear(_, .q): values = rotateHalfToInterleaved(values, heads: c.heads, headDim: c.headDim, columns: c.dim)
+            case .linear(_, .k): values = rotateHalfToInterleaved(values, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
+            default: break
+            }
+            var type: TensorType = shape.count == 1 ? .f32 : linearType
+            if type == .q8_0, shape[shape.count - 1] % 32 != 0 { type = .f16 }
+            try gguf.addTensor(names.name(of: tensor), values: values, shape: shape, type: type)
+        }
+        return gguf
+    }
+}
+
+/// GGUF's tensor names for a Llama model (`token_embd.weight`, `blk.{i}.attn_q.weight`, ...).
+struct GGUFNames {
+    func name(of tensor: LlamaTensor) -> String {
+        switch tensor {
+        case .embedding: return "token_embd.weight"
+        case .attentionNorm(let layer): return "blk.\(layer).attn_norm.weight"
+        case .mlpNorm(let layer): return "blk.\(layer).ffn_norm.weight"
+        case .linear(let layer, let module):
+            let short: String
+            switch module {
+            case .q: short = "attn_q"
+            case .k: short = "attn_k"
+            case .v: short = "attn_v"
+            case .o: short = "attn_output"
+            case .gate: short = "ffn_gate"
+            case .up: short = "ffn_up"
+            case .down: short = "ffn_down"
+            }
+            return "blk.\(layer).\(short).weight"
+        case .finalNorm: return "output_norm.weight"
+        case .output: return "output.weight"
+        }
+    }
+}
+
+/// The inverse of `interleavedToRotateHalf`: `rotate_half` rows of a `[heads · headDim, columns]`
+/// query/key weight back to the interleaved pairs llama.cpp and llama2.c store.
+func rotateHalfToInterleaved(_ weight: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: weight.count)
+    for h in 0..<heads {
+        for j in 0..<(headDim / 2) {
+            for (hfRow, storedRow) in [(h * headDim + j, h * headDim + 2 * j), (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
+                for col in 0..<columns { out[storedRow * columns + col] = weight[hfRow * columns + col] }
+            }
+        }
+    }
+    return out
+}
