@@ -21,6 +21,7 @@ let package = Package(
         // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
         .target(name: "Autograd", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "Support", dependencies: ["Autograd", "CKernels"]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
@@ -28,7 +29,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),
         // MARK: - Recipes (what a command runs) and the executable
-        .target(name: "Recipes", dependencies: ["Autograd", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
+        .target(name: "Recipes", dependencies: ["Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
         .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers"]),
         .target(name: "Benchmarks", dependencies: ["Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
         .executableTarget(
@@ -39,6 +40,8 @@ let package = Package(
         // MARK: - Implementation details
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .target(name: "CKernels"),
+        .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c"),
+        .target(name: "CMPI", dependencies: ["COpenMPI"]),
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "_TestSupport", dependencies: ["Autograd"]),
 
@@ -53,7 +56,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd"]),
-        .testTarget(name: "LoftCLITests", dependencies: ["Support", "_TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["Support", "Formats", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. Debian packages: OpenBLAS (BLAS/LAPACK), SentencePiece, pkg-config.
-packages=(libopenblas-dev libsentencepiece-dev pkg-config)
+# 1. Debian packages: OpenBLAS (BLAS/LAPACK), SentencePiece, OpenMPI (mpirun, libmpi), pkg-config.
+packages=(libopenblas-dev libsentencepiece-dev openmpi-bin libopenmpi-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

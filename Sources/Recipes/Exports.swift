@@ -1,6 +1,7 @@
 // The recipes layer is what the `loft` command sees: the training components and the process
 // facilities come with it (as NIO's umbrella module re-exports NIOCore); the lower layers
 // (Autograd, Quantization, LoRA, Llama, Formats) stay behind the recipes.
+@_exported import Distributed
 @_exported import Support
 @_exported import Training
 

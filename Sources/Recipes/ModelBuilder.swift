@@ -1,4 +1,5 @@
 import Autograd
+import Distributed
 import Formats
 import Foundation
 import Llama
@@ -28,7 +29,9 @@ public enum ModelBuilder {
 
     /// Builds the run's model and tokenizer (`file` names the config in errors). The config is
     /// validated first, whoever made it.
-    public static func build(_ config: RunConfig, file: String) throws -> Built {
+    /// With a `group` of several ranks, the quantized start (LoftQ or QLoRA's) is computed once:
+    /// each rank takes every N-th matrix, and the results are exchanged.
+    public static func build(_ config: RunConfig, file: String, group: ProcessGroup = .single) throws -> Built {
         try ConfigLoader.validate(config, file: file)
         let path = config.model.path
         if try ModelLoader.format(of: path, declared: config.model.format) == .loft {
@@ -46,25 +49,24 @@ public enum ModelBuilder {
         let root = RandomState(seed: config.training.seed)
         let layers = source.config.layers
         var initErrors: [Double] = [], plainErrors: [Double] = [], matrixErrors: [MatrixInitError] = []
+        let shared = group.size > 1 && config.quantization != nil ? try sharedStart(config, source: source, group: group) : [:]
         let model = try LlamaModel(checkpoint: source) { layer, module, weight -> LinearLayer in
             let name = HuggingFaceNames.modulePath(layer: layer, module)  // names the RNG stream
             let shape = weight.shape
             let isTarget = lora.targetModules.contains(module)
-            guard let quantization = config.quantization else {
+            guard config.quantization != nil else {
                 guard isTarget else { return Linear(weight: weight) }
                 var rng = root.split("gaussian").split(name)
                 let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: lora.rank, rng: &rng)
                 return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
             }
-            let options = LoftQ.Options(codebook: quantization.spec.codebook(layer: layer, of: layers),
-                                        blockSize: quantization.blockSize, doubleQuant: quantization.doubleQuant,
-                                        rank: lora.rank, alpha: lora.alpha, iterations: lora.loftqIters)
-            guard isTarget else {
-                return QuantizedLinear(weight: QuantizedTensor(weight.data, shape: shape, codebook: options.codebook,
-                                                               blockSize: options.blockSize, doubleQuant: options.doubleQuant))
+            let start = try shared[name] ?? quantizedStart(config, layer: layer, module: module, weight: weight.data, shape: shape,
+                                                            layers: layers, root: root)
+            let result: LoftQ.Result
+            switch start {
+            case .frozen(let quantized): return QuantizedLinear(weight: quantized)
+            case .adapted(let adapted): result = adapted
             }
-            var rng = root.split(lora.initialization.rawValue).split(name)
-            let result = try lora.initialization.run(weight: weight.data, shape: shape, options: options, rng: &rng)
             initErrors.append(result.error)
             plainErrors.append(result.plainError)
             matrixErrors.append(MatrixInitError(layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
@@ -74,6 +76,31 @@ public enum ModelBuilder {
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
         return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors),
                      matrixErrors: matrixErrors)
+    }
+
+    /// How one linear of a quantized run starts.
+    enum QuantizedStart {
+        /// Not a target: the quantized weight alone.
+        case frozen(QuantizedTensor)
+        /// A target: quantized base and adapter (LoftQ or QLoRA's init), with its errors.
+        case adapted(LoftQ.Result)
+    }
+
+    /// The start of linear `module` of `layer` (its RNG stream is named by the module path, so the
+    /// result does not depend on which rank computes it).
+    static func quantizedStart(_ config: RunConfig, layer: Int, module: LinearModule, weight: [Float], shape: [Int],
+                               layers: Int, root: RandomState) throws -> QuantizedStart {
+        let lora = config.lora
+        guard let quantization = config.quantization else { preconditionFailure("quantizedStart needs a quantization section") }
+        let options = LoftQ.Options(codebook: quantization.spec.codebook(layer: layer, of: layers),
+                                    blockSize: quantization.blockSize, doubleQuant: quantization.doubleQuant,
+                                    rank: lora.rank, alpha: lora.alpha, iterations: lora.loftqIters)
+        guard lora.targetModules.contains(module) else {
+            return .frozen(QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
+                                           doubleQuant: options.doubleQuant))
+        }
+        var rng = root.split(lora.initialization.rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
+        return .adapted(try lora.initialization.run(weight: weight, shape: shape, options: options, rng: &rng))
     }
 
     /// A `loft quantize` folder: its adapter must agree with the `lora` section.

@@ -1,4 +1,5 @@
 import Autograd
+import Distributed
 import Formats
 import Foundation
 import Llama
@@ -25,15 +26,24 @@ public final class Trainer {
     let arena: ParameterArena
     let optimizer: AdamW
     let padID: Int32
+    /// The job's processes: each takes its slice of every micro-batch; rank 0 alone writes.
+    public let group: ProcessGroup
 
     /// Prepares a run (config validated, model built, data tokenized) under `runsRoot/NAME`.
-    public init(config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs")) throws {
+    /// With a `group` of N ranks, `training.batch_size` is the global micro-batch, split N ways.
+    public init(config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs"),
+                group: ProcessGroup = .single) throws {
         try ConfigLoader.validate(config, file: configFile)
         try ConfigLoader.checkPaths(config, file: configFile)
+        guard config.training.batchSize % group.size == 0 else {
+            throw TrainingError.invalidValue(file: configFile, key: "training.batch_size",
+                                             detail: "\(config.training.batchSize) cannot be split evenly over \(group.size) ranks")
+        }
+        self.group = group
         self.config = config
         self.configFile = configFile
         runDirectory = runsRoot.appendingPathComponent(config.name)
-        built = try ModelBuilder.build(config, file: configFile)
+        built = try ModelBuilder.build(config, file: configFile, group: group)
         (model, tokenizer) = (built.model, built.tokenizer)
         let tokenizer = built.tokenizer
         trainExamples = try DatasetLoader.examples(config.data.trainPath, data: config.data, tokenizer: tokenizer,
@@ -72,9 +82,12 @@ public final class Trainer {
     }
 
     private func train(resume: String?, shouldStop: () -> Bool, onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let leads = group.isLeader   // rank 0 alone writes files
         let configYAML = try ConfigLoader.yaml(config)
-        try AtomicFile.write(Data(configYAML.utf8), to: runDirectory.appendingPathComponent("config.yaml"))
+        if leads {
+            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+            try AtomicFile.write(Data(configYAML.utf8), to: runDirectory.appendingPathComponent("config.yaml"))
+        }
         var state = TrainerState(step: 0, epoch: 0, cursor: 0, seed: config.training.seed, configHash: RunCompatibility.hash(config),
                                  totalSteps: totalSteps, losses: [])
         var stopRequested = false
@@ -82,7 +95,7 @@ public final class Trainer {
         emit(.prepared(Preparation(totalSteps: totalSteps, trainExamples: trainExamples.count, evalExamples: evalExamples.count,
                                    trainableParameters: arena.count,
                                    initError: built.initError, plainError: built.plainError)))
-        let removed = Checkpoint.removeLeftovers(in: checkpointDirectory)
+        let removed = leads ? Checkpoint.removeLeftovers(in: checkpointDirectory) : []
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
         if let resume {
             let folder: URL, saved: TrainerState, savedYAML: String
@@ -108,7 +121,7 @@ public final class Trainer {
             state.totalSteps = totalSteps
             emit(.resumed(step: state.step, from: folder))
         }
-        try RunMetadata.write(to: runDirectory, configFile: configFile, resumedFrom: resume)
+        if leads { try RunMetadata.write(to: runDirectory, configFile: configFile, resumedFrom: resume) }
 
         let order = DataOrder(count: trainExamples.count, seed: RandomState(seed: config.training.seed).split("shuffle"))
         var permutation = order.permutation(epoch: state.epoch)
@@ -121,25 +134,28 @@ public final class Trainer {
         var tokensSeen = 0
         var lastCheckpoint: URL?, lastCheckpointStep = -1, lastEvalStep = -1
 
-        func nextBatch() -> Batch {
+        /// The next global micro-batch (every rank draws the same; each then takes its slice).
+        func nextExamples() -> [Example] {
             if state.cursor >= trainExamples.count {
                 state.epoch += 1
                 state.cursor = 0
                 permutation = order.permutation(epoch: state.epoch)
             }
             let end = min(trainExamples.count, state.cursor + config.training.batchSize)
-            let batch = Batch(permutation[state.cursor..<end].map { trainExamples[$0] }, padID: padID)
+            let examples = permutation[state.cursor..<end].map { trainExamples[$0] }
             state.cursor = end
-            return batch
+            return examples
         }
         func checkpoint() throws {
-            lastCheckpoint = try Checkpoint.save(model: model, adapterConfig: adapterConfig, arena: arena, optimizer: optimizer, state: state,
-                                                 configYAML: configYAML, directory: checkpointDirectory, keepLast: config.checkpoint.keepLast)
+            lastCheckpoint = leads
+                ? try Checkpoint.save(model: model, adapterConfig: adapterConfig, arena: arena, optimizer: optimizer, state: state,
+                                      configYAML: configYAML, directory: checkpointDirectory, keepLast: config.checkpoint.keepLast)
+                : checkpointDirectory.appendingPathComponent(Checkpoint.folderName(step: state.step))
             lastCheckpointStep = state.step
             emit(.checkpoint(step: state.step, url: lastCheckpoint!))
         }
         func evaluate() {
-            guard !evalExamples.isEmpty else { return }
+            guard leads, !evalExamples.isEmpty else { return }
             let result = EvaluationLoss.run(model: model, examples: evalExamples, batchSize: config.training.batchSize,
                                             maxBatches: config.eval.maxBatches, padID: padID)
             lastEvalStep = state.step
@@ -150,31 +166,39 @@ public final class Trainer {
         let t = config.training
         let guardsSpikes = t.skipLossZScore > 0 || t.skipGradZScore > 0
         while state.step < totalSteps {
-            if stopRequested || shouldStop() {
+            if try group.anyOf(stopRequested || shouldStop()) {   // every rank stops at the same step
                 if lastCheckpointStep != state.step { try checkpoint() }
                 return .interrupted(checkpoint: lastCheckpoint!)
             }
-            var microLosses: [Float] = []
-            for micro in 0..<config.training.gradAccumulation {
-                let batch = nextBatch()
-                tokensSeen += batch.tokenCount
+            // The loss is the mean over every target of the global batch (micro-batches × ranks),
+            // so N ranks with batch B/N give the numbers of one process with batch B.
+            let micro = (0..<config.training.gradAccumulation).map { _ in nextExamples() }
+            let globalTargets = Double(max(1, micro.joined().reduce(0) { $0 + $1.targetCount }))
+            var localLossSum = 0.0
+            for (index, examples) in micro.enumerated() {
+                tokensSeen += examples.reduce(0) { $0 + $1.tokens.count }
+                let mine = Self.slice(examples, rank: group.rank, of: group.size)
+                guard !mine.isEmpty else { continue }
+                let batch = Batch(Array(mine), padID: padID)
+                let targets = Double(batch.targetCount)
                 if config.lora.dropout > 0 {
-                    let stream = dropoutRoot.split("step-\(state.step)-micro-\(micro)")
+                    let stream = dropoutRoot.split("step-\(state.step)-micro-\(index)")
                     for (name, layer) in loraLayers { layer.dropoutRNG = stream.split(name) }
                 }
                 let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
                                       checkpointing: config.training.activationCheckpointing)
-                guard loss.item.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
-                microLosses.append(loss.item)
-                loss.scaled(by: 1 / Float(config.training.gradAccumulation)).backward()
+                localLossSum += Double(loss.item) * targets
+                loss.scaled(by: Float(targets / globalTargets)).backward()
             }
             for (_, layer) in loraLayers { layer.dropoutRNG = nil }
+            try group.sumInRankOrder(arena.grads)
+            let meanLoss = Float(try group.sumInRankOrder([localLossSum])[0] / globalTargets)
+            guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
             let norm = config.training.maxGradNorm > 0
                 ? GradientClipping.clip(arena.grads, maxNorm: config.training.maxGradNorm)
                 : GradientClipping.globalNorm(UnsafeBufferPointer(arena.grads))
             guard norm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the gradient norm") }
             let lr = schedule.learningRate(at: state.step)
-            let meanLoss = microLosses.reduce(0, +) / Float(microLosses.count)
             var skipped = false
             if guardsSpikes {
                 var spikeGuard = state.spikeGuard ?? SpikeGuard(window: t.spikeWindow)
@@ -204,8 +228,10 @@ public final class Trainer {
         if lastEvalStep != state.step { evaluate() }
         if lastCheckpointStep != state.step { try checkpoint() }
         let final = runDirectory.appendingPathComponent("final")
-        try AdapterFiles.write(model: model, config: adapterConfig, to: final)
-        try AtomicFile.write(Data(configYAML.utf8), to: final.appendingPathComponent("config.yaml"))
+        if leads {
+            try AdapterFiles.write(model: model, config: adapterConfig, to: final)
+            try AtomicFile.write(Data(configYAML.utf8), to: final.appendingPathComponent("config.yaml"))
+        }
         emit(.finished(step: state.step, adapter: final))
         return .completed(final: final)
     }

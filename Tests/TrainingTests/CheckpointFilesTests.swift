@@ -79,7 +79,7 @@ final class CheckpointFilesTests: XCTestCase {
         let state = folder.appendingPathComponent("trainer_state.json")
         for (text, expected) in [("{\"step\": 1, \"epoch\": 0, \"cursor\": 0, \"seed\": 1, \"config_hash\": \"x\", \"total_steps\": 2, \"losses\": \"low\"}",
                                   "trainer_state.json: key 'losses': expected a list"),
-                                 ("{\"step\": 1,", "trainer_state.json: not a trainer state")] {
+                                 ("{\"step\": 1,", "trainer_state.json: not valid JSON")] {
             try Data(text.utf8).write(to: state)
             XCTAssertThrowsError(try Checkpoint.readState(folder)) {
                 XCTAssertTrue("\($0)".contains(expected) && !"\($0)".contains("\n"), "\($0)")
