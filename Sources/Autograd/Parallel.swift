@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -7,8 +8,13 @@ import Foundation
 /// runs on the chunk's core; a region started from inside another runs serially. Regions too small to pay for the
 /// hand-off (`count · costPerItem` below about 32k operations) run on the calling thread.
 public enum Parallel {
-    /// The number of cores used.
-    public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The number of cores used: `LOFT_NUM_THREADS` when set, else the CPUs this process may run
+    /// on (so that ranks bound to one core each by `mpirun` use one thread each).
+    public static let workerCount: Int = {
+        if let text = ProcessInfo.processInfo.environment["LOFT_NUM_THREADS"], let count = Int(text), count >= 1 { return min(count, 1024) }
+        let allowed = Int(loft_available_cpus())
+        return max(1, allowed > 0 ? min(allowed, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     nonisolated(unsafe) private static var active = false
 

@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <sched.h>
 #include "CKernels.h"
 
 #if defined(__GLIBC__)
@@ -14,3 +16,13 @@ void loft_keep_freed_memory(void) {
 #else
 void loft_keep_freed_memory(void) {}
 #endif
+
+
+int loft_available_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+#endif
+    return 0;
+}

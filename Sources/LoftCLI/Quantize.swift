@@ -41,11 +41,18 @@ struct Quantize: ParsableCommand {
     }
 
     func run() throws {
+        try onEveryRank { group in try quantize(group: group) }
+    }
+
+    /// Under mpirun the matrices are split over the ranks; rank 0 prints and writes the folder.
+    func quantize(group: ProcessGroup) throws {
         let options = try LoftQuantizer.Options(bits: bits, method: method, blockSize: blockSize, doubleQuant: doubleQuant, rank: rank,
                                                 alpha: alpha, iterations: loftqIters, initialization: initialization, svd: svd, seed: seed)
+        let json = self.json || !group.isLeader
+        let quiet = !group.isLeader
         if !json { print("matrix                                      codebook   plain err   \(initialization.rawValue) err   seconds") }
         let report = try LoftQuantizer.quantize(model: model, tokenizer: tokenizer, options: options,
-                                                output: URL(fileURLWithPath: out)) { matrix in
+                                                output: URL(fileURLWithPath: out), group: group) { matrix in
             if !json {
                 print(matrix.name.padding(toLength: 44, withPad: " ", startingAt: 0)
                       + matrix.codebook.padding(toLength: 9, withPad: " ", startingAt: 0)
@@ -53,6 +60,7 @@ struct Quantize: ParsableCommand {
             }
         }
         let peak = ProcessMemory.peakResidentBytes
+        if quiet { return }
         if json {
             try printJSON(QuantizeOutput(report: report, peakRssBytes: peak, output: out))
             return

@@ -1,3 +1,4 @@
+import Distributed
 import Formats
 import Foundation
 import LoRA
@@ -26,7 +27,7 @@ extension LoftQuantizer {
     /// `loft quantize`: the checkpoint at `model` (Hugging Face folder or llama2.c file) into
     /// `output`, with its tokenizer (`tokenizer`, else the one beside the model, if any) copied in
     /// after checking it against the model's vocabulary.
-    public static func quantize(model path: String, tokenizer: String?, options: Options, output: URL,
+    public static func quantize(model path: String, tokenizer: String?, options: Options, output: URL, group: ProcessGroup = .single,
                                 onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
         try options.validate()
         let source = try ModelLoader.openCheckpoint(path)
@@ -34,7 +35,7 @@ extension LoftQuantizer {
         if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
             // The GGUF's BPE tokenizer goes into the folder as Hugging Face files.
             let bpe = try gguf.tokenizer()
-            return try run(source: source, tokenizerPath: nil, options: options, output: output,
+            return try run(source: source, tokenizerPath: nil, options: options, output: output, group: group,
                            writeTokenizer: { try bpe.writeHuggingFace(to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string) },
                            onMatrix: onMatrix)
         }
@@ -42,6 +43,6 @@ extension LoftQuantizer {
             tokenizerPath = try ModelLoader.tokenizerPath(forModel: path, explicit: tokenizer)
             _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config, gguf: source as? GGUFCheckpoint)
         }
-        return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, onMatrix: onMatrix)
+        return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, group: group, onMatrix: onMatrix)
     }
 }

@@ -1,4 +1,5 @@
 import Autograd
+import Distributed
 import Formats
 import Foundation
 import Llama
@@ -67,13 +68,15 @@ public enum LoftQuantizer {
     }
 
     /// Quantizes `source` into `output` (which must not exist yet; written under a temporary
-    /// name and renamed when complete). `onMatrix` sees each matrix as it is done.
+    /// name and renamed when complete). `onMatrix` sees each matrix as it is done. With a `group`
+    /// of N ranks, rank r computes matrices r, r + N, …; the results are gathered and rank 0
+    /// alone writes the folder (the others return the same report, having written nothing).
     public static func run(source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
-                           writeTokenizer: (URL) throws -> Void = { _ in },
+                           group: ProcessGroup = .single, writeTokenizer: (URL) throws -> Void = { _ in },
                            onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
         try options.validate()
         try source.validate()
-        guard !FileManager.default.fileExists(atPath: output.path) else {
+        guard !group.isLeader || !FileManager.default.fileExists(atPath: output.path) else {
             throw RecipeError.invalidOption(name: "--out", detail: "\(output.path) already exists; choose a new folder")
         }
         let started = Stopwatch.now()
@@ -84,34 +87,48 @@ public enum LoftQuantizer {
         var adapters: [(layer: Int, module: LinearModule, a: [Float], b: [Float])] = []
         var codeBits = 0, weights = 0
         let codebooks = (0..<config.layers).map { options.spec.codebook(layer: $0, of: config.layers) }
-        for layer in 0..<config.layers {
-            for module in LinearModule.allCases {
-                let name = HuggingFaceNames.modulePath(layer: layer, module)
-                let matrixStart = Stopwatch.now()
-                let weight = try source.finiteFloats(.linear(layer: layer, module))
-                let shape = module.shape(in: config)
-                let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
-                                                 doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
-                                                 iterations: options.iterations, svd: options.svd)
-                var rng = root.split(options.initialization.rawValue).split(name)
-                let result: LoftQ.Result
-                do {
-                    result = try options.initialization.run(weight: weight, shape: shape, options: loftqOptions, rng: &rng)
-                } catch {
-                    throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
-                                                    detail: "\(error)")
-                }
-                quantized[name + ".weight"] = result.quantized
-                adapters.append((layer, module, result.a, result.b))
-                codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
-                weights += result.quantized.count
-                let report = MatrixReport(name: name, codebook: codebooks[layer].name, shape: shape, plainError: result.plainError,
-                                          initError: result.error, iterationErrors: result.errors,
-                                          seconds: Stopwatch.now() - matrixStart)
-                reports.append(report)
-                onMatrix(report)
+        let matrices = (0..<config.layers).flatMap { layer in LinearModule.allCases.map { (layer, $0) } }
+        var computed: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
+        for (index, (layer, module)) in matrices.enumerated() where index % group.size == group.rank {
+            let name = HuggingFaceNames.modulePath(layer: layer, module)
+            let matrixStart = Stopwatch.now()
+            let weight = try source.finiteFloats(.linear(layer: layer, module))
+            let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
+                                             doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
+                                             iterations: options.iterations, svd: options.svd)
+            var rng = root.split(options.initialization.rawValue).split(name)
+            do {
+                let result = try options.initialization.run(weight: weight, shape: module.shape(in: config), options: loftqOptions, rng: &rng)
+                computed[index] = (result, Stopwatch.now() - matrixStart)
+            } catch {
+                throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
+                                                detail: "\(error)")
+            }
+            if group.size == 1, let done = computed[index] {
+                onMatrix(MatrixReport(name: name, codebook: codebooks[layer].name, shape: module.shape(in: config),
+                                      plainError: done.result.plainError, initError: done.result.error,
+                                      iterationErrors: done.result.errors, seconds: done.seconds))
             }
         }
+        if group.size > 1 { computed = try gather(computed, count: matrices.count, group: group) }
+        for (index, (layer, module)) in matrices.enumerated() {
+            let name = HuggingFaceNames.modulePath(layer: layer, module)
+            let shape = module.shape(in: config)
+            guard let (result, seconds) = computed[index] else { preconditionFailure("matrix \(index) was not computed") }
+            quantized[name + ".weight"] = result.quantized
+            adapters.append((layer, module, result.a, result.b))
+            codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
+            weights += result.quantized.count
+            let report = MatrixReport(name: name, codebook: codebooks[layer].name, shape: shape, plainError: result.plainError,
+                                      initError: result.error, iterationErrors: result.errors, seconds: seconds)
+            reports.append(report)
+            if group.size > 1 { onMatrix(report) }
+        }
+        let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
+                            averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),
+                            bitsPerWeight: Double(codeBits) / Double(weights), seconds: Stopwatch.now() - started,
+                            initialization: options.initialization.rawValue, layerCodebooks: codebooks.map(\.name))
+        guard group.isLeader else { return report }
 
         let partial = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
         try? FileManager.default.removeItem(at: partial)
@@ -143,10 +160,6 @@ public enum LoftQuantizer {
                 initialization: options.initialization, rank: options.rank, alpha: options.alpha, targetModules: LinearModule.allCases,
                 bits: options.spec.bits, iterations: options.iterations, base: output.path)
             try AdapterFiles.write(tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
-            let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
-                                averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),
-                                bitsPerWeight: Double(codeBits) / Double(weights), seconds: Stopwatch.now() - started,
-                                initialization: options.initialization.rawValue, layerCodebooks: codebooks.map(\.name))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -120,3 +120,22 @@ struct ByteReader {
         return .adapted(LoftQ.Result(quantized: quantized, a: a, b: b, plainError: plainError, errors: errors, bestIteration: try int()))
     }
 }
+
+extension LoftQuantizer {
+    /// Every matrix's result on every rank: each broadcast from the rank that computed it (i mod N).
+    static func gather(_ mine: [Int: (result: LoftQ.Result, seconds: Double)], count: Int,
+                       group: ProcessGroup) throws -> [Int: (result: LoftQ.Result, seconds: Double)] {
+        var all: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
+        for index in 0..<count {
+            var writer = ByteWriter()
+            if let own = mine[index] {
+                writer.write(.adapted(own.result))
+                writer.double(own.seconds)
+            }
+            var reader = ByteReader(bytes: try group.broadcast(writer.bytes, from: index % group.size))
+            guard case .adapted(let result) = try reader.readStart() else { preconditionFailure("a LoftQ result was expected") }
+            all[index] = (result, try reader.double())
+        }
+        return all
+    }
+}

@@ -172,6 +172,7 @@ public final class Trainer {
             }
             // The loss is the mean over every target of the global batch (micro-batches × ranks),
             // so N ranks with batch B/N give the numbers of one process with batch B.
+            let stepStarted = Stopwatch.now()
             let micro = (0..<config.training.gradAccumulation).map { _ in nextExamples() }
             let globalTargets = Double(max(1, micro.joined().reduce(0) { $0 + $1.targetCount }))
             var localLossSum = 0.0
@@ -191,7 +192,9 @@ public final class Trainer {
                 loss.scaled(by: Float(targets / globalTargets)).backward()
             }
             for (_, layer) in loraLayers { layer.dropoutRNG = nil }
+            let reduceStarted = Stopwatch.now()
             try group.sumInRankOrder(arena.grads)
+            let reduceSeconds = Stopwatch.now() - reduceStarted
             let meanLoss = Float(try group.sumInRankOrder([localLossSum])[0] / globalTargets)
             guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
             let norm = config.training.maxGradNorm > 0
@@ -220,6 +223,7 @@ public final class Trainer {
                                         tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
                                         etaSeconds: elapsed / done * Double(totalSteps - state.step))
                 (record.skipped, record.skippedUpdates) = (skipped, state.skippedSteps?.count ?? 0)
+                if group.size > 1 { (record.stepSeconds, record.allReduceSeconds) = (Stopwatch.now() - stepStarted, reduceSeconds) }
                 emit(.step(record))
             }
             if config.eval.everySteps > 0 && state.step % config.eval.everySteps == 0 { evaluate() }

@@ -45,6 +45,9 @@ public struct StepRecord: Codable, Sendable {
     public var skippedUpdates = 0
     /// Whether this step's update was skipped (its loss or gradient norm was an outlier).
     public var skipped = false
+    /// Over MPI: this step's wall time, and the part of it spent in the gradient all-reduce (nil
+    /// for one process).
+    public var stepSeconds: Double? = nil, allReduceSeconds: Double? = nil
 
     /// A record from its values.
     public init(step: Int, totalSteps: Int, epoch: Double, loss: Float, learningRate: Double, gradNorm: Double,

@@ -122,4 +122,40 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(errors.contains("training.batch_size"), errors)
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("mpi/checkpoints").path))
     }
+
+    /// `loft quantize` on 2 ranks (matrices split, gathered on rank 0) writes the folder one
+    /// process writes, byte for byte (the report's timings aside).
+    func testQuantizeOnTwoRanksWritesTheSameFolder() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let model = try Fixtures.data("models/stories260K/stories260K.bin")
+        for (name, ranks) in [("one", nil), ("two", 2)] as [(String, Int?)] {
+            let process = Process()
+            let arguments = ["quantize", "--model", model, "--bits", "2.5", "--rank", "4", "--alpha", "8", "--loftq-iters", "2",
+                             "--double-quant", "--out", root.appendingPathComponent(name).path]
+            if let ranks {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", loftURL.path] + arguments
+                var environment = ProcessInfo.processInfo.environment
+                (environment["OMPI_ALLOW_RUN_AS_ROOT"], environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"]) = ("1", "1")
+                process.environment = environment
+            } else {
+                process.executableURL = loftURL
+                process.arguments = arguments
+            }
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, name)
+        }
+        for file in ["model.safetensors", "config.json", "adapter/adapter_model.safetensors"] {
+            XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("one/" + file)),
+                           try Data(contentsOf: root.appendingPathComponent("two/" + file)), file)
+        }
+        let configs = try ["one", "two"].map { name -> NSDictionary in
+            var json = try Fixtures.json(root.appendingPathComponent(name + "/adapter/adapter_config.json").path)
+            json["base_model_name_or_path"] = nil   // the folder's own path
+            return json as NSDictionary
+        }
+        XCTAssertEqual(configs[0], configs[1])
+    }
 }

@@ -84,6 +84,7 @@ final class LoaderErrorTests: XCTestCase {
     func testAGGUFKeyOfBinaryBytesIsRefusedInOneLine() throws {
         var gguf = GGUFWriter()
         gguf.set("general.architecture", .string("llama"))
+        gguf.set("general.name", .string(String(repeating: "x", count: 400)))
         var bytes = gguf.encoded()
         bytes[24] = 200   // the first key's length (after magic, version and the two counts): 17 → 200
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("m.gguf")

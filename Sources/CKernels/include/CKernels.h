@@ -21,6 +21,10 @@ loft_cpu_features loft_cpu_features_get(void);
 /// that allocates and frees the same large buffers does not page-fault them in every time.
 void loft_keep_freed_memory(void);
 
+/// The CPUs this process may run on (its affinity mask: 1 per rank under `mpirun --bind-to core`),
+/// or 0 when unknown.
+int loft_available_cpus(void);
+
 #include <stdint.h>
 
 /// The SIMD paths of the kernels, in increasing order.
