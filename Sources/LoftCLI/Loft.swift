@@ -18,6 +18,6 @@ struct Loft: ParsableCommand {
         commandName: "loft",
         abstract: "Fine-tune Llama-2-family models with LoRA on a frozen 4-bit or 2-bit base (LoftQ), on CPUs.",
         version: "loft \(version)\n\(RuntimeInfo.current.summary)",
-        subcommands: [Train.self, Eval.self, Quantize.self, Generate.self, Tokenize.self, Experiment.self, Plot.self, Bench.self, Fuzz.self]
+        subcommands: [Train.self, Eval.self, Quantize.self, Generate.self, Tokenize.self, Experiment.self, Plot.self, Export.self, Bench.self, Fuzz.self]
     )
 }

@@ -7,10 +7,13 @@ import Foundation
 public struct ChatTemplate: Equatable, Sendable {
     /// The system message used when none is given (nil: none is inserted).
     public let defaultSystem: String?
+    /// The template as the model's files give it (written again by the exporters).
+    public let templateText: String
 
     /// The template of `text`, when it is ChatML; nil otherwise.
     public init?(templateText text: String?) {
         guard let text, text.contains("<|im_start|>") else { return nil }
+        templateText = text
         let marker = "<|im_start|>system\n"
         if let start = text.range(of: marker), let end = text.range(of: "<|im_end|>", range: start.upperBound..<text.endIndex) {
             defaultSystem = String(text[start.upperBound..<end.lowerBound])

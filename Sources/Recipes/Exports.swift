@@ -6,6 +6,7 @@
 @_exported import Training
 
 import Autograd
+import Formats
 import LoRA
 import Quantization
 
@@ -17,6 +18,9 @@ import Llama
 
 /// Greedy or sampled next-token choice (`loft eval --gsm8k --temperature`).
 public typealias Sampling = SamplingOptions
+
+/// F32, F16 or Q8_0 tensors of an exported GGUF (`loft export --type`).
+public typealias GGUFTensorType = GGUFWriter.TensorType
 
 /// fp32 or bf16 frozen products (`--compute-dtype`).
 public typealias ComputeType = Autograd.ComputeType

@@ -16,6 +16,11 @@ public enum ModelLoader {
         public let description: String
         /// The model's chat format, when its files name one (GGUF `tokenizer.chat_template`).
         public var chatTemplate: ChatTemplate? = nil
+
+        /// A loaded model from its parts.
+        public init(model: LlamaModel, tokenizer: any Tokenizer, description: String, chatTemplate: ChatTemplate? = nil) {
+            (self.model, self.tokenizer, self.description, self.chatTemplate) = (model, tokenizer, description, chatTemplate)
+        }
     }
 
     /// The format of the model at `path` (`auto` resolved from the path).

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Recipes
+
+/// `loft export`: a trained model as files transformers, PEFT and llama.cpp read.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a run, checkpoint or quantize folder: the dequantized base + PEFT adapter (--backbone), the merged model (--merged, Hugging Face) or a GGUF (--gguf).")
+
+    @OptionGroup var source: ModelArguments
+
+    @Option(help: "Write the dequantized frozen base as a Hugging Face folder here, with the adapter in DIR/adapter.")
+    var backbone: String?
+    @Option(help: "Write the merged model (base + scaling·B·A) as a Hugging Face folder here.")
+    var merged: String?
+    @Option(help: "Write the merged model as a GGUF file here (byte-level BPE tokenizers).")
+    var gguf: String?
+    @Option(help: "Hugging Face weights: fp32, bf16 or fp16.")
+    var dtype = "fp32"
+    @Option(help: "GGUF embedding and linears: f32, f16 or q8_0 (norms stay f32).")
+    var type = "f16"
+
+    func validate() throws {
+        guard backbone != nil || merged != nil || gguf != nil else { throw ValidationError("give --backbone, --merged and/or --gguf") }
+        guard Exporter.FloatType(rawValue: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or fp16") }
+        guard ["f32", "f16", "q8_0"].contains(type) else { throw ValidationError("--type must be f32, f16 or q8_0") }
+    }
+
+    func run() throws {
+        let loaded = try source.load()
+        let floatType = Exporter.FloatType(rawValue: dtype) ?? .fp32
+        if let backbone {
+            try Exporter.backbone(loaded, type: floatType, to: URL(fileURLWithPath: backbone))
+            printError("wrote \(backbone) (base, \(dtype)) and \(backbone)/adapter (PEFT)")
+        }
+        if let merged {
+            try Exporter.merged(loaded, type: floatType, to: URL(fileURLWithPath: merged))
+            printError("wrote \(merged) (merged, \(dtype))")
+        }
+        if let gguf {
+            let tensorType: GGUFTensorType = type == "f32" ? .f32 : type == "q8_0" ? .q8_0 : .f16
+            let name = URL(fileURLWithPath: source.model).lastPathComponent
+            try Exporter.gguf(loaded, type: tensorType, to: URL(fileURLWithPath: gguf), name: name)
+            printError("wrote \(gguf) (merged, \(type))")
+        }
+    }
+}
