@@ -12,8 +12,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var loraDropout: Float = 0
     public var targetModules: [String]
     /// `true` (PEFT's Kaiming/zero init), `"gaussian"` or `"loftq"`, stored as a string or bool.
-    public var initLoraWeights: InitWeights = .string("loftq")
+    public var initLoraWeights: InitWeights = .bool(true)
     public var loftqConfig: [String: Int] = [:]
+    /// How Loft made the adapter (`loft.init`, `loft.bits`, `loft.loftq_iters`, `loft.base`): kept
+    /// in the safetensors metadata, where PEFT does not look, so that the JSON stays PEFT's own.
+    public var provenance: [String: String] = [:]
     public var baseModelNameOrPath: String?
     public var bias = "none"
     public var fanInFanOut = false
@@ -74,13 +77,22 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
 
 extension AdapterConfig {
     /// PEFT's config for adapters started by `initialization` (`bits` nil: no quantization).
+    /// `init_lora_weights` is always `true`: the tensors are the adapter, and PEFT must load them
+    /// as they are (with `"loftq"` it would re-run its own LoftQ, replacing the base's values). How
+    /// Loft started them goes into `provenance`; the base path is made absolute, so it resolves.
     public init(initialization: LoRAInitialization, rank: Int, alpha: Float, dropout: Float = 0,
                 targetModules: [LinearModule], bits: Double?, iterations: Int, base: String) {
-        let isLoftQ = initialization.isLoftQ
-        var loftq: [String: Int] = [:]
-        if isLoftQ, let bits { loftq = ["loftq_bits": Int(bits.rounded(.up)), "loftq_iter": iterations] }
+        let absolute = URL(fileURLWithPath: base).standardizedFileURL.path
         self.init(r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.map(\.rawValue).sorted(),
-                  initLoraWeights: isLoftQ ? .string("loftq") : .bool(true), loftqConfig: loftq, baseModelNameOrPath: base)
+                  initLoraWeights: .bool(true), baseModelNameOrPath: absolute)
+        provenance = ["loft.init": initialization.rawValue, "loft.bits": bits.map { "\($0)" } ?? "none",
+                      "loft.loftq_iters": "\(iterations)", "loft.base": absolute]
+    }
+
+    /// Whether Loft started this adapter from LoftQ on its own quantized base (which only Loft,
+    /// or a `loft export --backbone` folder, holds).
+    public var isLoftQOnLoftBase: Bool {
+        (provenance["loft.init"].flatMap(LoRAInitialization.init(rawValue:))?.isLoftQ ?? false) && provenance["loft.bits"] != "none"
     }
 }
 
@@ -98,7 +110,8 @@ public enum AdapterFiles {
     /// Writes adapter tensors (PEFT keys) and `config` into `folder` (created), each file atomically.
     public static func write(tensors: [String: SafeTensor], config: AdapterConfig, to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("adapter_model.safetensors"))
+        try SafeTensorsFile.write(tensors, metadata: config.provenance.merging(["format": "pt"]) { $1 },
+                                  to: folder.appendingPathComponent("adapter_model.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(config), to: folder.appendingPathComponent("adapter_config.json"))
@@ -135,9 +148,12 @@ public enum AdapterFiles {
 
     /// Wraps the target linears of `model` with the adapter in `folder` (PEFT files). Every
     /// tensor must be present with its shape, and no other tensor may be there.
-    public static func attach(_ folder: URL, to model: LlamaModel) throws {
-        let config = try readConfig(folder)
+    /// Returns the adapter's config, with the provenance Loft wrote (empty for other adapters).
+    @discardableResult
+    public static func attach(_ folder: URL, to model: LlamaModel) throws -> AdapterConfig {
+        var config = try readConfig(folder)
         let file = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
+        config.provenance = file.metadata.filter { $0.key.hasPrefix("loft.") }
         var used = Set<String>()
         for (layer, block) in model.blocks.enumerated() {
             for module in modules(config) {
@@ -154,5 +170,6 @@ public enum AdapterFiles {
         if let extra = file.names.first(where: { !used.contains($0) }) {
             throw LlamaError.unexpectedTensor(name: extra, source: file.path)
         }
+        return config
     }
 }

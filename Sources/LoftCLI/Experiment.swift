@@ -69,7 +69,7 @@ struct Plot: ParsableCommand {
     var config: String
     @Option(help: "Where run folders are.")
     var runsDir = "runs"
-    @Option(help: "Cells whose loss curves to draw (comma-separated; default: every finished cell at 4 and 2 bits).")
+    @Option(help: "Cells whose loss curves to draw (comma-separated; default: the grid's usual setting at 4 and 2 bits).")
     var curves: String?
     @Option(help: "The SVG file to write.")
     var out: String
@@ -78,7 +78,7 @@ struct Plot: ParsableCommand {
         let runner = try ExperimentRunner(file: config, runsRoot: URL(fileURLWithPath: runsDir))
         let results = try runner.results()
         let chosen = curves.map { $0.split(separator: ",").map(String.init) }
-            ?? results.filter { $0.bits == 4 || $0.bits == 2 }.map(\.cell)
+            ?? results.filter { ($0.bits == 4 || $0.bits == 2) && ExperimentPlot.seriesLabel($0, in: results) == $0.method }.map(\.cell)
         // Colour by method, dashed below 3 bits, as in the perplexity panel.
         let series = try chosen.map { cell in
             let result = results.first { $0.cell == cell }

@@ -13,5 +13,9 @@ struct ModelArguments: ParsableArguments {
     var tokenizer: String?
 
     /// Loads the model, its adapter and its tokenizer.
-    func load() throws -> ModelLoader.Loaded { try ModelLoader.load(model: model, adapter: adapter, tokenizer: tokenizer) }
+    func load() throws -> ModelLoader.Loaded {
+        let loaded = try ModelLoader.load(model: model, adapter: adapter, tokenizer: tokenizer)
+        for warning in loaded.warnings { printError("loft: warning: \(warning)") }
+        return loaded
+    }
 }

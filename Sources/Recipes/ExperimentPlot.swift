@@ -46,16 +46,34 @@ public enum ExperimentPlot {
         }
     }
 
+    /// A cell's series in the bits panel: its method, plus whatever of rank, alpha and LoftQ steps
+    /// differs from the grid's usual setting (the most common one), so that extra rows at one bit
+    /// width stand apart instead of zig-zagging the method's line.
+    public static func seriesLabel(_ r: CellResult, in results: [CellResult]) -> String {
+        func usual<T: Hashable>(_ key: (CellResult) -> T) -> T? {
+            Dictionary(grouping: results, by: key).max { $0.value.count < $1.value.count }?.key
+        }
+        var parts = [r.method]
+        if r.rank != usual(\.rank) { parts.append("r\(r.rank)") }
+        if r.alpha != usual(\.alpha) { parts.append("α\(Int(r.alpha))") }
+        if r.method.hasPrefix("loftq"), r.loftqIters != usual(\.loftqIters) { parts.append("T\(r.loftqIters)") }
+        return parts.joined(separator: " ")
+    }
+
     /// The two-panel SVG for an experiment's results and the loss curves of `curveCells`.
     public static func svg(title: String, results: [CellResult], curves: [Series]) -> String {
-        var methods: [String: [(x: Double, y: Double)]] = [:]
+        var methods: [String: (method: String, points: [(x: Double, y: Double)])] = [:]
         var reference: Double?
         for r in results {
             guard let ppl = r.final.perplexity else { continue }
-            if let bits = r.bits { methods[r.method, default: []].append((x: bits, y: ppl)) } else if r.method == "lora" { reference = ppl }
+            if r.bits != nil || r.method != "lora" {
+                let label = seriesLabel(r, in: results)
+                methods[label, default: (r.method, [])].points.append((x: r.bits ?? 16, y: ppl))
+            } else { reference = ppl }
         }
         let bitSeries = methods.keys.sorted().map {
-            Series(label: $0, points: methods[$0]!.sorted { $0.x < $1.x }, dashed: false, color: color(method: $0))
+            Series(label: $0, points: methods[$0]!.points.sorted { $0.x < $1.x }, dashed: $0 != methods[$0]!.method,
+                   color: color(method: methods[$0]!.method))
         }
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" viewBox=\"0 0 960 420\" font-family=\"sans-serif\" font-size=\"12\">",
                    "<rect width=\"960\" height=\"420\" fill=\"white\"/>",
@@ -104,14 +122,31 @@ public enum ExperimentPlot {
             let points = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
             out.append("<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>")
+            let ly = y + 16 + Double(index) * 16
             if points.count <= 12 && !s.dashed {
                 for p in points { out.append(String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"", px(p.x), py(p.y)) + " fill=\"\(color)\"/>") }
+            } else if points.count <= 3 {
+                // a few points of an extra setting: hollow markers, one shape per series (also in the legend)
+                let shape = index % 4
+                for (cx, cy) in points.map({ (px($0.x), py($0.y)) }) + [(x + width - 140, ly - 4)] {
+                    out.append(marker(shape: shape, x: cx, y: cy, color: color))
+                }
             }
-            let ly = y + 16 + Double(index) * 16
             out.append("<line x1=\"\(x + width - 150)\" y1=\"\(ly - 4)\" x2=\"\(x + width - 130)\" y2=\"\(ly - 4)\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"4,3\"" : "")/>")
             out.append("<text x=\"\(x + width - 125)\" y=\"\(ly)\">\(escape(s.label))</text>")
         }
         return out
+    }
+
+    /// A hollow marker: circle, square, diamond or triangle.
+    static func marker(shape: Int, x: Double, y: Double, color: String) -> String {
+        let style = "fill=\"white\" stroke=\"\(color)\" stroke-width=\"1.6\""
+        switch shape {
+        case 0: return String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" ", x, y) + style + "/>"
+        case 1: return String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" ", x - 4, y - 4) + style + "/>"
+        case 2: return String(format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5.5, y, x, y + 5.5, x - 5.5, y) + style + "/>"
+        default: return String(format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5, y + 4, x - 5, y + 4) + style + "/>"
+        }
     }
 
     static func tick(_ value: Double) -> String {

@@ -17,6 +17,9 @@ public enum ModelLoader {
         /// The model's chat format, when its files name one (GGUF `tokenizer.chat_template`).
         public var chatTemplate: ChatTemplate? = nil
 
+        /// What the user should know about the combination (e.g. a LoftQ adapter on another base).
+        public var warnings: [String] = []
+
         /// A loaded model from its parts.
         public init(model: LlamaModel, tokenizer: any Tokenizer, description: String, chatTemplate: ChatTemplate? = nil) {
             (self.model, self.tokenizer, self.description, self.chatTemplate) = (model, tokenizer, description, chatTemplate)
@@ -77,9 +80,15 @@ public enum ModelLoader {
         let format = try format(of: path)
         let gguf = format == .gguf ? try GGUFCheckpoint(path: path) : nil
         let model = try gguf.map { try LlamaModel(checkpoint: $0) } ?? loadBase(path, format: format)
-        if let adapter { try AdapterFiles.attach(URL(fileURLWithPath: adapter), to: model) }
+        let adapterConfig = try adapter.map { try AdapterFiles.attach(URL(fileURLWithPath: $0), to: model) }
         let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config, gguf: gguf)
         var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
+        if let adapter, let adapterConfig, adapterConfig.isLoftQOnLoftBase,
+           adapterConfig.provenance["loft.base"] != URL(fileURLWithPath: path).standardizedFileURL.path || format != .loft {
+            loaded.warnings.append("\(adapter) was started by LoftQ on Loft's \(adapterConfig.provenance["loft.bits"] ?? "?")-bit quantization of "
+                                   + "\(adapterConfig.provenance["loft.base"] ?? "another base"); on \(path) it is not the model it was trained as "
+                                   + "(use the run folder, or loft export --backbone)")
+        }
         if let gguf {
             loaded.chatTemplate = ChatTemplate(templateText: gguf.file.metadata["tokenizer.chat_template"]?.string)
         } else if let data = FileManager.default.contents(atPath: (path as NSString).appendingPathComponent("tokenizer_config.json")),

@@ -57,7 +57,12 @@ final class QuantizedFolderTests: XCTestCase {
         let adapter = try AdapterFiles.readConfig(out.appendingPathComponent("adapter"))
         XCTAssertEqual(adapter.r, 8)
         XCTAssertEqual(adapter.loraAlpha, 16)
-        XCTAssertEqual(adapter.initLoraWeights, .string("loftq"))
+        XCTAssertEqual(adapter.initLoraWeights, .bool(true), "PEFT loads the tensors as they are (no LoftQ of its own)")
+        XCTAssertEqual(adapter.loftqConfig, [:])
+        XCTAssertEqual(adapter.baseModelNameOrPath, out.standardizedFileURL.path)
+        let provenance = try SafeTensorsFile(path: out.appendingPathComponent("adapter/adapter_model.safetensors").path).metadata
+        XCTAssertEqual(provenance["loft.init"], "loftq")
+        XCTAssertEqual(provenance["loft.bits"], "4.0")
         XCTAssertEqual(adapter.targetModules.count, 7)
         let model = try checkFolderEqualsMergedModel(out, tokens: [1, 403, 407, 261, 378, 432, 383, 286, 261, 376])
         XCTAssertEqual(model.trainableParameters.count, 70)

@@ -147,7 +147,7 @@ final class MPITests: XCTestCase {
             process.waitUntilExit()
             XCTAssertEqual(process.terminationStatus, 0, name)
         }
-        for file in ["model.safetensors", "config.json", "adapter/adapter_model.safetensors"] {
+        for file in ["model.safetensors", "config.json"] {
             XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("one/" + file)),
                            try Data(contentsOf: root.appendingPathComponent("two/" + file)), file)
         }
@@ -157,5 +157,8 @@ final class MPITests: XCTestCase {
             return json as NSDictionary
         }
         XCTAssertEqual(configs[0], configs[1])
+        let adapters = try ["one", "two"].map { try SafeTensorsFile(path: root.appendingPathComponent($0 + "/adapter/adapter_model.safetensors").path) }
+        XCTAssertEqual(adapters[0].metadata.filter { $0.key != "loft.base" }, adapters[1].metadata.filter { $0.key != "loft.base" })
+        for name in adapters[0].entries.keys { XCTAssertEqual(try adapters[0].floats(name), try adapters[1].floats(name), name) }
     }
 }
