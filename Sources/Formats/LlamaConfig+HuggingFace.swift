@@ -48,6 +48,13 @@ extension LlamaConfig {
                                                detail: "RoPE scaling '\(type ?? "\(scaling)")' is not supported")
             }
         }
+        // What Loft's block does not compute is refused by name, never run as something else.
+        if let activation = json["hidden_act"], !(activation is NSNull), activation as? String != "silu" {
+            throw FormatError.invalidConfig(path: path, key: "hidden_act", detail: "'\(activation)' is not supported; expected 'silu' (SwiGLU)")
+        }
+        for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
+            throw FormatError.invalidConfig(path: path, key: key, detail: "biases in the projections are not supported")
+        }
         let heads = try int("num_attention_heads")
         let dim = try int("hidden_size")
         let config = LlamaConfig(

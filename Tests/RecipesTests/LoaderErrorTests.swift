@@ -91,4 +91,15 @@ final class LoaderErrorTests: XCTestCase {
         try bytes.write(to: url)
         assertError(try GGUFFile(path: url.path), contains: [url.path, "metadata[0].key", "not printable UTF-8 text"])
     }
+
+    /// A `gelu` model or one with projection biases is refused by key, not run as SwiGLU without biases.
+    func testConfigsLoftCannotComputeAreRefusedByKey() throws {
+        let base = #""hidden_size": 64, "num_attention_heads": 8, "num_hidden_layers": 2, "intermediate_size": 172, "vocab_size": 512"#
+        for (extra, key) in [(#""hidden_act": "gelu""#, "hidden_act"), (#""attention_bias": true"#, "attention_bias"),
+                             (#""mlp_bias": true"#, "mlp_bias")] {
+            let path = try write("{\(base), \(extra)}", "config.json")
+            assertError(try LlamaConfig(huggingFaceConfigAt: path), contains: [path, "'\(key)'", "not supported"])
+        }
+        XCTAssertNoThrow(try LlamaConfig(huggingFaceConfigAt: try write("{\(base), \"hidden_act\": \"silu\", \"attention_bias\": false}", "c.json")))
+    }
 }
