@@ -22,7 +22,14 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public var fanInFanOut = false
     public var inferenceMode = true
     public var taskType: String? = "CAUSAL_LM"
+    /// rsLoRA: scaling `alpha / √r` instead of `alpha / r`.
     public var useRslora = false
+    /// Per-module rank and alpha, by pattern (PEFT: the key matches `(.*\.)?(PATTERN)$`).
+    public var rankPattern: [String: Int] = [:], alphaPattern: [String: Float] = [:]
+    /// Only these layers carry adapters (nil: all).
+    public var layersToTransform: [Int]?
+    /// Modules trained whole beside the adapter (not supported: refused by name).
+    public var modulesToSave: [String]?
     public var useDora = false
 
     /// `init_lora_weights` is a bool or a string in PEFT.
@@ -46,6 +53,8 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         case targetModules = "target_modules", initLoraWeights = "init_lora_weights", loftqConfig = "loftq_config"
         case baseModelNameOrPath = "base_model_name_or_path", bias, fanInFanOut = "fan_in_fan_out"
         case inferenceMode = "inference_mode", taskType = "task_type", useRslora = "use_rslora", useDora = "use_dora"
+        case rankPattern = "rank_pattern", alphaPattern = "alpha_pattern", layersToTransform = "layers_to_transform"
+        case modulesToSave = "modules_to_save"
     }
 
     /// A config for rank `r`, `alpha`, the target modules and the base path.
@@ -72,6 +81,30 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         taskType = try c.decodeIfPresent(String.self, forKey: .taskType)
         useRslora = try c.decodeIfPresent(Bool.self, forKey: .useRslora) ?? false
         useDora = try c.decodeIfPresent(Bool.self, forKey: .useDora) ?? false
+        rankPattern = try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
+        alphaPattern = try c.decodeIfPresent([String: Float].self, forKey: .alphaPattern) ?? [:]
+        if let single = try? c.decodeIfPresent(Int.self, forKey: .layersToTransform) {
+            layersToTransform = [single]
+        } else {
+            layersToTransform = try c.decodeIfPresent([Int].self, forKey: .layersToTransform)
+        }
+        modulesToSave = try c.decodeIfPresent([String].self, forKey: .modulesToSave)
+    }
+
+    /// The rank and the LoRALinear alpha (`scaling · rank`) of the module at `path`
+    /// (`model.layers.3.self_attn.q_proj`): the first matching pattern in name order, else `r` and
+    /// `lora_alpha`; rsLoRA's `alpha / √r` scaling becomes an alpha of `alpha · √r`.
+    /// reference: peft/utils/other.py get_pattern_key; peft/tuners/lora/layer.py (use_rslora)
+    public func rankAndAlpha(modulePath path: String) -> (rank: Int, alpha: Float) {
+        func matching<T>(_ patterns: [String: T]) -> T? {
+            for key in patterns.keys.sorted() {
+                if path == key || path.range(of: "^(.*\\.)?(\(key))$", options: .regularExpression) != nil { return patterns[key] }
+            }
+            return nil
+        }
+        let rank = matching(rankPattern) ?? r
+        let alpha = matching(alphaPattern) ?? loraAlpha
+        return (rank, useRslora ? alpha * Float(rank).squareRoot() : alpha)
     }
 }
 
@@ -127,8 +160,21 @@ public enum AdapterFiles {
         case .success(let decoded): config = decoded
         case .failure(let problem): throw FormatError.invalidConfig(path: path, key: "(file)", detail: problem.detail)
         }
-        guard config.peftType == "LORA", !config.useDora, !config.useRslora, !config.fanInFanOut else {
-            throw FormatError.invalidConfig(path: path, key: "peft_type", detail: "only plain LoRA adapters are supported")
+        guard config.peftType == "LORA" else {
+            throw FormatError.invalidConfig(path: path, key: "peft_type", detail: "'\(config.peftType)'; only LoRA adapters are supported")
+        }
+        for (key, refused, what) in [("use_dora", config.useDora, "DoRA adapters are not supported"),
+                                     ("fan_in_fan_out", config.fanInFanOut, "transposed (Conv1D) weights are not supported"),
+                                     ("modules_to_save", !(config.modulesToSave ?? []).isEmpty,
+                                      "whole modules saved beside the adapter (\((config.modulesToSave ?? []).joined(separator: ", "))) are not supported"),
+                                     ("bias", config.bias != "none", "'\(config.bias)': trained biases are not supported")] where refused {
+            throw FormatError.invalidConfig(path: path, key: key, detail: what)
+        }
+        for (pattern, rank) in config.rankPattern where rank < 1 {
+            throw FormatError.invalidConfig(path: path, key: "rank_pattern.\(pattern)", detail: "\(rank); expected a rank ≥ 1")
+        }
+        for (pattern, alpha) in config.alphaPattern where !(alpha > 0 && alpha.isFinite) {
+            throw FormatError.invalidConfig(path: path, key: "alpha_pattern.\(pattern)", detail: "\(alpha); expected a finite value > 0")
         }
         guard config.r >= 1 else { throw FormatError.invalidConfig(path: path, key: "r", detail: "\(config.r); expected a rank ≥ 1") }
         guard config.loraAlpha > 0, config.loraAlpha.isFinite else {
@@ -155,16 +201,17 @@ public enum AdapterFiles {
         let file = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
         config.provenance = file.metadata.filter { $0.key.hasPrefix("loft.") }
         var used = Set<String>()
-        for (layer, block) in model.blocks.enumerated() {
+        for (layer, block) in model.blocks.enumerated() where config.layersToTransform?.contains(layer) ?? true {
             for module in modules(config) {
                 let base = block[module]
+                let (rank, alpha) = config.rankAndAlpha(modulePath: HuggingFaceNames.modulePath(layer: layer, module))
                 let aKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_A")
                 let bKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_B")
-                let a = try file.floats(aKey, shape: [config.r, base.inFeatures])
-                let b = try file.floats(bKey, shape: [base.outFeatures, config.r])
+                let a = try file.floats(aKey, shape: [rank, base.inFeatures])
+                let b = try file.floats(bKey, shape: [base.outFeatures, rank])
                 used.formUnion([aKey, bKey])
                 let frozen = (base as? LoRALinear)?.base ?? base
-                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: config.r, alpha: config.loraAlpha, dropout: config.loraDropout)
+                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: rank, alpha: alpha, dropout: config.loraDropout)
             }
         }
         if let extra = file.names.first(where: { !used.contains($0) }) {
