@@ -27,9 +27,21 @@ extern "C" {
 
 spm_processor *spm_load(const char *path, char *error, size_t error_capacity) {
     auto *processor = new spm_processor();
-    auto status = processor->impl.Load(path);
-    if (!status.ok()) {
-        write_error(error, error_capacity, status.ToString());
+    // SentencePiece reads through iostreams, which throw on some failures (a folder given as the
+    // file: std::ios_base::failure); no C++ exception may cross into Swift.
+    try {
+        auto status = processor->impl.Load(path);
+        if (!status.ok()) {
+            write_error(error, error_capacity, status.ToString());
+            delete processor;
+            return nullptr;
+        }
+    } catch (const std::exception &exception) {
+        write_error(error, error_capacity, std::string("cannot be read: ") + exception.what());
+        delete processor;
+        return nullptr;
+    } catch (...) {
+        write_error(error, error_capacity, "cannot be read");
         delete processor;
         return nullptr;
     }

@@ -2,8 +2,9 @@ import Autograd
 import Foundation
 
 /// A fuzzing session: builds the seeds once, then runs `cases` mutated inputs per target in forked
-/// children and tallies the outcomes. Case `i` of a target is a function of (seed, target, i)
-/// alone, so any one case can be replayed (`loft fuzz --target T --seed S --case i`).
+/// children and tallies the outcomes. Case `i` of a target is a function of (seed, target, i) and
+/// the seed files, so any one case can be replayed (`loft fuzz --target T --seed S --case i`) with
+/// the same `--work` and `--data` (the run config and checkpoint seeds name those folders' paths).
 public struct FuzzCampaign {
     /// Seeds under `work/seeds`, case folders `work/slot-N`, kept failures `work/failures`.
     public let work: URL

@@ -62,8 +62,8 @@ public enum FuzzOutcome: Equatable, Sendable {
 /// Counts of outcomes for one target, with the first failing cases kept.
 public struct FuzzTally: Sendable {
     public var cases = 0, success = 0, cleanError = 0, uncleanError = 0, crash = 0, hang = 0
-    /// The slowest case, in seconds.
-    public var slowest = 0.0
+    /// The slowest case, in seconds, and its index.
+    public var slowest = 0.0, slowestCase = 0
     /// (case, outcome, message) of the first failures.
     public var failures: [(caseIndex: Int, outcome: FuzzOutcome, message: String)] = []
 
@@ -73,7 +73,7 @@ public struct FuzzTally: Sendable {
     /// Records one case.
     public mutating func record(_ caseIndex: Int, _ outcome: FuzzOutcome, message: String, seconds: Double) {
         cases += 1
-        slowest = max(slowest, seconds)
+        if seconds > slowest { (slowest, slowestCase) = (seconds, caseIndex) }
         switch outcome {
         case .success: success += 1
         case .cleanError: cleanError += 1

@@ -15,8 +15,8 @@ struct Fuzz: ParsableCommand {
     var `case`: Int?
     @Option(help: "The seed: case i of a target depends on (seed, target, i) alone.")
     var seed: UInt64 = 1
-    @Option(help: "Seconds before a case counts as a hang.")
-    var timeout = 20.0
+    @Option(help: "Seconds before a case counts as a hang (a case takes well under a second; slack for a busy machine).")
+    var timeout = 60.0
     @Option(help: "Address-space limit of each case, GiB (an allocation beyond it is a crash).")
     var memoryGib = 4.0
     @Option(help: "Cases run at once.")
@@ -58,7 +58,7 @@ struct Fuzz: ParsableCommand {
                 }
             }
             print("| \(target.name) | \(tally.cases) | \(tally.success) | \(tally.cleanError) | \(tally.uncleanError) | \(tally.crash) | "
-                  + "\(tally.hang) | \(String(format: "%.2f", tally.slowest)) | \(String(format: "%.0f", Date().timeIntervalSince(started))) | "
+                  + "\(tally.hang) | \(String(format: "%.2f", tally.slowest)) (#\(tally.slowestCase)) | \(String(format: "%.0f", Date().timeIntervalSince(started))) | "
                   + "\(target.summary) |")
             fflush(stdout)
             for failure in tally.failures.prefix(5) {

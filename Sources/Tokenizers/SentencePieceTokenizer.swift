@@ -34,8 +34,12 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     /// Loads a `.model` file.
     public init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw TokenizerError.fileNotFound(path: path)
+        }
+        guard !isFolder.boolValue else {
+            throw TokenizerError.invalidModel(path: path, reason: "a folder, not a SentencePiece tokenizer.model file")
         }
         var error = [CChar](repeating: 0, count: 512)
         guard let processor = spm_load(path, &error, error.count) else {

@@ -102,4 +102,11 @@ final class LoaderErrorTests: XCTestCase {
         }
         XCTAssertNoThrow(try LlamaConfig(huggingFaceConfigAt: try write("{\(base), \"hidden_act\": \"silu\", \"attention_bias\": false}", "c.json")))
     }
+
+    /// Fuzz yaml case 921 (seed 1, seeds under /tmp): `tokenizer: /work` (a folder) made
+    /// SentencePiece throw a C++ exception through Swift: abort.
+    func testAFolderGivenAsTheTokenizerIsAnError() throws {
+        let folder = try Fixtures.temporaryDirectory(self).path
+        assertError(try SentencePieceTokenizer(path: folder), contains: [folder, "a folder"])
+    }
 }
