@@ -44,8 +44,17 @@ struct Experiment: ParsableCommand {
                 case .evaluating(let cell, let phase, let what, let done, let total):
                     progress.note("\(cell) \(phase) \(what): \(done)/\(total)", final: done == total)
                 case .cellFinished(let result):
-                    printError("cell \(result.cell): perplexity \(result.start.perplexity.map { String(format: "%.3f", $0) } ?? "-") → "
-                               + "\(result.final.perplexity.map { String(format: "%.3f", $0) } ?? "-")")
+                    var scores: [String] = []
+                    if result.start.perplexity != nil || result.final.perplexity != nil {
+                        scores.append("perplexity \(result.start.perplexity.map { String(format: "%.3f", $0) } ?? "-") → "
+                                      + "\(result.final.perplexity.map { String(format: "%.3f", $0) } ?? "-")")
+                    }
+                    if result.start.gsm8kAccuracy != nil || result.final.gsm8kAccuracy != nil {
+                        let percent: (Double?) -> String = { $0.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+                        scores.append("GSM8K \(percent(result.start.gsm8kAccuracy)) → \(percent(result.final.gsm8kAccuracy))"
+                                      + (result.final.gsm8kStandardError.map { String(format: " ± %.1f%%", 100 * $0) } ?? ""))
+                    }
+                    printError("cell \(result.cell): \(scores.isEmpty ? "no scores" : scores.joined(separator: ", "))")
                 }
             }
             if case .interrupted(let cell) = outcome {
