@@ -36,20 +36,31 @@ public final class GGUFCheckpoint: CheckpointSource {
             guard let number = raw.double else { throw FormatError.invalidGGUF(path: path, field: key, detail: "expected a number, got \(raw)") }
             return Float(number)
         }
+        var ropeScaling: RopeScaling? = nil
         if let scaling = m["llama.rope.scaling.type"]?.string, scaling != "none" {
-            throw FormatError.unsupported(path: path, detail: "llama.rope.scaling.type '\(scaling)'")
+            guard scaling == "linear" else {
+                throw FormatError.unsupported(path: path, detail: "llama.rope.scaling.type '\(scaling)' (none and linear are read)")
+            }
+            ropeScaling = .linear(factor: try float("llama.rope.scaling.factor", default: 1))
+        }
+        if file.tensors["rope_freqs.weight"] != nil {   // llama.cpp's per-frequency divisors (Llama-3.1's scaling)
+            guard ropeScaling == nil else {
+                throw FormatError.invalidGGUF(path: path, field: "rope_freqs.weight", detail: "given with llama.rope.scaling.type linear")
+            }
+            ropeScaling = .frequencyFactors(try file.floats("rope_freqs.weight"))
         }
         let heads = try int("llama.attention.head_count")
         let dim = try int("llama.embedding_length")
         let vocabulary = try int("llama.vocab_size", default: m["tokenizer.ggml.tokens"]?.array?.count
                                  ?? file.tensors["token_embd.weight"]?.shape.first ?? 0)
-        let config = LlamaConfig(unchecked: dim, layers: try int("llama.block_count"), heads: heads,
+        var config = LlamaConfig(unchecked: dim, layers: try int("llama.block_count"), heads: heads,
                                  kvHeads: try int("llama.attention.head_count_kv", default: heads),
                                  hiddenDim: try int("llama.feed_forward_length"), vocabularySize: vocabulary,
                                  normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
                                  ropeTheta: try float("llama.rope.freq_base", default: 10_000),
                                  maxSequenceLength: try int("llama.context_length", default: 2048),
                                  tiedEmbeddings: file.tensors["output.weight"] == nil)
+        config.ropeScaling = ropeScaling
         if let problem = config.validationProblem {
             throw FormatError.invalidGGUF(path: path, field: "llama.*", detail: problem)
         }

@@ -23,6 +23,18 @@ extension GGUFWriter {
         }
         gguf.set("llama.rope.freq_base", .float32(c.ropeTheta))
         gguf.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
+        switch c.ropeScaling {
+        case nil: break
+        case .linear(let factor):
+            gguf.set("llama.rope.scaling.type", .string("linear"))
+            gguf.set("llama.rope.scaling.factor", .float32(factor))
+        case .llama3, .frequencyFactors:
+            // as llama.cpp's converter: the scaling as per-frequency divisors, unscaled ÷ scaled
+            var unscaled = c
+            unscaled.ropeScaling = nil
+            let factors = zip(unscaled.ropeInverseFrequencies, c.ropeInverseFrequencies).map { $0 / $1 }
+            try gguf.addTensor("rope_freqs.weight", values: factors, shape: [factors.count], type: .f32)
+        }
         gguf.set("tokenizer.ggml.model", .string("gpt2"))
         let pre: String
         switch tokenizer.preTokenizerKind {

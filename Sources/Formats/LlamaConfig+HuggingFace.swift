@@ -34,19 +34,41 @@ extension LlamaConfig {
             throw FormatError.invalidConfig(path: path, key: "model_type", detail: "'\(type)' is not supported; expected 'llama'")
         }
         var theta = try float(json["rope_theta"], key: "rope_theta", default: 10_000)
-        if let parameters = json["rope_parameters"] as? [String: Any] {
-            theta = try float(parameters["rope_theta"], key: "rope_parameters.rope_theta", default: theta)
-            if let type = parameters["rope_type"] as? String, type != "default" {
-                throw FormatError.invalidConfig(path: path, key: "rope_parameters.rope_type",
-                                               detail: "RoPE scaling '\(type)' is not supported")
+        var scaling: RopeScaling? = nil
+        /// `rope_scaling` (transformers 4) or `rope_parameters` (5): linear and llama3 are read.
+        func readScaling(_ entry: [String: Any], key: String) throws -> RopeScaling? {
+            let type = (entry["rope_type"] ?? entry["type"]) as? String ?? "default"
+            func number(_ name: String, default value: Float? = nil) throws -> Float {
+                guard let raw = entry[name], !(raw is NSNull) else {
+                    if let value { return value }
+                    throw FormatError.invalidConfig(path: path, key: "\(key).\(name)", detail: "missing")
+                }
+                return try float(raw, key: "\(key).\(name)", default: 0)
+            }
+            switch type {
+            case "default": return nil
+            case "linear": return .linear(factor: try number("factor"))
+            case "llama3":
+                let context = try number("original_max_position_embeddings")
+                guard context >= 1, context <= Float(1 << 24), context == context.rounded() else {
+                    throw FormatError.invalidConfig(path: path, key: "\(key).original_max_position_embeddings", detail: "\(context); expected an integer in 1...2^24")
+                }
+                return .llama3(factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor", default: 1),
+                               highFrequencyFactor: try number("high_freq_factor", default: 4), originalContext: Int(context))
+            default:
+                throw FormatError.invalidConfig(path: path, key: "\(key).rope_type",
+                                               detail: "RoPE scaling '\(type)' is not supported (linear and llama3 are)")
             }
         }
-        if let scaling = json["rope_scaling"], !(scaling is NSNull) {
-            let type = ((scaling as? [String: Any])?["rope_type"] ?? (scaling as? [String: Any])?["type"]) as? String
-            if type != "default" {
-                throw FormatError.invalidConfig(path: path, key: "rope_scaling",
-                                               detail: "RoPE scaling '\(type ?? "\(scaling)")' is not supported")
+        if let parameters = json["rope_parameters"] as? [String: Any] {
+            theta = try float(parameters["rope_theta"], key: "rope_parameters.rope_theta", default: theta)
+            scaling = try readScaling(parameters, key: "rope_parameters")
+        }
+        if let entry = json["rope_scaling"], !(entry is NSNull) {
+            guard let object = entry as? [String: Any] else {
+                throw FormatError.invalidConfig(path: path, key: "rope_scaling", detail: "expected an object, got \(entry)")
             }
+            scaling = try readScaling(object, key: "rope_scaling") ?? scaling
         }
         // What Loft's block does not compute is refused by name, never run as something else.
         if let activation = json["hidden_act"], !(activation is NSNull), activation as? String != "silu" {
@@ -57,13 +79,14 @@ extension LlamaConfig {
         }
         let heads = try int("num_attention_heads")
         let dim = try int("hidden_size")
-        let config = LlamaConfig(
+        var config = LlamaConfig(
             unchecked: dim, layers: try int("num_hidden_layers"), heads: heads,
             kvHeads: try int("num_key_value_heads", default: heads), hiddenDim: try int("intermediate_size"),
             vocabularySize: try int("vocab_size"),
             normEps: try float(json["rms_norm_eps"], key: "rms_norm_eps", default: 1e-6), ropeTheta: theta,
             maxSequenceLength: try int("max_position_embeddings", default: 2048),
             tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false)
+        config.ropeScaling = scaling
         if let problem = config.validationProblem {
             throw FormatError.invalidConfig(path: path, key: "(shape)", detail: problem)
         }
@@ -81,6 +104,18 @@ extension LlamaConfig {
          "intermediate_size": hiddenDim, "vocab_size": vocabularySize, "rms_norm_eps": Double("\(normEps)") ?? Double(normEps),
          "rope_theta": Double("\(ropeTheta)") ?? Double(ropeTheta), "max_position_embeddings": maxSequenceLength,
          "tie_word_embeddings": tiedEmbeddings, "hidden_act": "silu", "head_dim": headDim,
-         "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"]
+         "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"].merging(ropeScalingJSON) { $1 }
+    }
+
+    /// `rope_scaling` as transformers writes it (none for per-frequency factors of a GGUF, which
+    /// have no Hugging Face form: refused by the caller).
+    var ropeScalingJSON: [String: Any] {
+        switch ropeScaling {
+        case .linear(let factor): return ["rope_scaling": ["rope_type": "linear", "factor": Double(factor)]]
+        case .llama3(let factor, let low, let high, let context):
+            return ["rope_scaling": ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
+                                     "high_freq_factor": Double(high), "original_max_position_embeddings": context]]
+        case .frequencyFactors, nil: return [:]
+        }
     }
 }

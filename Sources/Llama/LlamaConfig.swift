@@ -14,6 +14,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var maxSequenceLength: Int
     /// Whether `lm_head` is the token embedding.
     public var tiedEmbeddings: Bool
+    /// RoPE scaling (nil: none).
+    public var ropeScaling: RopeScaling? = nil
 
     /// A config from its values; traps on inconsistent shapes (a programming error).
     public init(dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
@@ -41,6 +43,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         if dim % heads != 0 { return "dim \(dim) is not a multiple of heads \(heads)" }
         if heads % kvHeads != 0 { return "heads \(heads) is not a multiple of kv heads \(kvHeads)" }
         if headDim % 2 != 0 { return "head size \(headDim) must be even for RoPE" }
+        if let problem = ropeScaling?.problem(headDim: headDim) { return problem }
         return nil
     }
 

@@ -31,6 +31,9 @@ public enum Exporter {
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         do {
             let c = source.config
+            if case .frequencyFactors = c.ropeScaling {
+                throw RecipeError.invalidOption(name: "--out", detail: "the model's RoPE scaling is a GGUF's per-frequency factors, which a Hugging Face config cannot state")
+            }
             var config = c.huggingFaceJSON
             config["torch_dtype"] = type.torchName
             if let bos = tokenizer.bosID { config["bos_token_id"] = Int(bos) }

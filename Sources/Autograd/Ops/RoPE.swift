@@ -11,13 +11,16 @@ public struct RotaryTable {
     /// The number of positions and half the head size.
     public let positions: Int, half: Int
 
-    /// The tables for `positions` positions starting at `offset`.
+    /// The tables for `positions` positions starting at `offset`, unscaled frequencies of base `theta`.
     public init(headDim: Int, positions: Int, offset: Int, theta: Float) {
         precondition(headDim % 2 == 0, "RoPE: head size \(headDim) must be even")
-        let half = headDim / 2
-        let inverseFrequency = (0..<half).map { i in
-            1 / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim))))
-        }
+        self.init(inverseFrequency: (0..<headDim / 2).map { i in 1 / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) },
+                  positions: positions, offset: offset)
+    }
+
+    /// The tables for given inverse frequencies (Dh/2 of them; a scaled RoPE's).
+    public init(inverseFrequency: [Float], positions: Int, offset: Int) {
+        let half = inverseFrequency.count
         var cosTable = [Float](repeating: 0, count: positions * half), sinTable = cosTable
         for t in 0..<positions {
             for i in 0..<half {
