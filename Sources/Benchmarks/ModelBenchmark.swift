@@ -66,7 +66,7 @@ public enum ModelBenchmark {
     /// Forward FLOPs of `tokens` tokens in sequences of `t`: linears, lm_head, attention (QKᵀ and PV, full square).
     static func forwardFlops(_ c: LlamaConfig, batch: Int, sequence t: Int, rank: Int) -> (frozen: Double, lora: Double) {
         let tokens = Double(batch * t)
-        let linear = Double(c.layers) * Double(2 * c.dim * c.dim + 2 * c.dim * c.kvDim + 3 * c.dim * c.hiddenDim)
+        let linear = Double(c.layers) * Double(2 * c.dim * c.qDim + 2 * c.dim * c.kvDim + 3 * c.dim * c.hiddenDim)
         let attention = Double(c.layers) * 4 * Double(batch) * Double(t) * Double(t) * Double(c.dim)
         let lora = Double(c.layers) * Double(rank) * Double(4 * c.dim + 2 * c.kvDim + 2 * c.dim + 3 * (c.dim + c.hiddenDim)) * 2 * tokens
         return (2 * tokens * (linear + Double(c.dim * c.vocabularySize)) + attention, lora)

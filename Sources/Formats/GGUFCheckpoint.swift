@@ -61,6 +61,12 @@ public final class GGUFCheckpoint: CheckpointSource {
                                  maxSequenceLength: try int("llama.context_length", default: 2048),
                                  tiedEmbeddings: file.tensors["output.weight"] == nil)
         config.ropeScaling = ropeScaling
+        if let keyLength = m["llama.attention.key_length"]?.int, heads > 0, keyLength != dim / heads || dim % heads != 0 {
+            guard m["llama.attention.value_length"]?.int ?? keyLength == keyLength else {
+                throw FormatError.unsupported(path: path, detail: "llama.attention.value_length differs from key_length")
+            }
+            config.explicitHeadDim = keyLength
+        }
         if let problem = config.validationProblem {
             throw FormatError.invalidGGUF(path: path, field: "llama.*", detail: problem)
         }

@@ -22,6 +22,10 @@ extension GGUFWriter {
             gguf.set("llama." + key, .uint32(UInt32(value)))
         }
         gguf.set("llama.rope.freq_base", .float32(c.ropeTheta))
+        if c.explicitHeadDim != nil {
+            gguf.set("llama.attention.key_length", .uint32(UInt32(c.headDim)))
+            gguf.set("llama.attention.value_length", .uint32(UInt32(c.headDim)))
+        }
         gguf.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
         switch c.ropeScaling {
         case nil: break

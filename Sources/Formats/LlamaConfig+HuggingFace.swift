@@ -87,12 +87,15 @@ extension LlamaConfig {
             maxSequenceLength: try int("max_position_embeddings", default: 2048),
             tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false)
         config.ropeScaling = scaling
+        if let raw = json["head_dim"], !(raw is NSNull) {
+            let headDim = try int("head_dim")
+            guard headDim >= 1, headDim <= 1 << 16 else {
+                throw FormatError.invalidConfig(path: path, key: "head_dim", detail: "\(headDim); expected 1...65536")
+            }
+            if heads <= 0 || dim % heads != 0 || headDim != dim / heads { config.explicitHeadDim = headDim }
+        }
         if let problem = config.validationProblem {
             throw FormatError.invalidConfig(path: path, key: "(shape)", detail: problem)
-        }
-        if let headDim = json["head_dim"] as? Int, headDim != config.headDim {
-            throw FormatError.invalidConfig(path: path, key: "head_dim",
-                                           detail: "\(headDim) differs from hidden_size / num_attention_heads = \(config.headDim)")
         }
         self = config
     }

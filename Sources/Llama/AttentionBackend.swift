@@ -18,7 +18,7 @@ public enum AttentionBackend {
         let (batch, steps) = (q.shape[0], q.shape[1])
         switch self {
         case .causal(let table):
-            return q.rope(table).causalAttention(key: k.rope(table), value: v).reshaped([batch, steps, c.dim])
+            return q.rope(table).causalAttention(key: k.rope(table), value: v).reshaped([batch, steps, c.qDim])
         case .cached(let cache):
             precondition(batch == 1, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length
@@ -28,22 +28,22 @@ public enum AttentionBackend {
                         keys: rotatedK.data[...], values: v.data[...])
             let out = attendCached(queries: rotatedQ.data, count: steps, start: start,
                                    keys: cache.keys[layer], values: cache.values[layer], config: c)
-            return Tensor(out, shape: [1, steps, c.dim])
+            return Tensor(out, shape: [1, steps, c.qDim])
         case .decoding(let caches):
             precondition(steps == 1 && batch == caches.count, "decoding attention: \(q.shape) for \(caches.count) caches")
             var queries = q.data, keys = k.data
-            var attended = [Float](repeating: 0, count: batch * c.dim)
+            var attended = [Float](repeating: 0, count: batch * c.qDim)
             for row in 0..<batch {
                 let position = caches[row].length
-                rotate(&queries, row: row, width: c.dim, heads: c.heads, position: position, config: c)
+                rotate(&queries, row: row, width: c.qDim, heads: c.heads, position: position, config: c)
                 rotate(&keys, row: row, width: c.kvDim, heads: c.kvHeads, position: position, config: c)
                 let kv = (row * c.kvDim)..<((row + 1) * c.kvDim)
                 caches[row].store(layer: layer, position: position, count: 1, width: c.kvDim, keys: keys[kv], values: v.data[kv])
-                let out = attendCached(queries: Array(queries[(row * c.dim)..<((row + 1) * c.dim)]), count: 1, start: position,
+                let out = attendCached(queries: Array(queries[(row * c.qDim)..<((row + 1) * c.qDim)]), count: 1, start: position,
                                        keys: caches[row].keys[layer], values: caches[row].values[layer], config: c)
-                attended.replaceSubrange((row * c.dim)..<((row + 1) * c.dim), with: out)
+                attended.replaceSubrange((row * c.qDim)..<((row + 1) * c.qDim), with: out)
             }
-            return Tensor(attended, shape: [batch, 1, c.dim])
+            return Tensor(attended, shape: [batch, 1, c.qDim])
         }
     }
 
@@ -69,7 +69,7 @@ public enum AttentionBackend {
 func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float], config c: LlamaConfig) -> [Float] {
     let (dh, kvDim, group) = (c.headDim, c.kvDim, c.heads / c.kvHeads)
     let scale = 1 / Float(dh).squareRoot()
-    var out = [Float](repeating: 0, count: n * c.dim)
+    var out = [Float](repeating: 0, count: n * c.qDim)
     queries.withUnsafeBufferPointer { q in
         keys.withUnsafeBufferPointer { k in
             values.withUnsafeBufferPointer { v in
@@ -81,7 +81,7 @@ func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], val
                             let g = h / group
                             for i in 0..<n {
                                 let visible = start + i + 1
-                                let qi = q.baseAddress! + i * c.dim + h * dh
+                                let qi = q.baseAddress! + i * c.qDim + h * dh
                                 for j in 0..<visible {
                                     let kj = k.baseAddress! + j * kvDim + g * dh
                                     var dot: Float = 0
@@ -91,7 +91,7 @@ func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], val
                                 scores.withUnsafeMutableBufferPointer { s in
                                     _ = softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
                                 }
-                                let oi = outP.pointer + i * c.dim + h * dh
+                                let oi = outP.pointer + i * c.qDim + h * dh
                                 for j in 0..<visible {
                                     let vj = v.baseAddress! + j * kvDim + g * dh
                                     let p = scores[j]

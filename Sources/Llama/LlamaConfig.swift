@@ -16,6 +16,9 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var tiedEmbeddings: Bool
     /// RoPE scaling (nil: none).
     public var ropeScaling: RopeScaling? = nil
+    /// A head size the checkpoint states apart from D / H (Hugging Face `head_dim`, GGUF
+    /// `attention.key_length`); nil: D / H.
+    public var explicitHeadDim: Int? = nil
 
     /// A config from its values; traps on inconsistent shapes (a programming error).
     public init(dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
@@ -28,7 +31,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     /// Dh, the width of one head.
-    public var headDim: Int { dim / heads }
+    public var headDim: Int { explicitHeadDim ?? dim / heads }
+    /// H · Dh, the width of the q projection and of the attention output (D unless `head_dim`
+    /// says otherwise).
+    public var qDim: Int { heads * headDim }
     /// Hkv · Dh, the width of the k and v projections.
     public var kvDim: Int { kvHeads * headDim }
 
@@ -40,7 +46,9 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         if [dim, layers, heads, kvHeads, hiddenDim, vocabularySize, maxSequenceLength].contains(where: { $0 > 1 << 24 }) {
             return "sizes must be at most 2^24 (16,777,216)"
         }
-        if dim % heads != 0 { return "dim \(dim) is not a multiple of heads \(heads)" }
+        if let explicit = explicitHeadDim {
+            if explicit <= 0 || explicit > 1 << 16 { return "head size \(explicit) must be in 1...65536" }
+        } else if dim % heads != 0 { return "dim \(dim) is not a multiple of heads \(heads)" }
         if heads % kvHeads != 0 { return "heads \(heads) is not a multiple of kv heads \(kvHeads)" }
         if headDim % 2 != 0 { return "head size \(headDim) must be even for RoPE" }
         if let problem = ropeScaling?.problem(headDim: headDim) { return problem }

@@ -10,7 +10,8 @@ public enum LinearModule: String, CaseIterable, Codable, Sendable {
     /// [out, in] of the module's weight.
     public func shape(in c: LlamaConfig) -> [Int] {
         switch self {
-        case .q, .o: return [c.dim, c.dim]
+        case .q: return [c.qDim, c.dim]
+        case .o: return [c.dim, c.qDim]
         case .k, .v: return [c.kvDim, c.dim]
         case .gate, .up: return [c.hiddenDim, c.dim]
         case .down: return [c.dim, c.hiddenDim]
