@@ -3,7 +3,7 @@
 # SmolLM2-135M NF4, the same global batch (4 × 256 tokens), bf16 products. Prints the median step
 # time, the median all-reduce time (including waiting for the slower rank) and its share, and the
 # wall time of the whole command (the LoftQ set-up is split over the ranks). Not a test: run it on
-# a quiet machine.   scripts/scaling.sh [STEPS]
+# a quiet machine (needs python3, bc and GNU time: apt-get install bc time).   scripts/scaling.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-8}
