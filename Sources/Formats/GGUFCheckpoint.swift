@@ -77,7 +77,7 @@ public final class GGUFCheckpoint: CheckpointSource {
     }
 
     /// GGUF's name of `tensor` (`blk.{i}.attn_q.weight`, ...).
-    public func name(of tensor: LlamaTensor) -> String { GGUFNames().name(of: tensor) }
+    public func name(of tensor: LlamaTensor) -> String { GGUFNames.name(of: tensor) }
 
     public func shape(of tensor: LlamaTensor) -> [Int]? { file.tensors[name(of: tensor)]?.shape }
 

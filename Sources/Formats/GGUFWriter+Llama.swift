@@ -56,7 +56,6 @@ extension GGUFWriter {
         if let unk = tokenizer.unkID { gguf.set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
         gguf.set("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS))
 
-        let names = GGUFNames()
         for tensor in LlamaTensor.all(for: c) {
             let shape = tensor.shape(in: c)
             var values = try source.floats(tensor)
@@ -67,15 +66,15 @@ extension GGUFWriter {
             }
             var type: TensorType = shape.count == 1 ? .f32 : linearType
             if type == .q8_0, shape[shape.count - 1] % 32 != 0 { type = .f16 }
-            try gguf.addTensor(names.name(of: tensor), values: values, shape: shape, type: type)
+            try gguf.addTensor(GGUFNames.name(of: tensor), values: values, shape: shape, type: type)
         }
         return gguf
     }
 }
 
 /// GGUF's tensor names for a Llama model (`token_embd.weight`, `blk.{i}.attn_q.weight`, ...).
-struct GGUFNames {
-    func name(of tensor: LlamaTensor) -> String {
+enum GGUFNames {
+    static func name(of tensor: LlamaTensor) -> String {
         switch tensor {
         case .embedding: return "token_embd.weight"
         case .attentionNorm(let layer): return "blk.\(layer).attn_norm.weight"
@@ -96,18 +95,4 @@ struct GGUFNames {
         case .output: return "output.weight"
         }
     }
-}
-
-/// The inverse of `interleavedToRotateHalf`: `rotate_half` rows of a `[heads · headDim, columns]`
-/// query/key weight back to the interleaved pairs llama.cpp and llama2.c store.
-func rotateHalfToInterleaved(_ weight: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: weight.count)
-    for h in 0..<heads {
-        for j in 0..<(headDim / 2) {
-            for (hfRow, storedRow) in [(h * headDim + j, h * headDim + 2 * j), (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
-                for col in 0..<columns { out[storedRow * columns + col] = weight[hfRow * columns + col] }
-            }
-        }
-    }
-    return out
 }

@@ -97,6 +97,17 @@ public final class Llama2CCheckpoint: CheckpointSource {
 /// row h·Dh + Dh/2 + j is stored row h·Dh + 2j + 1.
 /// reference: transformers convert_llama_weights_to_hf.py (permute), llama.cpp convert_hf_to_gguf.py (the inverse)
 func interleavedToRotateHalf(_ weight: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
+    permuteRoPERows(weight, heads: heads, headDim: headDim, columns: columns, toRotateHalf: true)
+}
+
+/// The inverse of `interleavedToRotateHalf`: `rotate_half` rows back to the interleaved pairs
+/// llama.cpp and llama2.c store.
+func rotateHalfToInterleaved(_ weight: [Float], heads: Int, headDim: Int, columns: Int) -> [Float] {
+    permuteRoPERows(weight, heads: heads, headDim: headDim, columns: columns, toRotateHalf: false)
+}
+
+/// Moves every row between its `rotate_half` place and its interleaved place, one way or the other.
+private func permuteRoPERows(_ weight: [Float], heads: Int, headDim: Int, columns: Int, toRotateHalf: Bool) -> [Float] {
     var out = [Float](repeating: 0, count: weight.count)
     weight.withUnsafeBufferPointer { source in
         out.withUnsafeMutableBufferPointer { target in
@@ -104,7 +115,8 @@ func interleavedToRotateHalf(_ weight: [Float], heads: Int, headDim: Int, column
                 for j in 0..<(headDim / 2) {
                     for (hfRow, storedRow) in [(h * headDim + j, h * headDim + 2 * j),
                                                (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
-                        for col in 0..<columns { target[hfRow * columns + col] = source[storedRow * columns + col] }
+                        let (to, from) = toRotateHalf ? (hfRow, storedRow) : (storedRow, hfRow)
+                        for col in 0..<columns { target[to * columns + col] = source[from * columns + col] }
                     }
                 }
             }
