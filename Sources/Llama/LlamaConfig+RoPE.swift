@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 
 /// How a checkpoint stretches RoPE past its training length: `linear` (positions divided by the
@@ -31,7 +32,7 @@ extension LlamaConfig {
     /// RoPE's inverse frequencies θ^(−2i/Dh), i < Dh/2, after the config's scaling (what the
     /// rotary tables are made from).
     public var ropeInverseFrequencies: [Float] {
-        let base = (0..<headDim / 2).map { i in 1 / Float(pow(Double(ropeTheta), Double(Float(2 * i) / Float(headDim)))) }
+        let base = RotaryTable.inverseFrequencies(headDim: headDim, theta: ropeTheta)
         switch ropeScaling {
         case nil: return base
         case .linear(let factor): return base.map { $0 / factor }

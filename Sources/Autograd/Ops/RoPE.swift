@@ -14,8 +14,12 @@ public struct RotaryTable {
     /// The tables for `positions` positions starting at `offset`, unscaled frequencies of base `theta`.
     public init(headDim: Int, positions: Int, offset: Int, theta: Float) {
         precondition(headDim % 2 == 0, "RoPE: head size \(headDim) must be even")
-        self.init(inverseFrequency: (0..<headDim / 2).map { i in 1 / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) },
-                  positions: positions, offset: offset)
+        self.init(inverseFrequency: Self.inverseFrequencies(headDim: headDim, theta: theta), positions: positions, offset: offset)
+    }
+
+    /// θ^(−2i/Dh) for i < Dh/2, unscaled (the exponent in Float32, as transformers computes it).
+    public static func inverseFrequencies(headDim: Int, theta: Float) -> [Float] {
+        (0..<headDim / 2).map { i in 1 / Float(pow(Double(theta), Double(Float(2 * i) / Float(headDim)))) }
     }
 
     /// The tables for given inverse frequencies (Dh/2 of them; a scaled RoPE's).
