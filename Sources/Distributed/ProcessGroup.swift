@@ -14,7 +14,7 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Whether MPI was initialised (started by mpirun, even with one rank).
     public let usesMPI: Bool
     /// Scratch of the chunked all-reduce, kept between calls (no allocation per step).
-    private var send: [Float] = [], received: [Float] = [], gathered: [Float] = []
+    private var send: [Float] = [], received: [Float] = [], gathered: [Float] = [], reduced: [Float] = []
 
     init(rank: Int, size: Int, usesMPI: Bool) { (self.rank, self.size, self.usesMPI) = (rank, size, usesMPI) }
 
@@ -51,20 +51,23 @@ public final class ProcessGroup: @unchecked Sendable {
             send = [Float](repeating: 0, count: chunk * size)
             received = send
             gathered = send
+            reduced = [Float](repeating: 0, count: chunk)
         }
         send.withUnsafeMutableBufferPointer { s in
             _ = s.baseAddress!.update(from: buffer.baseAddress!, count: buffer.count)
             s.baseAddress!.advanced(by: buffer.count).update(repeating: 0, count: chunk * size - buffer.count)
         }
         try Self.check(loft_mpi_alltoall_floats(send, &received, chunk), "MPI_Alltoall")
-        var mine = [Float](repeating: 0, count: chunk)
         received.withUnsafeBufferPointer { r in
-            for source in 0..<size {
-                let piece = r.baseAddress! + source * chunk
-                for i in 0..<chunk { mine[i] += piece[i] }
+            reduced.withUnsafeMutableBufferPointer { sum in
+                sum.update(repeating: 0)
+                for source in 0..<size {
+                    let piece = r.baseAddress! + source * chunk
+                    for i in 0..<chunk { sum[i] += piece[i] }
+                }
             }
         }
-        try Self.check(loft_mpi_allgather_floats(mine, &gathered, chunk), "MPI_Allgather")
+        try Self.check(loft_mpi_allgather_floats(reduced, &gathered, chunk), "MPI_Allgather")
         gathered.withUnsafeBufferPointer { g in _ = buffer.baseAddress!.update(from: g.baseAddress!, count: buffer.count) }
     }
 
@@ -94,6 +97,15 @@ public final class ProcessGroup: @unchecked Sendable {
         var result = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
         try Self.check(result.withUnsafeMutableBytes { loft_mpi_broadcast($0.baseAddress, Int(count), Int32(root)) }, "MPI_Bcast")
         return result
+    }
+
+    /// Whether item `index` of a round-robin split is this rank's (items i, i + N, … to rank i).
+    public func owns(_ index: Int) -> Bool { index % size == rank }
+
+    /// Every item of a round-robin split on every rank: `mine` holds this rank's items (by index),
+    /// each is broadcast from the rank that owns it, in index order.
+    public func exchange(_ mine: [Int: [UInt8]], count: Int) throws -> [[UInt8]] {
+        try (0..<count).map { index in try broadcast(mine[index] ?? [], from: index % size) }
     }
 
     /// Waits for every rank.

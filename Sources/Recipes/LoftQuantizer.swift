@@ -89,7 +89,14 @@ public enum LoftQuantizer {
         let codebooks = (0..<config.layers).map { options.spec.codebook(layer: $0, of: config.layers) }
         let matrices = (0..<config.layers).flatMap { layer in LinearModule.allCases.map { (layer, $0) } }
         var computed: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
-        for (index, (layer, module)) in matrices.enumerated() where index % group.size == group.rank {
+        func matrixReport(_ index: Int) -> MatrixReport? {
+            guard let (result, seconds) = computed[index] else { return nil }
+            let (layer, module) = matrices[index]
+            return MatrixReport(name: HuggingFaceNames.modulePath(layer: layer, module), codebook: codebooks[layer].name,
+                                shape: module.shape(in: config), plainError: result.plainError, initError: result.error,
+                                iterationErrors: result.errors, seconds: seconds)
+        }
+        for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
             let name = HuggingFaceNames.modulePath(layer: layer, module)
             let matrixStart = Stopwatch.now()
             let weight = try source.finiteFloats(.linear(layer: layer, module))
@@ -104,25 +111,17 @@ public enum LoftQuantizer {
                 throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
                                                 detail: "\(error)")
             }
-            if group.size == 1, let done = computed[index] {
-                onMatrix(MatrixReport(name: name, codebook: codebooks[layer].name, shape: module.shape(in: config),
-                                      plainError: done.result.plainError, initError: done.result.error,
-                                      iterationErrors: done.result.errors, seconds: done.seconds))
-            }
+            if group.size == 1, let done = matrixReport(index) { onMatrix(done) }   // as it is done; over MPI once gathered
         }
         if group.size > 1 { computed = try gather(computed, count: matrices.count, group: group) }
         for (index, (layer, module)) in matrices.enumerated() {
-            let name = HuggingFaceNames.modulePath(layer: layer, module)
-            let shape = module.shape(in: config)
-            guard let (result, seconds) = computed[index] else { preconditionFailure("matrix \(index) was not computed") }
-            quantized[name + ".weight"] = result.quantized
+            guard let result = computed[index]?.result, let matrix = matrixReport(index) else { preconditionFailure("matrix \(index) was not computed") }
+            quantized[matrix.name + ".weight"] = result.quantized
             adapters.append((layer, module, result.a, result.b))
             codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
             weights += result.quantized.count
-            let report = MatrixReport(name: name, codebook: codebooks[layer].name, shape: shape, plainError: result.plainError,
-                                      initError: result.error, iterationErrors: result.errors, seconds: seconds)
-            reports.append(report)
-            if group.size > 1 { onMatrix(report) }
+            reports.append(matrix)
+            if group.size > 1 { onMatrix(matrix) }
         }
         let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
                             averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),

@@ -15,7 +15,7 @@ extension ModelBuilder {
         let root = RandomState(seed: config.training.seed)
         let matrices = (0..<c.layers).flatMap { layer in LinearModule.allCases.map { (layer, $0) } }
         var mine: [Int: [UInt8]] = [:]
-        for (index, (layer, module)) in matrices.enumerated() where index % group.size == group.rank {
+        for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
             let weight = try source.floats(.linear(layer: layer, module))
             let start = try quantizedStart(config, layer: layer, module: module, weight: weight, shape: module.shape(in: c),
                                            layers: c.layers, root: root)
@@ -24,8 +24,7 @@ extension ModelBuilder {
             mine[index] = writer.bytes
         }
         var result: [String: QuantizedStart] = [:]
-        for (index, (layer, module)) in matrices.enumerated() {
-            let bytes = try group.broadcast(mine[index] ?? [], from: index % group.size)
+        for (bytes, (layer, module)) in zip(try group.exchange(mine, count: matrices.count), matrices) {
             var reader = ByteReader(bytes: bytes)
             result[HuggingFaceNames.modulePath(layer: layer, module)] = try reader.readStart()
         }
@@ -123,16 +122,17 @@ struct ByteReader {
 
 extension LoftQuantizer {
     /// Every matrix's result on every rank: each broadcast from the rank that computed it (i mod N).
-    static func gather(_ mine: [Int: (result: LoftQ.Result, seconds: Double)], count: Int,
+    static func gather(_ computed: [Int: (result: LoftQ.Result, seconds: Double)], count: Int,
                        group: ProcessGroup) throws -> [Int: (result: LoftQ.Result, seconds: Double)] {
-        var all: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
-        for index in 0..<count {
+        let mine = computed.mapValues { own -> [UInt8] in
             var writer = ByteWriter()
-            if let own = mine[index] {
-                writer.write(.adapted(own.result))
-                writer.double(own.seconds)
-            }
-            var reader = ByteReader(bytes: try group.broadcast(writer.bytes, from: index % group.size))
+            writer.write(.adapted(own.result))
+            writer.double(own.seconds)
+            return writer.bytes
+        }
+        var all: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
+        for (index, bytes) in try group.exchange(mine, count: count).enumerated() {
+            var reader = ByteReader(bytes: bytes)
             guard case .adapted(let result) = try reader.readStart() else { preconditionFailure("a LoftQ result was expected") }
             all[index] = (result, try reader.double())
         }
