@@ -177,12 +177,11 @@ public final class GGUFFile: @unchecked Sendable {
         /// A key or tensor name: UTF-8 without control characters, at most 64 KiB (so that it
         /// can appear in an error message as it is).
         mutating func name(_ field: String) throws -> String {
-            let start = offset
-            let text = try string(field)
-            let raw = UnsafeRawBufferPointer(start: base + start + 8, count: offset - start - 8)
-            guard raw.count <= 65_535, String(validatingUTF8: Array(raw.map { CChar(bitPattern: $0) }) + [0]) != nil,
-                  !raw.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-                throw FormatError.invalidGGUF(path: path, field: field, detail: "a \(raw.count)-byte name that is not printable UTF-8 text (a length is wrong?)")
+            let length = try count(field + ".length", minimumBytesEach: 1)
+            let raw = UnsafeRawBufferPointer(start: try take(length, field), count: length)
+            guard length <= 65_535, !raw.contains(where: { $0 < 0x20 || $0 == 0x7F }),
+                  let text = String(validating: raw, as: UTF8.self) else {
+                throw FormatError.invalidGGUF(path: path, field: field, detail: "a \(length)-byte name that is not printable UTF-8 text (a length is wrong?)")
             }
             return text
         }

@@ -76,9 +76,7 @@ extension String {
             case .scalarValue(let scalar):
                 index += UTF8.width(scalar)
                 if scalar == "\n" { (line, lineStart) = (line + 1, index) }
-            case .emptyInput:
-                return .failure(UTF8Problem(line: line, column: index - lineStart + 1))
-            case .error:
+            case .emptyInput, .error:   // the whole text did not decode, so the input ends only after an error
                 return .failure(UTF8Problem(line: line, column: index - lineStart + 1))
             }
         }
