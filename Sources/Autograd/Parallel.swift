@@ -37,12 +37,36 @@ public enum Parallel {
         let chunks = min(count, workerCount * 4)
         active = true
         defer { active = false }
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = count * chunk / chunks
-            let end = count * (chunk + 1) / chunks
-            if start < end { body(start..<end) }
+        if usesDispatch {
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { body(start..<end) }
+            }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            var region = Region(count: count, chunks: chunks, body: body)
+            withUnsafeMutablePointer(to: &region) { pointer in
+                loft_pool_run(Int64(chunks), Int32(workerCount), { context, chunk in
+                    let region = context!.assumingMemoryBound(to: Region.self)
+                    let chunks = region.pointee.chunks, count = region.pointee.count, chunk = Int(chunk)
+                    let (start, end) = (count * chunk / chunks, count * (chunk + 1) / chunks)
+                    if start < end { region.pointee.body(start..<end) }
+                }, pointer)
+            }
         }
     }
+
+    /// What the pool's C trampoline needs to run one chunk.
+    private struct Region {
+        let count: Int, chunks: Int
+        let body: (Range<Int>) -> Void
+    }
+
+    /// `LOFT_POOL=dispatch` runs regions through libdispatch's `concurrentPerform` instead of
+    /// Loft's spinning pool (`CKernels/thread_pool.c`): kept to compare the two.
+    private static let usesDispatch = ProcessInfo.processInfo.environment["LOFT_POOL"] == "dispatch"
 }
 
 /// An unsafe pointer that may cross into a `Parallel` chunk; callers guarantee disjoint writes.

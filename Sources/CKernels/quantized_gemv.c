@@ -81,6 +81,50 @@ static inline void row_avx512(const uint8_t *codes, int bits, __m512 table, cons
     for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(total[b]);
 }
 
+// The phase-split layout of x for `lanes`-wide loads of packed bytes: in each group of
+// lanes · P elements (P = 8 / bits codes a byte), phase p (the codes at bits 8 − bits·(p+1))
+// of bytes 0…lanes−1 is contiguous: xs[g·lanes·P + p·lanes + j] = x[g·lanes·P + j·P + p]. Then one
+// zero-extension of `lanes` bytes and P shifts give P vectors of indices, one per phase, with no
+// byte shuffle (vpermps reads the low index bits only).
+static void split_phases(const float *x, int64_t in, int64_t batch, int bits, int lanes, float *xs) {
+    int per_byte = 8 / bits;
+    int64_t group = (int64_t)lanes * per_byte;
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t g = 0; g < in; g += group)
+            for (int p = 0; p < per_byte; ++p)
+                for (int j = 0; j < lanes; ++j) xs[b * in + g + p * lanes + j] = x[b * in + g + (int64_t)j * per_byte + p];
+}
+
+// One output row for `nb` (1…4) rows of phase-split x (`split_phases`, 16 lanes): 16 bytes of
+// codes per step, one zero-extension and P = 8 / bits permutes (4 bits: 32 weights; 2 bits: 64).
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
+static inline void split_row_avx512(const uint8_t *codes, const int bits, __m512 table, const float *absmax, int64_t block,
+                                    int64_t in, int64_t o, const float *xs, const int nb, float *y, int64_t ldy) {
+    const int per_byte = 8 / bits;
+    __m512 total[4];
+    for (int b = 0; b < nb; ++b) total[b] = _mm512_setzero_ps();
+    for (int64_t start = 0; start < in; start += block) {
+        int64_t e0 = o * in + start;
+        __m512 acc[4][4];
+        for (int b = 0; b < nb; ++b) for (int p = 0; p < per_byte; ++p) acc[b][p] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < block; k += 16 * per_byte) {
+            __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(codes + (e0 + k) / per_byte)));
+            for (int p = 0; p < per_byte; ++p) {
+                __m512 w = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 8 - bits * (p + 1)), table);
+                for (int b = 0; b < nb; ++b)
+                    acc[b][p] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs + b * in + start + k + p * 16), acc[b][p]);
+            }
+        }
+        const __m512 scale = _mm512_set1_ps(absmax[e0 / block]);
+        for (int b = 0; b < nb; ++b) {
+            __m512 sum = acc[b][0];
+            for (int p = 1; p < per_byte; ++p) sum = _mm512_add_ps(sum, acc[b][p]);
+            total[b] = _mm512_fmadd_ps(sum, scale, total[b]);
+        }
+    }
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = _mm512_reduce_add_ps(total[b]);
+}
+
 // One output row from a dequantized copy of it (`w`, L1-resident) for `nb` (1…4) rows of x.
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline))
 static inline void dense_row_avx512(const float *w, int64_t in, int64_t o, const float *x, const int nb, float *y, int64_t ldy) {
@@ -117,6 +161,26 @@ static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, con
                 }
             }
             free(w);
+            return;
+        }
+    }
+    if (batch <= 4 && block % (16 * (8 / bits)) == 0) {
+        float *xs = (float *)malloc((size_t)(batch * in) * sizeof(float));
+        if (xs) {
+            split_phases(x, in, batch, bits, 16, xs);
+            for (int64_t o = row_begin; o < row_end; ++o) {
+                switch ((bits == 4 ? 10 : 20) + (int)batch) {
+                case 11: split_row_avx512(codes, 4, table, absmax, block, in, o, xs, 1, y, ldy); break;
+                case 12: split_row_avx512(codes, 4, table, absmax, block, in, o, xs, 2, y, ldy); break;
+                case 13: split_row_avx512(codes, 4, table, absmax, block, in, o, xs, 3, y, ldy); break;
+                case 14: split_row_avx512(codes, 4, table, absmax, block, in, o, xs, 4, y, ldy); break;
+                case 21: split_row_avx512(codes, 2, table, absmax, block, in, o, xs, 1, y, ldy); break;
+                case 22: split_row_avx512(codes, 2, table, absmax, block, in, o, xs, 2, y, ldy); break;
+                case 23: split_row_avx512(codes, 2, table, absmax, block, in, o, xs, 3, y, ldy); break;
+                default: split_row_avx512(codes, 2, table, absmax, block, in, o, xs, 4, y, ldy); break;
+                }
+            }
+            free(xs);
             return;
         }
     }

@@ -27,6 +27,16 @@ int loft_available_cpus(void);
 
 #include <stdint.h>
 
+/// One chunk of a parallel region: `task(context, chunk)`.
+typedef void (*loft_pool_task)(void *context, int64_t chunk);
+
+/// Runs `task` on chunks 0 ..< `chunks` on this thread and up to `workers − 1` pool threads
+/// (started on first use, kept spinning briefly between regions, then sleeping), and returns when
+/// all chunks have finished. Regions from several threads run one after another.
+void loft_pool_run(int64_t chunks, int workers, loft_pool_task task, void *context);
+
+#include <stdint.h>
+
 /// The SIMD paths of the kernels, in increasing order.
 typedef enum { LOFT_SIMD_SCALAR = 0, LOFT_SIMD_AVX2 = 1, LOFT_SIMD_AVX512 = 2 } loft_simd_path;
 

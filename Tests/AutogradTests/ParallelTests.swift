@@ -1,0 +1,74 @@
+import Autograd
+import Foundation
+import XCTest
+
+/// The spinning pool behind `Parallel.forEach` (`CKernels/thread_pool.c`): every item is visited
+/// exactly once, back-to-back regions never leak chunks into each other, and a forked child
+/// still completes its regions (the parent's workers do not exist there).
+final class ParallelTests: XCTestCase {
+    /// Thousands of regions of varying sizes in a row, as decoding runs them (≈ 250 a token): each
+    /// item is counted exactly once, so a late worker never ran a chunk of the wrong region.
+    func testEveryItemOnceAcrossManyRegions() {
+        let capacity = 4096
+        let hits = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+        defer { hits.deallocate() }
+        let shared = SendablePointer(hits)
+        for round in 0..<3000 {
+            let count = 2 + (round * 7919) % (capacity - 2)
+            hits.initialize(repeating: 0, count: count)
+            Parallel.forEach(count, costPerItem: 100_000) { range in
+                for i in range { shared.pointer[i] &+= Int32(round % 5 + 1) }
+            }
+            for i in 0..<count where hits[i] != Int32(round % 5 + 1) {
+                XCTFail("region \(round): item \(i) counted \(hits[i]) times the weight")
+                return
+            }
+        }
+    }
+
+    /// A region started inside a region runs serially on the calling chunk's thread.
+    func testNestedRegionRunsSerially() {
+        let hits = UnsafeMutablePointer<Int32>.allocate(capacity: 64 * 64)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 64 * 64)
+        let shared = SendablePointer(hits)
+        Parallel.forEach(64, costPerItem: 1 << 20) { outer in
+            for i in outer {
+                Parallel.forEach(64, costPerItem: 1 << 20) { inner in
+                    for j in inner { shared.pointer[i * 64 + j] += 1 }
+                }
+            }
+        }
+        XCTAssertEqual((0..<(64 * 64)).filter { hits[$0] != 1 }.count, 0)
+    }
+
+    /// A child forked after the pool started (as `loft fuzz` forks its cases) runs its regions
+    /// to the end and exits cleanly; a hang would hit the parent's deadline.
+    func testForkedChildCompletesRegions() throws {
+        Parallel.forEach(1000, costPerItem: 1 << 20) { _ in }  // the pool is running
+        let child = fork()
+        if child == 0 {
+            var total = 0
+            let box = UnsafeMutablePointer<Int>.allocate(capacity: 1000)
+            let shared = SendablePointer(box)
+            for _ in 0..<100 {
+                Parallel.forEach(1000, costPerItem: 1 << 20) { range in for i in range { shared.pointer[i] = i } }
+                total = (0..<1000).reduce(0) { $0 + box[$1] }
+                if total != 499_500 { _exit(3) }
+            }
+            _exit(0)
+        }
+        XCTAssertGreaterThan(child, 0)
+        let deadline = Date().addingTimeInterval(30)
+        var status: Int32 = 0
+        while waitpid(child, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                kill(child, SIGKILL)
+                XCTFail("the forked child did not finish its regions within 30 s")
+                return
+            }
+            usleep(10_000)
+        }
+        XCTAssertEqual(status, 0, "child exit status \(status)")
+    }
+}
