@@ -5,7 +5,7 @@ import Tokenizers
 extension GGUFWriter {
     /// A llama.cpp model file of `source`: `llama.*` metadata from its config, the byte-level BPE
     /// `tokenizer` as `tokenizer.ggml.*`, norms in F32, the embedding and linears as `linearType`
-    /// (F16 for a matrix whose rows are not whole Q8_0 blocks), and the `attn_q`/`attn_k` rows
+    /// (F16 for a matrix whose rows are not whole blocks of 32), and the `attn_q`/`attn_k` rows
     /// permuted from `rotate_half` to ggml's interleaved RoPE (what `GGUFCheckpoint` undoes).
     /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: keys, names, permute)
     public static func llama(source: CheckpointSource, tokenizer: ByteLevelBPETokenizer, linearType: TensorType,
@@ -14,7 +14,7 @@ extension GGUFWriter {
         var gguf = GGUFWriter()
         gguf.set("general.architecture", .string("llama"))
         gguf.set("general.name", .string(name))
-        gguf.set("general.file_type", .uint32(linearType == .f32 ? 0 : linearType == .f16 ? 1 : 7))
+        gguf.set("general.file_type", .uint32(linearType.fileType))
         for (key, value) in [("context_length", c.maxSequenceLength), ("embedding_length", c.dim), ("block_count", c.layers),
                              ("feed_forward_length", c.hiddenDim), ("attention.head_count", c.heads),
                              ("attention.head_count_kv", c.kvHeads), ("rope.dimension_count", c.headDim),
@@ -29,6 +29,9 @@ extension GGUFWriter {
         gguf.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
         switch c.ropeScaling {
         case nil: break
+        case .dynamic:
+            throw FormatError.invalidGGUF(path: name, field: "rope_scaling",
+                                          detail: "dynamic (NTK) RoPE scaling has no GGUF form: llama.cpp does not implement it (export --merged for transformers)")
         case .linear(let factor):
             gguf.set("llama.rope.scaling.type", .string("linear"))
             gguf.set("llama.rope.scaling.factor", .float32(factor))
@@ -65,7 +68,7 @@ extension GGUFWriter {
             default: break
             }
             var type: TensorType = shape.count == 1 ? .f32 : linearType
-            if type == .q8_0, shape[shape.count - 1] % 32 != 0 { type = .f16 }
+            if shape[shape.count - 1] % type.ggml.blockSize != 0 { type = .f16 }
             try gguf.addTensor(GGUFNames.name(of: tensor), values: values, shape: shape, type: type)
         }
         return gguf

@@ -2,9 +2,10 @@ import Foundation
 import Support
 
 /// A GGUF (version 3) file under construction: metadata in insertion order, then tensors stored
-/// as F32, F16 or Q8_0, each aligned to `general.alignment` (32). What `write(to:)` produces is
+/// as F32, F16, Q8_0, Q4_0 or Q4_1, each aligned to `general.alignment` (32). What `write(to:)` produces is
 /// what `GGUFFile` and llama.cpp read.
-/// reference: ggml docs/gguf.md (layout, value types); ggml-quants.c quantize_row_q8_0_ref (Q8_0)
+/// reference: ggml docs/gguf.md (layout, value types); ggml-quants.c quantize_row_q8_0_ref,
+/// quantize_row_q4_0_ref and quantize_row_q4_1_ref (the block encodings)
 public struct GGUFWriter {
     /// A metadata value, with the GGUF type it is written as.
     public enum Value {
@@ -14,12 +15,24 @@ public struct GGUFWriter {
 
     /// The tensor types this writer produces.
     public enum TensorType: Sendable {
-        case f32, f16, q8_0
+        case f32, f16, q8_0, q4_0, q4_1
         var ggml: GGMLType {
             switch self {
             case .f32: return .f32
             case .f16: return .f16
             case .q8_0: return .q8_0
+            case .q4_0: return .q4_0
+            case .q4_1: return .q4_1
+            }
+        }
+        /// `general.file_type` (llama.cpp's `llama_ftype`: ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q4_1, MOSTLY_Q8_0).
+        var fileType: UInt32 {
+            switch self {
+            case .f32: return 0
+            case .f16: return 1
+            case .q4_0: return 2
+            case .q4_1: return 3
+            case .q8_0: return 7
             }
         }
     }
@@ -38,7 +51,7 @@ public struct GGUFWriter {
 
     /// Adds a tensor of row-major `shape` (outermost first, as `GGUFTensorInfo.shape`).
     /// - Throws: `FormatError.invalidGGUF` when the values do not fill the shape, or when a Q8_0
-    ///   row (the innermost dimension) is not a multiple of 32.
+    ///   or Q4 row (the innermost dimension) is not a multiple of 32.
     public mutating func addTensor(_ name: String, values: [Float], shape: [Int], type: TensorType) throws {
         guard !shape.isEmpty, shape.count <= 4, shape.allSatisfy({ $0 > 0 }), values.count == shape.product else {
             throw FormatError.invalidGGUF(path: name, field: "shape", detail: "\(values.count) values do not fill \(shape)")
@@ -64,7 +77,32 @@ public struct GGUFWriter {
                 for x in block { data.append(UInt8(bitPattern: Int8(max(-127, min(127, (x * inverse).rounded()))))) }
             }
             return data
+        case .q4_0, .q4_1:
+            var data = Data(capacity: values.count / 32 * (type == .q4_0 ? 18 : 20))
+            for start in stride(from: 0, to: values.count, by: 32) { appendQ4(values[start..<start + 32], offset: type == .q4_1, to: &data) }
+            return data
         }
+    }
+
+    /// One block of 32 as Q4_0 (`d = x_max / −8`, codes `x/d + 8`, where x_max is the value of
+    /// largest magnitude) or Q4_1 (`d = (max − min) / 15`, `m = min`, codes `(x − m)/d`): fp16 d
+    /// (and m), then 16 bytes holding element j in the low nibble and element j + 16 in the high.
+    private static func appendQ4(_ block: ArraySlice<Float>, offset: Bool, to data: inout Data) {
+        let base = block.startIndex
+        var code = [UInt8](repeating: 0, count: 32)
+        if offset {
+            let low = block.min() ?? 0, high = block.max() ?? 0
+            let d = (high - low) / 15, inverse: Float = d == 0 ? 0 : 1 / d
+            withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            withUnsafeBytes(of: Float16(low).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            for j in 0..<32 { code[j] = UInt8(min(15, max(0, ((block[base + j] - low) * inverse + 0.5).rounded(.towardZero)))) }
+        } else {
+            let extreme = block.reduce(Float(0)) { abs($1) > abs($0) ? $1 : $0 }
+            let d = extreme / -8, inverse: Float = d == 0 ? 0 : 1 / d
+            withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            for j in 0..<32 { code[j] = UInt8(min(15, max(0, (block[base + j] * inverse + 8.5).rounded(.towardZero)))) }
+        }
+        for j in 0..<16 { data.append(code[j] | code[j + 16] << 4) }
     }
 
     /// The whole file: header, metadata, tensor infos, padding, aligned data.

@@ -35,7 +35,7 @@ extension LlamaConfig {
         }
         var theta = try float(json["rope_theta"], key: "rope_theta", default: 10_000)
         var scaling: RopeScaling? = nil
-        /// `rope_scaling` (transformers 4) or `rope_parameters` (5): linear and llama3 are read.
+        /// `rope_scaling` (transformers 4) or `rope_parameters` (5): linear, dynamic and llama3 are read.
         func readScaling(_ entry: [String: Any], key: String) throws -> RopeScaling? {
             let type = (entry["rope_type"] ?? entry["type"]) as? String ?? "default"
             func number(_ name: String, default value: Float? = nil) throws -> Float {
@@ -48,6 +48,7 @@ extension LlamaConfig {
             switch type {
             case "default": return nil
             case "linear": return .linear(factor: try number("factor"))
+            case "dynamic": return .dynamic(factor: try number("factor"))
             case "llama3":
                 let context = try number("original_max_position_embeddings")
                 guard context >= 1, context <= Float(1 << 24), context == context.rounded() else {
@@ -57,7 +58,7 @@ extension LlamaConfig {
                                highFrequencyFactor: try number("high_freq_factor", default: 4), originalContext: Int(context))
             default:
                 throw FormatError.invalidConfig(path: path, key: "\(key).rope_type",
-                                               detail: "RoPE scaling '\(type)' is not supported (linear and llama3 are)")
+                                               detail: "RoPE scaling '\(type)' is not supported (linear, dynamic and llama3 are)")
             }
         }
         if let parameters = json["rope_parameters"] as? [String: Any] {
@@ -115,6 +116,7 @@ extension LlamaConfig {
     var ropeScalingJSON: [String: Any] {
         switch ropeScaling {
         case .linear(let factor): return ["rope_scaling": ["rope_type": "linear", "factor": Double(factor)]]
+        case .dynamic(let factor): return ["rope_scaling": ["rope_type": "dynamic", "factor": Double(factor)]]
         case .llama3(let factor, let low, let high, let context):
             return ["rope_scaling": ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
                                      "high_freq_factor": Double(high), "original_max_position_embeddings": context]]

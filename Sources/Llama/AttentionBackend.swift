@@ -22,7 +22,7 @@ public enum AttentionBackend {
         case .cached(let cache):
             precondition(batch == 1, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length
-            let table = RotaryTable(inverseFrequency: c.ropeInverseFrequencies, positions: q.shape[1], offset: start)
+            let table = RotaryTable(inverseFrequency: c.ropeInverseFrequencies(length: start + steps), positions: steps, offset: start)
             let rotatedQ = q.rope(table), rotatedK = k.rope(table)
             cache.store(layer: layer, position: start, count: steps, width: c.kvDim,
                         keys: rotatedK.data[...], values: v.data[...])
@@ -58,7 +58,7 @@ public enum AttentionBackend {
 
     /// RoPE (`rotate_half`) on row `row` of a [n, heads·Dh] buffer at `position`.
     private func rotate(_ values: inout [Float], row: Int, width: Int, heads: Int, position: Int, config c: LlamaConfig) {
-        let table = RotaryTable(inverseFrequency: c.ropeInverseFrequencies, positions: 1, offset: position)
+        let table = RotaryTable(inverseFrequency: c.ropeInverseFrequencies(length: position + 1), positions: 1, offset: position)
         let rotated = Tensor(Array(values[(row * width)..<((row + 1) * width)]), shape: [1, 1, heads, c.headDim]).rope(table)
         values.replaceSubrange((row * width)..<((row + 1) * width), with: rotated.data)
     }

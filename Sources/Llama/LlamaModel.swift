@@ -66,7 +66,7 @@ public final class LlamaModel {
     public func hidden(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
                        checkpointing: Bool = false) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
-        let attention = AttentionBackend.causal(RotaryTable(inverseFrequency: config.ropeInverseFrequencies, positions: steps, offset: 0))
+        let attention = AttentionBackend.causal(RotaryTable(inverseFrequency: config.ropeInverseFrequencies(length: steps), positions: steps, offset: 0))
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
         for (layer, block) in blocks.enumerated() {
             if recording && checkpointing {

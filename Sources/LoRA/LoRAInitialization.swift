@@ -11,15 +11,19 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
     /// adapted layer starts at `deq(Q) + s·B·A`, off by (s − 1)·B·A when alpha ≠ rank
     /// (huggingface/peft#1982). For comparisons only.
     case loftqPEFT = "loftq_peft"
+    /// Continued fine-tuning: the factors of an existing PEFT adapter (`lora.adapter`), on the
+    /// base quantized as QLoRA's (`Q = q(W)`) or kept fp32. `run` gives QLoRA's start, which the
+    /// model builder then replaces with the adapter's tensors.
+    case adapter
 
     /// Whether the adapters start from LoftQ's factors (either scaling).
-    public var isLoftQ: Bool { self != .gaussian }
+    public var isLoftQ: Bool { self == .loftq || self == .loftqPEFT }
 
     /// Quantizes `weight` [out, in] and initialises its adapter this way.
     public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) throws -> LoftQ.Result {
         switch self {
         case .loftq: return try LoftQ.initialize(weight: weight, shape: shape, options: options, rng: &rng)
-        case .gaussian: return try LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
+        case .gaussian, .adapter: return try LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
         case .loftqPEFT:
             var unscaled = options
             unscaled.alpha = Float(options.rank)  // PEFT's factors: as if s were 1

@@ -17,13 +17,15 @@ struct Export: ParsableCommand {
     var gguf: String?
     @Option(help: "Hugging Face weights: fp32, bf16 or fp16.")
     var dtype = "fp32"
-    @Option(help: "GGUF embedding and linears: f32, f16 or q8_0 (norms stay f32).")
+    @Option(help: "GGUF embedding and linears: f32, f16, q8_0, q4_0 or q4_1 (norms stay f32; rows that are not whole blocks of 32 stay f16).")
     var type = "f16"
+
+    static let tensorTypes: [String: GGUFTensorType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0, "q4_0": .q4_0, "q4_1": .q4_1]
 
     func validate() throws {
         guard backbone != nil || merged != nil || gguf != nil else { throw ValidationError("give --backbone, --merged and/or --gguf") }
         guard Exporter.FloatType(rawValue: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or fp16") }
-        guard ["f32", "f16", "q8_0"].contains(type) else { throw ValidationError("--type must be f32, f16 or q8_0") }
+        guard Self.tensorTypes[type] != nil else { throw ValidationError("--type must be f32, f16, q8_0, q4_0 or q4_1") }
     }
 
     func run() throws {
@@ -38,7 +40,7 @@ struct Export: ParsableCommand {
             printError("wrote \(merged) (merged, \(dtype))")
         }
         if let gguf {
-            let tensorType: GGUFTensorType = type == "f32" ? .f32 : type == "q8_0" ? .q8_0 : .f16
+            let tensorType = Self.tensorTypes[type] ?? .f16
             let name = URL(fileURLWithPath: source.model).lastPathComponent
             try Exporter.gguf(loaded, type: tensorType, to: URL(fileURLWithPath: gguf), name: name)
             printError("wrote \(gguf) (merged, \(type))")

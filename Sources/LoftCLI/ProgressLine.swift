@@ -13,6 +13,8 @@ final class ProgressLine {
                 line += String(format: "; init error %.4f (plain quantization %.4f)", initError, plain)
             }
             emit(line, final: true)
+        case .warning(let text):
+            emit("loft: warning: \(text)", final: true)
         case .resumed(let step, let from):
             emit("resumed at step \(step) from \(from.path)", final: true)
         case .removedLeftovers(let names):

@@ -68,6 +68,7 @@ public struct CellResult: Codable, Sendable {
         guard quantized else { return "lora" }
         switch initialization {
         case .gaussian: return "qlora"
+        case .adapter: return "adapter"
         case .loftq: return "loftq"
         case .loftqPEFT: return "loftq_peft"
         }

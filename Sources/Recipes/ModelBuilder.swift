@@ -20,6 +20,8 @@ public enum ModelBuilder {
         public let initError: Double?, plainError: Double?
         /// The same per quantized target, in build order (empty when nothing was quantized here).
         public var matrixErrors: [MatrixInitError] = []
+        /// What the user should know about the start (an adapter continued on another base).
+        public var warnings: [String] = []
     }
 
     /// The start of one quantized target matrix: its init error and plain quantization error.
@@ -37,13 +39,14 @@ public enum ModelBuilder {
         if try ModelLoader.format(of: path, declared: config.model.format) == .loft {
             let model = try loftFolder(config, file: file)
             let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: model.config)
-            return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: nil)
+            let warnings = try continueFromAdapter(config, file: file, model: model)
+            return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: nil, warnings: warnings)
         }
         let source = try ModelLoader.openCheckpoint(path, format: config.model.format)
         let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config,
                                                   gguf: source as? GGUFCheckpoint)
         let lora = config.lora
-        if config.quantization == nil && lora.initialization.isLoftQ {
+        if config.quantization == nil && lora.initialization.isLoftQ {  // (adapter: fine on an fp32 base)
             throw TrainingError.invalidValue(file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
         }
         let root = RandomState(seed: config.training.seed)
@@ -56,7 +59,7 @@ public enum ModelBuilder {
             let isTarget = lora.targetModules.contains(module)
             guard config.quantization != nil else {
                 guard isTarget else { return Linear(weight: weight) }
-                var rng = root.split("gaussian").split(name)
+                var rng = root.split("gaussian").split(name)  // (replaced by lora.adapter's factors with init: adapter)
                 let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: lora.rank, rng: &rng)
                 return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
             }
@@ -74,6 +77,12 @@ public enum ModelBuilder {
                               rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
         }
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+        if lora.initialization == .adapter {
+            // The errors above belong to QLoRA's start, which the adapter replaces: only the plain
+            // quantization error still describes this model.
+            let warnings = try continueFromAdapter(config, file: file, model: model)
+            return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: mean(plainErrors), warnings: warnings)
+        }
         return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors),
                      matrixErrors: matrixErrors)
     }

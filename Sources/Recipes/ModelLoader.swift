@@ -83,11 +83,9 @@ public enum ModelLoader {
         let adapterConfig = try adapter.map { try AdapterFiles.attach(URL(fileURLWithPath: $0), to: model) }
         let checked = try self.tokenizer(forModel: path, explicit: tokenizer, config: model.config, gguf: gguf)
         var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
-        if let adapter, let adapterConfig, adapterConfig.isLoftQOnLoftBase,
-           adapterConfig.provenance["loft.base"] != URL(fileURLWithPath: path).standardizedFileURL.path || format != .loft {
-            loaded.warnings.append("\(adapter) was started by LoftQ on Loft's \(adapterConfig.provenance["loft.bits"] ?? "?")-bit quantization of "
-                                   + "\(adapterConfig.provenance["loft.base"] ?? "another base"); on \(path) it is not the model it was trained as "
-                                   + "(use the run folder, or loft export --backbone)")
+        if let adapter, let adapterConfig,
+           let warning = baseMismatchWarning(adapter: adapter, config: adapterConfig, base: path, isLoftFolder: format == .loft) {
+            loaded.warnings.append(warning)
         }
         if let gguf {
             loaded.chatTemplate = ChatTemplate(templateText: gguf.file.metadata["tokenizer.chat_template"]?.string)
@@ -96,6 +94,16 @@ public enum ModelLoader {
             loaded.chatTemplate = ChatTemplate(templateText: config["chat_template"] as? String)
         }
         return loaded
+    }
+
+    /// The warning for an adapter Loft started by LoftQ on its own quantization of another base
+    /// (`base` is not that folder): on `base` it is not the model it was trained as. Nil otherwise.
+    public static func baseMismatchWarning(adapter: String, config: AdapterConfig, base: String, isLoftFolder: Bool) -> String? {
+        guard config.isLoftQOnLoftBase,
+              config.provenance["loft.base"] != URL(fileURLWithPath: base).standardizedFileURL.path || !isLoftFolder else { return nil }
+        return "\(adapter) was started by LoftQ on Loft's \(config.provenance["loft.bits"] ?? "?")-bit quantization of "
+            + "\(config.provenance["loft.base"] ?? "another base"); on \(base) it is not the model it was trained as "
+            + "(use the run folder, or loft export --backbone)"
     }
 
     /// The tokenizer of the model at `modelPath` (`explicit`, else beside the model or, for a

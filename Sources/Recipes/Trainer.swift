@@ -95,6 +95,7 @@ public final class Trainer {
         emit(.prepared(Preparation(totalSteps: totalSteps, trainExamples: trainExamples.count, evalExamples: evalExamples.count,
                                    trainableParameters: arena.count,
                                    initError: built.initError, plainError: built.plainError)))
+        if leads { built.warnings.forEach { emit(.warning($0)) } }
         let removed = leads ? Checkpoint.removeLeftovers(in: checkpointDirectory) : []
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
         if let resume {

@@ -4,6 +4,8 @@ import Foundation
 public enum TrainingEvent: Sendable {
     /// Model and data are ready.
     case prepared(Preparation)
+    /// Something about the start the user should know (the run goes on).
+    case warning(String)
     /// Training continues from a checkpoint.
     case resumed(step: Int, from: URL)
     /// Temporary checkpoint folders left by writes killed half-way were removed.

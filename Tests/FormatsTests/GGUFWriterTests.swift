@@ -27,7 +27,7 @@ final class GGUFWriterTests: XCTestCase {
     func testStoriesRoundTripsThroughGGUF() throws {
         let source = try stories(), bpe = try tokenizer()
         let folder = try Fixtures.temporaryDirectory(self)
-        for type in [GGUFWriter.TensorType.f32, .q8_0] {
+        for type in [GGUFWriter.TensorType.f32, .q8_0, .q4_0, .q4_1] {
             let url = folder.appendingPathComponent("\(type).gguf")
             try GGUFWriter.llama(source: source, tokenizer: bpe, linearType: type, name: "stories260K").write(to: url)
             let read = try GGUFCheckpoint(path: url.path)
@@ -46,8 +46,25 @@ final class GGUFWriterTests: XCTestCase {
                         // half a step of d = amax/127, plus |q| ≤ 127 times d's fp16 rounding (2^-11 relative)
                         XCTAssertLessThanOrEqual(worst, amax / 254 + amax / 2048 + 1e-7, "\(tensor) block \(start / 32)")
                     }
+                } else if stored == .q4_0 {
+                    for start in stride(from: 0, to: expected.count, by: 32) {
+                        let block = expected[start..<start + 32], amax = block.map(abs).max() ?? 0
+                        let worst = zip(block, actual[start..<start + 32]).map { abs($0 - $1) }.max() ?? 0
+                        // step d = amax/8; the value of largest magnitude is exact (code 0), the
+                        // opposite end clamps at code 15 (7·d): at most one step, plus |q − 8| ≤ 8
+                        // times d's fp16 rounding
+                        XCTAssertLessThanOrEqual(worst, amax / 8 + amax / 2048 + 1e-7, "\(tensor) block \(start / 32)")
+                    }
+                } else if stored == .q4_1 {
+                    for start in stride(from: 0, to: expected.count, by: 32) {
+                        let block = expected[start..<start + 32]
+                        let (low, high) = (block.min() ?? 0, block.max() ?? 0), d = (high - low) / 15
+                        let worst = zip(block, actual[start..<start + 32]).map { abs($0 - $1) }.max() ?? 0
+                        // half a step of d = (max − min)/15, plus the fp16 rounding of m and of 15·d
+                        XCTAssertLessThanOrEqual(worst, d / 2 + abs(low) / 2048 + 15 * d / 2048 + 1e-7, "\(tensor) block \(start / 32)")
+                    }
                 } else {
-                    XCTAssertEqual(stored, .f16, "\(tensor): rows of 172 are not whole Q8_0 blocks, so F16")
+                    XCTAssertEqual(stored, .f16, "\(tensor): rows of 172 are not whole blocks of 32, so F16")
                     for (a, e) in zip(actual, expected) { XCTAssertEqual(a, Float(Float16(e))) }
                 }
             }

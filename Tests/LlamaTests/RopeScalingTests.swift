@@ -4,7 +4,7 @@ import Llama
 import XCTest
 import _TestSupport
 
-/// RoPE scaling (linear, Llama-3.1's llama3, llama.cpp's per-frequency factors) against the
+/// RoPE scaling (linear, Llama-3.1's llama3, dynamic NTK, llama.cpp's per-frequency factors) against the
 /// inverse frequencies transformers 5.24 computes (`ROPE_INIT_FUNCTIONS`, hidden 64, 4 heads,
 /// θ = 10000); on tiny random models the logits also agreed to 2e-7 (checked by hand, see the
 /// closing note of stop 22).
@@ -28,6 +28,15 @@ final class RopeScalingTests: XCTestCase {
         assertClose(config(.linear(factor: 4)).ropeInverseFrequencies,
                     [0.25, 0.07905694097280502, 0.02500000037252903, 0.007905694656074047, 0.0024999999441206455,
                      0.0007905694656074047, 0.0002500000118743628, 7.905694656074047e-05])
+        // dynamic ×4 with max_position_embeddings 512: plain RoPE up to 512 positions, then θ grows with the length
+        let dynamic = config(.dynamic(factor: 4))
+        for length in [0, 300, 512] { XCTAssertEqual(dynamic.ropeInverseFrequencies(length: length), config(nil).ropeInverseFrequencies) }
+        assertClose(dynamic.ropeInverseFrequencies(length: 1000),
+                    [1.0, 0.2526495158672333, 0.06383177638053894, 0.01612706668674946, 0.004074495751410723,
+                     0.001029419363476336, 0.0002600823063403368, 6.570966797880828e-05])
+        assertClose(dynamic.ropeInverseFrequencies(length: 2048),
+                    [1.0, 0.21921247243881226, 0.048054102808237076, 0.010534058324992657, 0.002309196861460805,
+                     0.0005062047275714576, 0.0001109663862735033, 2.432521250739228e-05])
     }
 
     func testHuggingFaceConfigsOfBothTransformersVersionsAreRead() throws {
@@ -36,7 +45,8 @@ final class RopeScalingTests: XCTestCase {
         let llama3 = RopeScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 64)
         for (entry, expected) in [(#""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#, llama3),
                                   (#""rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#, llama3),
-                                  (#""rope_scaling": {"type": "linear", "factor": 4.0}"#, .linear(factor: 4))] as [(String, RopeScaling)] {
+                                  (#""rope_scaling": {"type": "linear", "factor": 4.0}"#, .linear(factor: 4)),
+                                  (#""rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}"#, .dynamic(factor: 2))] as [(String, RopeScaling)] {
             let url = folder.appendingPathComponent("config.json")
             try Data("{\(base), \(entry)}".utf8).write(to: url)
             let read = try LlamaConfig(huggingFaceConfigAt: url.path)
@@ -46,9 +56,9 @@ final class RopeScalingTests: XCTestCase {
             XCTAssertEqual(try LlamaConfig(huggingFaceConfigAt: url.path).ropeScaling, expected)
         }
         let url = folder.appendingPathComponent("config.json")
-        try Data("{\(base), \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2.0}}".utf8).write(to: url)
+        try Data("{\(base), \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 2.0}}".utf8).write(to: url)
         XCTAssertThrowsError(try LlamaConfig(huggingFaceConfigAt: url.path)) {
-            XCTAssertTrue("\($0)".contains("rope_scaling.rope_type") && "\($0)".contains("'dynamic'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("rope_scaling.rope_type") && "\($0)".contains("'yarn'"), "\($0)")
         }
     }
 

@@ -144,6 +144,12 @@ public enum ConfigLoader {
         try check(!c.lora.targetModules.isEmpty && Set(c.lora.targetModules).count == c.lora.targetModules.count,
                   "lora.target_modules", c.lora.targetModules.map(\.rawValue), "a non-empty list of distinct modules")
         try check(c.lora.loftqIters >= 1 && c.lora.loftqIters <= 1000, "lora.loftq_iters", c.lora.loftqIters, "in 1...1000")
+        if c.lora.initialization == .adapter, c.lora.adapter == nil {
+            throw TrainingError.invalidValue(file: file, key: "lora.adapter", detail: "missing; lora.init: adapter continues from this PEFT adapter folder")
+        }
+        if c.lora.initialization != .adapter, c.lora.adapter != nil {
+            throw TrainingError.invalidValue(file: file, key: "lora.adapter", detail: "is only read with lora.init: adapter (here \(c.lora.initialization.rawValue))")
+        }
         try check(c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
         let t = c.training
@@ -178,6 +184,7 @@ public enum ConfigLoader {
         var paths = [("model.path", c.model.path), ("data.train_path", c.data.trainPath)]
         if let tokenizer = c.model.tokenizer { paths.append(("model.tokenizer", tokenizer)) }
         if let eval = c.data.evalPath { paths.append(("data.eval_path", eval)) }
+        if let adapter = c.lora.adapter { paths.append(("lora.adapter", adapter)) }
         for (key, path) in paths where !FileManager.default.fileExists(atPath: path) {
             throw TrainingError.invalidValue(file: file, key: key, detail: "no such file or folder: \(path)")
         }

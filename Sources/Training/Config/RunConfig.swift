@@ -53,9 +53,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var alpha: Float = 16
         public var dropout: Float = 0
         public var targetModules = LinearModule.allCases
-        /// `loftq` or `gaussian`.
+        /// `loftq`, `gaussian`, `loftq_peft`, or `adapter` (continue from `adapter`).
         public var initialization = LoRAInitialization.loftq
         public var loftqIters = 5
+        /// With `init: adapter`: the PEFT adapter folder training starts from.
+        public var adapter: String?
         /// The defaults.
         public init() {}
     }
@@ -220,13 +222,14 @@ extension RunConfig.QuantizationSection {
 
 extension RunConfig.LoRASection {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case rank, alpha, dropout, targetModules = "target_modules", initialization = "init", loftqIters = "loftq_iters"
+        case rank, alpha, dropout, targetModules = "target_modules", initialization = "init", loftqIters = "loftq_iters", adapter
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
         (rank, alpha, dropout) = (try c.value(.rank, d.rank), try c.value(.alpha, d.alpha), try c.value(.dropout, d.dropout))
         targetModules = try c.value(.targetModules, d.targetModules)
         (initialization, loftqIters) = (try c.value(.initialization, d.initialization), try c.value(.loftqIters, d.loftqIters))
+        adapter = try c.optional(.adapter, d.adapter)
     }
 }
 

@@ -1,0 +1,44 @@
+import Formats
+import Foundation
+import Llama
+import LoRA
+import Training
+
+extension ModelBuilder {
+    /// `lora.init: adapter`: puts the factors of the PEFT adapter `lora.adapter` on every target
+    /// of the built `model` (continued fine-tuning), with the run's dropout. The adapter must have
+    /// the run's rank, alpha and target modules, one rank for every layer (training keeps one).
+    /// Returns a warning when the adapter was started by LoftQ on another quantized base.
+    /// reference: peft PeftModel.from_pretrained(..., is_trainable=True)
+    static func continueFromAdapter(_ config: RunConfig, file: String, model: LlamaModel) throws -> [String] {
+        guard let path = config.lora.adapter else { return [] }
+        let folder = URL(fileURLWithPath: path)
+        let adapter = try AdapterFiles.readConfig(folder)
+        let configPath = folder.appendingPathComponent("adapter_config.json").path
+        for (key, set) in [("rank_pattern", !adapter.rankPattern.isEmpty), ("alpha_pattern", !adapter.alphaPattern.isEmpty),
+                           ("use_rslora", adapter.useRslora), ("layers_to_transform", adapter.layersToTransform != nil)] where set {
+            throw FormatError.invalidConfig(path: configPath, key: key,
+                                            detail: "training continues with one rank and alpha on every layer; this adapter can be evaluated, not continued")
+        }
+        var differing: [String] = []
+        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs the adapter's r \(adapter.r))") }
+        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs the adapter's \(adapter.loraAlpha))") }
+        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) {
+            differing.append("lora.target_modules (the adapter's: \(adapter.targetModules.sorted().joined(separator: ", ")))")
+        }
+        if !differing.isEmpty {
+            throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: "must match the adapter \(path)")
+        }
+        let attached = try AdapterFiles.attach(folder, to: model)
+        for block in model.blocks {
+            for module in config.lora.targetModules {
+                guard let lora = block[module] as? LoRALinear else { continue }
+                block[module] = LoRALinear(base: lora.base, a: lora.loraA.data, b: lora.loraB.data, rank: lora.rank,
+                                           alpha: lora.alpha, dropout: config.lora.dropout)
+            }
+        }
+        let isLoftFolder = (try? ModelLoader.format(of: config.model.path, declared: config.model.format)) == .loft
+        return [ModelLoader.baseMismatchWarning(adapter: path, config: attached, base: config.model.path, isLoftFolder: isLoftFolder)]
+            .compactMap { $0 }
+    }
+}
