@@ -5,7 +5,8 @@ import Tokenizers
 extension GGUFWriter {
     /// A llama.cpp model file of `source`: `llama.*` metadata from its config, the byte-level BPE
     /// `tokenizer` as `tokenizer.ggml.*`, norms in F32, the embedding and linears as `linearType`
-    /// (F16 for a matrix whose rows are not whole blocks of 32), and the `attn_q`/`attn_k` rows
+    /// (F16 for a matrix whose rows are not whole blocks of 32; Q8_0 for the output projection
+    /// when the linears are Q4), and the `attn_q`/`attn_k` rows
     /// permuted from `rotate_half` to ggml's interleaved RoPE (what `GGUFCheckpoint` undoes).
     /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: keys, names, permute)
     public static func llama(source: CheckpointSource, tokenizer: ByteLevelBPETokenizer, linearType: TensorType,
@@ -68,6 +69,10 @@ extension GGUFWriter {
             default: break
             }
             var type: TensorType = shape.count == 1 ? .f32 : linearType
+            // The output projection (the embedding, when tied) at 4 bits costs the most quality:
+            // Q8_0 there, as llama.cpp's quantizer keeps it above the linears' type.
+            let isOutput = tensor == .output || (tensor == .embedding && c.tiedEmbeddings)
+            if isOutput, type == .q4_0 || type == .q4_1 { type = .q8_0 }
             if shape[shape.count - 1] % type.ggml.blockSize != 0 { type = .f16 }
             try gguf.addTensor(GGUFNames.name(of: tensor), values: values, shape: shape, type: type)
         }
