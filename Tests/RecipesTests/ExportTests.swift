@@ -61,6 +61,26 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(mergedModel.tokenizer.vocabularySize, 512)
     }
 
+    /// The exported adapter has the layout of the golden adapter PEFT 0.21 wrote for the same
+    /// base, rank, alpha and modules (`../shared/golden/stories260K_lora_adapter`): the same
+    /// tensor names and shapes, and the same values for the config keys PEFT acts on.
+    func testExportedAdapterHasPEFTsLayout() throws {
+        let folder = try Fixtures.temporaryDirectory(self).appendingPathComponent("bb")
+        try Exporter.backbone(try trainedModel(), type: .fp32, to: folder)
+        let golden = URL(fileURLWithPath: try Fixtures.golden("stories260K_lora_adapter"))
+        let ours = folder.appendingPathComponent("adapter")
+        let (goldenFile, ourFile) = (try SafeTensorsFile(path: golden.appendingPathComponent("adapter_model.safetensors").path),
+                                     try SafeTensorsFile(path: ours.appendingPathComponent("adapter_model.safetensors").path))
+        XCTAssertEqual(ourFile.names, goldenFile.names)
+        for name in goldenFile.names { XCTAssertEqual(ourFile.entries[name]?.shape, goldenFile.entries[name]?.shape, name) }
+        let (goldenConfig, ourConfig) = (try Fixtures.json(golden.appendingPathComponent("adapter_config.json").path),
+                                         try Fixtures.json(ours.appendingPathComponent("adapter_config.json").path))
+        for key in ["peft_type", "r", "lora_alpha", "lora_dropout", "bias", "fan_in_fan_out", "init_lora_weights", "use_rslora", "use_dora"] {
+            XCTAssertEqual(ourConfig[key] as? NSObject, goldenConfig[key] as? NSObject, key)  // NSNumber: 0 equals 0.0
+        }
+        XCTAssertEqual((ourConfig["target_modules"] as? [String])?.sorted(), (goldenConfig["target_modules"] as? [String])?.sorted())
+    }
+
     func testBF16FolderIsWithinBF16Precision() throws {
         let loaded = try trainedModel()
         let folder = try Fixtures.temporaryDirectory(self).appendingPathComponent("merged16")

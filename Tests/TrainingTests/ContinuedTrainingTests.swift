@@ -44,6 +44,19 @@ final class ContinuedTrainingTests: XCTestCase {
         }
     }
 
+    /// Training continues from an adapter PEFT wrote (the golden stories260K adapter on the HF
+    /// folder of stories260K, fp32 base): the start is the model PEFT's adapter describes.
+    func testContinuesFromAPEFTAdapter() throws {
+        let base = try Fixtures.golden("stories260K-hf"), adapter = try Fixtures.golden("stories260K_lora_adapter")
+        let expected = try ModelLoader.load(model: base, adapter: adapter).model
+        let config = try smallRunConfig(name: "peft", steps: 1, extra: ["model.path=\(base)", "model.tokenizer=null", "quantization=none",
+                                                                         "lora.init=adapter", "lora.adapter=\(adapter)"])
+        let built = try ModelBuilder.build(config, file: "test.yaml")
+        XCTAssertEqual(built.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data,
+                       expected.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data)
+        XCTAssertTrue(built.warnings.isEmpty)
+    }
+
     /// An adapter LoftQ started on Loft's own NF4 quantization, continued on QLoRA's `q(W)` of the
     /// same checkpoint, is not the model it was trained as: the run says so.
     func testLoftQAdapterOnAnotherBaseIsWarnedAbout() throws {
