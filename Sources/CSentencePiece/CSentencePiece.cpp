@@ -94,4 +94,19 @@ int32_t spm_piece_to_id(const spm_processor *processor, const char *piece) {
     return processor->impl.PieceToId(piece);
 }
 
+float spm_score(const spm_processor *processor, int32_t id) {
+    if (id < 0 || id >= processor->impl.GetPieceSize()) return 0;
+    return processor->impl.GetScore(id);
+}
+
+int32_t spm_piece_type(const spm_processor *processor, int32_t id) {
+    const auto &impl = processor->impl;
+    if (id < 0 || id >= impl.GetPieceSize()) return 0;
+    if (impl.IsUnknown(id)) return 2;
+    if (impl.IsControl(id)) return 3;
+    if (impl.IsUnused(id)) return 5;
+    if (impl.IsByte(id)) return 6;
+    return 1;
+}
+
 }  // extern "C"

@@ -3,13 +3,13 @@ import Llama
 import Tokenizers
 
 extension GGUFWriter {
-    /// A llama.cpp model file of `source`: `llama.*` metadata from its config, the byte-level BPE
-    /// `tokenizer` as `tokenizer.ggml.*`, norms in F32, the embedding and linears as `linearType`
+    /// A llama.cpp model file of `source`: `llama.*` metadata from its config, the `tokenizer`
+    /// (byte-level BPE or SentencePiece) as `tokenizer.ggml.*`, norms in F32, the embedding and linears as `linearType`
     /// (F16 for a matrix whose rows are not whole blocks of 32; Q8_0 for the output projection
     /// when the linears are Q4), and the `attn_q`/`attn_k` rows
     /// permuted from `rotate_half` to ggml's interleaved RoPE (what `GGUFCheckpoint` undoes).
     /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: keys, names, permute)
-    public static func llama(source: CheckpointSource, tokenizer: ByteLevelBPETokenizer, linearType: TensorType,
+    public static func llama(source: CheckpointSource, tokenizer: any Tokenizer, linearType: TensorType,
                              name: String) throws -> GGUFWriter {
         let c = source.config
         var gguf = GGUFWriter()
@@ -43,22 +43,7 @@ extension GGUFWriter {
             let factors = zip(unscaled.ropeInverseFrequencies, c.ropeInverseFrequencies).map { $0 / $1 }
             try gguf.addTensor("rope_freqs.weight", values: factors, shape: [factors.count], type: .f32)
         }
-        gguf.set("tokenizer.ggml.model", .string("gpt2"))
-        let pre: String
-        switch tokenizer.preTokenizerKind {
-        case .gpt2: pre = "gpt2"
-        case .smollm: pre = "smollm"
-        case .llama3: pre = "llama-bpe"
-        }
-        gguf.set("tokenizer.ggml.pre", .string(pre))
-        gguf.set("tokenizer.ggml.tokens", .strings(tokenizer.tokenStrings))
-        let types = tokenizer.types.isEmpty ? [Int](repeating: 1, count: tokenizer.vocabularySize) : tokenizer.types
-        gguf.set("tokenizer.ggml.token_type", .int32s(types.map { Int32(clamping: $0) }))
-        gguf.set("tokenizer.ggml.merges", .strings(tokenizer.mergeRules))
-        if let bos = tokenizer.bosID { gguf.set("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos))) }
-        if let eos = tokenizer.eosID { gguf.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))) }
-        if let unk = tokenizer.unkID { gguf.set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
-        gguf.set("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS))
+        try gguf.setTokenizer(tokenizer, name: name)
 
         for tensor in LlamaTensor.all(for: c) {
             let shape = tensor.shape(in: c)

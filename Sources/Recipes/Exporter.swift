@@ -98,17 +98,13 @@ public enum Exporter {
     }
 
     /// `--gguf`: the merged model as a llama.cpp file (`type` for the embedding and linears, F32
-    /// norms), with its byte-level BPE tokenizer and chat template in the metadata.
+    /// norms), with its tokenizer (byte-level BPE or SentencePiece) and chat template in the metadata.
     public static func gguf(_ loaded: ModelLoader.Loaded, type: GGUFWriter.TensorType, to file: URL, name: String) throws {
-        guard let bpe = loaded.tokenizer as? ByteLevelBPETokenizer else {
-            throw RecipeError.invalidOption(name: "--gguf", detail: "the model's tokenizer is SentencePiece; GGUF export writes byte-level BPE "
-                                                + "vocabularies only (export --merged and convert it with llama.cpp's convert_hf_to_gguf.py)")
-        }
         guard !FileManager.default.fileExists(atPath: file.path) else {
             throw RecipeError.invalidOption(name: "--gguf", detail: "\(file.path) already exists; choose a new file")
         }
         var writer = try GGUFWriter.llama(source: ModelTensors(model: loaded.model, merged: true, description: loaded.description),
-                                          tokenizer: bpe, linearType: type, name: name)
+                                          tokenizer: loaded.tokenizer, linearType: type, name: name)
         if let template = loaded.chatTemplate?.templateText { writer.set("tokenizer.chat_template", .string(template)) }
         try writer.write(to: file)
     }

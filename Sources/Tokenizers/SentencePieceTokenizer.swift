@@ -100,4 +100,11 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     /// The id of a piece string, or the unknown id when it is not in the vocabulary.
     public func id(ofPiece piece: String) -> Int32 { spm_piece_to_id(processor, piece) }
+
+    /// The score of every piece, by id (log-probabilities in a unigram model, merge ranks in a BPE one).
+    public var scores: [Float] { (0..<vocabularySize).map { spm_score(processor, Int32($0)) } }
+
+    /// The kind of every piece, by id, numbered as GGUF's `tokenizer.ggml.token_type`:
+    /// 1 normal, 2 unknown, 3 control, 5 unused, 6 byte.
+    public var pieceTypes: [Int32] { (0..<vocabularySize).map { spm_piece_type(processor, Int32($0)) } }
 }

@@ -77,4 +77,30 @@ final class GGUFWriterTests: XCTestCase {
             XCTAssertEqual(try back.encode("the cat sat", addBOS: true), try bpe.encode("the cat sat", addBOS: true))
         }
     }
+
+    /// A SentencePiece vocabulary (stories260K's tok512) goes in as llama.cpp's `llama` model:
+    /// every piece, score and type by id, the special ids and BOS; the weights as with BPE.
+    func testSentencePieceVocabularyIsWrittenAsLlamasModel() throws {
+        let source = try stories()
+        let sentencePiece = try SentencePieceTokenizer(path: try Fixtures.data("models/stories260K/tok512.model"))
+        let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("spm.gguf")
+        try GGUFWriter.llama(source: source, tokenizer: sentencePiece, linearType: .f32, name: "stories260K").write(to: url)
+        let file = try GGUFFile(path: url.path)
+        let m = file.metadata
+        XCTAssertEqual(m["tokenizer.ggml.model"]?.string, "llama")
+        let pieces = (0..<512).map { sentencePiece.piece(Int32($0)) ?? "?" }
+        XCTAssertEqual(m["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), pieces)
+        XCTAssertEqual(m["tokenizer.ggml.scores"]?.array?.compactMap(\.double).map(Float.init), sentencePiece.scores)
+        let types = m["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
+        XCTAssertEqual(types, sentencePiece.pieceTypes.map(Int.init))
+        // tok512: <unk>, <s>, </s>, then 256 byte pieces <0x00>…<0xFF>, then merged pieces
+        XCTAssertEqual(Array(types.prefix(4)), [2, 3, 3, 6])
+        XCTAssertEqual(pieces[3], "<0x00>")
+        XCTAssertEqual(types.filter { $0 == 6 }.count, 256)
+        XCTAssertEqual([m["tokenizer.ggml.bos_token_id"]?.int, m["tokenizer.ggml.eos_token_id"]?.int, m["tokenizer.ggml.unknown_token_id"]?.int],
+                       [1, 2, 0])
+        XCTAssertEqual(m["tokenizer.ggml.add_bos_token"]?.bool, true)
+        let read = try GGUFCheckpoint(path: url.path)
+        for tensor in LlamaTensor.all(for: source.config) { XCTAssertEqual(try read.floats(tensor), try source.floats(tensor), "\(tensor)") }
+    }
 }

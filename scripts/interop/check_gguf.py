@@ -18,7 +18,9 @@ if lines and lines[-1] == "":
 stream = []
 for line in lines:
     row = "" if line in ("", " ") else line + "\n"
-    stream += llm.tokenize(row.encode("utf-8"), add_bos=False, special=False) if row else []
+    # as loft's hf protocol: every row with BOS where the vocabulary adds one (SentencePiece
+    # models; an empty row is then BOS alone), nothing for byte-level BPE vocabularies like SmolLM2's
+    stream += llm.tokenize(row.encode("utf-8"), add_bos=True, special=False)
 blocks = [stream[i:i + seq] for i in range(0, len(stream) - seq + 1, seq)]
 total, count = 0.0, 0
 for block in blocks:

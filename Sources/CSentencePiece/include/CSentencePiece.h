@@ -40,6 +40,11 @@ int32_t spm_pad_id(const spm_processor *processor);
 char *spm_id_to_piece(const spm_processor *processor, int32_t id);
 /// The id of `piece`, or the unknown id when it is not in the vocabulary.
 int32_t spm_piece_to_id(const spm_processor *processor, const char *piece);
+/// The score of `id` (its log-probability in a unigram model, the merge rank in a BPE one); 0 if out of range.
+float spm_score(const spm_processor *processor, int32_t id);
+/// The kind of `id` as GGUF's token types number them: 1 normal, 2 unknown, 3 control,
+/// 5 unused, 6 byte; 0 if out of range.
+int32_t spm_piece_type(const spm_processor *processor, int32_t id);
 
 #ifdef __cplusplus
 }
