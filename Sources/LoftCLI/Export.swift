@@ -13,7 +13,7 @@ struct Export: ParsableCommand {
     var backbone: String?
     @Option(help: "Write the merged model (base + scaling·B·A) as a Hugging Face folder here.")
     var merged: String?
-    @Option(help: "Write the merged model as a GGUF file here (byte-level BPE tokenizers).")
+    @Option(help: "Write the merged model as a GGUF file here (its byte-level BPE or SentencePiece vocabulary inside).")
     var gguf: String?
     @Option(help: "Hugging Face weights: fp32, bf16 or fp16.")
     var dtype = "fp32"
