@@ -37,31 +37,30 @@ public enum Parallel {
         let chunks = min(count, workerCount * 4)
         active = true
         defer { active = false }
-        if usesDispatch {
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                if start < end { body(start..<end) }
-            }
-            return
-        }
         withoutActuallyEscaping(body) { body in
             var region = Region(count: count, chunks: chunks, body: body)
+            if usesDispatch {
+                DispatchQueue.concurrentPerform(iterations: chunks) { region.run(chunk: $0) }
+                return
+            }
             withUnsafeMutablePointer(to: &region) { pointer in
                 loft_pool_run(Int64(chunks), Int32(workerCount), { context, chunk in
-                    let region = context!.assumingMemoryBound(to: Region.self)
-                    let chunks = region.pointee.chunks, count = region.pointee.count, chunk = Int(chunk)
-                    let (start, end) = (count * chunk / chunks, count * (chunk + 1) / chunks)
-                    if start < end { region.pointee.body(start..<end) }
+                    context!.assumingMemoryBound(to: Region.self).pointee.run(chunk: Int(chunk))
                 }, pointer)
             }
         }
     }
 
-    /// What the pool's C trampoline needs to run one chunk.
+    /// One region: `count` items cut into `chunks` contiguous chunks.
     private struct Region {
         let count: Int, chunks: Int
         let body: (Range<Int>) -> Void
+
+        /// Runs the items of chunk `chunk` (none when the cut leaves it empty).
+        func run(chunk: Int) {
+            let (start, end) = (count * chunk / chunks, count * (chunk + 1) / chunks)
+            if start < end { body(start..<end) }
+        }
     }
 
     /// `LOFT_POOL=dispatch` runs regions through libdispatch's `concurrentPerform` instead of

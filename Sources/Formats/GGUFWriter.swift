@@ -73,7 +73,7 @@ public struct GGUFWriter {
                 let block = values[start..<start + 32]
                 let amax = block.reduce(0) { max($0, abs($1)) }
                 let d = amax / 127, inverse: Float = d == 0 ? 0 : 1 / d
-                withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+                appendFloat16(d, to: &data)
                 for x in block { data.append(UInt8(bitPattern: Int8(max(-127, min(127, (x * inverse).rounded()))))) }
             }
             return data
@@ -82,6 +82,11 @@ public struct GGUFWriter {
             for start in stride(from: 0, to: values.count, by: 32) { appendQ4(values[start..<start + 32], offset: type == .q4_1, to: &data) }
             return data
         }
+    }
+
+    /// `value` as a little-endian fp16 (a block's scale or offset).
+    private static func appendFloat16(_ value: Float, to data: inout Data) {
+        withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { data.append(contentsOf: $0) }
     }
 
     /// One block of 32 as Q4_0 (`d = x_max / −8`, codes `x/d + 8`, where x_max is the value of
@@ -93,13 +98,13 @@ public struct GGUFWriter {
         if offset {
             let low = block.min() ?? 0, high = block.max() ?? 0
             let d = (high - low) / 15, inverse: Float = d == 0 ? 0 : 1 / d
-            withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { data.append(contentsOf: $0) }
-            withUnsafeBytes(of: Float16(low).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            appendFloat16(d, to: &data)
+            appendFloat16(low, to: &data)
             for j in 0..<32 { code[j] = UInt8(min(15, max(0, ((block[base + j] - low) * inverse + 0.5).rounded(.towardZero)))) }
         } else {
             let extreme = block.reduce(Float(0)) { abs($1) > abs($0) ? $1 : $0 }
             let d = extreme / -8, inverse: Float = d == 0 ? 0 : 1 / d
-            withUnsafeBytes(of: Float16(d).bitPattern.littleEndian) { data.append(contentsOf: $0) }
+            appendFloat16(d, to: &data)
             for j in 0..<32 { code[j] = UInt8(min(15, max(0, (block[base + j] * inverse + 8.5).rounded(.towardZero)))) }
         }
         for j in 0..<16 { data.append(code[j] | code[j + 16] << 4) }

@@ -194,9 +194,11 @@ public enum AdapterFiles {
 
     /// Wraps the target linears of `model` with the adapter in `folder` (PEFT files). Every
     /// tensor must be present with its shape, and no other tensor may be there.
+    /// The adapters' dropout is the file's `lora_dropout` unless `dropout` is given (a run that
+    /// continues training from the adapter uses its own).
     /// Returns the adapter's config, with the provenance Loft wrote (empty for other adapters).
     @discardableResult
-    public static func attach(_ folder: URL, to model: LlamaModel) throws -> AdapterConfig {
+    public static func attach(_ folder: URL, to model: LlamaModel, dropout: Float? = nil) throws -> AdapterConfig {
         var config = try readConfig(folder)
         let file = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
         config.provenance = file.metadata.filter { $0.key.hasPrefix("loft.") }
@@ -211,7 +213,7 @@ public enum AdapterFiles {
                 let b = try file.floats(bKey, shape: [base.outFeatures, rank])
                 used.formUnion([aKey, bKey])
                 let frozen = (base as? LoRALinear)?.base ?? base
-                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: rank, alpha: alpha, dropout: config.loraDropout)
+                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: rank, alpha: alpha, dropout: dropout ?? config.loraDropout)
             }
         }
         if let extra = file.names.first(where: { !used.contains($0) }) {

@@ -1,7 +1,6 @@
 import Formats
 import Foundation
 import Llama
-import LoRA
 import Training
 
 extension ModelBuilder {
@@ -29,14 +28,7 @@ extension ModelBuilder {
         if !differing.isEmpty {
             throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: "must match the adapter \(path)")
         }
-        let attached = try AdapterFiles.attach(folder, to: model)
-        for block in model.blocks {
-            for module in config.lora.targetModules {
-                guard let lora = block[module] as? LoRALinear else { continue }
-                block[module] = LoRALinear(base: lora.base, a: lora.loraA.data, b: lora.loraB.data, rank: lora.rank,
-                                           alpha: lora.alpha, dropout: config.lora.dropout)
-            }
-        }
+        let attached = try AdapterFiles.attach(folder, to: model, dropout: config.lora.dropout)
         let isLoftFolder = (try? ModelLoader.format(of: config.model.path, declared: config.model.format)) == .loft
         return [ModelLoader.baseMismatchWarning(adapter: path, config: attached, base: config.model.path, isLoftFolder: isLoftFolder)]
             .compactMap { $0 }

@@ -35,8 +35,6 @@ typedef void (*loft_pool_task)(void *context, int64_t chunk);
 /// all chunks have finished. Regions from several threads run one after another.
 void loft_pool_run(int64_t chunks, int workers, loft_pool_task task, void *context);
 
-#include <stdint.h>
-
 /// The SIMD paths of the kernels, in increasing order.
 typedef enum { LOFT_SIMD_SCALAR = 0, LOFT_SIMD_AVX2 = 1, LOFT_SIMD_AVX512 = 2 } loft_simd_path;
 
