@@ -18,7 +18,7 @@ public enum AttentionBackend {
         let (batch, steps) = (q.shape[0], q.shape[1])
         switch self {
         case .causal(let table):
-            return q.rope(table).causalAttention(key: k.rope(table), value: v).reshaped([batch, steps, c.qDim])
+            return q.causalAttention(key: k, value: v, rotary: table).reshaped([batch, steps, c.qDim])
         case .cached(let cache):
             precondition(batch == 1, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length

@@ -63,8 +63,9 @@ public final class TransformerBlock {
         let k = linear(self.k, h).reshaped([batch, steps, c.kvHeads, c.headDim])
         let v = linear(self.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
         let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
-        let y = x + linear(o, attended)
+        let y = recording ? o(attended, adding: x) : x + o.infer(attended)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
-        return y + linear(down, linear(gate, m).swiGLU(up: linear(up, m)))
+        let activated = linear(gate, m).swiGLU(up: linear(up, m))
+        return recording ? down(activated, adding: y) : y + down.infer(activated)
     }
 }

@@ -8,6 +8,10 @@ public protocol LinearLayer: AnyObject {
     var outFeatures: Int { get }
     /// The training path: [..., in] → [..., out], recording gradients for trainable parts.
     func callAsFunction(_ x: Tensor) -> Tensor
+    /// The training path onto a residual: `residual + self(x)`, residual [..., out]. Layers that
+    /// can write their output onto the residual in one node (no [..., out] intermediate kept until
+    /// backward) implement it; the default composes the two ops.
+    func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor
     /// The inference path, never recording: `x` [rows, in] → [rows, out] written to `y`.
     func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
     /// The trainable tensors, named relative to the layer (`lora_A`, `lora_B`); empty if frozen.
@@ -18,6 +22,9 @@ public protocol LinearLayer: AnyObject {
 }
 
 extension LinearLayer {
+    /// `residual + self(x)` as two tape nodes.
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor { residual + self(x) }
+
     /// The inference path on a constant tensor: [..., in] → [..., out].
     public func infer(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == inFeatures, "linear: x \(x.shape) into \(inFeatures) → \(outFeatures)")

@@ -3,19 +3,23 @@ import Autograd
 // MARK: - The LoRA layer as one tape node: y = base(x) + s·(drop(x)·Aᵀ)·Bᵀ written into one
 // buffer (the low-rank product accumulated onto the base output by sgemm with beta = 1), so a
 // training step holds neither the base output nor the update as separate [N, out] arrays, and no
-// add runs forward or backward. Saved: h = drop(x)·Aᵀ [N, R] and the dropout mask.
+// add runs forward or backward; with a residual r the buffer becomes r + y, the next residual
+// stream, so a block's o and down outputs are never held either. Saved: h = drop(x)·Aᵀ [N, R]
+// and the dropout mask.
 //
 // backward, dy [N, out], s = alpha / R:
 //   dB += s·dyᵀ·h            [out, R]
 //   dh  = s·dy·B             [N, R]
 //   dA += dhᵀ·drop(x)        [R, in]
 //   dx += dy·deq(W) + (dh·A) ⊙ mask
+//   dr += dy
 // reference: peft LoraLayer.forward; llm.c matmul_forward/backward pairs
 
 extension LoRALinear {
-    /// The fused training forward (see the file comment): x [..., in] → [..., out]. The base must
-    /// be frozen; its input gradient comes from `accumulateInputGradient`.
-    func fusedForward(_ x: Tensor) -> Tensor {
+    /// The fused training forward (see the file comment): x [..., in] → [..., out], plus
+    /// `residual` [..., out] when given. The base must be frozen; its input gradient comes from
+    /// `accumulateInputGradient`.
+    func fusedForward(_ x: Tensor, adding residual: Tensor? = nil) -> Tensor {
         let (n, inF, outF, r, s) = (x.count / inFeatures, inFeatures, outFeatures, rank, scaling)
         // The mask as bytes (1 = kept), a quarter of a Float mask's memory: it lives until backward.
         var mask: [UInt8] = []
@@ -47,10 +51,13 @@ extension LoRALinear {
                 }
             }
         }
+        let shape = Array(x.shape.dropLast()) + [outF]
+        if let residual { Self.add(residual, into: &y, shape: shape) }
         let frozen = base
-        return Tape.record("loraLinear", data: y, shape: Array(x.shape.dropLast()) + [outF], inputs: [x, loraA, loraB]) {
+        return Tape.record("loraLinear", data: y, shape: shape, inputs: [x, loraA, loraB] + (residual.map { [$0] } ?? [])) {
             dy, inputs, needs in
             let (xT, aT, bT) = (inputs[0], inputs[1], inputs[2])
+            if inputs.count == 4 && needs[3] { inputs[3].addGrad(Array(dy)) }
             if needs[2] {
                 bT.accumulateGrad { db in
                     h.withUnsafeBufferPointer { hs in
@@ -106,6 +113,20 @@ extension LoRALinear {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// y += residual (same count), on both cores.
+    static func add(_ residual: Tensor, into y: inout [Float], shape: [Int]) {
+        precondition(residual.shape == shape, "LoRA linear: residual \(residual.shape) for output \(shape)")
+        let width = shape.last ?? 1
+        y.withUnsafeMutableBufferPointer { ys in
+            let out = SendablePointer(ys.baseAddress!)
+            residual.withValues { r in
+                Parallel.forEach(ys.count / width, costPerItem: width) { rows in
+                    for i in (rows.lowerBound * width)..<(rows.upperBound * width) { out.pointer[i] += r[i] }
                 }
             }
         }

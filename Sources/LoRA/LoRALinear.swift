@@ -44,6 +44,13 @@ public final class LoRALinear: LinearLayer {
         return base(x) + update
     }
 
+    /// The training path onto a residual: one fused node whose output buffer is the new residual
+    /// stream (over a frozen base), else the composition.
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+        if base.trainableParameters.isEmpty { return fusedForward(x, adding: residual) }
+        return residual + self(x)
+    }
+
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         base.infer(x, rows: rows, into: y)
         var hidden = [Float](repeating: 0, count: rows * rank)  // x·Aᵀ [rows, R]

@@ -96,4 +96,27 @@ final class CausalAttentionCompositionTests: XCTestCase {
         assertClose(fused.0, composed.0, atol: 1e-5, "output")
         for i in 0..<3 { assertClose(fused.1[i], composed.1[i], atol: 1e-4, "gradient \(i)") }
     }
+
+    /// RoPE inside the op (rotated q, k as per-head scratch, gradients rotated back) equals
+    /// `rope` then the op, in values and all three gradients, with grouped-query heads on the
+    /// threaded path; without a table the op is unchanged.
+    func testRotaryInsideEqualsRopeThenAttention() {
+        let (b, t, h, hkv, dh) = (2, 40, 4, 2, 16)
+        let inputs = [randomTensor([b, t, h, dh], seed: 31), randomTensor([b, t, hkv, dh], seed: 32),
+                      randomTensor([b, t, hkv, dh], seed: 33)]
+        let table = RotaryTable(headDim: dh, positions: t, offset: 0, theta: 10_000)
+        let seed = randomTensor([b, t, h, dh], seed: 34, requiresGrad: false).data
+        func gradients(_ f: ([Tensor]) -> Tensor) -> ([Float], [[Float]]) {
+            for x in inputs { x.zeroGrad() }
+            let y = f(inputs)
+            y.backward(seed: seed)
+            return (y.data, inputs.map { $0.grad! })
+        }
+        let fused = gradients { $0[0].causalAttention(key: $0[1], value: $0[2], rotary: table) }
+        let composed = gradients { $0[0].rope(table).causalAttention(key: $0[1].rope(table), value: $0[2]) }
+        assertClose(fused.0, composed.0, atol: 1e-6, "output")
+        for i in 0..<3 { assertClose(fused.1[i], composed.1[i], atol: 1e-5, "gradient \(i)") }
+        let unrotated = gradients { $0[0].causalAttention(key: $0[1], value: $0[2]) }
+        XCTAssertGreaterThan(zip(unrotated.0, fused.0).map { abs($0 - $1) }.max()!, 1e-3, "the table is applied")
+    }
 }

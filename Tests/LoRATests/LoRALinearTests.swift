@@ -84,6 +84,26 @@ final class LoRALinearTests: XCTestCase {
         }
     }
 
+    /// The fused node onto a residual (a block's o and down) equals `residual + lora(x)` bit for
+    /// bit in output and in the gradients of x, A, B and the residual (float addition commutes;
+    /// every other operation is the same), with dropout, over an NF4 base.
+    func testResidualFusedNodeEqualsAddedOps() {
+        var rng = RandomState(seed: 14)
+        let base = QuantizedLinear(weight: QuantizedTensor(rng.normal(count: 12 * 64, std: 0.1), shape: [12, 64], codebook: .nf4))
+        let (a, b) = (rng.normal(count: 3 * 64, std: 0.1), rng.normal(count: 12 * 3, std: 0.1))
+        let seed = rng.normal(count: 2 * 5 * 12)
+        func run(fused: Bool) -> [[Float]] {
+            let lora = LoRALinear(base: base, a: a, b: b, rank: 3, alpha: 6, dropout: 0.2)
+            lora.dropoutRNG = RandomState(seed: 15)
+            let (x, residual) = (randomTensor([2, 5, 64], seed: 16), randomTensor([2, 5, 12], seed: 17))
+            let y = fused ? lora(x, adding: residual) : residual + lora(x)
+            y.backward(seed: seed)
+            return [y.data, x.grad!, residual.grad!, lora.loraA.grad!, lora.loraB.grad!]
+        }
+        let (fused, composed) = (run(fused: true), run(fused: false))
+        for (i, name) in ["y", "dx", "dresidual", "dA", "dB"].enumerated() { XCTAssertEqual(fused[i], composed[i], name) }
+    }
+
     /// `accumulateInputGradient` of a LoRA layer adds dy·(W + s·B·A).
     func testInputGradientOfTheMergedMap() {
         var rng = RandomState(seed: 13)

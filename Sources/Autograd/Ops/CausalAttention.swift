@@ -1,27 +1,31 @@
 import Foundation
 
-// MARK: - Causal self-attention with grouped-query heads, fused (scores, mask, softmax, sum).
+// MARK: - Causal self-attention with grouped-query heads, fused (RoPE, scores, mask, softmax, sum).
 // reference: transformers LlamaAttention (eager), FlashAttention-2 backward (recompute from the
 // row log-sum-exp instead of storing the [T, T] probabilities)
 
 extension Tensor {
-    /// softmax(q·kᵀ/√Dh + causal mask)·v per head, where query head h reads key/value head
-    /// `h / (H / Hkv)`.
-    /// - Parameters: `self` = q [B, T, H, Dh]; `key`, `value` [B, T, Hkv, Dh], `Hkv` divides `H`.
+    /// softmax(q'·k'ᵀ/√Dh + causal mask)·v per head, where query head h reads key/value head
+    /// `h / (H / Hkv)` and q', k' are q, k rotated by `rotary` (RoPE inside the op: neither the
+    /// rotated q and k nor their gradients are ever held as tensors; without a table, q' = q).
+    /// - Parameters: `self` = q [B, T, H, Dh]; `key`, `value` [B, T, Hkv, Dh], `Hkv` divides `H`;
+    ///   `rotary` for T positions and Dh.
     /// - Returns: [B, T, H, Dh].
-    public func causalAttention(key: Tensor, value: Tensor) -> Tensor {
+    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil) -> Tensor {
         precondition(rank == 4 && key.rank == 4 && key.shape == value.shape
                      && key.shape[0] == shape[0] && key.shape[1] == shape[1]
                      && key.shape[3] == shape[3] && key.shape[2] > 0 && shape[2] % key.shape[2] == 0,
                      "causalAttention: q \(shape), k \(key.shape), v \(value.shape)")
+        precondition(rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
+                     "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
         let dims = AttentionDims(batch: shape[0], steps: shape[1], heads: shape[2],
-                                 kvHeads: key.shape[2], headDim: shape[3])
+                                 kvHeads: key.shape[2], headDim: shape[3], rotary: rotary)
         var logSumExp = [Float](repeating: 0, count: dims.batch * dims.heads * dims.steps)
         let output = uninitializedFloats(count) { out in
             logSumExp.withUnsafeMutableBufferPointer { lse in
-                data.withUnsafeBufferPointer { q in
-                    key.data.withUnsafeBufferPointer { k in
-                        value.data.withUnsafeBufferPointer { v in
+                withValues { q in
+                    key.withValues { k in
+                        value.withValues { v in
                             attentionForward(dims, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
                                              out: SendablePointer(out.baseAddress!),
                                              logSumExp: SendablePointer(lse.baseAddress!))
@@ -36,9 +40,9 @@ extension Tensor {
             var dq = [Float](repeating: 0, count: needs[0] ? inputs[0].count : 1)
             var dk = [Float](repeating: 0, count: needs[1] ? inputs[1].count : 1)
             var dv = [Float](repeating: 0, count: needs[2] ? inputs[2].count : 1)
-            inputs[0].data.withUnsafeBufferPointer { q in
-                inputs[1].data.withUnsafeBufferPointer { k in
-                    inputs[2].data.withUnsafeBufferPointer { v in
+            inputs[0].withValues { q in
+                inputs[1].withValues { k in
+                    inputs[2].withValues { v in
                         output.withUnsafeBufferPointer { o in
                             savedLogSumExp.withUnsafeBufferPointer { lse in
                                 dq.withUnsafeMutableBufferPointer { dqB in
@@ -65,9 +69,10 @@ extension Tensor {
     }
 }
 
-/// The sizes of one attention call: B, T, H, Hkv, Dh.
+/// The sizes of one attention call: B, T, H, Hkv, Dh, and the RoPE table if the op rotates.
 struct AttentionDims {
     let batch: Int, steps: Int, heads: Int, kvHeads: Int, headDim: Int
+    let rotary: RotaryTable?
     var scale: Float { 1 / Float(headDim).squareRoot() }
     var group: Int { heads / kvHeads }
     var qRowStride: Int { heads * headDim }
@@ -78,89 +83,96 @@ struct AttentionDims {
     func kvOffset(_ b: Int, _ g: Int) -> Int { b * steps * kvRowStride + g * headDim }
 }
 
-/// Forward over all (b, h): P = causal softmax(scale·Q·Kᵀ), O = P·V; saves log Σ exp per row.
+/// Forward over all (b, h): Q', K' = the head's rotated q, k as [T, Dh] scratch;
+/// P = causal softmax(scale·Q'·K'ᵀ), O = P·V; saves log Σ exp per row.
 private func attentionForward(
     _ d: AttentionDims, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     out: SendablePointer<Float>, logSumExp: SendablePointer<Float>
 ) {
-    let t = d.steps
-    Parallel.forEach(d.batch * d.heads, costPerItem: 2 * t * t * d.headDim) { range in
-        var scores = [Float](repeating: 0, count: t * t)
-        scores.withUnsafeMutableBufferPointer { s in
+    let (t, dh) = (d.steps, d.headDim)
+    Parallel.forEach(d.batch * d.heads, costPerItem: 2 * t * t * dh) { range in
+        var scratch = [Float](repeating: 0, count: t * t + 2 * t * dh)
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let (s, qs, ks) = (buffer.baseAddress!, buffer.baseAddress! + t * t, buffer.baseAddress! + t * t + t * dh)
             for item in range {
                 let (b, h) = (item / d.heads, item % d.heads)
-                let qp = q + d.qOffset(b, h), kp = k + d.kvOffset(b, h / d.group)
-                BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
-                           alpha: d.scale, a: qp, lda: d.qRowStride, b: kp, ldb: d.kvRowStride,
-                           c: s.baseAddress!, ldc: t, autocast: true)
+                d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
+                d.rotary.rotate(rows: t, width: dh, from: k + d.kvOffset(b, h / d.group), stride: d.kvRowStride, into: ks)
+                BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                           alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, autocast: true)
                 for i in 0..<t {  // row i attends to keys 0...i
-                    let row = s.baseAddress! + i * t
+                    let row = s + i * t
                     logSumExp.pointer[item * t + i] = softmaxRow(row, into: row, count: i + 1)
                     for j in (i + 1)..<t { row[j] = 0 }
                 }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
-                           a: s.baseAddress!, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
+                BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
+                           a: s, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
                            c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, autocast: true)
             }
         }
     }
 }
 
-/// Backward over all (b, g) key/value heads and the query heads that read them:
-/// dV += Pᵀ·dO, dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O)), dQ = scale·dS·K, dK += scale·dSᵀ·Q.
+/// Backward over all (b, g) key/value heads and the query heads that read them, with Q', K' the
+/// rotated heads as in the forward: dV += Pᵀ·dO, dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ O)),
+/// dQ += Rᵀ(scale·dS·K'), dK += Rᵀ(Σ_h scale·dSᵀ·Q') where Rᵀ undoes the rotation.
 private func attentionBackward(
     _ d: AttentionDims, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
     dq: SendablePointer<Float>, dk: SendablePointer<Float>, dv: SendablePointer<Float>,
     needs: (q: Bool, k: Bool, v: Bool)
 ) {
-    let t = d.steps
-    Parallel.forEach(d.batch * d.kvHeads, costPerItem: 8 * d.group * t * t * d.headDim) { range in
-        var probabilities = [Float](repeating: 0, count: t * t), dScores = probabilities
-        var rowDot = [Float](repeating: 0, count: t)
-        for item in range {
-            let (b, g) = (item / d.kvHeads, item % d.kvHeads)
-            let kp = k + d.kvOffset(b, g), vp = v + d.kvOffset(b, g)
-            for h in (g * d.group)..<((g + 1) * d.group) {
-                let qp = q + d.qOffset(b, h), op = out + d.qOffset(b, h), dop = dOut + d.qOffset(b, h)
-                let lse = logSumExp + (b * d.heads + h) * t
-                probabilities.withUnsafeMutableBufferPointer { p in
-                    dScores.withUnsafeMutableBufferPointer { ds in
-                        let (pp, dsp) = (p.baseAddress!, ds.baseAddress!)
-                        BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
-                                   alpha: d.scale, a: qp, lda: d.qRowStride, b: kp, ldb: d.kvRowStride,
-                                   c: pp, ldc: t, autocast: true)
-                        for i in 0..<t {
-                            let row = pp + i * t
-                            _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
-                            for j in (i + 1)..<t { row[j] = 0 }
-                            var dot: Float = 0
-                            for e in 0..<d.headDim { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
-                            rowDot[i] = dot
-                        }
-                        if needs.v {
-                            BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
-                                       a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                                       c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
-                        }
-                        guard needs.q || needs.k else { return }
-                        BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: d.headDim,
-                                   a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, autocast: true)
-                        for i in 0..<t {
-                            for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
-                            for j in (i + 1)..<t { dsp[i * t + j] = 0 }
-                        }
-                        if needs.q {
-                            BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: d.headDim, k: t,
-                                       alpha: d.scale, a: dsp, lda: t, b: kp, ldb: d.kvRowStride, beta: 1,
-                                       c: dq.pointer + d.qOffset(b, h), ldc: d.qRowStride, autocast: true)
-                        }
-                        if needs.k {
-                            BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: d.headDim, k: t,
-                                       alpha: d.scale, a: dsp, lda: t, b: qp, ldb: d.qRowStride, beta: 1,
-                                       c: dk.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
-                        }
+    let (t, dh) = (d.steps, d.headDim)
+    Parallel.forEach(d.batch * d.kvHeads, costPerItem: 8 * d.group * t * t * dh) { range in
+        // P and dS [T, T]; Q', K', dQ' and dK' [T, Dh]; the row dots [T].
+        var scratch = [Float](repeating: 0, count: 2 * t * t + 4 * t * dh + t)
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let pp = buffer.baseAddress!, dsp = pp + t * t, qs = dsp + t * t, ks = qs + t * dh
+            let dqs = ks + t * dh, dks = dqs + t * dh, rowDot = dks + t * dh
+            for item in range {
+                let (b, g) = (item / d.kvHeads, item % d.kvHeads)
+                let vp = v + d.kvOffset(b, g)
+                d.rotary.rotate(rows: t, width: dh, from: k + d.kvOffset(b, g), stride: d.kvRowStride, into: ks)
+                dks.update(repeating: 0, count: t * dh)
+                for h in (g * d.group)..<((g + 1) * d.group) {
+                    let op = out + d.qOffset(b, h), dop = dOut + d.qOffset(b, h)
+                    let lse = logSumExp + (b * d.heads + h) * t
+                    d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                               alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, autocast: true)
+                    for i in 0..<t {
+                        let row = pp + i * t
+                        _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
+                        for j in (i + 1)..<t { row[j] = 0 }
+                        var dot: Float = 0
+                        for e in 0..<dh { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
+                        rowDot[i] = dot
                     }
+                    if needs.v {
+                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
+                                   a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
+                                   c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
+                    }
+                    guard needs.q || needs.k else { continue }
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                               a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, autocast: true)
+                    for i in 0..<t {
+                        for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
+                        for j in (i + 1)..<t { dsp[i * t + j] = 0 }
+                    }
+                    if needs.q {
+                        BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
+                                   alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, autocast: true)
+                        d.rotary.rotateBack(rows: t, width: dh, from: dqs, adding: dq.pointer + d.qOffset(b, h), stride: d.qRowStride)
+                    }
+                    if needs.k {
+                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
+                                   alpha: d.scale, a: dsp, lda: t, b: qs, ldb: dh, beta: 1,
+                                   c: dks, ldc: dh, autocast: true)
+                    }
+                }
+                if needs.k {
+                    d.rotary.rotateBack(rows: t, width: dh, from: dks, adding: dk.pointer + d.kvOffset(b, g), stride: d.kvRowStride)
                 }
             }
         }

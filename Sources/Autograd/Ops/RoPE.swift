@@ -86,3 +86,49 @@ extension Tensor {
         }
     }
 }
+
+extension Optional where Wrapped == RotaryTable {
+    /// One head of `rows` positions, row t (`stride` apart in `source`) rotated at table position t
+    /// into the contiguous `target` [rows, Dh]; without a table, a copy (the fused attention's Q', K').
+    func rotate(rows: Int, width: Int, from source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>) {
+        guard let table = self else {
+            for t in 0..<rows { target.advanced(by: t * width).update(from: source + t * stride, count: width) }
+            return
+        }
+        let half = table.half
+        table.cos.withUnsafeBufferPointer { cosT in
+            table.sin.withUnsafeBufferPointer { sinT in
+                for t in 0..<rows {
+                    let (c, s, x, out) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half, source + t * stride, target + t * width)
+                    for i in 0..<half {
+                        let (x1, x2) = (x[i], x[half + i])
+                        out[i] = x1 * c[i] - x2 * s[i]
+                        out[half + i] = x2 * c[i] + x1 * s[i]
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transpose of `rotate`, accumulated: `target` rows (`stride` apart) += Rᵀ(source row t)
+    /// for the contiguous gradient `source` [rows, Dh]; without a table, an add.
+    func rotateBack(rows: Int, width: Int, from source: UnsafePointer<Float>, adding target: UnsafeMutablePointer<Float>, stride: Int) {
+        guard let table = self else {
+            for t in 0..<rows { for i in 0..<width { target[t * stride + i] += source[t * width + i] } }
+            return
+        }
+        let half = table.half
+        table.cos.withUnsafeBufferPointer { cosT in
+            table.sin.withUnsafeBufferPointer { sinT in
+                for t in 0..<rows {
+                    let (c, s, g, out) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half, source + t * width, target + t * stride)
+                    for i in 0..<half {
+                        let (g1, g2) = (g[i], g[half + i])
+                        out[i] += g1 * c[i] + g2 * s[i]
+                        out[half + i] += g2 * c[i] - g1 * s[i]
+                    }
+                }
+            }
+        }
+    }
+}
