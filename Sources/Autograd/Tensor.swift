@@ -19,17 +19,23 @@ public final class Tensor {
     private var storedGrad: [Float]?
     /// Where the values and gradient live when the tensor is a trainable parameter of an arena.
     private(set) var slot: (arena: ParameterArena, offset: Int)?
+    /// How an op output's values are computed again from the op's saved inputs, if the op can.
+    private var recomputation: (() -> [Float])?
+    /// Whether `releaseValues()` dropped the values; reads then recompute them (see
+    /// `Tensor+Recomputation.swift`).
+    public private(set) var valuesReleased = false
 
     /// The values in row-major order; `data.count == shape.product`. In an arena, reading copies
     /// the tensor's slice out and writing copies it in; ops use `withValues` instead.
     public var data: [Float] {
         get {
+            if valuesReleased, let recomputation { return recomputation() }
             guard let slot else { return storage }
             return Array(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
         }
         set {
             precondition(newValue.count == count, "Tensor.data: \(newValue.count) values for shape \(shape)")
-            guard let slot else { storage = newValue; return }
+            guard let slot else { (storage, valuesReleased) = (newValue, false); return }
             _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: newValue)
         }
         _modify {
@@ -39,6 +45,7 @@ public final class Tensor {
                 precondition(copy.count == count, "Tensor.data: \(copy.count) values for shape \(shape)")
                 _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: copy)
             } else {
+                if valuesReleased, let recomputation { (storage, valuesReleased) = (recomputation(), false) }
                 yield &storage
             }
         }
@@ -68,7 +75,24 @@ public final class Tensor {
     @inline(__always)
     public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         if let slot { return try body(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)])) }
+        if valuesReleased, let recomputation { return try recomputation().withUnsafeBufferPointer(body) }
         return try storage.withUnsafeBufferPointer(body)
+    }
+
+    /// Lets `releaseValues()` drop this op output's values: `body` computes them again, equal bit
+    /// for bit, from what the op saved (ops call it on the outputs they can recompute cheaply).
+    func allowRecomputation(_ body: @escaping () -> [Float]) {
+        precondition(slot == nil && node != nil, "allowRecomputation: only op outputs")
+        recomputation = body
+    }
+
+    /// Drops the values until they are next read (each read then recomputes them, without keeping
+    /// them), when the op that made this tensor allows it; returns whether it did.
+    @discardableResult
+    public func releaseValues() -> Bool {
+        guard recomputation != nil, !valuesReleased else { return false }
+        (storage, valuesReleased) = ([], true)
+        return true
     }
 
     /// Moves this trainable tensor's values into `arena` at `offset` (used by `ParameterArena`).

@@ -55,6 +55,12 @@ public final class TransformerBlock {
 
     /// The block: x [B, T, D] → [B, T, D]. `recording` puts the linears on the tape (training);
     /// otherwise they run their inference path. `attention` supplies positions and past keys.
+    ///
+    /// Recording, the block keeps for backward only what is expensive to compute again: the norm
+    /// outputs (h, m) and the SwiGLU product are released once their linears have run, and
+    /// backward recomputes them from the saved inputs (selective recomputation, Korthikanti et al.
+    /// 2022, "Reducing Activation Recomputation in Large Transformer Models"): 3·[N, D] + [N, F]
+    /// floats less per layer, for two elementwise passes.
     func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool) -> Tensor {
         let (batch, steps) = (x.shape[0], x.shape[1])
         func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
@@ -62,10 +68,14 @@ public final class TransformerBlock {
         let q = linear(self.q, h).reshaped([batch, steps, c.heads, c.headDim])
         let k = linear(self.k, h).reshaped([batch, steps, c.kvHeads, c.headDim])
         let v = linear(self.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
+        if recording { h.releaseValues() }
         let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
         let y = recording ? o(attended, adding: x) : x + o.infer(attended)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
         let activated = linear(gate, m).swiGLU(up: linear(up, m))
-        return recording ? down(activated, adding: y) : y + down.infer(activated)
+        if recording { m.releaseValues() }
+        guard recording else { return y + down.infer(activated) }
+        defer { activated.releaseValues() }
+        return down(activated, adding: y)
     }
 }

@@ -10,26 +10,25 @@ extension Tensor {
         var inverseRMS = [Float](repeating: 0, count: rows)  // r = 1 / sqrt(mean(x²) + eps), saved
         let result = uninitializedFloats(count) { out in
             let outP = SendablePointer(out.baseAddress!)
-            data.withUnsafeBufferPointer { x in
-                weight.data.withUnsafeBufferPointer { w in
+            withValues { x in
+                weight.withValues { w in
                     inverseRMS.withUnsafeMutableBufferPointer { r in
                         let rP = SendablePointer(r.baseAddress!)
                         Parallel.forEach(rows, costPerItem: 4 * dim) { range in
                             for row in range {
-                                let xr = x.baseAddress! + row * dim, yr = outP.pointer + row * dim
+                                let xr = x.baseAddress! + row * dim
                                 var sumSquares: Double = 0
                                 for j in 0..<dim { sumSquares += Double(xr[j] * xr[j]) }
-                                let inv = 1 / (Float(sumSquares / Double(dim)) + eps).squareRoot()
-                                rP.pointer[row] = inv
-                                for j in 0..<dim { yr[j] = xr[j] * inv * w[j] }
+                                rP.pointer[row] = 1 / (Float(sumSquares / Double(dim)) + eps).squareRoot()
                             }
                         }
+                        Self.scaleRows(x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim, into: outP.pointer)
                     }
                 }
             }
         }
         let savedInverseRMS = inverseRMS
-        return Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs, needs in
+        let output = Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs, needs in
             let (xT, wT) = (inputs[0], inputs[1])
             // dx = r·(dy⊙w) − x · r³/D · Σ(dy⊙w⊙x);   dw = Σ_rows dy ⊙ x · r
             var dx = [Float](repeating: 0, count: needs[0] ? rows * dim : 1)
@@ -65,6 +64,33 @@ extension Tensor {
                 var dw = [Float](repeating: 0, count: dim)
                 for chunk in 0..<chunks { for j in 0..<dim { dw[j] += dwPartial[chunk * dim + j] } }
                 wT.addGrad(dw)
+            }
+        }
+        if output.node != nil {
+            output.allowRecomputation { [self] in
+                uninitializedFloats(rows * dim) { out in
+                    withValues { x in
+                        weight.withValues { w in
+                            savedInverseRMS.withUnsafeBufferPointer { r in
+                                Self.scaleRows(x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim, into: out.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// y[row] = x[row] · r[row] · w for [rows, D] rows, on both cores (the forward, and its
+    /// recomputation from the saved r).
+    private static func scaleRows(_ x: UnsafePointer<Float>, by r: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
+                                  rows: Int, dim: Int, into y: UnsafeMutablePointer<Float>) {
+        let out = SendablePointer(y)
+        Parallel.forEach(rows, costPerItem: 2 * dim) { range in
+            for row in range {
+                let (xr, yr, inv) = (x + row * dim, out.pointer + row * dim, r[row])
+                for j in 0..<dim { yr[j] = xr[j] * inv * w[j] }
             }
         }
     }

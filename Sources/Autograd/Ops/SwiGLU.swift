@@ -8,17 +8,7 @@ extension Tensor {
     public func swiGLU(up: Tensor) -> Tensor {
         precondition(shape == up.shape, "swiGLU: gate \(shape) with up \(up.shape)")
         let n = count
-        let result = uninitializedFloats(n) { out in
-            let outP = SendablePointer(out.baseAddress!)
-            data.withUnsafeBufferPointer { a in
-                up.data.withUnsafeBufferPointer { b in
-                    Parallel.forEach(n, costPerItem: 20) { range in
-                        for i in range { outP.pointer[i] = a[i] / (1 + exp(-a[i])) * b[i] }
-                    }
-                }
-            }
-        }
-        return Tape.record("swiGLU", data: result, shape: shape, inputs: [self, up]) { dy, inputs, needs in
+        let output = Tape.record("swiGLU", data: Self.swiGLUValues(self, up), shape: shape, inputs: [self, up]) { dy, inputs, needs in
             let (gateT, upT) = (inputs[0], inputs[1])
             var dGate = [Float](repeating: 0, count: n), dUp = dGate
             gateT.data.withUnsafeBufferPointer { a in
@@ -40,6 +30,22 @@ extension Tensor {
             }
             if needs[0] { gateT.addGrad(dGate) }
             if needs[1] { upT.addGrad(dUp) }
+        }
+        if output.node != nil { output.allowRecomputation { [self] in Self.swiGLUValues(self, up) } }
+        return output
+    }
+
+    /// silu(gate) ⊙ up elementwise, on both cores.
+    private static func swiGLUValues(_ gate: Tensor, _ up: Tensor) -> [Float] {
+        uninitializedFloats(gate.count) { out in
+            let outP = SendablePointer(out.baseAddress!)
+            gate.withValues { a in
+                up.withValues { b in
+                    Parallel.forEach(a.count, costPerItem: 20) { range in
+                        for i in range { outP.pointer[i] = a[i] / (1 + exp(-a[i])) * b[i] }
+                    }
+                }
+            }
         }
     }
 }
