@@ -7,9 +7,14 @@ import Foundation
 
 /// The chunked product + softmax kernel shared by the training op and perplexity.
 public enum LinearCrossEntropy {
-    /// Rows per chunk for a vocabulary of `vocab`: about 8M floats (32 MB) of logits, at least 16
-    /// rows (so sgemm stays efficient) and never more than the rows there are.
-    public static func chunkRows(vocab: Int, rows: Int) -> Int { max(1, min(rows, max(16, 8_388_608 / max(1, vocab)))) }
+    /// Rows per chunk for a vocabulary of `vocab`: about 8M floats (32 MB) of logits — 2M when the
+    /// gradient goes through the bf16 kernel (`packedOnce`), whose operands are packed once for all
+    /// chunks, so that smaller chunks cost no time and take 24 MB of logits and 12 MB of packed
+    /// gradient off a training step's peak (sgemm repacks the projection per call and wants large
+    /// chunks) — at least 16 rows, and never more than the rows there are.
+    public static func chunkRows(vocab: Int, rows: Int, packedOnce: Bool = false) -> Int {
+        max(1, min(rows, max(16, (packedOnce ? 2_097_152 : 8_388_608) / max(1, vocab))))
+    }
 
     /// For hidden rows `h` [N, D] and `w` [V, D]: each row's NLL `lse(h·wᵀ) − (h·wᵀ)[target]` into
     /// `nll` [N] (0 for ignored rows) and, when `dh` is given, the unscaled gradient
@@ -20,7 +25,7 @@ public enum LinearCrossEntropy {
                            targets: [Int32], ignoreIndex: Int32, nll: UnsafeMutablePointer<Float>,
                            dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil) {
         guard n > 0 else { return }
-        let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n)))
+        let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n, packedOnce: BLAS.usesBF16Kernel && dh != nil)))
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: step * v)
         defer { logits.deallocate() }
         let (logitsP, nllP) = (SendablePointer(logits), SendablePointer(nll))
