@@ -39,17 +39,19 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
         return result
     }
 
+    /// A dropout keep-mask of `count` elements as bits: element i kept unless `nextUniform() < p`,
+    /// drawn in order — the same draws as that loop, with the state held in registers (a call per
+    /// element through the state array was 7% of a training step).
+    public mutating func keepMask(count: Int, dropProbability p: Float) -> KeepMask {
+        var (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+        var bits = [UInt64](repeating: 0, count: (count + 63) / 64)
+        for i in 0..<count where Self.uniform(Self.advance(&s0, &s1, &s2, &s3)) >= p { bits[i >> 6] |= 1 << UInt64(i & 63) }
+        (words[0], words[1], words[2], words[3]) = (s0, s1, s2, s3)
+        return KeepMask(words: bits, count: count)
+    }
+
     /// A Float uniform in [0, 1) with 24 random bits.
     public mutating func nextUniform() -> Float { Self.uniform(next()) }
-
-    /// Writes a dropout keep-mask: `mask[i] = nextUniform() < p ? 0 : 1`, in order — the same draws
-    /// as that loop, with the state held in registers (a call per element through the state array
-    /// was 7% of a training step).
-    public mutating func fillKeepMask(_ mask: UnsafeMutableBufferPointer<UInt8>, dropProbability p: Float) {
-        var (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
-        for i in 0..<mask.count { mask[i] = Self.uniform(Self.advance(&s0, &s1, &s2, &s3)) < p ? 0 : 1 }
-        (words[0], words[1], words[2], words[3]) = (s0, s1, s2, s3)
-    }
 
     /// One xoshiro256** step on the four state words: returns the output, advances the state.
     @inline(__always)

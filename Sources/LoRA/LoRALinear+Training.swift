@@ -5,7 +5,7 @@ import Autograd
 // training step holds neither the base output nor the update as separate [N, out] arrays, and no
 // add runs forward or backward; with a residual r the buffer becomes r + y, the next residual
 // stream, so a block's o and down outputs are never held either. Saved: h = drop(x)·Aᵀ [N, R]
-// and the dropout mask.
+// and the dropout mask (bits).
 //
 // backward, dy [N, out], s = alpha / R:
 //   dB += s·dyᵀ·h            [out, R]
@@ -21,15 +21,12 @@ extension LoRALinear {
     /// `accumulateInputGradient`.
     func fusedForward(_ x: Tensor, adding residual: Tensor? = nil) -> Tensor {
         let (n, inF, outF, r, s) = (x.count / inFeatures, inFeatures, outFeatures, rank, scaling)
-        // The mask as bytes (1 = kept), a quarter of a Float mask's memory: it lives until backward.
-        var mask: [UInt8] = []
+        // The mask as bits (a 32nd of a Float mask's memory): it lives until backward.
+        var mask = KeepMask.none
         let keep = dropout > 0 ? 1 / (1 - dropout) : 1
         if dropout > 0, var rng = dropoutRNG {
             // The same draws, in the same order, as `Tensor.dropout` (resume and tests rely on them).
-            mask = [UInt8](unsafeUninitializedCapacity: x.count) { buffer, initialized in
-                rng.fillKeepMask(buffer, dropProbability: dropout)
-                initialized = buffer.count
-            }
+            mask = rng.keepMask(count: x.count, dropProbability: dropout)
             dropoutRNG = rng
         }
         var y = [Float](repeating: 0, count: n * outF)
@@ -102,12 +99,9 @@ extension LoRALinear {
                                 }
                                 let dxP = SendablePointer(dx.baseAddress!)
                                 through.withUnsafeBufferPointer { t in
-                                    mask.withUnsafeBufferPointer { m in
-                                        Parallel.forEach(n, costPerItem: 2 * inF) { rows in
-                                            for i in (rows.lowerBound * inF)..<(rows.upperBound * inF) {
-                                                dxP.pointer[i] += t[i] * (m[i] == 0 ? 0 : keep)
-                                            }
-                                        }
+                                    Parallel.forEach(n, costPerItem: 2 * inF) { rows in
+                                        mask.accumulate(t.baseAddress!, scale: keep, into: dxP.pointer,
+                                                        range: (rows.lowerBound * inF)..<(rows.upperBound * inF))
                                     }
                                 }
                             }
@@ -135,16 +129,13 @@ extension LoRALinear {
     /// Calls `body` with `x ⊙ mask · keep` (a temporary; dropped inputs are `x · 0`, as a Float
     /// mask gave), or with `x` itself when there is no mask.
     @inline(__always)
-    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: [UInt8], _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
+    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: KeepMask, _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
         if mask.isEmpty { return body(x.baseAddress!) }
         let dropped = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
             let out = SendablePointer(buffer.baseAddress!)
-            mask.withUnsafeBufferPointer { m in
-                Parallel.forEach(x.count / 1024 + 1, costPerItem: 2048) { blocks in
-                    for i in (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024) {
-                        out.pointer[i] = x[i] * (m[i] == 0 ? 0 : keep)
-                    }
-                }
+            Parallel.forEach(x.count / 1024 + 1, costPerItem: 2048) { blocks in
+                mask.apply(x.baseAddress!, scale: keep, into: out.pointer,
+                           range: (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024))
             }
             initialized = x.count
         }

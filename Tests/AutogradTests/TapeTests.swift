@@ -51,18 +51,41 @@ final class TapeTests: XCTestCase {
     }
 }
 
-/// The bulk dropout mask draws exactly what the one-at-a-time loop draws, and leaves the same state.
+/// The bit mask draws exactly what the one-at-a-time loop draws, leaves the same state, and its
+/// scaled products equal multiplying by the Float mask of 0 / keep, on aligned and unaligned ranges.
 final class KeepMaskTests: XCTestCase {
-    func testBulkMaskEqualsTheLoop() {
+    func testBitMaskEqualsTheLoop() {
         for p: Float in [0.05, 0.5, 0.9] {
             var a = RandomState(seed: 99), b = a
-            var bulk = [UInt8](repeating: 7, count: 1001)
-            bulk.withUnsafeMutableBufferPointer { a.fillKeepMask($0, dropProbability: p) }
-            let loop: [UInt8] = (0..<1001).map { _ in b.nextUniform() < p ? 0 : 1 }
-            XCTAssertEqual(bulk, loop)
+            let mask = a.keepMask(count: 1001, dropProbability: p)
+            let loop: [Bool] = (0..<1001).map { _ in b.nextUniform() >= p }
+            XCTAssertEqual((0..<1001).map(mask.isKept), loop)
             XCTAssertEqual(a, b)
-            let kept = Double(bulk.filter { $0 == 1 }.count) / 1001
-            XCTAssertEqual(kept, Double(1 - p), accuracy: 0.05)
+            XCTAssertEqual(Double(loop.filter { $0 }.count) / 1001, Double(1 - p), accuracy: 0.05)
+        }
+    }
+
+    func testScaledProductsEqualAFloatMask() {
+        var rng = RandomState(seed: 5)
+        let n = 203, keep: Float = 1 / (1 - 0.3)
+        let mask = rng.keepMask(count: n, dropProbability: 0.3)
+        let x = rng.normal(count: n), start = rng.normal(count: n)
+        let factor = (0..<n).map { mask.isKept($0) ? keep : 0 }
+        for range in [0..<n, 3..<200, 8..<16, 5..<6] {
+            var out = [Float](repeating: .nan, count: n), dx = start
+            x.withUnsafeBufferPointer { xs in
+                out.withUnsafeMutableBufferPointer { mask.apply(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range) }
+                dx.withUnsafeMutableBufferPointer { mask.accumulate(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range) }
+            }
+            for i in 0..<n {
+                if range.contains(i) {
+                    XCTAssertEqual(out[i].bitPattern, (x[i] * factor[i]).bitPattern, "apply \(range) element \(i)")
+                    XCTAssertEqual(dx[i], start[i] + x[i] * factor[i], "accumulate \(range) element \(i)")
+                } else {
+                    XCTAssertTrue(out[i].isNaN, "apply wrote outside \(range)")
+                    XCTAssertEqual(dx[i], start[i], "accumulate wrote outside \(range)")
+                }
+            }
         }
     }
 }
