@@ -86,6 +86,19 @@ public final class Tensor {
         recomputation = body
     }
 
+    /// Keeps only a bf16 copy of this op output's values (round to nearest even; half the memory):
+    /// every later read sees the rounded values. For the activations bf16 training saves for
+    /// backward (PyTorch's autocast keeps its linear outputs in bf16 too); an op output that can
+    /// recompute itself is released instead. Returns whether it did.
+    @discardableResult
+    public func compressToBF16() -> Bool {
+        guard slot == nil, node != nil, recomputation == nil, !valuesReleased else { return false }
+        let rounded = storage.withUnsafeBufferPointer { BF16Values($0) }
+        recomputation = { rounded.expanded() }
+        (storage, valuesReleased) = ([], true)
+        return true
+    }
+
     /// Drops the values until they are next read (each read then recomputes them, without keeping
     /// them), when the op that made this tensor allows it; returns whether it did.
     @discardableResult

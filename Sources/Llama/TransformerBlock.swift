@@ -60,7 +60,9 @@ public final class TransformerBlock {
     /// outputs (h, m) and the SwiGLU product are released once their linears have run, and
     /// backward recomputes them from the saved inputs (selective recomputation, Korthikanti et al.
     /// 2022, "Reducing Activation Recomputation in Large Transformer Models"): 3·[N, D] + [N, F]
-    /// floats less per layer, for two elementwise passes.
+    /// floats less per layer, for two elementwise passes. In bf16 training the gate and up outputs
+    /// SwiGLU's backward reads are kept as bf16 (`compressToBF16`, as autocast keeps them): [N, F]
+    /// floats less again.
     func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool) -> Tensor {
         let (batch, steps) = (x.shape[0], x.shape[1])
         func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
@@ -72,8 +74,10 @@ public final class TransformerBlock {
         let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
         let y = recording ? o(attended, adding: x) : x + o.infer(attended)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
-        let activated = linear(gate, m).swiGLU(up: linear(up, m))
+        let (gated, upped) = (linear(gate, m), linear(up, m))
+        let activated = gated.swiGLU(up: upped)
         if recording { m.releaseValues() }
+        if recording && BLAS.effectiveComputeType == .bf16 { gated.compressToBF16(); upped.compressToBF16() }
         guard recording else { return y + down.infer(activated) }
         defer { activated.releaseValues() }
         return down(activated, adding: y)

@@ -89,3 +89,26 @@ final class KeepMaskTests: XCTestCase {
         }
     }
 }
+
+/// Saved activations kept as bf16: reads see each value rounded to the nearest bf16 (ties to even),
+/// the gradient still flows, and leaves or recomputable outputs are left alone.
+final class BF16CompressionTests: XCTestCase {
+    func testCompressedValuesAreTheRoundedValues() {
+        let x = Tensor([1, 1 + 1.0 / 256, 1 + 3.0 / 256, 1 + 5.0 / 512, -(1 + 0.7 / 128), 65_504.3, 0, -0.0], shape: [8], requiresGrad: true)
+        let y = x.scaled(by: 1)
+        XCTAssertFalse(x.compressToBF16(), "a leaf keeps its values")
+        XCTAssertTrue(y.compressToBF16())
+        XCTAssertTrue(y.valuesReleased)
+        // bf16 keeps 7 mantissa bits: near 1 the neighbours are 2⁻⁷ apart. 1 + 2⁻⁸ is a tie between
+        // 1 (even) and 1 + 2⁻⁷: 1; 1 + 3·2⁻⁸ a tie between 1 + 2⁻⁷ and 1 + 2⁻⁶ (even): 1 + 2⁻⁶;
+        // 1 + 1.25·2⁻⁷ is nearest 1 + 2⁻⁷; 65,504.3 (neighbours 256 apart) rounds to 65,536.
+        let expected: [Float] = [1, 1, 1 + 1.0 / 64, 1 + 1.0 / 128, -(1 + 1.0 / 128), 65_536, 0, -0.0]
+        XCTAssertEqual(y.data.map(\.bitPattern), expected.map(\.bitPattern))
+        for (value, rounded) in zip(x.data, y.data) { XCTAssertLessThanOrEqual(abs(value - rounded), abs(value) / 256) }
+        XCTAssertFalse(y.compressToBF16(), "already compressed")
+        y.sum().backward()
+        XCTAssertEqual(x.grad!, [Float](repeating: 1, count: 8))
+        XCTAssertFalse(x.rmsNorm(weight: Tensor([Float](repeating: 1, count: 8), shape: [8]), eps: 1e-5).compressToBF16(),
+                       "an output that recomputes itself is released, not rounded")
+    }
+}
