@@ -10,7 +10,7 @@ public struct KeepMask: Sendable {
     public let count: Int
 
     /// No mask (dropout off).
-    public static let none = KeepMask(words: [], count: 0)
+    public static var none: KeepMask { KeepMask(words: [], count: 0) }
 
     /// The mask from its words.
     public init(words: [UInt64], count: Int) {
@@ -28,34 +28,35 @@ public struct KeepMask: Sendable {
     /// `out[i] = x[i]·keep` where kept, `x[i]·0` where dropped, for i in `range` (the same values
     /// as multiplying by a Float mask of 0 / keep), 8 elements per mask byte.
     public func apply(_ x: UnsafePointer<Float>, scale keep: Float, into out: UnsafeMutablePointer<Float>, range: Range<Int>) {
-        Self.factors.withUnsafeBufferPointer { lut in
-            forEachByte(range) { i, byte in
-                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * (lut[Int(byte)] * keep)
-                UnsafeMutableRawPointer(out + i).storeBytes(of: v, as: SIMD8<Float>.self)
-            } single: { i in
-                out[i] = x[i] * (isKept(i) ? keep : 0)
-            }
+        forEachByte(range) { i, byte in
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * Self.factors(byte, keep)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: v, as: SIMD8<Float>.self)
+        } single: { i in
+            out[i] = x[i] * (isKept(i) ? keep : 0)
         }
     }
 
     /// `dx[i] += t[i]·keep` where kept, `+= t[i]·0` where dropped, for i in `range`.
     public func accumulate(_ t: UnsafePointer<Float>, scale keep: Float, into dx: UnsafeMutablePointer<Float>, range: Range<Int>) {
-        Self.factors.withUnsafeBufferPointer { lut in
-            forEachByte(range) { i, byte in
-                let sum = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
-                    + UnsafeRawPointer(t + i).loadUnaligned(as: SIMD8<Float>.self) * (lut[Int(byte)] * keep)
-                UnsafeMutableRawPointer(dx + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-            } single: { i in
-                dx[i] += t[i] * (isKept(i) ? keep : 0)
-            }
+        forEachByte(range) { i, byte in
+            let sum = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
+                + UnsafeRawPointer(t + i).loadUnaligned(as: SIMD8<Float>.self) * Self.factors(byte, keep)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+        } single: { i in
+            dx[i] += t[i] * (isKept(i) ? keep : 0)
         }
     }
 
-    /// The 0 / 1 factors of the 8 elements of each mask byte.
-    private static let factors: [SIMD8<Float>] = (0..<256).map { byte in
-        var lanes = SIMD8<Float>(repeating: 0)
-        for j in 0..<8 where byte >> j & 1 == 1 { lanes[j] = 1 }
-        return lanes
+    /// `keep` or +0 for the 8 elements of a mask byte, by integer lane operations (each bit
+    /// widened to an all-ones or all-zeros lane, ANDed with keep's bits). No lookup table: a
+    /// lazily made global read first by two threads at once deadlocked `swift_once` in the
+    /// fuzzer's forked children (seen: both threads in its futex; the child's main thread keeps
+    /// the parent's cached thread id, which the priority-inheritance lock checks).
+    @inline(__always)
+    private static func factors(_ byte: UInt8, _ keep: Float) -> SIMD8<Float> {
+        let bits = (SIMD8<UInt32>(repeating: UInt32(byte)) &>> SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)) & 1
+        let lanes = (SIMD8<UInt32>.zero &- bits) & SIMD8<UInt32>(repeating: keep.bitPattern)
+        return unsafeBitCast(lanes, to: SIMD8<Float>.self)
     }
 
     /// Calls `byte` for each whole aligned group of 8 elements in `range` with its 8 mask bits,
