@@ -1,3 +1,5 @@
+import CKernels
+
 // MARK: - Float arrays kept as bf16 (round to nearest even): half the memory of a saved
 // activation in bf16 training, as PyTorch's autocast keeps its linear outputs.
 
@@ -7,13 +9,13 @@ struct BF16Values: Sendable {
     /// The bf16 bit patterns.
     let bits: [UInt16]
 
-    /// Rounds `values` to bf16 (ties to even), on both cores.
+    /// Rounds `values` to bf16 as the bf16 products round their inputs (ties to even), on both cores.
     init(_ values: UnsafeBufferPointer<Float>) {
         let n = values.count
         bits = [UInt16](unsafeUninitializedCapacity: n) { out, initialized in
             let outP = SendablePointer(out.baseAddress!)
             Parallel.forEach(n, costPerItem: 4) { range in
-                for i in range { outP.pointer[i] = Self.round(values[i]) }
+                loft_bf16_round_bits(values.baseAddress! + range.lowerBound, outP.pointer + range.lowerBound, Int64(range.count))
             }
             initialized = n
         }
@@ -30,13 +32,5 @@ struct BF16Values: Sendable {
             }
             initialized = bits.count
         }
-    }
-
-    /// `value` rounded to the nearest bf16, ties to even (a NaN keeps a quiet-NaN pattern).
-    @inline(__always)
-    static func round(_ value: Float) -> UInt16 {
-        let b = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: b >> 16) | 0x40 }
-        return UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
     }
 }

@@ -15,6 +15,10 @@
 
 float loft_bf16_round(float value) { return bf16_float(bf16_bits(value)); }
 
+void loft_bf16_round_bits(const float *values, uint16_t *bits, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) bits[i] = (uint16_t)bf16_bits(values[i]);
+}
+
 /// The scalar micro-kernel: C[rows, cols] (+)= alpha · Σ_p pairs, beta on the existing C.
 static void kernel_scalar(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
                           int rows, int cols, float alpha, float beta) {

@@ -56,11 +56,15 @@ public enum AttentionBackend {
         }
     }
 
-    /// RoPE (`rotate_half`) on row `row` of a [n, heads·Dh] buffer at `position`.
+    /// RoPE (`rotate_half`) on row `row` of a [n, heads·Dh] buffer at `position`, in place.
     private func rotate(_ values: inout [Float], row: Int, width: Int, heads: Int, position: Int, config c: LlamaConfig) {
         let table = RotaryTable(inverseFrequency: c.ropeInverseFrequencies(length: position + 1), positions: 1, offset: position)
-        let rotated = Tensor(Array(values[(row * width)..<((row + 1) * width)]), shape: [1, 1, heads, c.headDim]).rope(table)
-        values.replaceSubrange((row * width)..<((row + 1) * width), with: rotated.data)
+        values.withUnsafeMutableBufferPointer { v in
+            for h in 0..<heads {
+                let head = v.baseAddress! + row * width + h * c.headDim
+                table.rotate(rows: 1, from: head, stride: c.headDim, into: head, stride: c.headDim)
+            }
+        }
     }
 }
 

@@ -68,6 +68,14 @@ final class CausalAttentionTests: XCTestCase {
     }
 }
 
+/// The output of `f(inputs)` and the gradients of `inputs` after backward from `seed`.
+private func gradients(_ inputs: [Tensor], _ seed: [Float], _ f: ([Tensor]) -> Tensor) -> ([Float], [[Float]]) {
+    for x in inputs { x.zeroGrad() }
+    let y = f(inputs)
+    y.backward(seed: seed)
+    return (y.data, inputs.map { $0.grad! })
+}
+
 final class CausalAttentionCompositionTests: XCTestCase {
     /// The fused op (large enough to run its threaded path) against the same attention composed
     /// from matmul, an additive mask, softmax and permutes: values and all three gradients.
@@ -80,14 +88,8 @@ final class CausalAttentionCompositionTests: XCTestCase {
         let maskTensor = Tensor(mask, shape: [t, t])
         let seed = randomTensor([b, t, h, dh], seed: 24, requiresGrad: false).data
 
-        func gradients(_ f: ([Tensor]) -> Tensor) -> ([Float], [[Float]]) {
-            for x in inputs { x.zeroGrad() }
-            let y = f(inputs)
-            y.backward(seed: seed)
-            return (y.data, inputs.map { $0.grad! })
-        }
-        let fused = gradients { $0[0].causalAttention(key: $0[1], value: $0[2]) }
-        let composed = gradients { x in
+        let fused = gradients(inputs, seed) { $0[0].causalAttention(key: $0[1], value: $0[2]) }
+        let composed = gradients(inputs, seed) { x in
             let (q, k, v) = (x[0].permuted([0, 2, 1, 3]), x[1].permuted([0, 2, 1, 3]), x[2].permuted([0, 2, 1, 3]))
             let scores = q.matmul(k, transposeOther: true).scaled(by: 1 / Float(dh).squareRoot())
             let probabilities = (scores + maskTensor).softmax()
@@ -106,17 +108,11 @@ final class CausalAttentionCompositionTests: XCTestCase {
                       randomTensor([b, t, hkv, dh], seed: 33)]
         let table = RotaryTable(headDim: dh, positions: t, offset: 0, theta: 10_000)
         let seed = randomTensor([b, t, h, dh], seed: 34, requiresGrad: false).data
-        func gradients(_ f: ([Tensor]) -> Tensor) -> ([Float], [[Float]]) {
-            for x in inputs { x.zeroGrad() }
-            let y = f(inputs)
-            y.backward(seed: seed)
-            return (y.data, inputs.map { $0.grad! })
-        }
-        let fused = gradients { $0[0].causalAttention(key: $0[1], value: $0[2], rotary: table) }
-        let composed = gradients { $0[0].rope(table).causalAttention(key: $0[1].rope(table), value: $0[2]) }
+        let fused = gradients(inputs, seed) { $0[0].causalAttention(key: $0[1], value: $0[2], rotary: table) }
+        let composed = gradients(inputs, seed) { $0[0].rope(table).causalAttention(key: $0[1].rope(table), value: $0[2]) }
         assertClose(fused.0, composed.0, atol: 1e-6, "output")
         for i in 0..<3 { assertClose(fused.1[i], composed.1[i], atol: 1e-5, "gradient \(i)") }
-        let unrotated = gradients { $0[0].causalAttention(key: $0[1], value: $0[2]) }
+        let unrotated = gradients(inputs, seed) { $0[0].causalAttention(key: $0[1], value: $0[2]) }
         XCTAssertGreaterThan(zip(unrotated.0, fused.0).map { abs($0 - $1) }.max()!, 1e-3, "the table is applied")
     }
 }

@@ -58,28 +58,40 @@ extension Tensor {
     }
 
     /// Applies the rotation (or its inverse, the transpose, for the backward) to `values` laid out
-    /// like `self`.
+    /// like `self`, head by head.
     private func rotate(_ values: [Float], table: RotaryTable, inverse: Bool) -> [Float] {
-        let (batch, steps, heads, half) = (shape[0], shape[1], shape[2], table.half)
-        let sign: Float = inverse ? -1 : 1
+        let (batch, steps, heads, dh) = (shape[0], shape[1], shape[2], shape[3])
         return uninitializedFloats(values.count) { out in
             values.withUnsafeBufferPointer { x in
-                table.cos.withUnsafeBufferPointer { cosT in
-                    table.sin.withUnsafeBufferPointer { sinT in
-                        for b in 0..<batch {
-                            for t in 0..<steps {
-                                let (c, s) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half)
-                                for h in 0..<heads {
-                                    let base = ((b * steps + t) * heads + h) * 2 * half
-                                    for i in 0..<half {
-                                        let (x1, x2) = (x[base + i], x[base + half + i])
-                                        let sn = sign * s[i]
-                                        out[base + i] = x1 * c[i] - x2 * sn
-                                        out[base + half + i] = x2 * c[i] + x1 * sn
-                                    }
-                                }
-                            }
-                        }
+                for b in 0..<batch {
+                    for h in 0..<heads {
+                        let offset = (b * steps * heads + h) * dh
+                        table.rotate(rows: steps, from: x.baseAddress! + offset, stride: heads * dh,
+                                     into: out.baseAddress! + offset, stride: heads * dh, inverse: inverse)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension RotaryTable {
+    /// One head's rows: target row t = R(angle(t))·(source row t), or Rᵀ (`inverse`, the backward),
+    /// written or added (`accumulate`); row t is `stride` floats after row t − 1 on either side,
+    /// and source and target may be the same rows. Pairs `(x[i], x[i + Dh/2])` rotate.
+    public func rotate(rows: Int, from source: UnsafePointer<Float>, stride sourceStride: Int,
+                into target: UnsafeMutablePointer<Float>, stride targetStride: Int,
+                inverse: Bool = false, accumulate: Bool = false) {
+        let sign: Float = inverse ? -1 : 1
+        cos.withUnsafeBufferPointer { cosT in
+            sin.withUnsafeBufferPointer { sinT in
+                for t in 0..<rows {
+                    let (c, s) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half)
+                    let (x, y) = (source + t * sourceStride, target + t * targetStride)
+                    for i in 0..<half {
+                        let (x1, x2, sn) = (x[i], x[half + i], sign * s[i])
+                        let (y1, y2) = (x1 * c[i] - x2 * sn, x2 * c[i] + x1 * sn)
+                        if accumulate { y[i] += y1; y[half + i] += y2 } else { (y[i], y[half + i]) = (y1, y2) }
                     }
                 }
             }
@@ -95,19 +107,7 @@ extension Optional where Wrapped == RotaryTable {
             for t in 0..<rows { target.advanced(by: t * width).update(from: source + t * stride, count: width) }
             return
         }
-        let half = table.half
-        table.cos.withUnsafeBufferPointer { cosT in
-            table.sin.withUnsafeBufferPointer { sinT in
-                for t in 0..<rows {
-                    let (c, s, x, out) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half, source + t * stride, target + t * width)
-                    for i in 0..<half {
-                        let (x1, x2) = (x[i], x[half + i])
-                        out[i] = x1 * c[i] - x2 * s[i]
-                        out[half + i] = x2 * c[i] + x1 * s[i]
-                    }
-                }
-            }
-        }
+        table.rotate(rows: rows, from: source, stride: stride, into: target, stride: width)
     }
 
     /// The transpose of `rotate`, accumulated: `target` rows (`stride` apart) += Rᵀ(source row t)
@@ -117,18 +117,6 @@ extension Optional where Wrapped == RotaryTable {
             for t in 0..<rows { for i in 0..<width { target[t * stride + i] += source[t * width + i] } }
             return
         }
-        let half = table.half
-        table.cos.withUnsafeBufferPointer { cosT in
-            table.sin.withUnsafeBufferPointer { sinT in
-                for t in 0..<rows {
-                    let (c, s, g, out) = (cosT.baseAddress! + t * half, sinT.baseAddress! + t * half, source + t * width, target + t * stride)
-                    for i in 0..<half {
-                        let (g1, g2) = (g[i], g[half + i])
-                        out[i] += g1 * c[i] + g2 * s[i]
-                        out[half + i] += g2 * c[i] - g1 * s[i]
-                    }
-                }
-            }
-        }
+        table.rotate(rows: rows, from: source, stride: width, into: target, stride: stride, inverse: true, accumulate: true)
     }
 }

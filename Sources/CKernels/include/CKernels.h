@@ -80,6 +80,9 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
 /// `value` rounded to the nearest bf16 (ties to even), as an fp32.
 float loft_bf16_round(float value);
 
+/// `bits[i]` = the bf16 of `values[i]` rounded as `loft_bf16_round` (its high 16 bits), i < n.
+void loft_bf16_round_bits(const float *values, uint16_t *bits, int64_t n);
+
 /// The largest of `x[0..<n]` (−∞ when n = 0) on `path` (falls back to scalar where unsupported).
 float loft_row_max(loft_simd_path path, const float *x, int64_t n);
 
