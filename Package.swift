@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
         .target(name: "_TestSupport", dependencies: ["Autograd"]),
+        .target(name: "CMallocCounter"),  // tests only: counts every malloc of the test process
 
         // MARK: - Unit test bundles
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
@@ -53,7 +54,7 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Formats", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport", "CMallocCounter"]),
         .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Support", "Formats", "_TestSupport"]),

@@ -21,6 +21,15 @@ public enum Parallel {
     /// Whether a parallel region is running (nested regions and BLAS splits then run serially).
     public static var isActive: Bool { active }
 
+    /// Calls `body` with `count` zeros in the calling thread's own scratch buffer (kept for its
+    /// next call, so a region's chunks allocate nothing once warm, whichever threads run them).
+    /// `body` must not ask for the thread's scratch again.
+    public static func withThreadScratch<R>(zeros count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
+        guard let scratch = loft_thread_scratch(Int(count)) else { fatalError("out of memory for \(count) floats of thread scratch") }
+        scratch.update(repeating: 0, count: count)
+        return body(UnsafeMutableBufferPointer(start: scratch, count: count))
+    }
+
     /// Calls `body` on disjoint subranges covering `0..<count`, possibly concurrently.
     /// - Parameters:
     ///   - count: the number of items.

@@ -53,12 +53,20 @@ public enum Tape {
     ///   - inputs: the tensors the op read, in the order `backward` expects them.
     ///   - backward: accumulates the input gradients from the output gradient (see `GradientNode`).
     public static func record(
-        _ name: String, data: [Float], shape: [Int], inputs: [Tensor],
+        _ name: String, data: FloatBuffer, shape: [Int], inputs: [Tensor],
         backward: @escaping Backward
     ) -> Tensor {
         let tracked = inputs.contains { $0.requiresGrad }
         let node = tracked ? GradientNode(name: name, inputs: inputs, backward: backward) : nil
         return Tensor(data, shape: shape, node: node)
+    }
+
+    /// `record` with the result given as an array (copied; for small results such as a loss).
+    public static func record(
+        _ name: String, data: [Float], shape: [Int], inputs: [Tensor],
+        backward: @escaping Backward
+    ) -> Tensor {
+        record(name, data: FloatBuffer(data), shape: shape, inputs: inputs, backward: backward)
     }
 
     /// The op nodes reachable from `root`, inputs before outputs (iterative depth-first search).
@@ -88,18 +96,30 @@ extension Tensor {
     /// intermediate tensors are released as soon as they have been propagated, and so is the
     /// graph: a tensor can be backpropagated through once.
     public func backward(seed: [Float]? = nil) {
-        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require grad")
         if let seed {
-            precondition(seed.count == count, "backward: seed of \(seed.count) for shape \(shape)")
-            accumulateGrad { g in for i in 0..<g.count { g[i] += seed[i] } }
+            seed.withUnsafeBufferPointer { backward(seed: $0) }
         } else {
+            precondition(requiresGrad, "backward: tensor of shape \(shape) does not require grad")
             accumulateGrad { g in for i in 0..<g.count { g[i] += 1 } }
+            propagate()
         }
+    }
+
+    /// `backward` from the output gradient `seed` (same layout as `data`).
+    public func backward(seed: UnsafeBufferPointer<Float>) {
+        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require grad")
+        precondition(seed.count == count, "backward: seed of \(seed.count) for shape \(shape)")
+        addGrad(seed)
+        propagate()
+    }
+
+    /// Runs the backward closures from this tensor down, in reverse topological order.
+    private func propagate() {
         let order = Tape.topologicalOrder(from: self)
         for tensor in order.reversed() {
             guard let node = tensor.node else { continue }
-            if let backward = node.backward, let grad = tensor.grad {
-                grad.withUnsafeBufferPointer { backward($0, node.inputs, node.needsInputGrad) }
+            if let backward = node.backward {
+                tensor.withStoredGrad { backward($0, node.inputs, node.needsInputGrad) }
             }
             tensor.grad = nil
             node.backward = nil

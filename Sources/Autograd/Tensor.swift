@@ -13,42 +13,37 @@ public final class Tensor {
     public let requiresGrad: Bool
     /// The op that produced this tensor and how to differentiate it; `nil` for leaves.
     var node: GradientNode?
-    /// Owned values (unused once the tensor lives in a `ParameterArena`).
-    private var storage: [Float]
+    /// Owned values (`nil` once the tensor lives in a `ParameterArena` or its values are released):
+    /// an array for leaves made from one (weights as loaded), a buffer for op outputs.
+    private var storage: Storage?
     /// Owned gradient (unused in an arena).
-    private var storedGrad: [Float]?
+    private var storedGrad: FloatBuffer?
     /// Where the values and gradient live when the tensor is a trainable parameter of an arena.
     private(set) var slot: (arena: ParameterArena, offset: Int)?
     /// How an op output's values are computed again from the op's saved inputs, if the op can.
-    private var recomputation: (() -> [Float])?
+    private var recomputation: (() -> FloatBuffer)?
     /// Whether `releaseValues()` dropped the values; reads then recompute them (see
     /// `Tensor+Recomputation.swift`).
     public private(set) var valuesReleased = false
 
-    /// The values in row-major order; `data.count == shape.product`. In an arena, reading copies
-    /// the tensor's slice out and writing copies it in; ops use `withValues` instead.
+    /// The values in row-major order, copied out; `data.count == shape.product`. Writing copies
+    /// them in (into a new buffer, so reshaped views that shared the old one keep their values).
+    /// Ops use `withValues` and `valuesBuffer` instead.
     public var data: [Float] {
-        get {
-            if valuesReleased, let recomputation { return recomputation() }
-            guard let slot else { return storage }
-            return Array(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
-        }
+        get { withValues { Array($0) } }
         set {
             precondition(newValue.count == count, "Tensor.data: \(newValue.count) values for shape \(shape)")
-            guard let slot else { (storage, valuesReleased) = (newValue, false); return }
+            guard let slot else { (storage, valuesReleased) = (.array(newValue), false); return }
             _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: newValue)
         }
-        _modify {
-            if let slot {
-                var copy = Array(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
-                yield &copy
-                precondition(copy.count == count, "Tensor.data: \(copy.count) values for shape \(shape)")
-                _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: copy)
-            } else {
-                if valuesReleased, let recomputation { (storage, valuesReleased) = (recomputation(), false) }
-                yield &storage
-            }
-        }
+    }
+
+    /// The values as a buffer an op output may share (a reshape) or read: the tensor's own
+    /// buffer, or a copy for a tensor in an arena or with released values.
+    public var valuesBuffer: FloatBuffer {
+        if case .buffer(let buffer) = storage { return buffer }
+        if valuesReleased, let recomputation { return recomputation() }
+        return withValues { FloatBuffer(copying: $0) }
     }
 
     /// The gradient of the last `backward()` root with respect to this tensor, same layout as
@@ -56,11 +51,11 @@ public final class Tensor {
     /// arena always has one (zeros after `zeroGrad()`), in the arena's gradient buffer.
     public var grad: [Float]? {
         get {
-            guard let slot else { return storedGrad }
+            guard let slot else { return storedGrad?.array }
             return Array(UnsafeBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)]))
         }
         set {
-            guard let slot else { storedGrad = newValue; return }
+            guard let slot else { storedGrad = newValue.map { FloatBuffer($0) }; return }
             let region = UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)])
             if let newValue {
                 precondition(newValue.count == count, "Tensor.grad: \(newValue.count) values for shape \(shape)")
@@ -75,13 +70,14 @@ public final class Tensor {
     @inline(__always)
     public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         if let slot { return try body(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)])) }
+        if let storage { return try storage.withUnsafeBufferPointer(body) }
         if valuesReleased, let recomputation { return try recomputation().withUnsafeBufferPointer(body) }
-        return try storage.withUnsafeBufferPointer(body)
+        return try body(UnsafeBufferPointer(start: nil, count: 0))
     }
 
     /// Lets `releaseValues()` drop this op output's values: `body` computes them again, equal bit
     /// for bit, from what the op saved (ops call it on the outputs they can recompute cheaply).
-    func allowRecomputation(_ body: @escaping () -> [Float]) {
+    func allowRecomputation(_ body: @escaping () -> FloatBuffer) {
         precondition(slot == nil && node != nil, "allowRecomputation: only op outputs")
         recomputation = body
     }
@@ -93,9 +89,10 @@ public final class Tensor {
     @discardableResult
     public func compressToBF16() -> Bool {
         guard slot == nil, node != nil, recomputation == nil, !valuesReleased else { return false }
+        guard let storage else { return false }
         let rounded = storage.withUnsafeBufferPointer { BF16Values($0) }
         recomputation = { rounded.expanded() }
-        (storage, valuesReleased) = ([], true)
+        (self.storage, valuesReleased) = (nil, true)
         return true
     }
 
@@ -104,17 +101,18 @@ public final class Tensor {
     @discardableResult
     public func releaseValues() -> Bool {
         guard recomputation != nil, !valuesReleased else { return false }
-        (storage, valuesReleased) = ([], true)
+        (storage, valuesReleased) = (nil, true)
         return true
     }
 
     /// Moves this trainable tensor's values into `arena` at `offset` (used by `ParameterArena`).
     func move(into arena: ParameterArena, offset: Int) {
         precondition(slot == nil && requiresGrad && node == nil, "ParameterArena: only trainable leaves outside an arena move in")
-        _ = UnsafeMutableBufferPointer(rebasing: arena.values[offset..<(offset + count)]).initialize(from: storage)
+        let values = UnsafeMutableBufferPointer(rebasing: arena.values[offset..<(offset + count)])
+        storage?.withUnsafeBufferPointer { _ = values.initialize(fromContentsOf: $0) }
         let region = UnsafeMutableBufferPointer(rebasing: arena.grads[offset..<(offset + count)])
-        if let storedGrad { _ = region.initialize(from: storedGrad) } else { region.update(repeating: 0) }
-        (storage, storedGrad, slot) = ([], nil, (arena, offset))
+        if let storedGrad { storedGrad.withUnsafeBufferPointer { _ = region.initialize(fromContentsOf: $0) } } else { region.update(repeating: 0) }
+        (storage, storedGrad, slot) = (nil, nil, (arena, offset))
     }
 
     /// A leaf tensor holding `data` with the given `shape`.
@@ -122,17 +120,27 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         precondition(data.count == shape.product,
                      "Tensor: \(data.count) values do not fill shape \(shape)")
-        storage = data
+        storage = .array(data)
         count = data.count
         self.shape = shape
         self.requiresGrad = requiresGrad
     }
 
+    /// A leaf tensor over `buffer` (taken, not copied) with the given `shape`.
+    public init(_ buffer: FloatBuffer, shape: [Int], requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        precondition(buffer.count == shape.product, "Tensor: \(buffer.count) values do not fill shape \(shape)")
+        storage = .buffer(buffer)
+        count = buffer.count
+        self.shape = shape
+        self.requiresGrad = requiresGrad
+    }
+
     /// An op output; `node` is set when any input requires a gradient.
-    init(_ data: [Float], shape: [Int], node: GradientNode?) {
+    init(_ data: FloatBuffer, shape: [Int], node: GradientNode?) {
         precondition(data.count == shape.product,
                      "Tensor: \(data.count) values do not fill shape \(shape)")
-        storage = data
+        storage = .buffer(data)
         count = data.count
         self.shape = shape
         self.requiresGrad = node != nil
@@ -141,7 +149,7 @@ public final class Tensor {
 
     /// A tensor of zeros.
     public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
-        Tensor([Float](repeating: 0, count: shape.product), shape: shape, requiresGrad: requiresGrad)
+        Tensor(FloatBuffer(zeros: shape.product), shape: shape, requiresGrad: requiresGrad)
     }
 
     /// A tensor with every element equal to `value`.
@@ -168,7 +176,7 @@ public final class Tensor {
     public var isLeaf: Bool { node == nil }
 
     /// A constant copy of this tensor's values, cut from the graph (no gradient flows back).
-    public func detached() -> Tensor { Tensor(data, shape: shape) }
+    public func detached() -> Tensor { Tensor(withValues { FloatBuffer(copying: $0) }, shape: shape) }
 
     /// Forgets the gradient (zeros it, in an arena).
     public func zeroGrad() { grad = nil }
@@ -178,8 +186,37 @@ public final class Tensor {
     @inline(__always)
     public func accumulateGrad(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         if let slot { return body(UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)])) }
-        if storedGrad == nil { storedGrad = [Float](repeating: 0, count: count) }
-        storedGrad!.withUnsafeMutableBufferPointer { body($0) }
+        let gradient = storedGrad ?? FloatBuffer(zeros: count)
+        storedGrad = gradient
+        gradient.withUnsafeMutableBufferPointer { body($0) }
+    }
+
+    /// Calls `body` with the gradient held outside an arena, if any (backward's read of an op
+    /// output's gradient, without a copy).
+    public func withStoredGrad(_ body: (UnsafeBufferPointer<Float>) -> Void) {
+        storedGrad?.withUnsafeBufferPointer(body)
+    }
+
+    /// Adds `gradient` (same layout as `data`) into `grad`; takes the buffer as is when `grad` is
+    /// still empty, so a single contribution costs no copy.
+    public func addGrad(_ gradient: FloatBuffer) {
+        precondition(gradient.count == count, "addGrad: \(gradient.count) values for tensor of shape \(shape)")
+        guard requiresGrad else { return }
+        if slot == nil && storedGrad == nil { storedGrad = gradient; return }
+        gradient.withUnsafeBufferPointer { addGrad($0) }
+    }
+
+    /// Adds `gradient` (same layout as `data`) into `grad`, copying it when `grad` is still empty.
+    public func addGrad(_ gradient: UnsafeBufferPointer<Float>) {
+        precondition(gradient.count == count, "addGrad: \(gradient.count) values for tensor of shape \(shape)")
+        guard requiresGrad else { return }
+        if slot == nil && storedGrad == nil { storedGrad = FloatBuffer(copying: gradient); return }
+        accumulateGrad { dst in
+            let (d, src) = (SendablePointer(dst.baseAddress!), SendablePointer(UnsafeMutablePointer(mutating: gradient.baseAddress!)))
+            Parallel.forEach(dst.count, costPerItem: 1) { range in
+                for i in range { d.pointer[i] += src.pointer[i] }
+            }
+        }
     }
 
     deinit { GradientNode.releaseIteratively(node) }
@@ -196,4 +233,21 @@ extension Tensor: CustomStringConvertible {
 extension Array where Element == Int {
     /// The product of the elements (1 for an empty array): the element count of a shape.
     @inlinable public var product: Int { reduce(1, *) }
+}
+
+/// Where a tensor's own values live.
+private enum Storage {
+    /// Values given as an array (leaves).
+    case array([Float])
+    /// Values from the `StepArena` (op outputs, leaves made from a buffer).
+    case buffer(FloatBuffer)
+
+    /// Calls `body` with the values.
+    @inline(__always)
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        switch self {
+        case .array(let values): return try values.withUnsafeBufferPointer(body)
+        case .buffer(let buffer): return try buffer.withUnsafeBufferPointer(body)
+        }
+    }
 }

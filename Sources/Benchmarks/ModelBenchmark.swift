@@ -41,6 +41,9 @@ public enum ModelBenchmark {
         /// this run, and the ratio.
         public let sgemmPeakGflops: Double, fractionOfPeak: Double
         public let peakRSSBytes: Int
+        /// Float buffers (activations, gradients, scratch) asked of the system per timed step, and
+        /// taken again from the `StepArena` per timed step.
+        public let bufferAllocationsPerStep: Double, bufferReusesPerStep: Double
         public let buildSeconds: Double
         public let runtime: RuntimeInfo
     }
@@ -88,7 +91,12 @@ public enum ModelBenchmark {
         let arena = train ? ParameterArena(model.trainableParameters.map(\.tensor)) : nil
         let optimizer = AdamW(count: arena?.count ?? 0, weightDecay: 0.01)
         var times: [Double] = []
+        StepArena.begin()
+        defer { StepArena.end() }
+        var arenaAtStep1 = StepArena.statistics
         for step in 0...options.steps {  // step 0 warms up
+            defer { StepArena.endStep() }
+            if step == 1 { arenaAtStep1 = StepArena.statistics }
             let seconds = Stopwatch.time {
                 if train {
                     let loss = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
@@ -105,6 +113,8 @@ public enum ModelBenchmark {
             if step > 0 { times.append(seconds) }
         }
         let summary = Summary(times)
+        let arenaNow = StepArena.statistics
+        let timedSteps = Double(max(1, options.steps))
         let flops = forwardFlops(c, batch: options.batch, sequence: options.sequence, rank: options.rank)
         // Training: forward + dx of every frozen product (≈ forward again) + LoRA forward and both gradients.
         let counted = train ? 2 * flops.frozen + 3 * flops.lora : flops.frozen + flops.lora
@@ -118,6 +128,8 @@ public enum ModelBenchmark {
                       trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
                       tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
                       gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
+                      bufferAllocationsPerStep: Double(arenaNow.systemAllocations - arenaAtStep1.systemAllocations) / timedSteps,
+                      bufferReusesPerStep: Double(arenaNow.reuses - arenaAtStep1.reuses) / timedSteps,
                       buildSeconds: buildSeconds, runtime: .current)
     }
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <sched.h>
+#include <stdlib.h>
 #include "CKernels.h"
 
 #if defined(__GLIBC__)
@@ -25,4 +26,19 @@ int loft_available_cpus(void) {
     if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
 #endif
     return 0;
+}
+
+static __thread float *thread_scratch;
+static __thread long thread_scratch_capacity;
+
+float *loft_thread_scratch(long count) {
+    if (count < 1) count = 1;
+    if (count > thread_scratch_capacity) {
+        free(thread_scratch);
+        void *grown = NULL;
+        if (posix_memalign(&grown, 64, (size_t)count * sizeof(float)) != 0) grown = NULL;
+        thread_scratch = grown;
+        thread_scratch_capacity = grown ? count : 0;
+    }
+    return thread_scratch;
 }

@@ -84,13 +84,13 @@ public final class LlamaModel {
     /// reference: torch.utils.checkpoint (recompute in backward)
     func checkpointed(_ block: TransformerBlock, layer: Int, _ x: Tensor, attention: AttentionBackend) -> Tensor {
         let dropoutStates = block.loraLayers.map(\.dropoutRNG)
-        let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true).data
+        let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true).valuesBuffer
         let parameters = block.trainableParameters
         return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs, needs in
             for (lora, state) in zip(block.loraLayers, dropoutStates) { lora.dropoutRNG = state }
-            let input = Tensor(inputs[0].data, shape: inputs[0].shape, requiresGrad: true)
-            block.forward(input, layer: layer, attention: attention, config: config, recording: true).backward(seed: Array(dy))
-            if needs[0], let grad = input.grad { inputs[0].addGrad(grad) }
+            let input = Tensor(inputs[0].withValues { FloatBuffer(copying: $0) }, shape: inputs[0].shape, requiresGrad: true)
+            block.forward(input, layer: layer, attention: attention, config: config, recording: true).backward(seed: dy)
+            if needs[0] { input.withStoredGrad { inputs[0].addGrad($0) } }
         }
     }
 

@@ -29,8 +29,8 @@ extension LinearLayer {
     public func infer(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == inFeatures, "linear: x \(x.shape) into \(inFeatures) → \(outFeatures)")
         let rows = x.count / inFeatures
-        var y = [Float](repeating: 0, count: rows * outFeatures)
-        x.data.withUnsafeBufferPointer { xp in
+        let y = FloatBuffer(zeros: rows * outFeatures)
+        x.withValues { xp in
             y.withUnsafeMutableBufferPointer { infer(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
         }
         return Tensor(y, shape: Array(x.shape.dropLast()) + [outFeatures])
@@ -54,7 +54,7 @@ public final class Linear: LinearLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(weight, transposeOther: true) }
 
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        weight.data.withUnsafeBufferPointer { w in
+        weight.withValues { w in
             BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                        a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures, autocast: true)
         }

@@ -29,8 +29,8 @@ extension LoRALinear {
             mask = rng.keepMask(count: x.count, dropProbability: dropout)
             dropoutRNG = rng
         }
-        var y = [Float](repeating: 0, count: n * outF)
-        var h = [Float](repeating: 0, count: n * r)
+        let y = FloatBuffer(zeros: n * outF)
+        let h = FloatBuffer(zeros: n * r)
         x.withValues { xs in
             y.withUnsafeMutableBufferPointer { base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!) }
             loraA.withValues { a in
@@ -49,12 +49,12 @@ extension LoRALinear {
             }
         }
         let shape = Array(x.shape.dropLast()) + [outF]
-        if let residual { Self.add(residual, into: &y, shape: shape) }
+        if let residual { Self.add(residual, into: y, shape: shape) }
         let frozen = base
         return Tape.record("loraLinear", data: y, shape: shape, inputs: [x, loraA, loraB] + (residual.map { [$0] } ?? [])) {
             dy, inputs, needs in
             let (xT, aT, bT) = (inputs[0], inputs[1], inputs[2])
-            if inputs.count == 4 && needs[3] { inputs[3].addGrad(Array(dy)) }
+            if inputs.count == 4 && needs[3] { inputs[3].addGrad(dy) }
             if needs[2] {
                 bT.accumulateGrad { db in
                     h.withUnsafeBufferPointer { hs in
@@ -64,7 +64,7 @@ extension LoRALinear {
                 }
             }
             guard needs[0] || needs[1] else { return }
-            var dh = [Float](repeating: 0, count: n * r)
+            let dh = FloatBuffer(uninitialized: n * r)
             bT.withValues { b in
                 dh.withUnsafeMutableBufferPointer { d in
                     BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: r, k: outF, alpha: s, a: dy.baseAddress!, lda: outF,
@@ -92,7 +92,7 @@ extension LoRALinear {
                                 BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
                                            b: a.baseAddress!, ldb: inF, beta: 1, c: dx.baseAddress!, ldc: inF)
                             } else {
-                                var through = [Float](repeating: 0, count: n * inF)
+                                let through = FloatBuffer(uninitialized: n * inF)
                                 through.withUnsafeMutableBufferPointer { t in
                                     BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
                                                b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
@@ -113,7 +113,7 @@ extension LoRALinear {
     }
 
     /// y += residual (same count), on both cores.
-    static func add(_ residual: Tensor, into y: inout [Float], shape: [Int]) {
+    static func add(_ residual: Tensor, into y: FloatBuffer, shape: [Int]) {
         precondition(residual.shape == shape, "LoRA linear: residual \(residual.shape) for output \(shape)")
         let width = shape.last ?? 1
         y.withUnsafeMutableBufferPointer { ys in
@@ -131,13 +131,12 @@ extension LoRALinear {
     @inline(__always)
     static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: KeepMask, _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
         if mask.isEmpty { return body(x.baseAddress!) }
-        let dropped = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+        let dropped = uninitializedFloats(x.count) { buffer in
             let out = SendablePointer(buffer.baseAddress!)
             Parallel.forEach(x.count / 1024 + 1, costPerItem: 2048) { blocks in
                 mask.apply(x.baseAddress!, scale: keep, into: out.pointer,
                            range: (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024))
             }
-            initialized = x.count
         }
         dropped.withUnsafeBufferPointer { body($0.baseAddress!) }
     }

@@ -166,7 +166,10 @@ public final class Trainer {
 
         let t = config.training
         let guardsSpikes = t.skipLossZScore > 0 || t.skipGradZScore > 0
+        StepArena.begin()  // activations, gradients and scratch: the same blocks every step
+        defer { StepArena.end() }
         while state.step < totalSteps {
+            defer { StepArena.endStep() }
             if try group.anyOf(stopRequested || shouldStop()) {   // every rank stops at the same step
                 if lastCheckpointStep != state.step { try checkpoint() }
                 return .interrupted(checkpoint: lastCheckpoint!)

@@ -18,8 +18,8 @@ extension Tensor {
         let (outShape, _) = broadcastShape(shape, other.shape, op: name)
         let (n, na, nb) = (outShape.product, count, other.count)
         let result = uninitializedFloats(n) { out in
-            data.withUnsafeBufferPointer { a in
-                other.data.withUnsafeBufferPointer { b in
+            withValues { a in
+                other.withValues { b in
                     broadcastLoop(n, na, nb) { i, ia, ib in out[i] = a[ia] + sign * b[ib] }
                 }
             }
@@ -40,8 +40,8 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> ([Int], aIsLarger: Bo
 }
 
 /// `scale ·` the sum of `gradient` over the repeats of an operand of `count` elements.
-func reduceBroadcast(_ gradient: UnsafeBufferPointer<Float>, to count: Int, scale: Float) -> [Float] {
-    if count == gradient.count && scale == 1 { return Array(gradient) }
+func reduceBroadcast(_ gradient: UnsafeBufferPointer<Float>, to count: Int, scale: Float) -> FloatBuffer {
+    if count == gradient.count && scale == 1 { return FloatBuffer(copying: gradient) }
     return zeroedFloats(count) { out in
         broadcastLoop(gradient.count, count, gradient.count) { i, io, _ in out[io] += gradient[i] }
         if scale != 1 { for i in 0..<count { out[i] *= scale } }

@@ -37,9 +37,9 @@ extension Tensor {
         let savedLogSumExp = logSumExp
         return Tape.record("causalAttention", data: output, shape: shape, inputs: [self, key, value]) {
             dOut, inputs, needs in
-            var dq = [Float](repeating: 0, count: needs[0] ? inputs[0].count : 1)
-            var dk = [Float](repeating: 0, count: needs[1] ? inputs[1].count : 1)
-            var dv = [Float](repeating: 0, count: needs[2] ? inputs[2].count : 1)
+            let dq = FloatBuffer(zeros: needs[0] ? inputs[0].count : 1)
+            let dk = FloatBuffer(zeros: needs[1] ? inputs[1].count : 1)
+            let dv = FloatBuffer(zeros: needs[2] ? inputs[2].count : 1)
             inputs[0].withValues { q in
                 inputs[1].withValues { k in
                     inputs[2].withValues { v in
@@ -91,8 +91,7 @@ private func attentionForward(
 ) {
     let (t, dh) = (d.steps, d.headDim)
     Parallel.forEach(d.batch * d.heads, costPerItem: 2 * t * t * dh) { range in
-        var scratch = [Float](repeating: 0, count: t * t + 2 * t * dh)
-        scratch.withUnsafeMutableBufferPointer { buffer in
+        Parallel.withThreadScratch(zeros: t * t + 2 * t * dh) { buffer in
             let (s, qs, ks) = (buffer.baseAddress!, buffer.baseAddress! + t * t, buffer.baseAddress! + t * t + t * dh)
             for item in range {
                 let (b, h) = (item / d.heads, item % d.heads)
@@ -125,8 +124,7 @@ private func attentionBackward(
     let (t, dh) = (d.steps, d.headDim)
     Parallel.forEach(d.batch * d.kvHeads, costPerItem: 8 * d.group * t * t * dh) { range in
         // P and dS [T, T]; Q', K', dQ' and dK' [T, Dh]; the row dots [T].
-        var scratch = [Float](repeating: 0, count: 2 * t * t + 4 * t * dh + t)
-        scratch.withUnsafeMutableBufferPointer { buffer in
+        Parallel.withThreadScratch(zeros: 2 * t * t + 4 * t * dh + t) { buffer in
             let pp = buffer.baseAddress!, dsp = pp + t * t, qs = dsp + t * t, ks = qs + t * dh
             let dqs = ks + t * dh, dks = dqs + t * dh, rowDot = dks + t * dh
             for item in range {

@@ -20,7 +20,7 @@ extension Tensor {
         }
         let counted = targets.filter { $0 != ignoreIndex }.count
         var logSumExp = [Float](repeating: 0, count: rows)
-        data.withUnsafeBufferPointer { x in
+        withValues { x in
             logSumExp.withUnsafeMutableBufferPointer { lse in
                 let lseP = SendablePointer(lse.baseAddress!)
                 Parallel.forEach(rows, costPerItem: 4 * vocab) { range in
@@ -32,14 +32,14 @@ extension Tensor {
         }
         var total: Double = 0
         for row in 0..<rows where targets[row] != ignoreIndex {
-            total += Double(logSumExp[row] - data[row * vocab + Int(targets[row])])
+            total += Double(logSumExp[row]) - Double(withValues { $0[row * vocab + Int(targets[row])] })
         }
         let loss = counted == 0 ? 0 : Float(total / Double(counted))
         let savedLogSumExp = logSumExp
         return Tape.record("crossEntropy", data: [loss], shape: [], inputs: [self]) { dy, inputs, _ in
             guard counted > 0 else { return }
             let scale = dy[0] / Float(counted)
-            var dx = [Float](repeating: 0, count: rows * vocab)
+            let dx = FloatBuffer(zeros: rows * vocab)
             inputs[0].data.withUnsafeBufferPointer { x in
                 dx.withUnsafeMutableBufferPointer { dxB in
                     let dxP = SendablePointer(dxB.baseAddress!)

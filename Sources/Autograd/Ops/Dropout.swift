@@ -8,7 +8,7 @@ extension Tensor {
         if p == 0 { return self }
         let keep = 1 / (1 - p)
         let mask = (0..<count).map { _ in rng.nextUniform() < p ? Float(0) : keep }
-        let result = zip(data, mask).map { $0 * $1 }
+        let result = FloatBuffer(zip(data, mask).map { $0 * $1 })
         return Tape.record("dropout", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
             inputs[0].addGrad(zip(dy, mask).map { $0 * $1 })
         }

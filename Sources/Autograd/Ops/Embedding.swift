@@ -11,7 +11,7 @@ extension Tensor {
         let (vocab, dim) = (shape[0], shape[1])
         for id in ids { precondition(id >= 0 && Int(id) < vocab, "embedding: id \(id) outside 0..<\(vocab)") }
         let result = uninitializedFloats(ids.count * dim) { out in
-            data.withUnsafeBufferPointer { table in
+            withValues { table in
                 for (row, id) in ids.enumerated() {
                     let src = table.baseAddress! + Int(id) * dim
                     (out.baseAddress! + row * dim).update(from: src, count: dim)

@@ -26,8 +26,9 @@ public enum LinearCrossEntropy {
                            dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil) {
         guard n > 0 else { return }
         let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n, packedOnce: BLAS.usesBF16Kernel && dh != nil)))
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: step * v)
-        defer { logits.deallocate() }
+        let logitsBuffer = FloatBuffer(uninitialized: step * v)
+        let logits = logitsBuffer.baseAddress
+        defer { withExtendedLifetime(logitsBuffer) {} }
         let (logitsP, nllP) = (SendablePointer(logits), SendablePointer(nll))
         // In bf16, the frozen projection is packed once for all chunks (once per layout), not once per chunk.
         let packedW = BLAS.usesBF16Kernel ? BF16PackedOperand(left: false, w, ld: d, transposed: true, rows: v, depth: d) : nil
@@ -95,9 +96,9 @@ extension Tensor {
         }
         let counted = targets.filter { $0 != ignoreIndex }.count
         let (needsHidden, needsWeight) = (requiresGrad, weight.requiresGrad)
-        var nll = [Float](repeating: 0, count: n)
-        var dh = needsHidden ? [Float](repeating: 0, count: n * d) : []
-        var dw = needsWeight ? [Float](repeating: 0, count: v * d) : []
+        let nll = FloatBuffer(zeros: n)
+        let dh = FloatBuffer(zeros: needsHidden ? n * d : 0)
+        let dw = FloatBuffer(zeros: needsWeight ? v * d : 0)
         withValues { h in
             weight.withValues { w in
                 nll.withUnsafeMutableBufferPointer { nllB in
@@ -113,17 +114,17 @@ extension Tensor {
             }
         }
         var total: Double = 0
-        for value in nll { total += Double(value) }
+        nll.withUnsafeBufferPointer { for value in $0 { total += Double(value) } }
         let loss = counted == 0 ? 0 : Float(total / Double(counted))
         return Tape.record("linearCrossEntropy", data: [loss], shape: [], inputs: [self, weight]) { dy, inputs, needs in
             guard counted > 0 else { return }
             let scale = dy[0] / Float(counted)
             for (index, gradient) in [(0, dh), (1, dw)] where needs[index] {
-                inputs[index].accumulateGrad { g in
-                    gradient.withUnsafeBufferPointer { source in
-                        for i in 0..<g.count { g[i] += scale * source[i] }
-                    }
+                gradient.withUnsafeMutableBufferPointer { g in
+                    let p = SendablePointer(g.baseAddress!)
+                    Parallel.forEach(g.count, costPerItem: 1) { range in for i in range { p.pointer[i] *= scale } }
                 }
+                inputs[index].addGrad(gradient)  // taken as is when the input has no gradient yet
             }
         }
     }

@@ -6,8 +6,8 @@ extension Tensor {
         let (outShape, _) = broadcastShape(shape, other.shape, op: "mul")
         let (n, na, nb) = (outShape.product, count, other.count)
         let result = uninitializedFloats(n) { out in
-            data.withUnsafeBufferPointer { a in
-                other.data.withUnsafeBufferPointer { b in
+            withValues { a in
+                other.withValues { b in
                     broadcastLoop(n, na, nb) { i, ia, ib in out[i] = a[ia] * b[ib] }
                 }
             }
@@ -16,7 +16,7 @@ extension Tensor {
             for (index, (mine, theirs)) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])].enumerated() where needs[index] {
                 let (nm, nt) = (mine.count, theirs.count)
                 let g = zeroedFloats(nm) { out in
-                    theirs.data.withUnsafeBufferPointer { t in
+                    theirs.withValues { t in
                         broadcastLoop(n, nm, nt) { i, im, it in out[im] += dy[i] * t[it] }
                     }
                 }
@@ -30,9 +30,9 @@ extension Tensor {
 
     /// `factor · self`.
     public func scaled(by factor: Float) -> Tensor {
-        let result = data.map { $0 * factor }
+        let result = uninitializedFloats(count) { out in withValues { x in for i in 0..<x.count { out[i] = x[i] * factor } } }
         return Tape.record("scale", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad(dy.map { $0 * factor })
+            inputs[0].addGrad(uninitializedFloats(dy.count) { out in for i in 0..<dy.count { out[i] = dy[i] * factor } })
         }
     }
 

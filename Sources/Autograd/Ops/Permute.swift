@@ -7,11 +7,11 @@ extension Tensor {
         precondition(order.count == rank && Set(order) == Set(0..<rank),
                      "permute: order \(order) for shape \(shape)")
         let outShape = order.map { shape[$0] }
-        let result = permuteValues(data, shape: shape, order: order)
+        let result = withValues { permuteValues($0, shape: shape, order: order) }
         var inverse = [Int](repeating: 0, count: order.count)
         for (i, o) in order.enumerated() { inverse[o] = i }
         return Tape.record("permute", data: result, shape: outShape, inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad(permuteValues(Array(dy), shape: outShape, order: inverse))
+            inputs[0].addGrad(permuteValues(dy, shape: outShape, order: inverse))
         }
     }
 
@@ -25,9 +25,9 @@ extension Tensor {
 
 /// `values` of `shape` rearranged so that output dimension `i` is input dimension `order[i]`.
 /// The innermost run that stays contiguous is copied as a block.
-func permuteValues(_ values: [Float], shape: [Int], order: [Int]) -> [Float] {
+func permuteValues(_ values: UnsafeBufferPointer<Float>, shape: [Int], order: [Int]) -> FloatBuffer {
     let rank = shape.count
-    if order == Array(0..<rank) { return values }
+    if order == Array(0..<rank) { return FloatBuffer(copying: values) }
     var inStrides = [Int](repeating: 1, count: rank)
     for d in stride(from: rank - 2, through: 0, by: -1) { inStrides[d] = inStrides[d + 1] * shape[d + 1] }
     let outShape = order.map { shape[$0] }
@@ -39,7 +39,7 @@ func permuteValues(_ values: [Float], shape: [Int], order: [Int]) -> [Float] {
     let outerDims = rank - blockDims
     let total = values.count
     return uninitializedFloats(total) { out in
-        values.withUnsafeBufferPointer { src in
+        do { let src = values
             var index = [Int](repeating: 0, count: outerDims)
             var offset = 0
             var o = 0

@@ -31,12 +31,12 @@ extension Tensor {
         let output = Tape.record("rmsNorm", data: result, shape: shape, inputs: [self, weight]) { dy, inputs, needs in
             let (xT, wT) = (inputs[0], inputs[1])
             // dx = r·(dy⊙w) − x · r³/D · Σ(dy⊙w⊙x);   dw = Σ_rows dy ⊙ x · r
-            var dx = [Float](repeating: 0, count: needs[0] ? rows * dim : 1)
+            let dx = FloatBuffer(uninitialized: needs[0] ? rows * dim : 1)
             let chunks = Parallel.workerCount
             let (needsX, needsWeight) = (needs[0], needs[1])
-            var dwPartial = [Float](repeating: 0, count: needsWeight ? chunks * dim : 1)
-            xT.data.withUnsafeBufferPointer { x in
-                wT.data.withUnsafeBufferPointer { w in
+            let dwPartial = FloatBuffer(zeros: needsWeight ? chunks * dim : 1)
+            xT.withValues { x in
+                wT.withValues { w in
                     dx.withUnsafeMutableBufferPointer { dxB in
                         dwPartial.withUnsafeMutableBufferPointer { dwB in
                             let dxP = SendablePointer(dxB.baseAddress!), dwP = SendablePointer(dwB.baseAddress!)

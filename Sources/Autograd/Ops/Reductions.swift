@@ -4,10 +4,12 @@ extension Tensor {
     /// The sum of all elements, accumulated in Double: [*] → [].
     public func sum() -> Tensor {
         var total = 0.0
-        for v in data { total += Double(v) }
+        withValues { for v in $0 { total += Double(v) } }
         let n = count
         return Tape.record("sum", data: [Float(total)], shape: [], inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad([Float](repeating: dy[0], count: n))
+            let (value, gradient) = (dy[0], FloatBuffer(uninitialized: n))
+            gradient.baseAddress.update(repeating: value, count: n)
+            inputs[0].addGrad(gradient)
         }
     }
 

@@ -10,8 +10,8 @@ extension Tensor {
             resolved[hole] = count / known
         }
         precondition(resolved.product == count, "reshape: \(shape) → \(newShape)")
-        return Tape.record("reshape", data: data, shape: resolved, inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad(Array(dy))
+        return Tape.record("reshape", data: valuesBuffer, shape: resolved, inputs: [self]) { dy, inputs, _ in
+            inputs[0].addGrad(dy)
         }
     }
 }

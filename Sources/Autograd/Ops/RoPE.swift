@@ -50,19 +50,19 @@ extension Tensor {
     public func rope(_ table: RotaryTable) -> Tensor {
         precondition(rank == 4 && table.positions == shape[1] && 2 * table.half == shape[3],
                      "rope: x \(shape) with table for \(table.positions) positions, Dh \(2 * table.half)")
-        let result = rotate(data, table: table, inverse: false)
+        let result = withValues { rotate($0, table: table, inverse: false) }
         let shape = shape
         return Tape.record("rope", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad(inputs[0].rotate(Array(dy), table: table, inverse: true))
+            inputs[0].addGrad(inputs[0].rotate(dy, table: table, inverse: true))
         }
     }
 
     /// Applies the rotation (or its inverse, the transpose, for the backward) to `values` laid out
     /// like `self`, head by head.
-    private func rotate(_ values: [Float], table: RotaryTable, inverse: Bool) -> [Float] {
+    private func rotate(_ values: UnsafeBufferPointer<Float>, table: RotaryTable, inverse: Bool) -> FloatBuffer {
         let (batch, steps, heads, dh) = (shape[0], shape[1], shape[2], shape[3])
         return uninitializedFloats(values.count) { out in
-            values.withUnsafeBufferPointer { x in
+            do { let x = values
                 for b in 0..<batch {
                     for h in 0..<heads {
                         let offset = (b * steps * heads + h) * dh

@@ -8,7 +8,7 @@ extension Tensor {
         let n = shape.last ?? 1
         let rows = count / max(n, 1)
         let result = uninitializedFloats(count) { out in
-            data.withUnsafeBufferPointer { x in
+            withValues { x in
                 for row in 0..<rows {
                     softmaxRow(x.baseAddress! + row * n, into: out.baseAddress! + row * n, count: n)
                 }

@@ -10,9 +10,9 @@ extension Tensor {
         let n = count
         let output = Tape.record("swiGLU", data: Self.swiGLUValues(self, up), shape: shape, inputs: [self, up]) { dy, inputs, needs in
             let (gateT, upT) = (inputs[0], inputs[1])
-            var dGate = [Float](repeating: 0, count: n), dUp = dGate
-            gateT.data.withUnsafeBufferPointer { a in
-                upT.data.withUnsafeBufferPointer { b in
+            let dGate = FloatBuffer(uninitialized: n), dUp = FloatBuffer(uninitialized: n)
+            gateT.withValues { a in
+                upT.withValues { b in
                     dGate.withUnsafeMutableBufferPointer { dga in
                         dUp.withUnsafeMutableBufferPointer { dub in
                             let (gP, uP) = (SendablePointer(dga.baseAddress!), SendablePointer(dub.baseAddress!))
@@ -36,7 +36,7 @@ extension Tensor {
     }
 
     /// silu(gate) ⊙ up elementwise, on both cores.
-    private static func swiGLUValues(_ gate: Tensor, _ up: Tensor) -> [Float] {
+    private static func swiGLUValues(_ gate: Tensor, _ up: Tensor) -> FloatBuffer {
         uninitializedFloats(gate.count) { out in
             let outP = SendablePointer(out.baseAddress!)
             gate.withValues { a in

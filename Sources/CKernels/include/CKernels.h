@@ -25,6 +25,13 @@ void loft_keep_freed_memory(void);
 /// or 0 when unknown.
 int loft_available_cpus(void);
 
+/// A buffer of at least `count` floats (64-byte aligned) owned by the calling thread, kept and
+/// reused by its later calls (grown when a call needs more): scratch for the loops that run on
+/// the worker threads, which then allocate nothing once warm, however their chunks interleave.
+/// Not reentrant: a caller must not hold it across a call that asks for it again. NULL when the
+/// system is out of memory.
+float *loft_thread_scratch(long count);
+
 #include <stdint.h>
 
 /// One chunk of a parallel region: `task(context, chunk)`.

@@ -3,7 +3,8 @@ import Support
 
 // MARK: - The frozen quantized linear product: forward y = x·deq(W)ᵀ, backward dx = dy·deq(W).
 // No weight gradient exists. The fp32 weight is never materialised whole: tiles of rows are
-// dequantized into one reused buffer and each tile goes through sgemm.
+// dequantized into one buffer (reused across steps through the step arena) and each tile goes
+// through sgemm.
 
 extension QuantizedTensor {
     /// Rows per dequantized tile: at most 4M floats (16 MB), so a large fp32 weight never exists
@@ -15,16 +16,16 @@ extension QuantizedTensor {
     /// Calls `body` with each tile of rows dequantized: (row range, [rows, in] values).
     func forEachTile(_ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
         let (rows, columns, step) = (shape[0], shape[1], tileRows)
-        let tile = UnsafeMutableBufferPointer<Float>.allocate(capacity: step * columns)
-        defer { tile.deallocate() }
-        let tileP = SendablePointer(tile.baseAddress!)
+        let tile = FloatBuffer(uninitialized: step * columns)  // from the step arena: the same every step
+        defer { withExtendedLifetime(tile) {} }
+        let tileP = SendablePointer(tile.baseAddress)
         for start in stride(from: 0, to: rows, by: step) {
             let end = min(rows, start + step)
             Parallel.forEach(end - start, costPerItem: 4 * columns) { local in
                 dequantize(((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
                            into: tileP.pointer + local.lowerBound * columns)
             }
-            body(start..<end, UnsafePointer(tile.baseAddress!))
+            body(start..<end, UnsafePointer(tile.baseAddress))
         }
     }
 
@@ -101,8 +102,8 @@ extension Tensor {
                      "quantized matmul: x \(shape) × Wᵀ with W \(weight.shape)")
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let rows = count / inFeatures
-        var y = [Float](repeating: 0, count: rows * outFeatures)
-        data.withUnsafeBufferPointer { x in
+        let y = FloatBuffer(zeros: rows * outFeatures)
+        withValues { x in
             y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!) }
         }
         return Tape.record("quantizedMatmul", data: y, shape: Array(shape.dropLast()) + [outFeatures], inputs: [self]) {
