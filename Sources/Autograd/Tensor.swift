@@ -23,7 +23,7 @@ public final class Tensor {
     /// How an op output's values are computed again from the op's saved inputs, if the op can.
     private var recomputation: (() -> FloatBuffer)?
     /// Whether `releaseValues()` dropped the values; reads then recompute them (see
-    /// `Tensor+Recomputation.swift`).
+    /// `allowRecomputation`).
     public private(set) var valuesReleased = false
 
     /// The values in row-major order, copied out; `data.count == shape.product`. Writing copies
