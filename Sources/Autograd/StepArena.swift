@@ -4,10 +4,11 @@ import Synchronization
 /// block waits for the next request of its size class (sizes rounded up to 1/16 of an octave, at
 /// most 6% more), so a training step, which asks for the sizes of the step before (activations,
 /// their gradients, op scratch), gets every block from the arena and none from the system.
-/// `endStep()` returns to the system the blocks no request took during the step that ends and the
-/// one before (sizes the loop stopped asking for: another batch length, an evaluation; two steps,
-/// so that per-thread scratch, whose number alive at once follows thread timing, stays), so the
-/// arena holds about one step's working set. Outside, blocks go straight back to the system.
+/// A loop announces each batch's shape (`beginBatch(shape:)`): a shape other than the last one
+/// (batches padded to their longest example, an evaluation) returns every waiting block to the
+/// system, whose heap then gives that memory to the new sizes, so a loop whose shapes vary holds
+/// what a general heap would, not a working set per shape. `endStep()` returns what waited
+/// through a whole step and the one before. Outside, blocks go straight back to the system.
 /// Thread-safe; one arena per process, as PyTorch's caching allocator.
 /// reference: PyTorch c10 CUDACachingAllocator (size classes, reuse of freed blocks, release of unused ones)
 public enum StepArena {
@@ -30,9 +31,22 @@ public enum StepArena {
     private struct State {
         var keepers = 0
         var step = 0
+        var batchShape: [Int] = []
         /// Waiting blocks by capacity (a size class).
         var free: [Int: [Entry]] = [:]
         var statistics = Statistics()
+
+        /// Takes the waiting blocks `isReleased` picks off the lists and returns them.
+        mutating func release(_ isReleased: (Entry) -> Bool) -> [UnsafeMutablePointer<Float>] {
+            var released: [UnsafeMutablePointer<Float>] = []
+            for (capacity, entries) in free where entries.contains(where: isReleased) {
+                let kept = entries.filter { !isReleased($0) }
+                released += entries.filter(isReleased).map(\.pointer)
+                statistics.cachedBytes -= (entries.count - kept.count) * max(capacity, 1) * MemoryLayout<Float>.stride
+                free[capacity] = kept.isEmpty ? nil : kept
+            }
+            return released
+        }
     }
 
     private static let state = Mutex(State())
@@ -46,15 +60,21 @@ public enum StepArena {
     /// Ends a step: frees the blocks that waited through this step and the one before.
     public static func endStep() {
         let idle = state.withLock { s -> [UnsafeMutablePointer<Float>] in
-            var idle: [UnsafeMutablePointer<Float>] = []
-            for (capacity, entries) in s.free where entries.contains(where: { $0.step < s.step - 1 }) {
-                let kept = entries.filter { $0.step >= s.step - 1 }
-                idle += entries.filter { $0.step < s.step - 1 }.map(\.pointer)
-                s.statistics.cachedBytes -= (entries.count - kept.count) * Self.bytes(capacity)
-                s.free[capacity] = kept.isEmpty ? nil : kept
-            }
+            let now = s.step
+            let idle = s.release { $0.step < now - 1 }
             s.step += 1
             return idle
+        }
+        for pointer in idle { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
+
+    /// Announces the shape of the batch about to run: when it differs from the last one, every
+    /// waiting block goes back to the system (its sizes will not be asked for soon).
+    public static func beginBatch(shape: [Int]) {
+        let idle = state.withLock { s -> [UnsafeMutablePointer<Float>] in
+            guard s.batchShape != shape else { return [] }
+            s.batchShape = shape
+            return s.release { _ in true }
         }
         for pointer in idle { UnsafeMutableRawPointer(pointer).deallocate() }
     }

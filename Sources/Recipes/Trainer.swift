@@ -185,6 +185,7 @@ public final class Trainer {
                 let mine = Self.slice(examples, rank: group.rank, of: group.size)
                 guard !mine.isEmpty else { continue }
                 let batch = Batch(Array(mine), padID: padID)
+                StepArena.beginBatch(shape: [batch.batchSize, batch.steps])  // a new length frees the last one's buffers
                 let targets = Double(batch.targetCount)
                 if config.lora.dropout > 0 {
                     let stream = dropoutRoot.split("step-\(state.step)-micro-\(index)")

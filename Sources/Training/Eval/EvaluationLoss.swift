@@ -19,6 +19,7 @@ public enum EvaluationLoss {
             let targets = batch.targetCount
             batches += 1
             guard targets > 0 else { continue }
+            StepArena.beginBatch(shape: [batch.batchSize, batch.steps])  // if a training loop keeps the arena
             let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps, recording: false)
             totalLoss += Double(loss.item) * Double(targets)
             totalTargets += targets
