@@ -2,8 +2,9 @@ import Foundation
 import Training
 
 /// The experiment's picture as SVG (`loft plot`): training-loss curves of chosen cells (left) and
-/// final perplexity against the base's bits per method (right, log scale; the fp32-base LoRA as a
-/// dashed line). Plain SVG 1.1, no dependencies.
+/// the final score against the base's bits per method (right: perplexity on a log scale, or GSM8K
+/// accuracy in % for a grid without perplexity; the fp32-base LoRA as a dashed line). Plain SVG
+/// 1.1, no dependencies.
 public enum ExperimentPlot {
     /// A line to draw: its label and points.
     public struct Series {
@@ -64,8 +65,9 @@ public enum ExperimentPlot {
     public static func svg(title: String, results: [CellResult], curves: [Series]) -> String {
         var methods: [String: (method: String, points: [(x: Double, y: Double)])] = [:]
         var reference: Double?
+        let perplexity = results.contains { $0.final.perplexity != nil }
         for r in results {
-            guard let ppl = r.final.perplexity else { continue }
+            guard let ppl = perplexity ? r.final.perplexity : r.final.gsm8kAccuracy.map({ 100 * $0 }) else { continue }
             if r.bits != nil || r.method != "lora" {
                 let label = seriesLabel(r, in: results)
                 methods[label, default: (r.method, [])].points.append((x: r.bits ?? 16, y: ppl))
@@ -82,8 +84,8 @@ public enum ExperimentPlot {
                      series: curves, logY: false, reference: nil)
         let refSeries = reference.map { r in [Series(label: "lora (fp32 base)", points: [(x: 2, y: r), (x: 4, y: r)], dashed: true,
                                                              color: color(method: "lora"))] } ?? []
-        out += panel(x: 540, y: 50, width: 380, height: 300, title: "final perplexity (log scale)", xLabel: "bits of the base",
-                     series: bitSeries + refSeries, logY: true, reference: nil)
+        out += panel(x: 540, y: 50, width: 380, height: 300, title: perplexity ? "final perplexity (log scale)" : "final GSM8K accuracy (%)",
+                     xLabel: "bits of the base", series: bitSeries + refSeries, logY: perplexity, reference: nil)
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
     }

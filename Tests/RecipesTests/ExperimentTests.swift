@@ -88,6 +88,24 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(curve.map(\.x), [1, 2, 3, 4])
         let svg = ExperimentPlot.svg(title: "mini", results: results, curves: [ExperimentPlot.Series(label: "loftq-2", points: curve, dashed: false)])
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("<polyline") && svg.contains("loftq"), svg)
+
+        // A GSM8K grid (accuracy, no perplexity) plots accuracy against bits.
+        var gsm8kResults: [CellResult] = []
+        for (index, cell) in ["qlora-2", "loftq-2"].enumerated() {
+            let source = runner.directory.appendingPathComponent(cell).appendingPathComponent("result.json")
+            var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any])
+            var final = try XCTUnwrap(json["final"] as? [String: Any])
+            for key in ["perplexity", "mean_nll", "nll_standard_error"] { final[key] = nil }
+            (final["gsm8k_accuracy"], final["gsm8k_questions"]) = (0.25 * Double(index + 1), 200)
+            json["final"] = final
+            let folder = root.appendingPathComponent("gsm8k-\(cell)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("result.json"))
+            gsm8kResults.append(try XCTUnwrap(try CellResult.read(folder)))
+        }
+        let accuracySVG = ExperimentPlot.svg(title: "mini", results: gsm8kResults, curves: [])
+        XCTAssertTrue(accuracySVG.contains("final GSM8K accuracy (%)") && !accuracySVG.contains("accuracy (%): no data"), accuracySVG)
+        XCTAssertTrue(accuracySVG.contains("<polyline"), "the accuracies are drawn: \(accuracySVG)")
     }
 
     /// A diverging cell (the paper's "N.A.") is recorded and the grid goes on to the next cell;
