@@ -42,7 +42,7 @@ public enum StepArena {
             for (capacity, entries) in free where entries.contains(where: isReleased) {
                 let kept = entries.filter { !isReleased($0) }
                 released += entries.filter(isReleased).map(\.pointer)
-                statistics.cachedBytes -= (entries.count - kept.count) * max(capacity, 1) * MemoryLayout<Float>.stride
+                statistics.cachedBytes -= (entries.count - kept.count) * StepArena.bytes(capacity)
                 free[capacity] = kept.isEmpty ? nil : kept
             }
             return released
@@ -65,7 +65,7 @@ public enum StepArena {
             s.step += 1
             return idle
         }
-        for pointer in idle { UnsafeMutableRawPointer(pointer).deallocate() }
+        deallocate(idle)
     }
 
     /// Announces the shape of the batch about to run: when it differs from the last one, every
@@ -76,7 +76,7 @@ public enum StepArena {
             s.batchShape = shape
             return s.release { _ in true }
         }
-        for pointer in idle { UnsafeMutableRawPointer(pointer).deallocate() }
+        deallocate(idle)
     }
 
     /// Stops keeping blocks when no other keeper remains, and frees the waiting ones then.
@@ -85,18 +85,14 @@ public enum StepArena {
             precondition(s.keepers > 0, "StepArena.end without begin")
             s.keepers -= 1
             guard s.keepers == 0 else { return [] }
-            let idle = s.free.values.flatMap { $0.map(\.pointer) }
-            (s.free, s.statistics.cachedBytes) = ([:], 0)
-            return idle
+            return s.release { _ in true }
         }
-        for pointer in idle { UnsafeMutableRawPointer(pointer).deallocate() }
+        deallocate(idle)
     }
 
-    /// Calls `body` with the arena kept (`begin()` before, `end()` after).
-    public static func keeping<R>(_ body: () throws -> R) rethrows -> R {
-        begin()
-        defer { end() }
-        return try body()
+    /// Returns blocks taken off the lists to the system (outside the lock).
+    private static func deallocate(_ blocks: [UnsafeMutablePointer<Float>]) {
+        for pointer in blocks { UnsafeMutableRawPointer(pointer).deallocate() }
     }
 
     /// A block of at least `count` Floats (64-byte aligned), waiting or new, and its capacity.

@@ -11,6 +11,7 @@
 // fp32), the order of VDPBF16PS, so the two paths agree bit for bit on normal numbers.
 // Packing is in gemm_bf16_pack.c.
 #include "gemm_bf16_internal.h"
+#include "memory_internal.h"
 #include <stdlib.h>
 
 float loft_bf16_round(float value) { return bf16_float(bf16_bits(value)); }
@@ -129,17 +130,8 @@ int loft_gemm_bf16_packed(int vector, int64_t m, int64_t n, int64_t k, float alp
 }
 
 /// Packing buffers of this thread for whole single-threaded products, grown as needed and kept.
-static _Thread_local uint32_t *packed_a, *packed_b;
+static _Thread_local void *packed_a, *packed_b;
 static _Thread_local size_t packed_a_capacity, packed_b_capacity;
-
-static uint32_t *reserve(uint32_t **buffer, size_t *capacity, size_t words) {
-    if (words > *capacity) {
-        free(*buffer);
-        *buffer = aligned_alloc(64, ((words * 4 + 63) / 64) * 64);
-        *capacity = *buffer ? words : 0;
-    }
-    return *buffer;
-}
 
 int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
@@ -151,8 +143,8 @@ int loft_gemm_bf16_on(int vector, int transA, int transB, int64_t m, int64_t n, 
         return 1;
     }
     // GotoBLAS order: a KC×NC block of B packed contiguously, then MC×KC blocks of A against it.
-    uint32_t *pb = reserve(&packed_b, &packed_b_capacity, (size_t)loft_bf16_panel_words(NC, KC, NR));
-    uint32_t *pa = reserve(&packed_a, &packed_a_capacity, (size_t)loft_bf16_panel_words(MC, KC, MR));
+    uint32_t *pb = loft_reserve_aligned(&packed_b, &packed_b_capacity, 4 * (size_t)loft_bf16_panel_words(NC, KC, NR));
+    uint32_t *pa = loft_reserve_aligned(&packed_a, &packed_a_capacity, 4 * (size_t)loft_bf16_panel_words(MC, KC, MR));
     if (!pa || !pb) return 0;
     for (int64_t jc = 0; jc < n; jc += NC) {
         int64_t nc = n - jc < NC ? n - jc : NC;

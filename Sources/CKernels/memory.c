@@ -2,6 +2,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include "CKernels.h"
+#include "memory_internal.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -28,17 +29,18 @@ int loft_available_cpus(void) {
     return 0;
 }
 
-static __thread float *thread_scratch;
-static __thread long thread_scratch_capacity;
+void *loft_reserve_aligned(void **buffer, size_t *capacity, size_t bytes) {
+    if (bytes > *capacity) {
+        free(*buffer);
+        *buffer = aligned_alloc(64, ((bytes + 63) / 64) * 64);
+        *capacity = *buffer ? bytes : 0;
+    }
+    return *buffer;
+}
+
+static _Thread_local void *thread_scratch;
+static _Thread_local size_t thread_scratch_capacity;
 
 float *loft_thread_scratch(long count) {
-    if (count < 1) count = 1;
-    if (count > thread_scratch_capacity) {
-        free(thread_scratch);
-        void *grown = NULL;
-        if (posix_memalign(&grown, 64, (size_t)count * sizeof(float)) != 0) grown = NULL;
-        thread_scratch = grown;
-        thread_scratch_capacity = grown ? count : 0;
-    }
-    return thread_scratch;
+    return loft_reserve_aligned(&thread_scratch, &thread_scratch_capacity, (size_t)(count < 1 ? 1 : count) * sizeof(float));
 }

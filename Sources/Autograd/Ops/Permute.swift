@@ -39,22 +39,20 @@ func permuteValues(_ values: UnsafeBufferPointer<Float>, shape: [Int], order: [I
     let outerDims = rank - blockDims
     let total = values.count
     return uninitializedFloats(total) { out in
-        do { let src = values
-            var index = [Int](repeating: 0, count: outerDims)
-            var offset = 0
-            var o = 0
-            while o < total {
-                for j in 0..<block { out[o + j] = src[offset + j] }
-                o += block
-                var d = outerDims - 1
-                while d >= 0 {  // advance the odometer
-                    index[d] += 1
-                    offset += strides[d]
-                    if index[d] < outShape[d] { break }
-                    offset -= strides[d] * outShape[d]
-                    index[d] = 0
-                    d -= 1
-                }
+        var index = [Int](repeating: 0, count: outerDims)
+        var offset = 0
+        var o = 0
+        while o < total {
+            for j in 0..<block { out[o + j] = values[offset + j] }
+            o += block
+            var d = outerDims - 1
+            while d >= 0 {  // advance the odometer
+                index[d] += 1
+                offset += strides[d]
+                if index[d] < outShape[d] { break }
+                offset -= strides[d] * outShape[d]
+                index[d] = 0
+                d -= 1
             }
         }
     }

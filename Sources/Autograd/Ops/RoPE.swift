@@ -62,13 +62,11 @@ extension Tensor {
     private func rotate(_ values: UnsafeBufferPointer<Float>, table: RotaryTable, inverse: Bool) -> FloatBuffer {
         let (batch, steps, heads, dh) = (shape[0], shape[1], shape[2], shape[3])
         return uninitializedFloats(values.count) { out in
-            do { let x = values
-                for b in 0..<batch {
-                    for h in 0..<heads {
-                        let offset = (b * steps * heads + h) * dh
-                        table.rotate(rows: steps, from: x.baseAddress! + offset, stride: heads * dh,
-                                     into: out.baseAddress! + offset, stride: heads * dh, inverse: inverse)
-                    }
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    let offset = (b * steps * heads + h) * dh
+                    table.rotate(rows: steps, from: values.baseAddress! + offset, stride: heads * dh,
+                                 into: out.baseAddress! + offset, stride: heads * dh, inverse: inverse)
                 }
             }
         }
