@@ -1,8 +1,9 @@
 import CKernels
 import Foundation
 
-/// The vectorised row loops of softmax and log-sum-exp (`CKernels/softmax.c`), on the SIMD path
-/// the kernels take (`LOFT_SIMD` caps it), with a scalar fallback.
+/// The vectorised row loops of softmax and log-sum-exp (`CKernels/softmax.c`) and of decoding's
+/// small fp32 products (`CKernels/dense_gemv.c`), on the SIMD path the kernels take (`LOFT_SIMD`
+/// caps it), with a scalar fallback.
 public enum RowKernels {
     /// The largest of `count` values at `x` (−∞ for none). `path` overrides the SIMD path (tests).
     @inline(__always)
@@ -17,4 +18,17 @@ public enum RowKernels {
                               path: loft_simd_path? = nil) -> Double {
         loft_row_exp_sum(path ?? loft_simd_active(), x, Int64(count), shift, out)
     }
+
+    /// `y[b·ldy + o] = alpha · Σ_i x[b·ldx + i] · w[o·ldw + i] + beta · y[b·ldy + o]` for weight rows
+    /// `outputs` of an fp32 weight [·, in] and `batch` rows of x, on this thread, each weight row
+    /// read once (`CKernels/dense_gemv.c`; decoding's small products). `beta` = 0 never reads y.
+    /// `path` overrides the SIMD path (tests); false, writing nothing, where the CPU lacks it.
+    @inline(__always) @discardableResult
+    public static func denseRows(_ w: UnsafePointer<Float>, ldw: Int, in count: Int, outputs: Range<Int>,
+                                 x: UnsafePointer<Float>, ldx: Int, batch: Int, alpha: Float = 1, beta: Float = 0,
+                                 y: UnsafeMutablePointer<Float>, ldy: Int, path: loft_simd_path? = nil) -> Bool {
+        loft_dense_gemv(path ?? loft_simd_active(), w, Int64(ldw), Int64(count), Int64(outputs.lowerBound),
+                            Int64(outputs.upperBound), x, Int64(ldx), Int64(batch), alpha, beta, y, Int64(ldy)) != 0
+    }
 }
+

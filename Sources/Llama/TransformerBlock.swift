@@ -65,16 +65,21 @@ public final class TransformerBlock {
     /// floats less again.
     func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool) -> Tensor {
         let (batch, steps) = (x.shape[0], x.shape[1])
-        func linear(_ layer: LinearLayer, _ x: Tensor) -> Tensor { recording ? layer(x) : layer.infer(x) }
+        // Inference runs layers sharing an input together (one parallel region when decoding).
+        func linears(_ layers: [LinearLayer], _ x: Tensor) -> [Tensor] {
+            recording ? layers.map { $0(x) } : SharedInputInference.infer(layers, x)
+        }
         let h = x.rmsNorm(weight: attentionNorm, eps: c.normEps)
-        let q = linear(self.q, h).reshaped([batch, steps, c.heads, c.headDim])
-        let k = linear(self.k, h).reshaped([batch, steps, c.kvHeads, c.headDim])
-        let v = linear(self.v, h).reshaped([batch, steps, c.kvHeads, c.headDim])
+        let qkv = linears([self.q, self.k, self.v], h)
+        let q = qkv[0].reshaped([batch, steps, c.heads, c.headDim])
+        let k = qkv[1].reshaped([batch, steps, c.kvHeads, c.headDim])
+        let v = qkv[2].reshaped([batch, steps, c.kvHeads, c.headDim])
         if recording { h.releaseValues() }
         let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
         let y = recording ? o(attended, adding: x) : x + o.infer(attended)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
-        let (gated, upped) = (linear(gate, m), linear(up, m))
+        let gateUp = linears([gate, up], m)
+        let (gated, upped) = (gateUp[0], gateUp[1])
         let activated = gated.swiGLU(up: upped)
         if recording { m.releaseValues() }
         if recording && BLAS.effectiveComputeType == .bf16 { gated.compressToBF16(); upped.compressToBF16() }

@@ -25,10 +25,12 @@ extension LinearLayer {
     /// `residual + self(x)` as two tape nodes.
     public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor { residual + self(x) }
 
-    /// The inference path on a constant tensor: [..., in] → [..., out].
+    /// The inference path on a constant tensor: [..., in] → [..., out]. A few rows (decoding) on a
+    /// layer that splits run its base and adapter in one parallel region (`SharedInputInference`).
     public func infer(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == inFeatures, "linear: x \(x.shape) into \(inFeatures) → \(outFeatures)")
         let rows = x.count / inFeatures
+        if SharedInputInference.isEnabled, let split = self as? RowSplitLinear, split.splitsRows(rows) { return SharedInputInference.infer([self], x)[0] }
         let y = FloatBuffer(zeros: rows * outFeatures)
         x.withValues { xp in
             y.withUnsafeMutableBufferPointer { infer(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }

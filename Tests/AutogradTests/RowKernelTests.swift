@@ -44,4 +44,49 @@ final class RowKernelTests: XCTestCase {
             XCTAssertEqual(RowKernels.expSum([Float](), count: 0, shift: 0, writingTo: nil, path: path), 0)
         }
     }
+
+    /// Decoding's dense rows (`denseRows`): every path against Double sums, lengths around the
+    /// vector widths (the masked / scalar tails), 1 to 6 rows of x (one and two register groups),
+    /// alpha and beta; beta = 0 must not read y (NaN there stays out).
+    func testDenseRowsMatchDoubleOnEveryPath() {
+        var rng = RandomState(seed: 22)
+        for count in [1, 7, 15, 16, 17, 40, 576] {
+            for batch in 1...6 {
+                let (outputs, ldx, ldy) = (5, count + 3, 9)
+                let w = rng.uniform(count: outputs * count, low: -1, high: 1)
+                let x = rng.uniform(count: batch * ldx, low: -1, high: 1)
+                let start = rng.uniform(count: batch * ldy, low: -1, high: 1)
+                for (alpha, beta) in [(Float(1), Float(0)), (Float(0.5), Float(1))] {
+                    for path in paths {
+                        var y = beta == 0 ? [Float](repeating: .nan, count: batch * ldy) : start
+                        let written = w.withUnsafeBufferPointer { wp in
+                            x.withUnsafeBufferPointer { xp in
+                                y.withUnsafeMutableBufferPointer {
+                                    // Rows 1..<5 only: row 0 of y must stay as it was.
+                                    RowKernels.denseRows(wp.baseAddress!, ldw: count, in: count, outputs: 1..<outputs, x: xp.baseAddress!,
+                                                         ldx: ldx, batch: batch, alpha: alpha, beta: beta, y: $0.baseAddress!, ldy: ldy, path: path)
+                                }
+                            }
+                        }
+                        XCTAssertTrue(written)
+                        for b in 0..<batch {
+                            XCTAssertEqual(y[b * ldy].isNaN, beta == 0, "row 0 untouched")
+                            for o in 1..<outputs {
+                                var dot = 0.0, magnitude = 0.0
+                                for i in 0..<count {
+                                    dot += Double(w[o * count + i]) * Double(x[b * ldx + i])
+                                    magnitude += abs(Double(w[o * count + i]) * Double(x[b * ldx + i]))
+                                }
+                                let expected = Double(alpha) * dot + Double(beta) * Double(start[b * ldy + o])
+                                // fp32 sums of `count` terms in any order: within count·ε of the sum of magnitudes.
+                                XCTAssertEqual(Double(y[b * ldy + o]), expected, accuracy: (magnitude + 1) * Double(count + 2) * 0x1p-24,
+                                               "path \(path.rawValue), n \(count), batch \(batch), b \(b), o \(o), beta \(beta)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
+

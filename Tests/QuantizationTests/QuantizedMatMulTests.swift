@@ -77,6 +77,31 @@ final class QuantizedDirectKernelTests: XCTestCase {
         }
     }
 
+    /// `multiplyRows` over any cut of the output features gives, feature for feature, the bits of
+    /// the whole product (each feature is one row of the kernel, whatever range holds it), with
+    /// plain and double-quantized scales (expanded per range), and writes nothing outside its range.
+    func testRowRangesEqualTheWholeProduct() {
+        let (out, inF, m) = (37, 192, 3)
+        for doubleQuant in [false, true] {
+            let q = QuantizedTensor(RandomStateValues.normal(count: out * inF, seed: 15), shape: [out, inF], codebook: .nf4,
+                                    blockSize: 64, doubleQuant: doubleQuant)
+            let x = RandomStateValues.normal(count: m * inF, seed: 16)
+            var whole = [Float](repeating: .nan, count: m * out), pieces = whole
+            x.withUnsafeBufferPointer { xs in
+                whole.withUnsafeMutableBufferPointer { _ = q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!) }
+                pieces.withUnsafeMutableBufferPointer { y in
+                    for range in [0..<10, 10..<11, 11..<11, 11..<37] {
+                        XCTAssertTrue(q.multiplyRows(xs.baseAddress!, rows: m, outputs: range, into: y.baseAddress!))
+                        for b in 0..<m { XCTAssertTrue(y[b * out + 36].isNaN || range.upperBound == 37, "feature 36 written early") }
+                    }
+                    XCTAssertFalse(q.multiplyRows(xs.baseAddress!, rows: m, outputs: 30..<38, into: y.baseAddress!), "past the last feature")
+                }
+            }
+            XCTAssertEqual(pieces.map(\.bitPattern), whole.map(\.bitPattern), "double quant \(doubleQuant)")
+            XCTAssertFalse(whole.contains { $0.isNaN })
+        }
+    }
+
     /// Shapes the kernel does not take go through dequantize + sgemm: more than 16 rows, rows of
     /// W that are not whole blocks, 8-bit codes.
     func testShapesOutsideTheKernelAreRefused() {

@@ -73,6 +73,13 @@ int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, con
                         int64_t block, int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch,
                         float *y, int64_t ldy);
 
+/// `y[b·ldy + o] = alpha · Σ_i x[b·ldx + i] · w[o·ldw + i] + beta · y[b·ldy + o]` for rows o in
+/// [row_begin, row_end) of an fp32 weight and `batch` rows of x, on `path`, each weight row read
+/// once (few rows of x: decoding). `beta` = 0 never reads y. Returns 0, writing nothing, when the
+/// CPU lacks `path` or a count is negative.
+int loft_dense_gemv(loft_simd_path path, const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end,
+                    const float *x, int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy);
+
 /// Whether the AVX512-BF16 product kernel runs here (the CPU has AVX512-BF16 and the active SIMD
 /// path is AVX-512, i.e. `LOFT_SIMD` does not cap it lower).
 int loft_gemm_bf16_supported(void);

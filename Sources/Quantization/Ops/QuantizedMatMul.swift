@@ -47,25 +47,41 @@ extension QuantizedTensor {
     public func multiplyDirect(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, path: SIMDPath? = nil) -> Bool {
         let path = path ?? .active
         guard usesDirectKernel(rows: m), path.isSupported else { return false }
-        let (outFeatures, inFeatures) = (shape[0], shape[1])
-        let absmax: [Float]
-        switch scales {
-        case .plain(let values): absmax = values
-        case .doubleQuantized: absmax = scales.absmax(blocks: 0..<scales.count)
-        }
         let (xP, yP) = (SendablePointer(UnsafeMutablePointer(mutating: x)), SendablePointer(y))
-        codebook.levels.withUnsafeBufferPointer { levels in
-            codes.bytes.withUnsafeBufferPointer { bytes in
-                absmax.withUnsafeBufferPointer { scale in
-                    // About a nanosecond per 8 weight·row products: small matrices (k, v of a small model) stay on
-                    // one core, where waking the other would cost more than it saves.
-                    Parallel.forEach(outFeatures, costPerItem: max(1, inFeatures * m / 8)) { rows in
-                        _ = DequantizationKernel.gemv(path: path, codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
-                                                      absmax: scale.baseAddress!, blockSize: blockSize, inFeatures: inFeatures, rows: rows,
-                                                      x: xP.pointer, batch: m, y: yP.pointer, ldy: outFeatures)
-                    }
+        // About a nanosecond per 8 weight·row products: small matrices (k, v of a small model) stay on
+        // one core, where waking the other would cost more than it saves.
+        Parallel.forEach(shape[0], costPerItem: max(1, shape[1] * m / 8)) { outputs in
+            multiplyRows(xP.pointer, rows: m, outputs: outputs, into: yP.pointer, path: path)
+        }
+        return true
+    }
+
+    /// Columns `outputs` of `y = x·deq(W)ᵀ` (x [rows, in], y [rows, out]) on this thread with the
+    /// packed-code kernel on `path` (nil: the active one): what one core does of a decoding product (callers split the
+    /// output rows across cores; different ranges may run at once). False, writing nothing, as
+    /// `multiplyDirect`. Double-quantized scales are expanded for these rows only.
+    @discardableResult
+    public func multiplyRows(_ x: UnsafePointer<Float>, rows m: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>,
+                             path: SIMDPath? = nil) -> Bool {
+        let path = path ?? .active
+        guard usesDirectKernel(rows: m), path.isSupported, outputs.lowerBound >= 0, outputs.upperBound <= shape[0] else { return false }
+        if outputs.isEmpty { return true }
+        let (outFeatures, inFeatures) = (shape[0], shape[1])
+        let blocks = (outputs.lowerBound * inFeatures / blockSize)..<(outputs.upperBound * inFeatures / blockSize)
+        let firstByte = outputs.lowerBound * inFeatures * codebook.bits / 8   // rows hold whole blocks of 16·k codes
+        func run(_ scale: UnsafePointer<Float>) {
+            codebook.levels.withUnsafeBufferPointer { levels in
+                codes.bytes.withUnsafeBufferPointer { bytes in
+                    _ = DequantizationKernel.gemv(path: path, codes: bytes.baseAddress! + firstByte, bits: codebook.bits,
+                                                  levels: levels.baseAddress!, absmax: scale, blockSize: blockSize,
+                                                  inFeatures: inFeatures, rows: 0..<outputs.count, x: x, batch: m,
+                                                  y: y + outputs.lowerBound, ldy: outFeatures)
                 }
             }
+        }
+        switch scales {
+        case .plain(let values): values.withUnsafeBufferPointer { run($0.baseAddress! + blocks.lowerBound) }
+        case .doubleQuantized: scales.absmax(blocks: blocks).withUnsafeBufferPointer { run($0.baseAddress!) }
         }
         return true
     }
