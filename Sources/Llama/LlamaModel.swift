@@ -131,7 +131,7 @@ public final class LlamaModel {
         let n = tokens.count
         precondition(n > 0 && cache.length + n <= cache.capacity,
                      "forward: \(n) tokens at position \(cache.length) overflow a cache of \(cache.capacity)")
-        let x = inferHidden(tokens, batch: 1, steps: n, attention: .cached(cache))
+        let x = inferHidden(tokens, batch: 1, steps: n, attention: .cached(cache, steps: n, config: config))
         let rows = allLogits ? x : Tensor(Array(x.data.suffix(config.dim)), shape: [1, config.dim])
         return project(rows)
     }
@@ -143,7 +143,7 @@ public final class LlamaModel {
         let n = tokens.count
         precondition(n == caches.count && n > 0, "decodeStep: \(n) tokens for \(caches.count) caches")
         for cache in caches { precondition(cache.length < cache.capacity, "decodeStep: a cache of \(cache.capacity) is full") }
-        return project(inferHidden(tokens, batch: n, steps: 1, attention: .decoding(caches)))
+        return project(inferHidden(tokens, batch: n, steps: 1, attention: .decoding(caches, config: config)))
     }
 
     /// The blocks without recording: tokens [B·T] → hidden states [B·T, D]; the caches advance.

@@ -56,14 +56,13 @@ public final class LoRALinear: LinearLayer {
         var hidden = [Float](repeating: 0, count: rows * rank)  // x·Aᵀ [rows, R]
         loraA.withValues { a in
             loraB.withValues { b in
+                // Both products split across the cores when large (a forward over many rows).
                 hidden.withUnsafeMutableBufferPointer { h in
-                    BLAS.withThreads(1) {
-                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
-                                   a: x, lda: inFeatures, b: a.baseAddress!, ldb: inFeatures, c: h.baseAddress!, ldc: rank)
-                        BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank,
-                                   alpha: scaling, a: h.baseAddress!, lda: rank, b: b.baseAddress!, ldb: rank,
-                                   beta: 1, c: y, ldc: outFeatures)
-                    }
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
+                               a: x, lda: inFeatures, b: a.baseAddress!, ldb: inFeatures, c: h.baseAddress!, ldc: rank)
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank,
+                               alpha: scaling, a: h.baseAddress!, lda: rank, b: b.baseAddress!, ldb: rank,
+                               beta: 1, c: y, ldc: outFeatures)
                 }
             }
         }

@@ -40,8 +40,8 @@ extension Linear: RowSplitLinear {
     public func inferRows(_ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
                           into y: UnsafeMutablePointer<Float>) {
         weight.withValues { w in
-            RowKernels.denseRows(w.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: outputs, x: x, ldx: inFeatures,
-                                 batch: rows, y: y, ldy: outFeatures)
+            _ = RowKernels.denseRows(w.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: outputs, x: x, ldx: inFeatures,
+                                     batch: rows, y: y, ldy: outFeatures)
         }
     }
 }
@@ -58,8 +58,8 @@ extension LoRALinear: RowSplitLinear {
 
     public func prepare(_ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>) {
         loraA.withValues { a in
-            RowKernels.denseRows(a.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: items, x: x, ldx: inFeatures,
-                                 batch: rows, y: prepared, ldy: rank)
+            _ = RowKernels.denseRows(a.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: items, x: x, ldx: inFeatures,
+                                     batch: rows, y: prepared, ldy: rank)
         }
     }
 
