@@ -1,7 +1,6 @@
 // The row loops of softmax and log-sum-exp (the fused cross-entropy over a vocabulary, attention):
 // max, Σ exp(x − shift) in double with the exponentials optionally written out, and scaling.
-// exp on the vector paths: Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, and the Cephes expf
-// polynomial (relative error about 2 ulp), 2ⁿ by VSCALEFPS (AVX-512) or exponent bits (AVX2).
+// exp on the vector paths: `exp_internal.h` (relative error about 2 ulp).
 // The scalar path uses the C library's expf. Sums of exponentials accumulate in double (an fp32
 // running sum drifted 1.3e-4 in the loss at V = 49152).
 #include "CKernels.h"
@@ -25,30 +24,7 @@ static double exp_sum_scalar(const float *x, int64_t n, float shift, float *out)
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include <immintrin.h>
-#define LOFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#define LOFT_AVX2 __attribute__((target("avx2,fma")))
-
-// Cephes expf: exp(r) ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2.
-static const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
-                   P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
-static const float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f, LOG2E = 1.44269504088896341f;
-
-LOFT_AVX512
-static inline __m512 exp16(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));  // below this exp is 0 in fp32 anyway
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(P0);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+#include "exp_internal.h"
 
 LOFT_AVX512
 static float max_avx512(const float *x, int64_t n) {
@@ -71,23 +47,6 @@ static double exp_sum_avx512(const float *x, int64_t n, float shift, float *out)
         s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
     }
     return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-}
-
-LOFT_AVX2
-static inline __m256 exp8(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));  // keeps 2ⁿ a normal number
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(P0);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
 }
 
 LOFT_AVX2

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // MARK: - The SwiGLU product silu(a) ⊙ b, fused.
@@ -16,13 +17,12 @@ extension Tensor {
                     dGate.withUnsafeMutableBufferPointer { dga in
                         dUp.withUnsafeMutableBufferPointer { dub in
                             let (gP, uP) = (SendablePointer(dga.baseAddress!), SendablePointer(dub.baseAddress!))
-                            Parallel.forEach(n, costPerItem: 30) { range in
-                                for i in range {
-                                    let sigma = 1 / (1 + exp(-a[i]))
-                                    // d silu/da = σ(a)·(1 + a·(1 − σ(a)))
-                                    gP.pointer[i] = dy[i] * b[i] * sigma * (1 + a[i] * (1 - sigma))
-                                    uP.pointer[i] = dy[i] * a[i] * sigma
-                                }
+                            // d silu/da = σ(a)·(1 + a·(1 − σ(a))) (`CKernels/swiglu.c`, on the active SIMD path)
+                            let path = loft_simd_active()
+                            Parallel.forEach(n, costPerItem: 8) { range in
+                                let (i, count) = (range.lowerBound, Int64(range.count))
+                                loft_swiglu_backward(path, a.baseAddress! + i, b.baseAddress! + i, dy.baseAddress! + i,
+                                                     gP.pointer + i, uP.pointer + i, count)
                             }
                         }
                     }
@@ -35,14 +35,16 @@ extension Tensor {
         return output
     }
 
-    /// silu(gate) ⊙ up elementwise, on both cores.
+    /// silu(gate) ⊙ up elementwise, on both cores (`CKernels/swiglu.c`, on the active SIMD path).
     private static func swiGLUValues(_ gate: Tensor, _ up: Tensor) -> FloatBuffer {
         uninitializedFloats(gate.count) { out in
             let outP = SendablePointer(out.baseAddress!)
+            let path = loft_simd_active()
             gate.withValues { a in
                 up.withValues { b in
-                    Parallel.forEach(a.count, costPerItem: 20) { range in
-                        for i in range { outP.pointer[i] = a[i] / (1 + exp(-a[i])) * b[i] }
+                    Parallel.forEach(a.count, costPerItem: 6) { range in
+                        let i = range.lowerBound
+                        loft_swiglu_forward(path, a.baseAddress! + i, b.baseAddress! + i, outP.pointer + i, Int64(range.count))
                     }
                 }
             }

@@ -105,6 +105,15 @@ float loft_row_max(loft_simd_path path, const float *x, int64_t n);
 /// The vector paths' exp has a relative error of about 2 ulp.
 double loft_row_exp_sum(loft_simd_path path, const float *x, int64_t n, float shift, float *out);
 
+/// SwiGLU forward: `out[i] = gate[i] / (1 + exp(−gate[i])) · up[i]` for i < n, on `path` (falls
+/// back to scalar where unsupported; the vector exp is within about 2 ulp of expf).
+void loft_swiglu_forward(loft_simd_path path, const float *gate, const float *up, float *out, int64_t n);
+
+/// SwiGLU backward with σ = 1 / (1 + exp(−gate)): `dgate = dy·up·σ·(1 + gate·(1 − σ))`,
+/// `dup = dy·gate·σ`, i < n, on `path` (as `loft_swiglu_forward`).
+void loft_swiglu_backward(loft_simd_path path, const float *gate, const float *up, const float *dy, float *dgate, float *dup,
+                          int64_t n);
+
 /// Rows per packed panel of the bf16 product: 12 for A (operand 0), 32 for B (operand 1).
 int loft_bf16_panel_width(int operand);
 
