@@ -31,4 +31,3 @@ public enum RowKernels {
                             Int64(outputs.upperBound), x, Int64(ldx), Int64(batch), alpha, beta, y, Int64(ldy)) != 0
     }
 }
-

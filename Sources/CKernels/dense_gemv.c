@@ -3,7 +3,6 @@
 // registers, so a product streams W at memory speed where sgemm would first pack it.
 // reference: llama.cpp ggml_vec_dot_f32 (one weight row against the activations)
 #include "CKernels.h"
-#include "gemv_internal.h"
 #include <stdint.h>
 
 static void dense_rows_scalar(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
@@ -42,9 +41,10 @@ static inline void row_avx512(const float *wo, int64_t in, const float *x, int64
     }
 }
 
+// `loft_dense_gemv` on AVX-512: every weight row against x, 4 rows of x per register group.
 __attribute__((target("avx512f,avx512bw,avx512vl")))
-void loft_dense_rows_avx512(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
-                            int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy) {
+static void dense_rows_avx512(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
+                              int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy) {
     for (int64_t o = row_begin; o < row_end; ++o)
         for (int64_t b0 = 0; b0 < batch; b0 += 4) {
             const float *xb = x + b0 * ldx;
@@ -85,9 +85,10 @@ static inline void row_avx2(const float *wo, int64_t in, const float *x, int64_t
     }
 }
 
+// `loft_dense_gemv` on AVX2 (see dense_rows_avx512).
 __attribute__((target("avx2,fma")))
-void loft_dense_rows_avx2(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
-                          int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy) {
+static void dense_rows_avx2(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
+                            int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy) {
     for (int64_t o = row_begin; o < row_end; ++o)
         for (int64_t b0 = 0; b0 < batch; b0 += 4) {
             const float *xb = x + b0 * ldx;
@@ -107,11 +108,11 @@ int loft_dense_gemv(loft_simd_path path, const float *w, int64_t ldw, int64_t in
     if (in < 0 || batch < 0 || row_begin > row_end || !loft_simd_supported(path)) return 0;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (path == LOFT_SIMD_AVX512) {
-        loft_dense_rows_avx512(w, ldw, in, row_begin, row_end, x, ldx, batch, alpha, beta, y, ldy);
+        dense_rows_avx512(w, ldw, in, row_begin, row_end, x, ldx, batch, alpha, beta, y, ldy);
         return 1;
     }
     if (path == LOFT_SIMD_AVX2) {
-        loft_dense_rows_avx2(w, ldw, in, row_begin, row_end, x, ldx, batch, alpha, beta, y, ldy);
+        dense_rows_avx2(w, ldw, in, row_begin, row_end, x, ldx, batch, alpha, beta, y, ldy);
         return 1;
     }
 #endif

@@ -8,7 +8,6 @@
 // reference: llama.cpp ggml_vec_dot_q4_0 (dequantize-in-register dot products)
 // Rows of W must hold whole blocks (in % block == 0, block % 16 == 0), 4- or 2-bit codes.
 #include "CKernels.h"
-#include "gemv_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,18 +135,6 @@ static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, con
     float padded[16] = {0};
     for (int j = 0; j < 16; ++j) padded[j] = levels[j % (1 << bits)];   // repeated: see indices16
     const __m512 table = _mm512_loadu_ps(padded);
-    if (batch > 4) {
-        // More than 4 rows of x: expand each weight row once into an L1-resident copy, then dot.
-        float *w = (float *)malloc((size_t)in * sizeof(float));
-        if (w) {
-            for (int64_t o = row_begin; o < row_end; ++o) {
-                loft_dequantize_on(LOFT_SIMD_AVX512, codes, bits, levels, absmax + o * in / block, block, o * in, in, w);
-                loft_dense_rows_avx512(w, in, in, 0, 1, x, in, batch, 1, 0, y + o, ldy);
-            }
-            free(w);
-            return;
-        }
-    }
     if (batch <= 4 && block % (16 * (8 / bits)) == 0) {
         float *xs = (float *)malloc((size_t)(batch * in) * sizeof(float));
         if (xs) {
@@ -251,17 +238,6 @@ static void gemv_avx2(const uint8_t *codes, int bits, const float *levels, const
     float padded[16] = {0};
     for (int j = 0; j < 16; ++j) padded[j] = levels[j % (1 << bits)];   // repeated: see indices16
     const __m256 low = _mm256_loadu_ps(padded), high = _mm256_loadu_ps(padded + 8);
-    if (batch > 4) {
-        float *w = (float *)malloc((size_t)in * sizeof(float));
-        if (w) {
-            for (int64_t o = row_begin; o < row_end; ++o) {
-                loft_dequantize_on(LOFT_SIMD_AVX2, codes, bits, levels, absmax + o * in / block, block, o * in, in, w);
-                loft_dense_rows_avx2(w, in, in, 0, 1, x, in, batch, 1, 0, y + o, ldy);
-            }
-            free(w);
-            return;
-        }
-    }
     for (int64_t o = row_begin; o < row_end; ++o) {
         for (int64_t b0 = 0; b0 < batch; b0 += 4) {
             const float *xb = x + b0 * in;
@@ -282,6 +258,19 @@ int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, con
                         float *y, int64_t ldy) {
     if ((bits != 4 && bits != 2) || block <= 0 || block % 16 != 0 || in % block != 0 || batch < 1 || batch > 16) return 0;
     if (!loft_simd_supported(path)) return 0;
+    if (batch > 4 && path != LOFT_SIMD_SCALAR) {
+        // More than 4 rows of x: expand each weight row once into an L1-resident copy, then dot it
+        // with every row (`dense_gemv.c`, same path).
+        float *w = (float *)malloc((size_t)in * sizeof(float));
+        if (w) {
+            for (int64_t o = row_begin; o < row_end; ++o) {
+                loft_dequantize_on(path, codes, bits, levels, absmax + o * in / block, block, o * in, in, w);
+                loft_dense_gemv(path, w, in, in, 0, 1, x, in, batch, 1, 0, y + o, ldy);
+            }
+            free(w);
+            return 1;
+        }
+    }
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (path == LOFT_SIMD_AVX512) { gemv_avx512(codes, bits, levels, absmax, block, in, row_begin, row_end, x, batch, y, ldy); return 1; }
     if (path == LOFT_SIMD_AVX2) { gemv_avx2(codes, bits, levels, absmax, block, in, row_begin, row_end, x, batch, y, ldy); return 1; }
