@@ -146,6 +146,17 @@ static loft_simd_path choose_path(void) {
     return best;
 }
 
+int loft_bf16_kernel_allowed(void) {
+    static int allowed = -1;  // read and written atomically, as `chosen` below
+    int value = __atomic_load_n(&allowed, __ATOMIC_RELAXED);
+    if (value < 0) {
+        const char *setting = getenv("LOFT_BF16");
+        value = !(setting && strcmp(setting, "off") == 0);
+        __atomic_store_n(&allowed, value, __ATOMIC_RELAXED);
+    }
+    return value;
+}
+
 loft_simd_path loft_simd_active(void) {
     static int chosen = -1;   // read and written atomically: threads may race to the first call
     int path = __atomic_load_n(&chosen, __ATOMIC_RELAXED);

@@ -82,7 +82,7 @@ static void kernel_avx512(int64_t kp, const uint32_t *a, const uint32_t *b, floa
 int loft_gemm_bf16_supported(void) {
 #ifdef LOFT_BF16_X86
     loft_cpu_features f = loft_cpu_features_get();
-    return loft_simd_active() == LOFT_SIMD_AVX512 && f.avx512bf16 && f.avx512dq;
+    return loft_simd_active() == LOFT_SIMD_AVX512 && f.avx512bf16 && f.avx512dq && loft_bf16_kernel_allowed();
 #else
     return 0;
 #endif

@@ -85,14 +85,15 @@ extension LoRALinear: RowSplitLinear {
 public enum SharedInputInference {
     /// `LOFT_SHARED_INFERENCE=off` runs every layer on its own instead (kept to compare the two).
     public static let isEnabled = ProcessInfo.processInfo.environment["LOFT_SHARED_INFERENCE"] != "off"
-    /// `layers` (same `inFeatures`) on x [..., in]: one [..., out] per layer.
-    public static func infer(_ layers: [LinearLayer], _ x: Tensor) -> [Tensor] {
+    /// `layers` (same `inFeatures`) on x [..., in]: one [..., out] per layer. `shared: false`
+    /// runs each layer on its own (the comparison path).
+    public static func infer(_ layers: [LinearLayer], _ x: Tensor, shared: Bool = isEnabled) -> [Tensor] {
         guard let inFeatures = layers.first?.inFeatures else { return [] }
         precondition(x.shape.last == inFeatures && layers.allSatisfy { $0.inFeatures == inFeatures },
                      "shared-input inference: x \(x.shape) into layers of \(layers.map(\.inFeatures)) inputs")
         let rows = x.count / inFeatures
         let split = layers.compactMap { $0 as? RowSplitLinear }
-        guard isEnabled, split.count == layers.count, split.allSatisfy({ $0.splitsRows(rows) }) else { return layers.map { $0.infer(x) } }
+        guard shared, split.count == layers.count, split.allSatisfy({ $0.splitsRows(rows) }) else { return layers.map { $0.infer(x) } }
         let outputs = split.map { FloatBuffer(uninitialized: rows * $0.outFeatures) }
         let widths = split.map(\.preparedWidth), features = split.map(\.outFeatures)
         let prepared = widths.map { FloatBuffer(uninitialized: max(1, rows * $0)) }

@@ -68,7 +68,11 @@ struct Eval: ParsableCommand {
         let result = Perplexity.evaluate(model: loaded.model, blocks: blocks, batch: batch) { done, total in
             if !json { progress.note("perplexity: block \(done)/\(total)", final: done == total) }
         }
-        if json { return try printJSON(PerplexityReport(data: path, protocolKind: protocolKind.rawValue, seqLen: seqLen, result: result)) }
+        if json {
+            return try printJSON(PerplexityReport(data: path, protocolKind: protocolKind.rawValue, seqLen: seqLen,
+                                                  computeDtype: computeDtype, effectiveComputeDtype: RuntimeInfo.current.computeType,
+                                                  result: result))
+        }
         print(String(format: "perplexity %.4f | mean NLL %.5f ± %.5f (s.e.) | %d targets in %d blocks of %d | %.0f tokens/s",
                      result.perplexity, result.meanNLL, result.standardError, result.targets, result.blocks, seqLen, result.tokensPerSecond))
     }
@@ -102,6 +106,8 @@ struct PerplexityReport: Encodable {
     let data: String
     let protocolKind: String
     let seqLen: Int
+    /// The compute type asked for, and the one the products got on this CPU (bf16 needs its kernel).
+    let computeDtype: ComputeType, effectiveComputeDtype: ComputeType
     let result: Perplexity.Result
 }
 

@@ -36,8 +36,17 @@ public struct RuntimeInfo: Codable, Sendable {
     /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; kernels: avx512; CPU: avx2 avx512f …`.
     public var summary: String {
         "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; workers: \(workers); "
-            + "kernels: \(kernelPath.rawValue); bf16 products: \(bf16Products ? "avx512_bf16" : "none (bf16 runs as fp32)"); "
+            + "kernels: \(kernelPath.rawValue); bf16 products: \(bf16ProductsDescription); "
             + "compute: \(computeType.rawValue); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
+    }
+}
+
+extension RuntimeInfo {
+    /// `avx512_bf16`, or why the bf16 kernel does not run (bf16 then runs as fp32).
+    var bf16ProductsDescription: String {
+        if bf16Products { return "avx512_bf16" }
+        if !cpuFeatures.contains("avx512_bf16") { return "none (no AVX512-BF16; bf16 runs as fp32)" }
+        return "off (LOFT_SIMD=\(kernelPath.rawValue) or LOFT_BF16=off; bf16 runs as fp32)"
     }
 }
 

@@ -23,7 +23,7 @@ final class SharedInputInferenceTests: XCTestCase {
         for rows in [1, 3, 4, 16, 17] {
             let x = Tensor(rng.normal(count: rows * inFeatures), shape: [rows, inFeatures])
             XCTAssertEqual(layers.allSatisfy { ($0 as? RowSplitLinear)?.splitsRows(rows) == true }, rows <= 4)
-            let shared = SharedInputInference.infer(layers, x)
+            let shared = SharedInputInference.infer(layers, x, shared: true)  // whatever LOFT_SHARED_INFERENCE says
             for (index, layer) in layers.enumerated() {
                 // The layer alone through the pointer path: its base's product, then the adapter's two sgemms.
                 var expected = [Float](repeating: 0, count: rows * layer.outFeatures)

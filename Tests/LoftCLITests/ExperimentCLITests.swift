@@ -46,18 +46,30 @@ final class ExperimentCLITests: XCTestCase {
     }
 
     /// `loft eval --compute-dtype bf16` scores within 1% of fp32 (bf16 inputs move a perplexity of
-    /// stories260K by about 0.2%), and equal to it where the CPU has no bf16 kernel.
+    /// stories260K by about 0.2%) where the bf16 kernel runs, and exactly as fp32 where it does not
+    /// (no AVX512-BF16, `LOFT_SIMD` below avx512 or `LOFT_BF16=off`: the subprocess inherits them);
+    /// the report names the compute type the products got. The path matrix runs both cases.
     func testEvalInBF16IsCloseToFP32() throws {
-        func perplexity(_ compute: String) throws -> Double {
+        func perplexity(_ compute: String) throws -> (Double, String) {
             let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
                                                   "--tokenizer", try Fixtures.data("models/stories260K/tok512.model"),
                                                   "--data", try Fixtures.data("wikitext-2-raw/wiki.valid.raw"), "--seq-len", "128",
                                                   "--compute-dtype", compute, "--json"])
             XCTAssertEqual(status, 0, err)
             let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
-            return try XCTUnwrap((object?["result"] as? [String: Any])?["perplexity"] as? Double)
+            let effective = try XCTUnwrap(object?["effective_compute_dtype"] as? String)
+            return (try XCTUnwrap((object?["result"] as? [String: Any])?["perplexity"] as? Double), effective)
         }
         let (fp32, bf16) = (try perplexity("fp32"), try perplexity("bf16"))
-        XCTAssertEqual(bf16, fp32, accuracy: 0.01 * fp32)
+        print("eval bf16 vs fp32 (\(KernelPath.description)): \(bf16.0) vs \(fp32.0)")
+        XCTAssertEqual(fp32.1, "fp32")
+        if KernelPath.bf16KernelRuns {
+            XCTAssertEqual(bf16.1, "bf16")
+            XCTAssertNotEqual(bf16.0, fp32.0, "bf16 products must change the numbers")
+            XCTAssertEqual(bf16.0, fp32.0, accuracy: 0.01 * fp32.0)
+        } else {
+            XCTAssertEqual(bf16.1, "fp32", "no bf16 kernel: the products run in fp32")
+            XCTAssertEqual(bf16.0, fp32.0, "no bf16 kernel: the same perplexity bit for bit")
+        }
     }
 }

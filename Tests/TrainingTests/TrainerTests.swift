@@ -99,10 +99,22 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(adapter.names.count, 70)
     }
 
+    /// LoRA on the fp32 base learns: the loss on a fixed set of 8 training examples (the
+    /// evaluation after each step, no batch-to-batch noise) falls by more than 1 nat from step 1 to
+    /// step 6 (seen: 7.18 → 5.17), where a run that does not learn moves it by rounding only.
     func testFullPrecisionBaselineTrains() throws {
         let root = try Fixtures.temporaryDirectory(self)
-        let (_, losses) = try run(try config(name: "fp32", steps: 6, extra: ["quantization=none", "lora.init=gaussian"]), root: root)
-        XCTAssertLessThan(losses.last!, losses.first!)
+        let trainer = try Trainer(config: try config(name: "fp32", steps: 6, extra: [
+            "quantization=none", "lora.init=gaussian", "data.eval_path=\(try Fixtures.data("gsm8k/train.jsonl"))",
+            "eval.every_steps=1", "eval.max_batches=2",
+        ]), configFile: "test.yaml", runsRoot: root)
+        var evaluations: [Double] = []
+        _ = try trainer.run { event in
+            if case .evaluation(let record) = event { evaluations.append(record.loss) }
+            return .proceed
+        }
+        XCTAssertGreaterThanOrEqual(evaluations.count, 6)
+        XCTAssertLessThan(evaluations[5], evaluations[0] - 1, "the evaluation loss must fall: \(evaluations)")
         XCTAssertThrowsError(try Trainer(config: try config(name: "x", steps: 1, extra: ["quantization=none"]), configFile: "t.yaml", runsRoot: root)) {
             XCTAssertTrue("\($0)".contains("lora.init"), "\($0)")
         }
@@ -153,27 +165,35 @@ final class LossCurveTests: XCTestCase {
         }
     }
 
-    /// `compute_dtype: bf16` (frozen products and attention with bf16 inputs, fp32 sums) follows
-    /// the fp32 curve within 0.5% a step: bf16 rounds each input by at most 2⁻⁹ relative, and ten
-    /// steps do not amplify that much (seen on Zen 5: at most 5.7e-4). Without the bf16 kernel
-    /// the products stay fp32, so the curve is the pinned one.
+    /// `compute_dtype: bf16` (frozen products and attention with bf16 inputs, fp32 sums) against an
+    /// fp32 run of the same config in this process (same CPU, kernel path and BLAS core). With the
+    /// bf16 kernel (AVX512-BF16, `LOFT_SIMD` not below avx512, `LOFT_BF16` not `off`) the curve
+    /// differs and stays within 0.5% a step: bf16 rounds each input by at most 2⁻⁹ relative, and
+    /// ten steps do not amplify that much (seen on Zen 5: at most 5.7e-4). Without it the request
+    /// changes nothing: the losses are bit-identical to fp32 on the same path. (They are not the
+    /// pinned curve bit for bit: that was taken on other kernels, see `testFirstTenLossesArePinned`.)
+    /// The path matrix of `scripts/test.sh` runs this on every kernel path the CPU has.
     func testBF16LossCurveStaysWithinHalfAPercentOfFP32() throws {
         let root = try Fixtures.temporaryDirectory(self)
-        var losses: [Float] = []
-        let config = try smallRunConfig(name: "bf16", steps: 10, extra: ["training.compute_dtype=bf16"])
-        _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run { event in
-            if case .step(let record) = event { losses.append(record.loss) }
-            return .proceed
+        func losses(_ name: String, _ extra: [String]) throws -> [Float] {
+            var losses: [Float] = []
+            let config = try smallRunConfig(name: name, steps: 10, extra: extra)
+            _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run { event in
+                if case .step(let record) = event { losses.append(record.loss) }
+                return .proceed
+            }
+            return losses
         }
-        XCTAssertEqual(losses.count, Self.expected.count)
+        let fp32 = try losses("fp32", []), bf16 = try losses("bf16", ["training.compute_dtype=bf16"])
+        XCTAssertEqual(bf16.count, 10)
         XCTAssertEqual(BLAS.computeType, .fp32, "the run restores the compute type")
-        let relative = zip(losses, Self.expected).map { abs($0 - $1) / $1 }
-        print("bf16 vs fp32 loss, relative differences: \(relative)")
+        let relative = zip(bf16, fp32).map { abs($0 - $1) / $1 }
+        print("bf16 vs fp32 loss (\(KernelPath.description)), relative differences: \(relative)")
         if BLAS.bf16KernelAvailable {
             XCTAssertGreaterThan(relative.max() ?? 0, 0, "bf16 products must change the numbers")
             for (step, difference) in relative.enumerated() { XCTAssertLessThan(difference, 0.005, "step \(step + 1)") }
         } else {
-            XCTAssertEqual(relative.max() ?? 1, 0, "without AVX512-BF16 the products run in fp32")
+            XCTAssertEqual(bf16.map(\.bitPattern), fp32.map(\.bitPattern), "without the bf16 kernel the products run in fp32")
         }
     }
 }

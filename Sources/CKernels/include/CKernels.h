@@ -52,6 +52,10 @@ int loft_simd_supported(loft_simd_path path);
 /// that is set (read once).
 loft_simd_path loft_simd_active(void);
 
+/// Whether the bf16 product kernel may run: 0 when `LOFT_BF16=off` (read once), so that an
+/// AVX-512 machine also runs `compute_dtype: bf16` as the CPUs without AVX512-BF16 do.
+int loft_bf16_kernel_allowed(void);
+
 /// Dequantizes elements [start, start + count) of a blockwise-quantized tensor into `out`:
 /// `out[k] = levels[code(start + k)] * absmax[block(start + k) − block(start)]`, codes of `bits`
 /// bits packed most-significant first. `absmax` starts at the block of `start`.
@@ -80,8 +84,8 @@ int loft_quantized_gemv(loft_simd_path path, const uint8_t *codes, int bits, con
 int loft_dense_gemv(loft_simd_path path, const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end,
                     const float *x, int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy);
 
-/// Whether the AVX512-BF16 product kernel runs here (the CPU has AVX512-BF16 and the active SIMD
-/// path is AVX-512, i.e. `LOFT_SIMD` does not cap it lower).
+/// Whether the AVX512-BF16 product kernel runs here (the CPU has AVX512-BF16, the active SIMD
+/// path is AVX-512, i.e. `LOFT_SIMD` does not cap it lower, and `LOFT_BF16` is not `off`).
 int loft_gemm_bf16_supported(void);
 
 /// `C = alpha·op(A)·op(B) + beta·C` (row-major; op(A) [m, k], op(B) [k, n]) with every input
