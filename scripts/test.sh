@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product loft
+.build/release/loft --version   # the CPU path the suite runs on
 swift test -c release --disable-swift-testing "$@"
+scripts/path-matrix.sh          # the kernel-path tests again on every other path this CPU can take
 scripts/crash-resume.sh 10      # SIGKILLs a training run 10 times; resumes must equal an uninterrupted run
-scripts/fuzz.sh 2000            # 2000 mutated inputs per loader: no crash, no hang, every error one clean line
+scripts/fuzz.sh                 # mutated inputs for every loader (a budget per target): no crash, no hang, one clean line

@@ -11,6 +11,8 @@ struct Fuzz: ParsableCommand {
     var targets: [String] = []
     @Option(help: "Mutated inputs per target.")
     var cases = 300
+    @Option(name: .customLong("cases-for"), help: "Mutated inputs for one target, TARGET=N (repeatable; overrides --cases for it).")
+    var casesFor: [String] = []
     @Option(help: "Replay only this case (its folder is kept under WORK/failures).")
     var `case`: Int?
     @Option(help: "The seed: case i of a target depends on (seed, target, i) alone.")
@@ -45,14 +47,17 @@ struct Fuzz: ParsableCommand {
             throw ValidationError("unknown fuzz target '\(unknown)' (targets: \(all.map(\.name).joined(separator: ", ")))")
         }
         let chosen = targets.isEmpty ? all : all.filter { targets.contains($0.name) }
-        let range = `case`.map { $0..<($0 + 1) } ?? 0..<cases
-        print("seed \(seed), \(range.count) case(s) per target, timeout \(timeout) s, \(memoryGib) GiB per case")
+        let budgets = try Self.budgets(casesFor, targets: all.map(\.name))
+        func range(_ target: String) -> Range<Int> { `case`.map { $0..<($0 + 1) } ?? 0..<(budgets[target] ?? cases) }
+        let perTarget = budgets.isEmpty || `case` != nil ? "\(range("").count) case(s) per target"
+            : "\(cases) case(s) per target, \(budgets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        print("seed \(seed), \(perTarget), timeout \(timeout) s, \(memoryGib) GiB per case")
         print("| target | cases | success | clean error | unclean | crash | hang | slowest s | total s | covers |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         var failed: [String] = []
         for target in chosen {
             let started = Date()
-            let tally = try campaign.run(target, cases: range) { index, outcome, message in
+            let tally = try campaign.run(target, cases: range(target.name)) { index, outcome, message in
                 if printErrors && outcome != .success || (verbose || `case` != nil) && (outcome.isFailure || `case` != nil) {
                     printError("\(target.name) case \(index): \(outcome.className): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
                 }
@@ -71,6 +76,22 @@ struct Fuzz: ParsableCommand {
             printError("fuzz: failures in \(failed.joined(separator: ", ")); inputs kept in \(work)/failures")
             throw ExitCode(1)
         }
+    }
+
+    /// `TARGET=N` values by target name; an unknown target or a count outside 0...10⁷ is an error.
+    static func budgets(_ values: [String], targets: [String]) throws -> [String: Int] {
+        var budgets: [String: Int] = [:]
+        for value in values {
+            let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let count = Int(parts[1]), (0...10_000_000).contains(count) else {
+                throw ValidationError("--cases-for '\(value)': expected TARGET=N with N in 0...10000000")
+            }
+            guard targets.contains(parts[0]) else {
+                throw ValidationError("--cases-for: unknown fuzz target '\(parts[0])' (targets: \(targets.joined(separator: ", ")))")
+            }
+            budgets[parts[0]] = count
+        }
+        return budgets
     }
 
     func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }

@@ -46,7 +46,8 @@ extension RuntimeInfo {
     var bf16ProductsDescription: String {
         if bf16Products { return "avx512_bf16" }
         if !cpuFeatures.contains("avx512_bf16") { return "none (no AVX512-BF16; bf16 runs as fp32)" }
-        return "off (LOFT_SIMD=\(kernelPath.rawValue) or LOFT_BF16=off; bf16 runs as fp32)"
+        let cause = kernelPath == .avx512 ? "LOFT_BF16=off" : "LOFT_SIMD=\(kernelPath.rawValue)"
+        return "off (\(cause); bf16 runs as fp32)"
     }
 }
 
