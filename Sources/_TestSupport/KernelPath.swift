@@ -13,4 +13,15 @@ public enum KernelPath {
     /// Whether `compute_dtype: bf16` products run on the bf16 kernel in this process (and in the
     /// `loft` subprocesses it starts, which inherit its environment).
     public static var bf16KernelRuns: Bool { BLAS.bf16KernelAvailable }
+
+    /// Prints which SIMD paths a test that compares "every path" compares on this CPU, and which
+    /// it cannot (the CPU lacks them), so a run on an AVX2 machine says it did not check AVX-512.
+    public static func announceComparedPaths(_ test: String) {
+        let names = ["scalar", "avx2", "avx512"]
+        let paths = [LOFT_SIMD_SCALAR, LOFT_SIMD_AVX2, LOFT_SIMD_AVX512]
+        let compared = zip(names, paths).filter { loft_simd_supported($0.1) != 0 }.map(\.0)
+        let missing = names.filter { !compared.contains($0) }
+        print("\(test): SIMD paths compared: \(compared.joined(separator: ", "))"
+              + (missing.isEmpty ? "" : "; not on this CPU: \(missing.joined(separator: ", "))"))
+    }
 }

@@ -7,6 +7,8 @@ import _TestSupport
 final class RowKernelTests: XCTestCase {
     let paths: [loft_simd_path] = [LOFT_SIMD_SCALAR, LOFT_SIMD_AVX2, LOFT_SIMD_AVX512].filter { loft_simd_supported($0) != 0 }
 
+    override class func setUp() { KernelPath.announceComparedPaths("softmax rows, dense rows, SwiGLU") }
+
     func testMaxAndExpSumMatchDoubleOnEveryPath() {
         var rng = RandomState(seed: 21)
         // Lengths around the vector widths (8, 16) and a vocabulary; values from −100 to 30 (exp under- and near-overflow of the shifted row).

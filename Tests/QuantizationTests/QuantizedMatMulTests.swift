@@ -41,7 +41,7 @@ final class QuantizedDirectKernelTests: XCTestCase {
     /// Tolerance: a Float dot product of `in` terms in another order, 1e-5 × Σ|x·w| per output.
     func testEveryPathEqualsTheDequantizedProduct() {
         let paths = SIMDPath.supported
-        print("packed-code matrix–vector paths tested on this CPU: \(paths.map(\.rawValue).joined(separator: ", "))")
+        KernelPath.announceComparedPaths("packed-code matrix–vector product")
         let (out, inF) = (37, 192)
         for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2)] {
             for (blockSize, doubleQuant) in [(64, false), (32, true), (64, true), (16, false), (48, false)] {

@@ -86,7 +86,7 @@ final class DequantizeKernelTests: XCTestCase {
     func testEveryPathEqualsElementwiseDefinition() {
         var rng = RandomState(seed: 21)
         let paths = SIMDPath.supported
-        print("dequantization paths tested on this CPU: \(paths.map(\.rawValue).joined(separator: ", "))")
+        KernelPath.announceComparedPaths("dequantization")
         XCTAssertEqual(paths.first, .scalar)
         for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2), .uniform(bits: 8)] {
             for doubleQuant in [false, true] {
