@@ -93,7 +93,7 @@ extension BLAS {
         }
     }
 
-    /// The multi-threaded bf16 product of unpacked fp32 operands (what `sgemm(autocast:)` runs at
+    /// The multi-threaded bf16 product of unpacked fp32 operands (what `sgemm(compute: .bf16)` runs at
     /// the top level): packs both once, then splits C. False when the kernel does not run here.
     static func bf16gemmPacking(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

@@ -13,27 +13,17 @@ public enum ComputeType: String, Codable, Sendable, CaseIterable {
 }
 
 extension BLAS {
-    /// The compute type asked for products marked `autocast` (default fp32).
-    nonisolated(unsafe) public static var computeType = ComputeType.fp32
-
     /// Whether this CPU runs the bf16 product kernel (AVX512-BF16, and `LOFT_SIMD` not capping
     /// the kernels below AVX-512).
     public static var bf16KernelAvailable: Bool { loft_gemm_bf16_supported() != 0 }
 
-    /// The compute type `autocast` products actually get here: bf16 only where the kernel runs.
-    public static var effectiveComputeType: ComputeType { usesBF16Kernel ? .bf16 : .fp32 }
+    /// The compute type products asked to run in `type` actually get here: bf16 only where the
+    /// kernel runs, else fp32.
+    public static func effective(_ type: ComputeType) -> ComputeType { usesBF16Kernel(type) ? .bf16 : .fp32 }
 
-    /// Whether `autocast` products go through the bf16 kernel now.
+    /// Whether products asked to run in `type` go through the bf16 kernel.
     @inline(__always)
-    static var usesBF16Kernel: Bool { computeType == .bf16 && bf16KernelAvailable }
-
-    /// Runs `body` with `autocast` products in `type`, then restores the previous type.
-    public static func withComputeType<R>(_ type: ComputeType, _ body: () throws -> R) rethrows -> R {
-        let previous = computeType
-        computeType = type
-        defer { computeType = previous }
-        return try body()
-    }
+    static func usesBF16Kernel(_ type: ComputeType) -> Bool { type == .bf16 && bf16KernelAvailable }
 
     /// `C = alpha·op(A)·op(B) + beta·C` with bf16 inputs and fp32 sums on one thread, on the
     /// AVX512-BF16 kernel (`vector`) or the portable scalar one (for tests: both must agree).

@@ -12,17 +12,18 @@ public enum BLAS {
     nonisolated(unsafe) private static var workerLimit = Parallel.workerCount
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
-    /// `C = alpha · op(A) · op(B) + beta · C`, row-major, with leading dimensions.
+    /// `C = alpha · op(A) · op(B) + beta · C`, row-major, with leading dimensions, in `compute`
+    /// (a product by a frozen weight takes the run's compute type; everything else stays fp32).
     /// - Parameters: `op(A)` is [M, K], `op(B)` is [K, N], `C` is [M, N].
     @inline(__always)
     public static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, autocast: Bool = false
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, compute: ComputeType = .fp32
     ) {
         if m == 0 || n == 0 { return }
-        let bf16 = autocast && usesBF16Kernel
+        let bf16 = usesBF16Kernel(compute)
         if k == 0 {  // an empty sum: C = beta · C
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return

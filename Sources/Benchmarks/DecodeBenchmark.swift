@@ -38,9 +38,9 @@ public enum DecodeBenchmark {
 
     /// Decodes `decoded` tokens after a `prompt`-token prefill, `runs` times per batch size.
     /// `modelPath` (a GGUF, HF folder, …) is quantized to `options.bits` like a training run;
-    /// without it `options.config` gets random weights.
+    /// without it `options.config` gets random weights. The model decodes as `execution` says.
     public static func run(_ options: ModelBenchmark.Options, modelPath: String?, batches: [Int], prompt: Int, decoded: Int,
-                           runs: Int) throws -> Report {
+                           runs: Int, execution: ExecutionOptions = .fp32) throws -> Report {
         guard (1...10_000).contains(runs) else { throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000") }
         guard !batches.isEmpty, batches.allSatisfy({ (1...256).contains($0) }) else {
             throw BenchmarkError.invalidFlag(name: "--batches", detail: "\(batches); expected sizes in 1...256")
@@ -62,12 +62,13 @@ public enum DecodeBenchmark {
             let rates: [Double] = (0...runs).map { _ in
                 for cache in caches {
                     cache.reset()
-                    _ = model.forward(tokens: (0..<prompt).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }, cache: cache)
+                    _ = model.forward(tokens: (0..<prompt).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }, cache: cache,
+                                      execution: execution)
                 }
                 var next = (0..<batch).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }
                 let seconds = Stopwatch.time {
                     for _ in 0..<decoded {
-                        let logits = model.decodeStep(tokens: next, caches: caches)
+                        let logits = model.decodeStep(tokens: next, caches: caches, execution: execution)
                         next = (0..<batch).map { b in Int32(argmax(logits, row: b, width: c.vocabularySize)) }
                     }
                 }

@@ -43,19 +43,17 @@ public enum GemmBenchmark {
             let flops = 2.0 * Double(shape.m) * Double(shape.n) * Double(shape.k)
             for transposeB in [false, true] { for compute in computeTypes { for threads in threadCounts {
                 let rates: [Double] = BLAS.withThreads(threads) {
-                    BLAS.withComputeType(compute) {
-                        (0...runs).map { _ in
-                            let seconds = Stopwatch.time {
-                                c.withUnsafeMutableBufferPointer { cp in
-                                    BLAS.sgemm(transposeA: false, transposeB: transposeB, m: shape.m,
-                                               n: shape.n, k: shape.k, a: a, lda: shape.k, b: b,
-                                               ldb: transposeB ? shape.k : shape.n, c: cp.baseAddress!, ldc: shape.n,
-                                               autocast: true)
-                                }
+                    (0...runs).map { _ in
+                        let seconds = Stopwatch.time {
+                            c.withUnsafeMutableBufferPointer { cp in
+                                BLAS.sgemm(transposeA: false, transposeB: transposeB, m: shape.m,
+                                           n: shape.n, k: shape.k, a: a, lda: shape.k, b: b,
+                                           ldb: transposeB ? shape.k : shape.n, c: cp.baseAddress!, ldc: shape.n,
+                                           compute: compute)
                             }
-                            return flops / seconds / 1e9
-                        }.dropFirst().map { $0 }  // the first run warms caches and thread pools
-                    }
+                        }
+                        return flops / seconds / 1e9
+                    }.dropFirst().map { $0 }  // the first run warms caches and thread pools
                 }
                 let summary = Summary(rates)
                 results.append(Result(m: shape.m, k: shape.k, n: shape.n, transposeB: transposeB, threads: threads,

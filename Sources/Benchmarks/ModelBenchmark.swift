@@ -77,10 +77,12 @@ public enum ModelBenchmark {
 
     /// Runs the training-step benchmark (`train: true`) or the no-grad forward benchmark.
     public static func run(_ options: Options, train: Bool) throws -> Report {
-        try BLAS.withComputeType(options.computeType) { try measure(options, train: train) }
+        try measure(options, train: train)
     }
 
     private static func measure(_ options: Options, train: Bool) throws -> Report {
+        let execution = ExecutionOptions(compute: options.computeType)
+        let effective = BLAS.effective(options.computeType)
         let buildStart = Stopwatch.now()
         let model = try buildModel(options)
         let buildSeconds = Stopwatch.now() - buildStart
@@ -100,14 +102,15 @@ public enum ModelBenchmark {
             let seconds = Stopwatch.time {
                 if train {
                     let loss = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
-                                          checkpointing: options.activationCheckpointing)
+                                          checkpointing: options.activationCheckpointing, execution: execution)
                     loss.backward()
                     if let arena {
                         optimizer.update(arena, lr: 1e-4)
                         arena.zeroGrads()
                     }
                 } else {
-                    _ = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence, recording: false)
+                    _ = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence, recording: false,
+                                   execution: execution)
                 }
             }
             if step > 0 { times.append(seconds) }
@@ -119,11 +122,11 @@ public enum ModelBenchmark {
         // Training: forward + dx of every frozen product (≈ forward again) + LoRA forward and both gradients.
         let counted = train ? 2 * flops.frozen + 3 * flops.lora : flops.frozen + flops.lora
         let peak = GemmBenchmark.run(shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
-                                     computeTypes: [BLAS.effectiveComputeType], runs: 3)[0].gflopsMedian
+                                     computeTypes: [effective], runs: 3)[0].gflopsMedian
         let gflops = counted / summary.median / 1e9
         return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
                       batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
-                      computeType: options.computeType, effectiveComputeType: BLAS.effectiveComputeType,
+                      computeType: options.computeType, effectiveComputeType: effective,
                       parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
                       trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
                       tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,

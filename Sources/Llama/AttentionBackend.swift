@@ -28,11 +28,13 @@ public enum AttentionBackend {
     }
 
     /// Attention of one layer: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] (before RoPE) → [B, T, D].
-    func attend(query q: Tensor, key k: Tensor, value v: Tensor, layer: Int, config c: LlamaConfig) -> Tensor {
+    /// The causal op's products run in `compute`.
+    func attend(query q: Tensor, key k: Tensor, value v: Tensor, layer: Int, config c: LlamaConfig,
+                compute: ComputeType) -> Tensor {
         let (batch, steps) = (q.shape[0], q.shape[1])
         switch self {
         case .causal(let table):
-            return q.causalAttention(key: k, value: v, rotary: table).reshaped([batch, steps, c.qDim])
+            return q.causalAttention(key: k, value: v, rotary: table, compute: compute).reshaped([batch, steps, c.qDim])
         case .cached(let cache, let table):
             precondition(batch == 1 && table.positions == steps, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length

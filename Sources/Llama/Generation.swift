@@ -53,23 +53,24 @@ extension LlamaModel {
     }
 
     /// Generates up to `maxNewTokens` tokens after `prompt` with a KV cache, stopping at
-    /// `stopTokens`; calls `onToken` with each new token (return false to stop).
+    /// `stopTokens`; calls `onToken` with each new token (return false to stop). The model
+    /// computes as `execution` says.
     /// - Returns: the new tokens (without the prompt).
     /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
     public func generate(prompt: [Int32], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
-                         rng: inout RandomState, stopTokens: Set<Int32> = [],
+                         rng: inout RandomState, stopTokens: Set<Int32> = [], execution: ExecutionOptions = .fp32,
                          onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
         try validatePrompt(prompt)
         let capacity = min(prompt.count + maxNewTokens, max(config.maxSequenceLength, prompt.count + 1))
         let cache = KVCache(config: config, capacity: capacity)
-        var logits = forward(tokens: prompt, cache: cache)
+        var logits = forward(tokens: prompt, cache: cache, execution: execution)
         var generated: [Int32] = []
         while generated.count < maxNewTokens {
             let next = sampling.sample(logits, rng: &rng)
             if stopTokens.contains(next) { break }
             generated.append(next)
             if !onToken(next) || cache.length >= cache.capacity { break }
-            logits = forward(tokens: [next], cache: cache)
+            logits = forward(tokens: [next], cache: cache, execution: execution)
         }
         return generated
     }
@@ -79,7 +80,8 @@ extension LlamaModel {
     /// nothing more. Returns the new tokens of each prompt (stop token excluded).
     /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
     public func generateBatch(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
-                              rng: inout RandomState, stopTokens: Set<Int32> = []) throws -> [[Int32]] {
+                              rng: inout RandomState, stopTokens: Set<Int32> = [],
+                              execution: ExecutionOptions = .fp32) throws -> [[Int32]] {
         for prompt in prompts { try validatePrompt(prompt) }
         var outputs = [[Int32]](repeating: [], count: prompts.count)
         var caches: [KVCache] = []
@@ -87,7 +89,7 @@ extension LlamaModel {
         var active: [Int] = []
         for (index, prompt) in prompts.enumerated() {
             let cache = KVCache(config: config, capacity: prompt.count + maxNewTokens)
-            let token = sampling.sample(forward(tokens: prompt, cache: cache), rng: &rng)
+            let token = sampling.sample(forward(tokens: prompt, cache: cache, execution: execution), rng: &rng)
             caches.append(cache)
             next.append(token)
             if maxNewTokens > 0 && !stopTokens.contains(token) {
@@ -98,7 +100,7 @@ extension LlamaModel {
         while !active.isEmpty {
             active = active.filter { outputs[$0].count < maxNewTokens }
             if active.isEmpty { break }
-            let logits = decodeStep(tokens: active.map { next[$0] }, caches: active.map { caches[$0] })
+            let logits = decodeStep(tokens: active.map { next[$0] }, caches: active.map { caches[$0] }, execution: execution)
             let vocab = config.vocabularySize
             var stillActive: [Int] = []
             for (row, index) in active.enumerated() {

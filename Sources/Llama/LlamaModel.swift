@@ -55,24 +55,26 @@ public final class LlamaModel {
 
     /// Logits for a batch of token rows: `tokens` [B·T] → [B, T, V], recording gradients for
     /// every trainable tensor (or, with `recording: false`, recording nothing: evaluation).
-    /// With `checkpointing`, each block keeps only its input and is recomputed in backward.
+    /// With `checkpointing`, each block keeps only its input and is recomputed in backward. The
+    /// blocks compute as `execution` says; the output projection here stays fp32.
     public func logits(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
-                       checkpointing: Bool = false) -> Tensor {
-        hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
+                       checkpointing: Bool = false, execution: ExecutionOptions = .fp32) -> Tensor {
+        hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing,
+               execution: execution)
             .matmul(outputWeight, transposeOther: true)
     }
 
     /// The final-normed hidden states [B, T, D] the output projection reads (see `logits`).
     public func hidden(tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
-                       checkpointing: Bool = false) -> Tensor {
+                       checkpointing: Bool = false, execution: ExecutionOptions = .fp32) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
         let attention = AttentionBackend.causal(RotaryTable(inverseFrequency: config.ropeInverseFrequencies(length: steps), positions: steps, offset: 0))
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
         for (layer, block) in blocks.enumerated() {
             if recording && checkpointing {
-                x = checkpointed(block, layer: layer, x, attention: attention)
+                x = checkpointed(block, layer: layer, x, attention: attention, execution: execution)
             } else {
-                x = block.forward(x, layer: layer, attention: attention, config: config, recording: recording)
+                x = block.forward(x, layer: layer, attention: attention, config: config, recording: recording, execution: execution)
             }
         }
         return x.rmsNorm(weight: finalNorm, eps: config.normEps)
@@ -82,14 +84,17 @@ public final class LlamaModel {
     /// graph is dropped at once; one node remembers only x, and its backward recomputes the block
     /// (with the same dropout masks) and backpropagates through it.
     /// reference: torch.utils.checkpoint (recompute in backward)
-    func checkpointed(_ block: TransformerBlock, layer: Int, _ x: Tensor, attention: AttentionBackend) -> Tensor {
+    func checkpointed(_ block: TransformerBlock, layer: Int, _ x: Tensor, attention: AttentionBackend,
+                      execution: ExecutionOptions) -> Tensor {
         let dropoutStates = block.loraLayers.map(\.dropoutRNG)
-        let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true).valuesBuffer
+        let output = block.forward(x.detached(), layer: layer, attention: attention, config: config, recording: true,
+                                   execution: execution).valuesBuffer
         let parameters = block.trainableParameters
         return Tape.record("checkpointedBlock", data: output, shape: x.shape, inputs: [x] + parameters) { [self] dy, inputs, needs in
             for (lora, state) in zip(block.loraLayers, dropoutStates) { lora.dropoutRNG = state }
             let input = Tensor(inputs[0].withValues { FloatBuffer(copying: $0) }, shape: inputs[0].shape, requiresGrad: true)
-            block.forward(input, layer: layer, attention: attention, config: config, recording: true).backward(seed: dy)
+            block.forward(input, layer: layer, attention: attention, config: config, recording: true, execution: execution)
+                .backward(seed: dy)
             if needs[0] { input.withStoredGrad { inputs[0].addGrad($0) } }
         }
     }
@@ -97,16 +102,17 @@ public final class LlamaModel {
     /// The mean next-token loss in the Hugging Face convention: `labels` [B·T] aligned with
     /// `tokens`; the logits at t predict `labels[t+1]`; `-100` labels are ignored → []. The output
     /// projection and the loss run fused in row chunks (`linearCrossEntropy`): the [B·T, V] logits
-    /// are never held.
+    /// are never held. The blocks and the projection compute as `execution` says.
     public func loss(tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true,
-                     checkpointing: Bool = false) -> Tensor {
+                     checkpointing: Bool = false, execution: ExecutionOptions = .fp32) -> Tensor {
         precondition(labels.count == tokens.count, "loss: \(labels.count) labels for \(tokens.count) tokens")
         var targets = [Int32](repeating: Tensor.ignoreIndex, count: labels.count)
         for b in 0..<batch {
             for t in 0..<(steps - 1) { targets[b * steps + t] = labels[b * steps + t + 1] }
         }
-        return hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing)
-            .linearCrossEntropy(weight: outputWeight, targets: targets)
+        return hidden(tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing,
+                      execution: execution)
+            .linearCrossEntropy(weight: outputWeight, targets: targets, compute: execution.compute)
     }
 
     /// Every trainable tensor with its id (layer, module, `lora_A`/`lora_B`), in layer and module order.
@@ -126,39 +132,41 @@ public final class LlamaModel {
 
     /// Feeds `tokens` of one sequence at positions `cache.length...`, appends their keys and
     /// values to `cache`, and returns the logits of every new position ([n, V], row-major) or of
-    /// the last one only ([V]).
-    public func forward(tokens: [Int32], cache: KVCache, allLogits: Bool = false) -> [Float] {
+    /// the last one only ([V]). The products compute as `execution` says.
+    public func forward(tokens: [Int32], cache: KVCache, allLogits: Bool = false, execution: ExecutionOptions = .fp32) -> [Float] {
         let n = tokens.count
         precondition(n > 0 && cache.length + n <= cache.capacity,
                      "forward: \(n) tokens at position \(cache.length) overflow a cache of \(cache.capacity)")
-        let x = inferHidden(tokens, batch: 1, steps: n, attention: .cached(cache, steps: n, config: config))
+        let x = inferHidden(tokens, batch: 1, steps: n, attention: .cached(cache, steps: n, config: config), execution: execution)
         let rows = allLogits ? x : Tensor(Array(x.data.suffix(config.dim)), shape: [1, config.dim])
-        return project(rows)
+        return project(rows, compute: execution.compute)
     }
 
     /// One decoding step for several independent sequences: `tokens[i]` is fed to the sequence of
     /// `caches[i]` at its own position `caches[i].length`. The linear layers run once over all
     /// rows; attention runs per sequence over its own cache. Returns the logits [n, V].
-    public func decodeStep(tokens: [Int32], caches: [KVCache]) -> [Float] {
+    public func decodeStep(tokens: [Int32], caches: [KVCache], execution: ExecutionOptions = .fp32) -> [Float] {
         let n = tokens.count
         precondition(n == caches.count && n > 0, "decodeStep: \(n) tokens for \(caches.count) caches")
         for cache in caches { precondition(cache.length < cache.capacity, "decodeStep: a cache of \(cache.capacity) is full") }
-        return project(inferHidden(tokens, batch: n, steps: 1, attention: .decoding(caches, config: config)))
+        return project(inferHidden(tokens, batch: n, steps: 1, attention: .decoding(caches, config: config), execution: execution),
+                       compute: execution.compute)
     }
 
     /// The blocks without recording: tokens [B·T] → hidden states [B·T, D]; the caches advance.
-    private func inferHidden(_ tokens: [Int32], batch: Int, steps: Int, attention: AttentionBackend) -> Tensor {
+    private func inferHidden(_ tokens: [Int32], batch: Int, steps: Int, attention: AttentionBackend,
+                             execution: ExecutionOptions) -> Tensor {
         // The embedding is frozen (no tape) and read in place: a detached copy would cost V·D floats per step.
         var x = embedding.embedding(tokens, idsShape: [batch, steps])
         for (layer, block) in blocks.enumerated() {
-            x = block.forward(x, layer: layer, attention: attention, config: config, recording: false)
+            x = block.forward(x, layer: layer, attention: attention, config: config, recording: false, execution: execution)
         }
         attention.advance(by: steps)
         return x.reshaped([batch * steps, config.dim])
     }
 
     /// Final norm and output projection of hidden rows [n, D] → logits [n, V].
-    private func project(_ rows: Tensor) -> [Float] {
+    private func project(_ rows: Tensor, compute: ComputeType) -> [Float] {
         let normed = rows.rmsNorm(weight: finalNorm, eps: config.normEps)
         let (n, v, d) = (rows.shape[0], config.vocabularySize, config.dim)
         var logits = [Float](repeating: 0, count: n * v)
@@ -166,7 +174,7 @@ public final class LlamaModel {
             outputWeight.withValues { w in
                 logits.withUnsafeMutableBufferPointer { y in
                     BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: v, k: d, a: x.baseAddress!, lda: d,
-                               b: w.baseAddress!, ldb: d, c: y.baseAddress!, ldc: v, autocast: true)
+                               b: w.baseAddress!, ldb: d, c: y.baseAddress!, ldc: v, compute: compute)
                 }
             }
         }

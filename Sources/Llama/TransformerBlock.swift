@@ -62,12 +62,15 @@ public final class TransformerBlock {
     /// 2022, "Reducing Activation Recomputation in Large Transformer Models"): 3·[N, D] + [N, F]
     /// floats less per layer, for two elementwise passes. In bf16 training the gate and up outputs
     /// SwiGLU's backward reads are kept as bf16 (`compressToBF16`, as autocast keeps them): [N, F]
-    /// floats less again.
-    func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool) -> Tensor {
+    /// floats less again. Every product by a frozen weight runs in `execution.compute`.
+    func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool,
+                 execution: ExecutionOptions) -> Tensor {
         let (batch, steps) = (x.shape[0], x.shape[1])
+        let compute = execution.compute
         // Inference runs layers sharing an input together (one parallel region when decoding).
         func linears(_ layers: [LinearLayer], _ x: Tensor) -> [Tensor] {
-            recording ? layers.map { $0(x) } : SharedInputInference.infer(layers, x)
+            recording ? layers.map { $0(x, compute: compute) }
+                : SharedInputInference.infer(layers, x, compute: compute, shared: execution.sharedInference)
         }
         let h = x.rmsNorm(weight: attentionNorm, eps: c.normEps)
         let qkv = linears([self.q, self.k, self.v], h)
@@ -75,16 +78,17 @@ public final class TransformerBlock {
         let k = qkv[1].reshaped([batch, steps, c.kvHeads, c.headDim])
         let v = qkv[2].reshaped([batch, steps, c.kvHeads, c.headDim])
         if recording { h.releaseValues() }
-        let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c)  // [B, T, D]
-        let y = recording ? o(attended, adding: x) : x + o.infer(attended)
+        let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c, compute: compute)  // [B, T, D]
+        let y = recording ? o(attended, adding: x, compute: compute)
+            : x + o.infer(attended, compute: compute, shared: execution.sharedInference)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
         let gateUp = linears([gate, up], m)
         let (gated, upped) = (gateUp[0], gateUp[1])
         let activated = gated.swiGLU(up: upped)
         if recording { m.releaseValues() }
-        if recording && BLAS.effectiveComputeType == .bf16 { gated.compressToBF16(); upped.compressToBF16() }
-        guard recording else { return y + down.infer(activated) }
+        if recording && BLAS.effective(compute) == .bf16 { gated.compressToBF16(); upped.compressToBF16() }
+        guard recording else { return y + down.infer(activated, compute: compute, shared: execution.sharedInference) }
         defer { activated.releaseValues() }
-        return down(activated, adding: y)
+        return down(activated, adding: y, compute: compute)
     }
 }

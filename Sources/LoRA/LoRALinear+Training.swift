@@ -18,8 +18,8 @@ import Autograd
 extension LoRALinear {
     /// The fused training forward (see the file comment): x [..., in] → [..., out], plus
     /// `residual` [..., out] when given. The base must be frozen; its input gradient comes from
-    /// `accumulateInputGradient`.
-    func fusedForward(_ x: Tensor, adding residual: Tensor? = nil) -> Tensor {
+    /// `accumulateInputGradient`; the base's products, forward and backward, run in `compute`.
+    func fusedForward(_ x: Tensor, adding residual: Tensor? = nil, compute: ComputeType) -> Tensor {
         let (n, inF, outF, r, s) = (x.count / inFeatures, inFeatures, outFeatures, rank, scaling)
         // The mask as bits (a 32nd of a Float mask's memory): it lives until backward.
         var mask = KeepMask.none
@@ -32,7 +32,7 @@ extension LoRALinear {
         let y = FloatBuffer(zeros: n * outF)
         let h = FloatBuffer(zeros: n * r)
         x.withValues { xs in
-            y.withUnsafeMutableBufferPointer { base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!, compute: compute) }
             loraA.withValues { a in
                 loraB.withValues { b in
                     h.withUnsafeMutableBufferPointer { hs in
@@ -85,7 +85,7 @@ extension LoRALinear {
             }
             if needs[0] {
                 xT.accumulateGrad { dx in
-                    frozen.accumulateInputGradient(dy.baseAddress!, rows: n, into: dx.baseAddress!)
+                    frozen.accumulateInputGradient(dy.baseAddress!, rows: n, into: dx.baseAddress!, compute: compute)
                     aT.withValues { a in
                         dh.withUnsafeBufferPointer { d in
                             if mask.isEmpty {

@@ -33,26 +33,26 @@ public final class LoRALinear: LinearLayer {
 
     /// The training path: one fused tape node over a frozen base (`fusedForward`), else (a base
     /// with trainable weights) the composition of its ops.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        if base.trainableParameters.isEmpty { return fusedForward(x) }
+    public func callAsFunction(_ x: Tensor, compute: ComputeType) -> Tensor {
+        if base.trainableParameters.isEmpty { return fusedForward(x, compute: compute) }
         var input = x
         if dropout > 0, var rng = dropoutRNG {
             input = x.dropout(dropout, rng: &rng)
             dropoutRNG = rng
         }
         let update = input.matmul(loraA, transposeOther: true).matmul(loraB, transposeOther: true, scale: scaling)
-        return base(x) + update
+        return base(x, compute: compute) + update
     }
 
     /// The training path onto a residual: one fused node whose output buffer is the new residual
     /// stream (over a frozen base), else the composition.
-    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
-        if base.trainableParameters.isEmpty { return fusedForward(x, adding: residual) }
-        return residual + self(x)
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor, compute: ComputeType) -> Tensor {
+        if base.trainableParameters.isEmpty { return fusedForward(x, adding: residual, compute: compute) }
+        return residual + self(x, compute: compute)
     }
 
-    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        base.infer(x, rows: rows, into: y)
+    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, compute: ComputeType) {
+        base.infer(x, rows: rows, into: y, compute: compute)
         var hidden = [Float](repeating: 0, count: rows * rank)  // x·Aᵀ [rows, R]
         loraA.withValues { a in
             loraB.withValues { b in
@@ -71,8 +71,9 @@ public final class LoRALinear: LinearLayer {
     public var trainableParameters: [(name: String, tensor: Tensor)] { [("lora_A", loraA), ("lora_B", loraB)] }
 
     /// `dx += dy·(W + s·B·A)` with the adapter's current values (no dropout).
-    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
-        base.accumulateInputGradient(dy, rows: rows, into: dx)
+    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+                                        compute: ComputeType) {
+        base.accumulateInputGradient(dy, rows: rows, into: dx, compute: compute)
         var hidden = [Float](repeating: 0, count: rows * rank)  // s·dy·B [rows, R]
         loraA.withValues { a in
             loraB.withValues { b in

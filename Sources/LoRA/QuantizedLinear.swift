@@ -16,15 +16,16 @@ public final class QuantizedLinear: LinearLayer {
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.matmul(quantized: weight) }
+    public func callAsFunction(_ x: Tensor, compute: ComputeType) -> Tensor { x.matmul(quantized: weight, compute: compute) }
 
-    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        weight.multiply(x, rows: rows, into: y)
+    public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, compute: ComputeType) {
+        weight.multiply(x, rows: rows, into: y, compute: compute)
     }
 
     public var trainableParameters: [(name: String, tensor: Tensor)] { [] }
 
-    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
-        weight.multiplyTransposed(accumulating: dy, rows: rows, into: dx)
+    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+                                        compute: ComputeType) {
+        weight.multiplyTransposed(accumulating: dy, rows: rows, into: dx, compute: compute)
     }
 }

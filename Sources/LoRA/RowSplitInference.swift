@@ -83,17 +83,18 @@ extension LoRALinear: RowSplitLinear {
 /// output feature of every layer), else each layer's own `infer`.
 /// reference: Megatron-LM's fused query_key_value projection (one product for the layers reading one input)
 public enum SharedInputInference {
-    /// `LOFT_SHARED_INFERENCE=off` runs every layer on its own instead (kept to compare the two).
-    public static let isEnabled = ProcessInfo.processInfo.environment["LOFT_SHARED_INFERENCE"] != "off"
     /// `layers` (same `inFeatures`) on x [..., in]: one [..., out] per layer. `shared: false`
-    /// runs each layer on its own (the comparison path).
-    public static func infer(_ layers: [LinearLayer], _ x: Tensor, shared: Bool = isEnabled) -> [Tensor] {
+    /// runs each layer on its own (the comparison path, `LOFT_SHARED_INFERENCE=off` in the CLI);
+    /// layers that do not split run their own `infer` in `compute`.
+    public static func infer(_ layers: [LinearLayer], _ x: Tensor, compute: ComputeType = .fp32, shared: Bool = true) -> [Tensor] {
         guard let inFeatures = layers.first?.inFeatures else { return [] }
         precondition(x.shape.last == inFeatures && layers.allSatisfy { $0.inFeatures == inFeatures },
                      "shared-input inference: x \(x.shape) into layers of \(layers.map(\.inFeatures)) inputs")
         let rows = x.count / inFeatures
         let split = layers.compactMap { $0 as? RowSplitLinear }
-        guard shared, split.count == layers.count, split.allSatisfy({ $0.splitsRows(rows) }) else { return layers.map { $0.infer(x) } }
+        guard shared, split.count == layers.count, split.allSatisfy({ $0.splitsRows(rows) }) else {
+            return layers.map { $0.infer(x, compute: compute, shared: shared) }
+        }
         let outputs = split.map { FloatBuffer(uninitialized: rows * $0.outFeatures) }
         let widths = split.map(\.preparedWidth), features = split.map(\.outFeatures)
         let prepared = widths.map { FloatBuffer(uninitialized: max(1, rows * $0)) }

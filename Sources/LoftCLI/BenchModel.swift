@@ -94,7 +94,8 @@ struct BenchDecode: ParsableCommand {
             guard let size = Int(part) else { throw ValidationError("--batches: '\(part)' is not a number") }
             return size
         }
-        let r = try DecodeBenchmark.run(try model.options(), modelPath: modelPath, batches: sizes, prompt: prompt, decoded: tokens, runs: runs)
+        let r = try DecodeBenchmark.run(try model.options(), modelPath: modelPath, batches: sizes, prompt: prompt, decoded: tokens, runs: runs,
+                                        execution: .command())
         if model.json { return try printJSON(r) }
         print(r.runtime.summary)
         print(String(format: "%@, %@ base, rank %d: %.1f MB of weights per step; DRAM %.1f GB/s; peak RSS %.2f GiB; build %.1f s",

@@ -51,9 +51,7 @@ struct Eval: ParsableCommand {
         MemoryPolicy.keepFreedMemory()
         let loaded = try source.load()
         if !json { printError("model: \(loaded.description)") }
-        try withComputeType(computeDtype) {
-            if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
-        }
+        if perplexity { try runPerplexity(loaded) } else { try runGSM8K(loaded) }
     }
 
     func runPerplexity(_ loaded: ModelLoader.Loaded) throws {
@@ -65,12 +63,13 @@ struct Eval: ParsableCommand {
         }
         let blocks = try Perplexity.blocks(file: path, kind: protocolKind, tokenizer: loaded.tokenizer, length: seqLen)
         let progress = ProgressLine()
-        let result = Perplexity.evaluate(model: loaded.model, blocks: blocks, batch: batch) { done, total in
+        let result = Perplexity.evaluate(model: loaded.model, blocks: blocks, batch: batch,
+                                         execution: .command(compute: computeDtype)) { done, total in
             if !json { progress.note("perplexity: block \(done)/\(total)", final: done == total) }
         }
         if json {
             return try printJSON(PerplexityReport(data: path, protocolKind: protocolKind.rawValue, seqLen: seqLen,
-                                                  computeDtype: computeDtype, effectiveComputeDtype: RuntimeInfo.current.computeType,
+                                                  computeDtype: computeDtype, effectiveComputeDtype: RuntimeInfo.current(compute: computeDtype).computeType,
                                                   result: result))
         }
         print(String(format: "perplexity %.4f | mean NLL %.5f ± %.5f (s.e.) | %d targets in %d blocks of %d | %.0f tokens/s",
@@ -84,7 +83,7 @@ struct Eval: ParsableCommand {
         var done = 0, correct = 0
         let result = try GSM8KEvaluation.run(
             model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: batch, maxNewTokens: maxNewTokens,
-            sampling: Sampling(temperature: temperature), seed: seed
+            sampling: Sampling(temperature: temperature), seed: seed, execution: .command(compute: computeDtype)
         ) { prediction in
             try writer?.append(prediction)
             done += 1

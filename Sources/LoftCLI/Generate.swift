@@ -34,7 +34,8 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat)
+        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat,
+                                               execution: .command())
         let result = try TextGeneration.run(try source.load(), prompt: prompt, options: options) { text in
             print(text, terminator: "")
             fflush(stdout)

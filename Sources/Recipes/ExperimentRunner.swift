@@ -137,7 +137,7 @@ public final class ExperimentRunner {
             cell: cell.name, method: CellResult.method(quantized: quantization != nil, initialization: config.lora.initialization),
             bits: quantization?.bits, rank: config.lora.rank, alpha: config.lora.alpha, loftqIters: config.lora.loftqIters,
             steps: trainer.totalSteps, start: start, final: final, lastLoss: lastLoss, timing: timing,
-            computeType: config.training.computeDtype, runtime: .current)
+            computeType: config.training.computeDtype, runtime: .current(compute: config.training.computeDtype))
         try AtomicFile.write(try CellResult.encoder.encode(result), to: folder.appendingPathComponent("result.json"))
         onEvent(.cellFinished(result))
         return true
@@ -148,11 +148,12 @@ public final class ExperimentRunner {
         let started = Stopwatch.now()
         var scores = CellScores(initError: trainer.built.initError, plainError: trainer.built.plainError,
                                 matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
-        try BLAS.withComputeType(trainer.config.training.computeDtype) {
+        let execution = trainer.execution
+        do {
             if let spec = experiment.evaluate.perplexity {
                 let blocks = try Perplexity.blocks(file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
                                                    maxBlocks: spec.maxBlocks)
-                let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch) { done, total in
+                let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch, execution: execution) { done, total in
                     onEvent(.evaluating(cell: cell, phase: phase, what: "perplexity", done: done, total: total))
                 }
                 scores.perplexity = result.perplexity
@@ -163,7 +164,8 @@ public final class ExperimentRunner {
                 let problems = try GSM8K.load(spec.data, limit: spec.limit)
                 var done = 0
                 let result = try GSM8KEvaluation.run(model: model, tokenizer: trainer.tokenizer, problems: problems, batch: spec.batch,
-                                                     maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0) { _ in
+                                                     maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0,
+                                                     execution: execution) { _ in
                     done += 1
                     onEvent(.evaluating(cell: cell, phase: phase, what: "gsm8k", done: done, total: problems.count))
                 }

@@ -25,7 +25,5 @@ public typealias GGUFTensorType = GGUFWriter.TensorType
 /// fp32 or bf16 frozen products (`--compute-dtype`).
 public typealias ComputeType = Autograd.ComputeType
 
-/// Runs `body` with the frozen products in `type` (bf16 only where the CPU has AVX512-BF16).
-public func withComputeType<R>(_ type: ComputeType, _ body: () throws -> R) rethrows -> R {
-    try BLAS.withComputeType(type, body)
-}
+/// How a model computes a call (compute type, shared inference), handed to evaluation and generation.
+public typealias ExecutionOptions = Llama.ExecutionOptions

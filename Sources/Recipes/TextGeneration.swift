@@ -11,9 +11,13 @@ public enum TextGeneration {
         public var maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64
         /// Wrap the prompt as one user turn of the model's chat template.
         public var chat: Bool
+        /// How the model computes.
+        public var execution: ExecutionOptions
         /// Options (greedy at temperature 0).
-        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64, chat: Bool = false) {
-            (self.maxNewTokens, self.temperature, self.topP, self.seed, self.chat) = (maxNewTokens, temperature, topP, seed, chat)
+        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64, chat: Bool = false,
+                    execution: ExecutionOptions = .fp32) {
+            (self.maxNewTokens, self.temperature, self.topP, self.seed) = (maxNewTokens, temperature, topP, seed)
+            (self.chat, self.execution) = (chat, execution)
         }
     }
 
@@ -42,7 +46,7 @@ public enum TextGeneration {
         let tokens = try loaded.model.generate(
             prompt: ids, maxNewTokens: options.maxNewTokens,
             sampling: SamplingOptions(temperature: options.temperature, topP: options.topP), rng: &rng,
-            stopTokens: Set([loaded.tokenizer.eosID].compactMap { $0 })
+            stopTokens: Set([loaded.tokenizer.eosID].compactMap { $0 }), execution: options.execution
         ) { token in
             if let text = stream.append(token) { onText(text) }
             return true

@@ -78,8 +78,11 @@ public final class Trainer {
     /// a checkpoint is saved). `resume` is `latest` or a checkpoint folder.
     public func run(resume: String? = nil, shouldStop: () -> Bool = { false },
                     onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
-        try BLAS.withComputeType(config.training.computeDtype) { try train(resume: resume, shouldStop: shouldStop, onEvent: onEvent) }
+        try train(resume: resume, shouldStop: shouldStop, onEvent: onEvent)
     }
+
+    /// How the model computes in this run: the products by frozen weights in `training.compute_dtype`.
+    public var execution: ExecutionOptions { ExecutionOptions(compute: config.training.computeDtype) }
 
     private func train(resume: String?, shouldStop: () -> Bool, onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
         let leads = group.isLeader   // rank 0 alone writes files
@@ -158,7 +161,7 @@ public final class Trainer {
         func evaluate() {
             guard leads, !evalExamples.isEmpty else { return }
             let result = EvaluationLoss.run(model: model, examples: evalExamples, batchSize: config.training.batchSize,
-                                            maxBatches: config.eval.maxBatches, padID: padID)
+                                            maxBatches: config.eval.maxBatches, padID: padID, execution: execution)
             lastEvalStep = state.step
             emit(.evaluation(EvaluationRecord(step: state.step, loss: result.loss, perplexity: result.perplexity,
                                               targets: result.targets, batches: result.batches)))
@@ -192,7 +195,7 @@ public final class Trainer {
                     for (name, layer) in loraLayers { layer.dropoutRNG = stream.split(name) }
                 }
                 let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
-                                      checkpointing: config.training.activationCheckpointing)
+                                      checkpointing: config.training.activationCheckpointing, execution: execution)
                 localLossSum += Double(loss.item) * targets
                 loss.scaled(by: Float(targets / globalTargets)).backward()
             }

@@ -23,14 +23,18 @@ public struct RuntimeInfo: Codable, Sendable {
     /// The compute type of the frozen products when this was read (`fp32` or `bf16`).
     public let computeType: ComputeType
 
-    /// The values for this process.
-    public static var current: RuntimeInfo {
+    /// The values for this process, with fp32 products.
+    public static var current: RuntimeInfo { current(compute: .fp32) }
+
+    /// The values for this process, for products asked to run in `compute` (the compute type
+    /// recorded is the one they get here).
+    public static func current(compute: ComputeType) -> RuntimeInfo {
         RuntimeInfo(blasCore: BLAS.coreName,
                     blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
                     blasThreads: BLAS.threads,
                     blasConfig: BLAS.configuration, workers: Parallel.workerCount,
                     cpuFeatures: CPUFeatures.current.names, kernelPath: .active,
-                    bf16Products: BLAS.bf16KernelAvailable, computeType: BLAS.effectiveComputeType)
+                    bf16Products: BLAS.bf16KernelAvailable, computeType: BLAS.effective(compute))
     }
 
     /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; kernels: avx512; CPU: avx2 avx512f …`.

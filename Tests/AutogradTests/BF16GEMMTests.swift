@@ -3,8 +3,8 @@ import XCTest
 import _TestSupport
 
 /// The bf16 product kernel: bf16 rounding, the scalar kernel against a Double reference of the
-/// rounded inputs, the AVX512-BF16 kernel bit for bit against the scalar one, and `autocast`
-/// products routed by `BLAS.computeType`.
+/// rounded inputs, the AVX512-BF16 kernel bit for bit against the scalar one, and products
+/// routed by the compute type they are given.
 final class BF16GEMMTests: XCTestCase {
     /// Shapes that cross every edge: partial micro-tiles (12 × 32), odd k, several k blocks (384),
     /// several row blocks (144), one row.
@@ -88,30 +88,35 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
-    func testAutocastProductsFollowTheComputeType() {
+    func testProductsFollowTheComputeTheyAreGiven() {
         var rng = RandomState(seed: 13)
         let (m, n, k) = (64, 96, 300)
         let a = rng.normal(count: m * k), b = rng.normal(count: n * k)
-        func run(_ type: ComputeType, autocast: Bool) -> [Float] {
+        func run(_ compute: ComputeType?) -> [Float] {
             var c = [Float](repeating: 0, count: m * n)
-            BLAS.withComputeType(type) {
-                c.withUnsafeMutableBufferPointer {
+            c.withUnsafeMutableBufferPointer {
+                if let compute {
                     BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k,
-                               c: $0.baseAddress!, ldc: n, autocast: autocast)
+                               c: $0.baseAddress!, ldc: n, compute: compute)
+                } else {
+                    BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: $0.baseAddress!, ldc: n)
                 }
             }
             return c
         }
-        let fp32 = run(.fp32, autocast: true)
-        XCTAssertEqual(run(.bf16, autocast: false), fp32, "a product not marked autocast stays fp32")
-        let bf16 = run(.bf16, autocast: true)
+        let fp32 = run(.fp32)
+        XCTAssertEqual(run(nil), fp32, "a product not given a compute type is fp32")
+        let bf16 = run(.bf16)
+        XCTAssertEqual(BLAS.effective(.fp32), .fp32)
         if BLAS.bf16KernelAvailable {
+            XCTAssertEqual(BLAS.effective(.bf16), .bf16)
             let (value, _) = reference(false, true, m, n, k, a, b)
             XCTAssertNotEqual(bf16, fp32, "bf16 inputs must change the result")
             let worst = zip(bf16, value).map { abs(Double($0) - $1) }.max() ?? 0
-            XCTAssertLessThan(worst, 1e-3, "autocast bf16 equals the product of rounded inputs")
+            XCTAssertLessThan(worst, 1e-3, "a bf16 product equals the product of rounded inputs")
         } else {
-            XCTAssertEqual(bf16, fp32, "without the bf16 kernel, autocast products run in fp32")
+            XCTAssertEqual(BLAS.effective(.bf16), .fp32)
+            XCTAssertEqual(bf16, fp32, "without the bf16 kernel, bf16 products run in fp32")
         }
     }
 }

@@ -96,7 +96,7 @@ final class LoRALinearTests: XCTestCase {
             let lora = LoRALinear(base: base, a: a, b: b, rank: 3, alpha: 6, dropout: 0.2)
             lora.dropoutRNG = RandomState(seed: 15)
             let (x, residual) = (randomTensor([2, 5, 64], seed: 16), randomTensor([2, 5, 12], seed: 17))
-            let y = fused ? lora(x, adding: residual) : residual + lora(x)
+            let y = fused ? lora(x, adding: residual, compute: .fp32) : residual + lora(x)
             y.backward(seed: seed)
             return [y.data, x.grad!, residual.grad!, lora.loraA.grad!, lora.loraB.grad!]
         }
@@ -112,7 +112,7 @@ final class LoRALinearTests: XCTestCase {
         let merged = zip(base.weight.data, Linalg.product(lora.loraB.data, lora.loraA.data, m: 6, k: 2, n: 5)).map { $0 + 2 * $1 }
         let dy = rng.normal(count: 3 * 6)
         var dx = [Float](repeating: 1, count: 3 * 5)
-        dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { lora.accumulateInputGradient(d.baseAddress!, rows: 3, into: $0.baseAddress!) } }
+        dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { lora.accumulateInputGradient(d.baseAddress!, rows: 3, into: $0.baseAddress!, compute: .fp32) } }
         let expected = Linalg.product(dy, merged, m: 3, k: 6, n: 5).map { $0 + 1 }
         assertClose(dx, expected, atol: 1e-5)
     }

@@ -27,7 +27,7 @@ final class SharedInputInferenceTests: XCTestCase {
             for (index, layer) in layers.enumerated() {
                 // The layer alone through the pointer path: its base's product, then the adapter's two sgemms.
                 var expected = [Float](repeating: 0, count: rows * layer.outFeatures)
-                x.withValues { xs in expected.withUnsafeMutableBufferPointer { layer.infer(xs.baseAddress!, rows: rows, into: $0.baseAddress!) } }
+                x.withValues { xs in expected.withUnsafeMutableBufferPointer { layer.infer(xs.baseAddress!, rows: rows, into: $0.baseAddress!, compute: .fp32) } }
                 XCTAssertEqual(shared[index].shape, [rows, layer.outFeatures])
                 // Both sum 512 products of magnitude ≲ 0.2 in fp32 in different orders: 1e-5 absolute.
                 assertClose(shared[index].data, expected, atol: 1e-5, "layer \(index), rows \(rows)")

@@ -9,9 +9,9 @@ extension Tensor {
     /// `h / (H / Hkv)` and q', k' are q, k rotated by `rotary` (RoPE inside the op: neither the
     /// rotated q and k nor their gradients are ever held as tensors; without a table, q' = q).
     /// - Parameters: `self` = q [B, T, H, Dh]; `key`, `value` [B, T, Hkv, Dh], `Hkv` divides `H`;
-    ///   `rotary` for T positions and Dh.
+    ///   `rotary` for T positions and Dh; the score and sum products run in `compute`.
     /// - Returns: [B, T, H, Dh].
-    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil) -> Tensor {
+    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil, compute: ComputeType = .fp32) -> Tensor {
         precondition(rank == 4 && key.rank == 4 && key.shape == value.shape
                      && key.shape[0] == shape[0] && key.shape[1] == shape[1]
                      && key.shape[3] == shape[3] && key.shape[2] > 0 && shape[2] % key.shape[2] == 0,
@@ -19,7 +19,7 @@ extension Tensor {
         precondition(rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
                      "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
         let dims = AttentionDims(batch: shape[0], steps: shape[1], heads: shape[2],
-                                 kvHeads: key.shape[2], headDim: shape[3], rotary: rotary)
+                                 kvHeads: key.shape[2], headDim: shape[3], rotary: rotary, compute: compute)
         var logSumExp = [Float](repeating: 0, count: dims.batch * dims.heads * dims.steps)
         let output = uninitializedFloats(count) { out in
             logSumExp.withUnsafeMutableBufferPointer { lse in
@@ -73,6 +73,8 @@ extension Tensor {
 struct AttentionDims {
     let batch: Int, steps: Int, heads: Int, kvHeads: Int, headDim: Int
     let rotary: RotaryTable?
+    /// The compute type of the products (bf16 inputs where asked and the kernel runs).
+    let compute: ComputeType
     var scale: Float { 1 / Float(headDim).squareRoot() }
     var group: Int { heads / kvHeads }
     var qRowStride: Int { heads * headDim }
@@ -98,7 +100,7 @@ private func attentionForward(
                 d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
                 d.rotary.rotate(rows: t, width: dh, from: k + d.kvOffset(b, h / d.group), stride: d.kvRowStride, into: ks)
                 BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                           alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, autocast: true)
+                           alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, compute: d.compute)
                 for i in 0..<t {  // row i attends to keys 0...i
                     let row = s + i * t
                     logSumExp.pointer[item * t + i] = softmaxRow(row, into: row, count: i + 1)
@@ -106,7 +108,7 @@ private func attentionForward(
                 }
                 BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
                            a: s, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
-                           c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, autocast: true)
+                           c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, compute: d.compute)
             }
         }
     }
@@ -137,7 +139,7 @@ private func attentionBackward(
                     let lse = logSumExp + (b * d.heads + h) * t
                     d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
                     BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                               alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, autocast: true)
+                               alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, compute: d.compute)
                     for i in 0..<t {
                         let row = pp + i * t
                         _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
@@ -149,24 +151,24 @@ private func attentionBackward(
                     if needs.v {
                         BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
                                    a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                                   c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, autocast: true)
+                                   c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, compute: d.compute)
                     }
                     guard needs.q || needs.k else { continue }
                     BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                               a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, autocast: true)
+                               a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, compute: d.compute)
                     for i in 0..<t {
                         for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
                         for j in (i + 1)..<t { dsp[i * t + j] = 0 }
                     }
                     if needs.q {
                         BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
-                                   alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, autocast: true)
+                                   alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, compute: d.compute)
                         d.rotary.rotateBack(rows: t, width: dh, from: dqs, adding: dq.pointer + d.qOffset(b, h), stride: d.qRowStride)
                     }
                     if needs.k {
                         BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
                                    alpha: d.scale, a: dsp, lda: t, b: qs, ldb: dh, beta: 1,
-                                   c: dks, ldc: dh, autocast: true)
+                                   c: dks, ldc: dh, compute: d.compute)
                     }
                 }
                 if needs.k {

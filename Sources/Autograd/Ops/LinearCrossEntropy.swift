@@ -20,19 +20,21 @@ public enum LinearCrossEntropy {
     /// `nll` [N] (0 for ignored rows) and, when `dh` is given, the unscaled gradient
     /// `(softmax − onehot(target))·w` of each counted row into `dh` [N, D] (ignored rows get 0),
     /// and when `dw` is given, `Σ (softmax − onehot)ᵀ·h` added to `dw` [V, D]. `chunk` overrides
-    /// the rows per chunk (tests).
+    /// the rows per chunk (tests). The products by `w` (frozen) run in `compute`.
     public static func run(h: UnsafePointer<Float>, rows n: Int, w: UnsafePointer<Float>, vocab v: Int, dim d: Int,
                            targets: [Int32], ignoreIndex: Int32, nll: UnsafeMutablePointer<Float>,
-                           dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil) {
+                           dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil,
+                           compute: ComputeType = .fp32) {
         guard n > 0 else { return }
-        let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n, packedOnce: BLAS.usesBF16Kernel && dh != nil)))
+        let bf16 = BLAS.usesBF16Kernel(compute)
+        let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n, packedOnce: bf16 && dh != nil)))
         let logitsBuffer = FloatBuffer(uninitialized: step * v)
         let logits = logitsBuffer.baseAddress
         defer { withExtendedLifetime(logitsBuffer) {} }
         let (logitsP, nllP) = (SendablePointer(logits), SendablePointer(nll))
         // In bf16, the frozen projection is packed once for all chunks (once per layout), not once per chunk.
-        let packedW = BLAS.usesBF16Kernel ? BF16PackedOperand(left: false, w, ld: d, transposed: true, rows: v, depth: d) : nil
-        let packedWForDh = BLAS.usesBF16Kernel && dh != nil ? BF16PackedOperand(left: false, w, ld: d, transposed: false, rows: d, depth: v) : nil
+        let packedW = bf16 ? BF16PackedOperand(left: false, w, ld: d, transposed: true, rows: v, depth: d) : nil
+        let packedWForDh = bf16 && dh != nil ? BF16PackedOperand(left: false, w, ld: d, transposed: false, rows: d, depth: v) : nil
         for start in stride(from: 0, to: n, by: step) {
             let c = min(step, n - start)
             if let packedW, let packedH = BF16PackedOperand(left: true, h + start * d, ld: d, transposed: false, rows: c, depth: d) {
@@ -84,9 +86,9 @@ extension Tensor {
     /// Mean cross-entropy of the logits `self · weightᵀ` (self [..., D], weight [V, D]) against
     /// `targets` (one per row, `ignoreIndex` rows not counted) → [], without holding the logits:
     /// equal to `matmul(weight, transposeOther: true).crossEntropy(targets:)`. `chunkRows`
-    /// overrides the rows per chunk (tests).
+    /// overrides the rows per chunk (tests); the products by a frozen `weight` run in `compute`.
     public func linearCrossEntropy(weight: Tensor, targets: [Int32], ignoreIndex: Int32 = Tensor.ignoreIndex,
-                                   chunkRows: Int? = nil) -> Tensor {
+                                   chunkRows: Int? = nil, compute: ComputeType = .fp32) -> Tensor {
         let (v, d) = (weight.shape[0], weight.shape.count == 2 ? weight.shape[1] : 0)
         precondition(weight.rank == 2 && shape.last == d, "linearCrossEntropy: hidden \(shape) with weight \(weight.shape)")
         let n = count / max(d, 1)
@@ -107,7 +109,7 @@ extension Tensor {
                             LinearCrossEntropy.run(h: h.baseAddress!, rows: n, w: w.baseAddress!, vocab: v, dim: d, targets: targets,
                                                    ignoreIndex: ignoreIndex, nll: nllB.baseAddress!,
                                                    dh: needsHidden ? dhB.baseAddress! : nil, dw: needsWeight ? dwB.baseAddress! : nil,
-                                                   chunk: chunkRows)
+                                                   chunk: chunkRows, compute: compute)
                         }
                     }
                 }

@@ -87,45 +87,47 @@ extension QuantizedTensor {
     }
 
     /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out], no tape: the packed-code kernel
-    /// for a few rows (decoding), else tiles of W dequantized and multiplied by sgemm.
-    public func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>) {
+    /// for a few rows (decoding), else tiles of W dequantized and multiplied by sgemm in `compute`.
+    public func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+                         compute: ComputeType = .fp32) {
         precondition(shape.count == 2, "quantized matmul: weight must be [out, in], got \(shape)")
         if multiplyDirect(x, rows: m, into: y) { return }
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
             BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,
                        a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures,
-                       autocast: true)
+                       compute: compute)
         }
     }
 
-    /// `dx += dy·deq(W)` for `dy` [rows, out] into `dx` [rows, in].
-    public func multiplyTransposed(accumulating dy: UnsafePointer<Float>, rows m: Int, into dx: UnsafeMutablePointer<Float>) {
+    /// `dx += dy·deq(W)` for `dy` [rows, out] into `dx` [rows, in], the products in `compute`.
+    public func multiplyTransposed(accumulating dy: UnsafePointer<Float>, rows m: Int, into dx: UnsafeMutablePointer<Float>,
+                                   compute: ComputeType = .fp32) {
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
             BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: inFeatures, k: range.count,
                        a: dy + range.lowerBound, lda: outFeatures, b: tile, ldb: inFeatures,
-                       beta: 1, c: dx, ldc: inFeatures, autocast: true)
+                       beta: 1, c: dx, ldc: inFeatures, compute: compute)
         }
     }
 }
 
 extension Tensor {
     /// `self · deq(weight)ᵀ`: [..., in] with a quantized weight [out, in] → [..., out].
-    /// The backward sends `dy·deq(W)` to `self` and nothing else.
-    public func matmul(quantized weight: QuantizedTensor) -> Tensor {
+    /// The backward sends `dy·deq(W)` to `self` and nothing else; both products run in `compute`.
+    public func matmul(quantized weight: QuantizedTensor, compute: ComputeType = .fp32) -> Tensor {
         precondition(weight.shape.count == 2 && shape.last == weight.shape[1],
                      "quantized matmul: x \(shape) × Wᵀ with W \(weight.shape)")
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let rows = count / inFeatures
         let y = FloatBuffer(zeros: rows * outFeatures)
         withValues { x in
-            y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!, compute: compute) }
         }
         return Tape.record("quantizedMatmul", data: y, shape: Array(shape.dropLast()) + [outFeatures], inputs: [self]) {
             dy, inputs, _ in
             inputs[0].accumulateGrad { dx in
-                weight.multiplyTransposed(accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!)
+                weight.multiplyTransposed(accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!, compute: compute)
             }
         }
     }

@@ -74,9 +74,10 @@ public enum GSM8KEvaluation {
         public let generatedTokens: Int, seconds: Double, tokensPerSecond: Double
     }
 
-    /// Answers `problems` in batches of `batch`; `onPrediction` sees each record.
+    /// Answers `problems` in batches of `batch`, the model computing as `execution` says;
+    /// `onPrediction` sees each record.
     public static func run(model: LlamaModel, tokenizer: any Tokenizer, problems: [GSM8K.Problem], batch: Int,
-                           maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64,
+                           maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64, execution: ExecutionOptions = .fp32,
                            onPrediction: (Prediction) throws -> Void) throws -> Result {
         var rng = RandomState(seed: seed).split("gsm8k-sampling")
         let started = Stopwatch.now()
@@ -85,7 +86,8 @@ public enum GSM8KEvaluation {
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
             let prompts = try group.map { try tokenizer.encode($0.prompt, addBOS: true) }
-            let outputs = try model.generateBatch(prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops)
+            let outputs = try model.generateBatch(prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops,
+                                                   execution: execution)
             for (offset, (problem, tokens)) in zip(group, outputs).enumerated() {
                 generated += tokens.count
                 let text = try tokenizer.decode(tokens)

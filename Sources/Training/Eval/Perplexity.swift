@@ -53,8 +53,9 @@ public enum Perplexity {
         public let seconds: Double, tokensPerSecond: Double
     }
 
-    /// Scores `blocks` in batches of `batch`; `progress(done, total)` after each batch.
-    public static func evaluate(model: LlamaModel, blocks: Blocks, batch: Int = 1,
+    /// Scores `blocks` in batches of `batch`, the model computing as `execution` says;
+    /// `progress(done, total)` after each batch.
+    public static func evaluate(model: LlamaModel, blocks: Blocks, batch: Int = 1, execution: ExecutionOptions = .fp32,
                                 progress: (Int, Int) -> Void = { _, _ in }) -> Result {
         let started = Stopwatch.now()
         var sum = 0.0, sumSquares = 0.0, targets = 0, tokens = 0
@@ -64,7 +65,8 @@ public enum Perplexity {
             let steps = group[0].count
             // Each row's NLL from the fused projection + softmax in row chunks: the logits of a
             // batch are never held whole ([B·T, V] would be 400 MB for 4 × 512 tokens of a 49k vocabulary).
-            let hidden = model.hidden(tokens: group.flatMap { $0 }, batch: group.count, steps: steps, recording: false)
+            let hidden = model.hidden(tokens: group.flatMap { $0 }, batch: group.count, steps: steps, recording: false,
+                                      execution: execution)
             var targetIDs = [Int32](repeating: Tensor.ignoreIndex, count: group.count * steps)
             for (b, row) in group.enumerated() {
                 for t in max(0, blocks.firstScored)..<(steps - 1) { targetIDs[b * steps + t] = row[t + 1] }
@@ -74,7 +76,7 @@ public enum Perplexity {
                 model.outputWeight.withValues { w in
                     LinearCrossEntropy.run(h: h.baseAddress!, rows: targetIDs.count, w: w.baseAddress!, vocab: vocab,
                                            dim: model.config.dim, targets: targetIDs, ignoreIndex: Tensor.ignoreIndex,
-                                           nll: &nll, dh: nil, dw: nil)
+                                           nll: &nll, dh: nil, dw: nil, compute: execution.compute)
                 }
             }
             for (value, target) in zip(nll, targetIDs) where target != Tensor.ignoreIndex {
