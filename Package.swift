@@ -20,7 +20,7 @@ let package = Package(
     targets: [
         // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
         .target(name: "Autograd", dependencies: ["COpenBLAS", "CKernels"]),
-        .target(name: "Support", dependencies: ["Autograd", "CKernels"]),
+        .target(name: "Support"),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c"),
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
-        .target(name: "_TestSupport", dependencies: ["Autograd", "CKernels"]),
+        .target(name: "_TestSupport", dependencies: ["Autograd", "CKernels", "Support"]),
         .target(name: "CMallocCounter"),  // tests only: counts every malloc of the test process
 
         // MARK: - Unit test bundles
@@ -56,8 +56,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport", "CMallocCounter"]),
         .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
-        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd"]),
-        .testTarget(name: "LoftCLITests", dependencies: ["Support", "Formats", "_TestSupport"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["Autograd", "Support", "Formats", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

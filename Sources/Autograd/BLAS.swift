@@ -9,7 +9,7 @@ public enum BLAS {
     /// Products below this many multiply-adds run as one call (splitting would not pay).
     static let splitThreshold = 1 << 21
 
-    nonisolated(unsafe) private static var workerLimit = Parallel.workerCount
+    nonisolated(unsafe) private static var workerLimit = Int.max  // no limit below Parallel.workerCount
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// `C = alpha · op(A) · op(B) + beta · C`, row-major, with leading dimensions, in `compute`

@@ -8,13 +8,19 @@ import Foundation
 /// runs on the chunk's core; a region started from inside another runs serially. Regions too small to pay for the
 /// hand-off (`count · costPerItem` below about 32k operations) run on the calling thread.
 public enum Parallel {
-    /// The number of cores used: `LOFT_NUM_THREADS` when set, else the CPUs this process may run
-    /// on (so that ranks bound to one core each by `mpirun` use one thread each).
-    public static let workerCount: Int = {
-        if let text = ProcessInfo.processInfo.environment["LOFT_NUM_THREADS"], let count = Int(text), count >= 1 { return min(count, 1024) }
+    /// The number of cores used: `KernelOptions.workers` when set at start, else the CPUs this
+    /// process may run on (so that ranks bound to one core each by `mpirun` use one thread each).
+    public static var workerCount: Int { configuredWorkers ?? availableCPUs }
+
+    /// The CPUs this process may run on.
+    public static let availableCPUs: Int = {
         let allowed = Int(loft_available_cpus())
         return max(1, allowed > 0 ? min(allowed, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
     }()
+
+    /// Set once at start by `KernelOptions.apply` (before any region runs).
+    nonisolated(unsafe) static var configuredWorkers: Int?
+    nonisolated(unsafe) static var usesDispatch = false
 
     nonisolated(unsafe) private static var active = false
 
@@ -72,9 +78,6 @@ public enum Parallel {
         }
     }
 
-    /// `LOFT_POOL=dispatch` runs regions through libdispatch's `concurrentPerform` instead of
-    /// Loft's spinning pool (`CKernels/thread_pool.c`): kept to compare the two.
-    private static let usesDispatch = ProcessInfo.processInfo.environment["LOFT_POOL"] == "dispatch"
 }
 
 /// An unsafe pointer that may cross into a `Parallel` chunk; callers guarantee disjoint writes.

@@ -3,6 +3,7 @@
 // registers, so a product streams W at memory speed where sgemm would first pack it.
 // reference: llama.cpp ggml_vec_dot_f32 (one weight row against the activations)
 #include "CKernels.h"
+#include "simd_internal.h"
 #include <stdint.h>
 
 static void dense_rows_scalar(const float *w, int64_t ldw, int64_t in, int64_t row_begin, int64_t row_end, const float *x,
@@ -58,13 +59,6 @@ static void dense_rows_avx512(const float *w, int64_t ldw, int64_t in, int64_t r
         }
 }
 
-__attribute__((target("avx2,fma")))
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // One weight row into `nb` (1…4) rows of x; the last in % 8 elements in scalar.
 __attribute__((target("avx2,fma"), always_inline))
@@ -78,7 +72,7 @@ static inline void row_avx2(const float *wo, int64_t in, const float *x, int64_t
         for (int b = 0; b < nb; ++b) acc[b] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(x + b * ldx + k), acc[b]);
     }
     for (int b = 0; b < nb; ++b) {
-        float total = hsum8(acc[b]);
+        float total = loft_hsum8(acc[b]);
         for (int64_t i = k; i < in; ++i) total += wo[i] * x[b * ldx + i];
         total *= alpha;
         y[b * ldy] = beta == 0 ? total : total + beta * y[b * ldy];

@@ -3,23 +3,18 @@
 // Three paths, chosen at run time: AVX-512 (16 lanes, one vpermps over the 16-level table),
 // AVX2 (8 lanes, two vpermps over the halves of the table and a blend), and a portable scalar
 // loop that is the fallback and handles every edge (odd starts, block boundaries, 8-bit codes).
-// LOFT_SIMD=scalar|avx2|avx512 in the environment caps the path (for tests and comparisons).
+// The path is chosen by `simd_path.c`.
 #include "CKernels.h"
+#include "simd_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static inline int code_at(const uint8_t *codes, int64_t i, int bits) {
-    int per_byte = 8 / bits;
-    int shift = (per_byte - 1 - (int)(i % per_byte)) * bits;
-    return (codes[i / per_byte] >> shift) & ((1 << bits) - 1);
-}
 
 static int dequantize_scalar(const uint8_t *codes, int bits, const float *levels, const float *absmax,
                              int64_t block_size, int64_t start, int64_t count, float *out) {
     for (int64_t k = 0; k < count; ++k) {
         int64_t i = start + k;
-        out[k] = levels[code_at(codes, i, bits)] * absmax[i / block_size - start / block_size];
+        out[k] = levels[loft_code_at(codes, i, bits)] * absmax[i / block_size - start / block_size];
     }
     return 1;
 }
@@ -74,15 +69,6 @@ static int dequantize_avx512(const uint8_t *codes, int bits, const float *levels
 
 // MARK: AVX2
 
-// 8 table entries picked by the low 3 bits of `index`, from the low half of the table when bit 3
-// is clear and the high half when it is set.
-__attribute__((target("avx2,fma")))
-static inline __m256 lookup16(__m256i index, __m256 low, __m256 high) {
-    __m256 from_low = _mm256_permutevar8x32_ps(low, index);
-    __m256 from_high = _mm256_permutevar8x32_ps(high, index);
-    return _mm256_blendv_ps(from_low, from_high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
-}
-
 __attribute__((target("avx2,fma")))
 static int dequantize_avx2(const uint8_t *codes, int bits, const float *levels, const float *absmax,
                            int64_t block_size, int64_t start, int64_t count, float *out) {
@@ -104,8 +90,8 @@ static int dequantize_avx2(const uint8_t *codes, int bits, const float *levels, 
             __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
             __m256i a = _mm256_and_si256(_mm256_cvtepu8_epi32(nibbles), fifteen);
             __m256i b = _mm256_and_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), fifteen);
-            first = lookup16(a, low, high);
-            second = lookup16(b, low, high);
+            first = loft_lookup16_avx2(a, low, high);
+            second = loft_lookup16_avx2(b, low, high);
         } else {
             // 4 bytes → 16 pairs: each byte spread over four lanes, shifted, masked.
             uint32_t word;
@@ -123,49 +109,7 @@ static int dequantize_avx2(const uint8_t *codes, int bits, const float *levels, 
 }
 #endif
 
-// MARK: Dispatch
-
-int loft_simd_supported(loft_simd_path path) {
-    if (path == LOFT_SIMD_SCALAR) return 1;
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-    loft_cpu_features f = loft_cpu_features_get();
-    if (path == LOFT_SIMD_AVX2) return f.avx2 && f.fma;
-    if (path == LOFT_SIMD_AVX512) return f.avx512f && f.avx512bw && f.avx512vl;
-#endif
-    return 0;
-}
-
-/// The best path the CPU has, capped by LOFT_SIMD (unknown values are ignored).
-static loft_simd_path choose_path(void) {
-    loft_simd_path best = LOFT_SIMD_SCALAR;
-    if (loft_simd_supported(LOFT_SIMD_AVX2)) best = LOFT_SIMD_AVX2;
-    if (loft_simd_supported(LOFT_SIMD_AVX512)) best = LOFT_SIMD_AVX512;
-    const char *cap = getenv("LOFT_SIMD");
-    if (cap && strcmp(cap, "scalar") == 0) return LOFT_SIMD_SCALAR;
-    if (cap && strcmp(cap, "avx2") == 0 && best > LOFT_SIMD_AVX2) return LOFT_SIMD_AVX2;
-    return best;
-}
-
-int loft_bf16_kernel_allowed(void) {
-    static int allowed = -1;  // read and written atomically, as `chosen` below
-    int value = __atomic_load_n(&allowed, __ATOMIC_RELAXED);
-    if (value < 0) {
-        const char *setting = getenv("LOFT_BF16");
-        value = !(setting && strcmp(setting, "off") == 0);
-        __atomic_store_n(&allowed, value, __ATOMIC_RELAXED);
-    }
-    return value;
-}
-
-loft_simd_path loft_simd_active(void) {
-    static int chosen = -1;   // read and written atomically: threads may race to the first call
-    int path = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (path < 0) {
-        path = (int)choose_path();
-        __atomic_store_n(&chosen, path, __ATOMIC_RELAXED);
-    }
-    return (loft_simd_path)path;
-}
+// MARK: Entry points
 
 int loft_dequantize_on(loft_simd_path path, const uint8_t *codes, int bits, const float *levels, const float *absmax,
                        int64_t block_size, int64_t start, int64_t count, float *out) {

@@ -8,15 +8,10 @@
 // reference: llama.cpp ggml_vec_dot_q4_0 (dequantize-in-register dot products)
 // Rows of W must hold whole blocks (in % block == 0, block % 16 == 0), 4- or 2-bit codes.
 #include "CKernels.h"
+#include "simd_internal.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static inline int code_of(const uint8_t *codes, int64_t i, int bits) {
-    int per_byte = 8 / bits;
-    int shift = (per_byte - 1 - (int)(i % per_byte)) * bits;
-    return (codes[i / per_byte] >> shift) & ((1 << bits) - 1);
-}
 
 static void gemv_scalar(const uint8_t *codes, int bits, const float *levels, const float *absmax, int64_t block,
                         int64_t in, int64_t row_begin, int64_t row_end, const float *x, int64_t batch, float *y, int64_t ldy) {
@@ -25,7 +20,7 @@ static void gemv_scalar(const uint8_t *codes, int bits, const float *levels, con
             float total = 0;
             for (int64_t i = 0; i < in; ++i) {
                 int64_t e = o * in + i;
-                total += x[b * in + i] * levels[code_of(codes, e, bits)] * absmax[e / block];
+                total += x[b * in + i] * levels[loft_code_at(codes, e, bits)] * absmax[e / block];
             }
             y[b * ldy + o] = total;
         }
@@ -169,20 +164,6 @@ static void gemv_avx512(const uint8_t *codes, int bits, const float *levels, con
     }
 }
 
-__attribute__((target("avx2,fma")))
-static inline __m256 lookup16_avx2(__m256i index, __m256 low, __m256 high) {
-    __m256 from_low = _mm256_permutevar8x32_ps(low, index);
-    __m256 from_high = _mm256_permutevar8x32_ps(high, index);
-    return _mm256_blendv_ps(from_low, from_high, _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
-}
-
-__attribute__((target("avx2,fma")))
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // The levels of elements e…e+15 as two 8-lane halves (unscaled). Index lanes keep neighbouring
 // codes in their high bits: vpermps reads bits 2:0, the blend bit 3 (shifted to the sign), and at
@@ -192,8 +173,8 @@ static inline void weights16_avx2(const uint8_t *codes, int bits, int64_t e, __m
     if (bits == 4) {
         __m128i packed = _mm_loadl_epi64((const __m128i *)(codes + e / 2));
         __m128i nibbles = _mm_unpacklo_epi8(_mm_srli_epi16(packed, 4), packed);
-        *w0 = lookup16_avx2(_mm256_cvtepu8_epi32(nibbles), low, high);
-        *w1 = lookup16_avx2(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), low, high);
+        *w0 = loft_lookup16_avx2(_mm256_cvtepu8_epi32(nibbles), low, high);
+        *w1 = loft_lookup16_avx2(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles, 8)), low, high);
     } else {
         uint32_t word;
         memcpy(&word, codes + e / 4, 4);
@@ -229,7 +210,7 @@ static inline void row_avx2(const uint8_t *codes, int bits, __m256 low, __m256 h
         const __m256 scale = _mm256_set1_ps(row_scales[blk]);
         for (int b = 0; b < nb; ++b) total[b] = _mm256_fmadd_ps(_mm256_add_ps(first[b], second[b]), scale, total[b]);
     }
-    for (int b = 0; b < nb; ++b) y[b * ldy + o] = hsum256(total[b]);
+    for (int b = 0; b < nb; ++b) y[b * ldy + o] = loft_hsum8(total[b]);
 }
 
 __attribute__((target("avx2,fma")))

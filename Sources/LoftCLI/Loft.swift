@@ -1,11 +1,15 @@
+import Foundation
 import Recipes
 import ArgumentParser
 
-/// The entry point: choose the BLAS kernel (which may re-execute the process), then parse.
+/// The entry point: choose the BLAS kernel (which may re-execute the process), apply the kernel
+/// options of the environment (`LOFT_SIMD`, `LOFT_BF16`, `LOFT_NUM_THREADS`, `LOFT_POOL`), then parse.
 @main
 enum LoftMain {
     static func main() {
-        if let warning = BLASCoreSwitch.applyIfNeeded() { printError("loft: warning: \(warning)") }
+        let environment = ProcessInfo.processInfo.environment
+        if let warning = BLASCoreSwitch.applyIfNeeded(environment: environment) { printError("loft: warning: \(warning)") }
+        KernelOptions.apply(.parse(environment: environment))
         Loft.main()
     }
 }

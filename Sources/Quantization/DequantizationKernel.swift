@@ -1,4 +1,5 @@
 import CKernels
+import Autograd
 import Support
 
 /// The SIMD loops of `CKernels` (the only file of this module importing it): dequantization and

@@ -25,5 +25,22 @@ public typealias GGUFTensorType = GGUFWriter.TensorType
 /// fp32 or bf16 frozen products (`--compute-dtype`).
 public typealias ComputeType = Autograd.ComputeType
 
+/// The SIMD path of Loft's kernels (`--path` of `bench dequant`, run metadata).
+public typealias SIMDPath = Autograd.SIMDPath
+
+/// What this process computes with (BLAS kernel, threads, SIMD path, CPU), for reports.
+public typealias RuntimeInfo = Autograd.RuntimeInfo
+/// The CPU's relevant instruction sets.
+public typealias CPUFeatures = Autograd.CPUFeatures
+/// The OpenBLAS kernel decision and the re-exec that applies it (at the program's start).
+public typealias BLASCoreChoice = Autograd.BLASCoreChoice
+/// Re-executes the process on the best OpenBLAS kernel (at the program's start).
+public typealias BLASCoreSwitch = Autograd.BLASCoreSwitch
+/// Process-wide memory behaviour (`keepFreedMemory`).
+public typealias MemoryPolicy = Autograd.MemoryPolicy
+
+/// The process-wide kernel choices (SIMD cap, bf16 kernel, cores, pool), applied at start.
+public typealias KernelOptions = Autograd.KernelOptions
+
 /// How a model computes a call (compute type, shared inference), handed to evaluation and generation.
 public typealias ExecutionOptions = Llama.ExecutionOptions

@@ -6,8 +6,7 @@ public enum KernelPath {
     /// `kernels avx2, bf16 kernel off, OpenBLAS core Haswell`: Loft's SIMD path (`LOFT_SIMD`),
     /// whether the AVX512-BF16 product kernel runs (`LOFT_BF16`), and the BLAS core.
     public static var description: String {
-        let path = ["scalar", "avx2", "avx512"][Int(loft_simd_active().rawValue)]
-        return "kernels \(path), bf16 kernel \(bf16KernelRuns ? "on" : "off"), OpenBLAS core \(BLAS.coreName)"
+        return "kernels \(SIMDPath.active.rawValue), bf16 kernel \(bf16KernelRuns ? "on" : "off"), OpenBLAS core \(BLAS.coreName)"
     }
 
     /// Whether `compute_dtype: bf16` products run on the bf16 kernel in this process (and in the
@@ -17,10 +16,8 @@ public enum KernelPath {
     /// Prints which SIMD paths a test that compares "every path" compares on this CPU, and which
     /// it cannot (the CPU lacks them), so a run on an AVX2 machine says it did not check AVX-512.
     public static func announceComparedPaths(_ test: String) {
-        let names = ["scalar", "avx2", "avx512"]
-        let paths = [LOFT_SIMD_SCALAR, LOFT_SIMD_AVX2, LOFT_SIMD_AVX512]
-        let compared = zip(names, paths).filter { loft_simd_supported($0.1) != 0 }.map(\.0)
-        let missing = names.filter { !compared.contains($0) }
+        let compared = SIMDPath.supported.map(\.rawValue)
+        let missing = SIMDPath.allCases.map(\.rawValue).filter { !compared.contains($0) }
         print("\(test): SIMD paths compared: \(compared.joined(separator: ", "))"
               + (missing.isEmpty ? "" : "; not on this CPU: \(missing.joined(separator: ", "))"))
     }

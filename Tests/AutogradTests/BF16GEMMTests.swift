@@ -5,7 +5,7 @@ import _TestSupport
 /// The bf16 product kernel: bf16 rounding, the scalar kernel against a Double reference of the
 /// rounded inputs, the AVX512-BF16 kernel bit for bit against the scalar one, and products
 /// routed by the compute type they are given.
-final class BF16GEMMTests: XCTestCase {
+final class BF16GEMMTests: LoftTestCase {
     /// Shapes that cross every edge: partial micro-tiles (12 × 32), odd k, several k blocks (384),
     /// several row blocks (144), one row.
     let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (13, 35, 7), (12, 32, 2), (150, 70, 385), (29, 97, 800), (3, 2100, 33)]

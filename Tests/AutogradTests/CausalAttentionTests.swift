@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 import _TestSupport
 
-final class CausalAttentionTests: XCTestCase {
+final class CausalAttentionTests: LoftTestCase {
     func testForwardHandComputed() {
         // T = 2, one head, Dh = 1 (scale 1): row 0 sees only key 0; row 1 weighs v by softmax(0, 2).
         let q = Tensor([1, 2], shape: [1, 2, 1, 1])
@@ -76,7 +76,7 @@ private func gradients(_ inputs: [Tensor], _ seed: [Float], _ f: ([Tensor]) -> T
     return (y.data, inputs.map { $0.grad! })
 }
 
-final class CausalAttentionCompositionTests: XCTestCase {
+final class CausalAttentionCompositionTests: LoftTestCase {
     /// The fused op (large enough to run its threaded path) against the same attention composed
     /// from matmul, an additive mask, softmax and permutes: values and all three gradients.
     func testFusedEqualsComposedOpsOnThreadedShapes() {

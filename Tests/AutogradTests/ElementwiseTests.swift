@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class ElementwiseTests: XCTestCase {
+final class ElementwiseTests: LoftTestCase {
     func testAddSubMulForwardBroadcastsOverLeadingDimensions() {
         let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
         let b = Tensor([10, 20, 30], shape: [3])
@@ -47,7 +47,7 @@ final class ElementwiseTests: XCTestCase {
 
 /// Dropout: the mask is drawn from the stream given, so the function is fixed for a fixed stream
 /// state and its gradient (mask ⊙ 1/(1−p)) checks like any other op.
-final class DropoutTests: XCTestCase {
+final class DropoutTests: LoftTestCase {
     func testGradientMatchesFiniteDifferences() {
         let start = RandomState(seed: 21)
         gradCheck([randomTensor([3, 5], seed: 22)]) { inputs in

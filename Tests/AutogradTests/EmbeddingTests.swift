@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class EmbeddingTests: XCTestCase {
+final class EmbeddingTests: LoftTestCase {
     func testGathersRows() {
         let table = Tensor([0, 1, 10, 11, 20, 21], shape: [3, 2])
         let y = table.embedding([2, 0, 2], idsShape: [1, 3])

@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class LinearCrossEntropyTests: XCTestCase {
+final class LinearCrossEntropyTests: LoftTestCase {
     /// The fused chunked op equals the unfused `matmul` + `crossEntropy` in loss and in both
     /// gradients, with ignored rows, over chunks that do not divide the rows (21 rows in chunks
     /// of 1, 3, 8 and all). Tolerance: both sum the same exp terms in a different order (Float

@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class MatMulTests: XCTestCase {
+final class MatMulTests: LoftTestCase {
     func testForwardHandComputed() {
         let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
         let b = Tensor([7, 8, 9, 10, 11, 12], shape: [3, 2])
@@ -51,7 +51,7 @@ final class MatMulTests: XCTestCase {
     }
 }
 
-final class ScaledMatMulTests: XCTestCase {
+final class ScaledMatMulTests: LoftTestCase {
     func testScaleFoldsIntoForwardAndBackward() {
         for (tA, tB) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = randomTensor(tA ? [4, 3] : [3, 4], seed: 31)

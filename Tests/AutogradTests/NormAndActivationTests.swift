@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 import _TestSupport
 
-final class RMSNormTests: XCTestCase {
+final class RMSNormTests: LoftTestCase {
     func testForwardHandComputed() {
         // row [3, 4]: mean(x²) = 12.5; with eps 0: x / sqrt(12.5) · w
         let x = Tensor([3, 4], shape: [1, 2])
@@ -19,7 +19,7 @@ final class RMSNormTests: XCTestCase {
     }
 }
 
-final class RoPETests: XCTestCase {
+final class RoPETests: LoftTestCase {
     func testRotatesHalvesByPositionAngle() {
         // Dh = 4: pairs (x0, x2) turn by pos·1, (x1, x3) by pos·θ^(-1/2) = pos/100.
         let x = Tensor([1, 2, 3, 4, 1, 2, 3, 4], shape: [1, 2, 1, 4])
@@ -42,7 +42,7 @@ final class RoPETests: XCTestCase {
     }
 }
 
-final class SwiGLUTests: XCTestCase {
+final class SwiGLUTests: LoftTestCase {
     func testForwardHandComputed() {
         let a = Tensor([0, 1, -2], shape: [3])
         let b = Tensor([5, 2, 3], shape: [3])
@@ -57,7 +57,7 @@ final class SwiGLUTests: XCTestCase {
     }
 }
 
-final class SoftmaxTests: XCTestCase {
+final class SoftmaxTests: LoftTestCase {
     func testForwardHandComputed() {
         let x = Tensor([0, log(3), 1000, 1000], shape: [2, 2])
         assertClose(x.softmax().data, [0.25, 0.75, 0.5, 0.5], atol: 1e-6)
@@ -68,7 +68,7 @@ final class SoftmaxTests: XCTestCase {
     }
 }
 
-final class CrossEntropyTests: XCTestCase {
+final class CrossEntropyTests: LoftTestCase {
     func testForwardHandComputedWithIgnoredRow() {
         // row 0: p(target 1) = 3/4; row 1 ignored; row 2: uniform over 2 → ln 2
         let logits = Tensor([0, log(3), 9, -9, 5, 5], shape: [3, 2])

@@ -1,11 +1,12 @@
 import Autograd
 import Foundation
 import XCTest
+import _TestSupport
 
 /// The spinning pool behind `Parallel.forEach` (`CKernels/thread_pool.c`): every item is visited
 /// exactly once, back-to-back regions never leak chunks into each other, and a forked child
 /// still completes its regions (the parent's workers do not exist there).
-final class ParallelTests: XCTestCase {
+final class ParallelTests: LoftTestCase {
     /// Thousands of regions of varying sizes in a row, as decoding runs them (≈ 250 a token): each
     /// item is counted exactly once, so a late worker never ran a chunk of the wrong region.
     func testEveryItemOnceAcrossManyRegions() {

@@ -4,7 +4,7 @@ import _TestSupport
 
 /// The parameter arena: tensors moved in keep their values, gradients accumulate in one flat
 /// buffer, and gradients through an arena tensor equal those of an ordinary one.
-final class ParameterArenaTests: XCTestCase {
+final class ParameterArenaTests: LoftTestCase {
     func testValuesAndGradientsLiveInOneBuffer() {
         let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3], requiresGrad: true)
         let b = Tensor([7, 8], shape: [2], requiresGrad: true)

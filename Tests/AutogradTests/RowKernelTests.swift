@@ -4,8 +4,8 @@ import XCTest
 import _TestSupport
 
 /// The softmax row loops on every SIMD path this CPU has, against Double arithmetic.
-final class RowKernelTests: XCTestCase {
-    let paths: [loft_simd_path] = [LOFT_SIMD_SCALAR, LOFT_SIMD_AVX2, LOFT_SIMD_AVX512].filter { loft_simd_supported($0) != 0 }
+final class RowKernelTests: LoftTestCase {
+    let paths = SIMDPath.supported
 
     override class func setUp() { KernelPath.announceComparedPaths("softmax rows, dense rows, SwiGLU") }
 
@@ -107,10 +107,10 @@ final class RowKernelTests: XCTestCase {
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         dy.withUnsafeBufferPointer { gp in
-                            loft_swiglu_forward(path, ap.baseAddress!, bp.baseAddress!, &out, Int64(count))
+                            loft_swiglu_forward(path.cValue, ap.baseAddress!, bp.baseAddress!, &out, Int64(count))
                             da.withUnsafeMutableBufferPointer { dap in
                                 db.withUnsafeMutableBufferPointer { dbp in
-                                    loft_swiglu_backward(path, ap.baseAddress!, bp.baseAddress!, gp.baseAddress!, dap.baseAddress!,
+                                    loft_swiglu_backward(path.cValue, ap.baseAddress!, bp.baseAddress!, gp.baseAddress!, dap.baseAddress!,
                                                          dbp.baseAddress!, Int64(count))
                                 }
                             }

@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class ShapeOpsTests: XCTestCase {
+final class ShapeOpsTests: LoftTestCase {
     func testReshapeKeepsValuesAndInfersDimension() {
         let x = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
         let y = x.reshaped([3, -1])

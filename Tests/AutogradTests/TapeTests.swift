@@ -2,7 +2,7 @@ import Autograd
 import XCTest
 import _TestSupport
 
-final class TapeTests: XCTestCase {
+final class TapeTests: LoftTestCase {
     func testTensorUsedTwiceAccumulatesBothGradients() {
         let x = Tensor([1, -2, 3], shape: [3], requiresGrad: true)
         (x * x + x).sum().backward()  // d/dx (x² + x) = 2x + 1
@@ -53,7 +53,7 @@ final class TapeTests: XCTestCase {
 
 /// The bit mask draws exactly what the one-at-a-time loop draws, leaves the same state, and its
 /// scaled products equal multiplying by the Float mask of 0 / keep, on aligned and unaligned ranges.
-final class KeepMaskTests: XCTestCase {
+final class KeepMaskTests: LoftTestCase {
     func testBitMaskEqualsTheLoop() {
         for p: Float in [0.05, 0.5, 0.9] {
             var a = RandomState(seed: 99), b = a
@@ -92,7 +92,7 @@ final class KeepMaskTests: XCTestCase {
 
 /// Saved activations kept as bf16: reads see each value rounded to the nearest bf16 (ties to even),
 /// the gradient still flows, and leaves or recomputable outputs are left alone.
-final class BF16CompressionTests: XCTestCase {
+final class BF16CompressionTests: LoftTestCase {
     func testCompressedValuesAreTheRoundedValues() {
         let x = Tensor([1, 1 + 1.0 / 256, 1 + 3.0 / 256, 1 + 5.0 / 512, -(1 + 0.7 / 128), 65_504.3, 0, -0.0], shape: [8], requiresGrad: true)
         let y = x.scaled(by: 1)

@@ -6,7 +6,7 @@ import XCTest
 import _TestSupport
 
 /// Sharded and half-precision safetensors, and the errors for bad files.
-final class CheckpointFormatTests: XCTestCase {
+final class CheckpointFormatTests: LoftTestCase {
     /// stories260K's tensors under HF names, read from the llama2.c file.
     func storiesTensors() throws -> (LlamaConfig, [String: (shape: [Int], values: [Float])]) {
         let source = try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin"))
@@ -182,7 +182,7 @@ final class CheckpointFormatTests: XCTestCase {
 }
 
 /// Crafted headers whose sizes overflow are errors naming the file, never an arithmetic trap.
-final class CraftedHeaderTests: XCTestCase {
+final class CraftedHeaderTests: LoftTestCase {
     func testSafetensorsShapeWhoseByteCountOverflows() throws {
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("big.safetensors")
         let header = #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#

@@ -8,7 +8,7 @@ import _TestSupport
 
 /// SmolLM2-135M-Instruct (GGUF, Q4_1 linears, Q8_0 embedding) against transformers' reading of
 /// the same file (`../shared/golden/smollm2`).
-final class SmolLM2GGUFTests: XCTestCase {
+final class SmolLM2GGUFTests: LoftTestCase {
     static let relativePath = "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
 
     func checkpoint() throws -> GGUFCheckpoint { try GGUFCheckpoint(path: try Fixtures.data(Self.relativePath)) }
@@ -61,7 +61,7 @@ final class SmolLM2GGUFTests: XCTestCase {
 }
 
 /// Each dequantizer on blocks built by hand from ggml-common.h's layouts.
-final class GGMLDequantizationTests: XCTestCase {
+final class GGMLDequantizationTests: LoftTestCase {
     func half(_ value: Float) -> [UInt8] { withUnsafeBytes(of: Float16(value).bitPattern.littleEndian) { Array($0) } }
 
     func run(_ type: GGMLType, _ bytes: [UInt8], count: Int) -> [Float] {
@@ -151,7 +151,7 @@ final class GGMLDequantizationTests: XCTestCase {
 }
 
 /// Malformed GGUF files: each a clear error naming the file and the field, never a trap.
-final class BadGGUFTests: XCTestCase {
+final class BadGGUFTests: LoftTestCase {
     /// A GGUF v3 file: string metadata, tensor infos (name, dims innermost first, type, offset), data.
     func gguf(tensorCount: UInt64? = nil, metadata: [(String, String)] = [("general.architecture", "llama")],
               tensors: [(String, [UInt64], UInt32, UInt64)] = [("w", [4], 0, 0)], data: Data = Data(count: 16),
@@ -216,7 +216,7 @@ final class BadGGUFTests: XCTestCase {
 }
 
 /// The byte-level BPE tokenizer of the SmolLM2 GGUF against transformers' conversion of it.
-final class SmolLM2TokenizerTests: XCTestCase {
+final class SmolLM2TokenizerTests: LoftTestCase {
     func tokenizer() throws -> ByteLevelBPETokenizer {
         try GGUFCheckpoint(path: Fixtures.data(SmolLM2GGUFTests.relativePath)).tokenizer()
     }

@@ -6,7 +6,7 @@ import XCTest
 import _TestSupport
 
 /// `GGUFWriter` output read back by `GGUFFile`/`GGUFCheckpoint`: the same model and tokenizer.
-final class GGUFWriterTests: XCTestCase {
+final class GGUFWriterTests: LoftTestCase {
     func stories() throws -> Llama2CCheckpoint {
         try Llama2CCheckpoint(path: try Fixtures.data("models/stories260K/stories260K.bin"))
     }

@@ -8,7 +8,7 @@ import _TestSupport
 
 /// PEFT adapter options beyond plain LoRA: per-module rank and alpha by pattern, rsLoRA's
 /// scaling, a subset of layers; what Loft cannot run is refused naming the option.
-final class PEFTOptionsTests: XCTestCase {
+final class PEFTOptionsTests: LoftTestCase {
     func stories() throws -> LlamaModel {
         try LlamaModel(checkpoint: Llama2CCheckpoint(path: try Fixtures.data("models/stories260K/stories260K.bin")))
     }

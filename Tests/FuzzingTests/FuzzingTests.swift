@@ -2,10 +2,11 @@ import Autograd
 import Foundation
 import Fuzzing
 import XCTest
+import _TestSupport
 
 /// The fuzzer's own parts: the mutator is a function of its seed, the runner tells a crash, a hang
 /// and an exit apart, and the classifier holds error messages to the contract.
-final class FuzzingTests: XCTestCase {
+final class FuzzingTests: LoftTestCase {
     let sample = Array(#"{"dim": 64, "name": "stories", "layers": [1, 2, 3]}"#.utf8)
 
     func testMutationsAreAFunctionOfTheSeedAlone() {

@@ -10,7 +10,7 @@ import _TestSupport
 /// have): q is [H·Dh, D], o [D, H·Dh]. On a tiny random transformers model (hidden 64, 4 heads of
 /// 32, GQA) the logits agreed to 2.4e-7 (checked by hand, stop 22); here the paths agree with
 /// one another and the files keep the size.
-final class HeadDimTests: XCTestCase {
+final class HeadDimTests: LoftTestCase {
     func writeModel(to folder: URL) throws -> LlamaConfig {
         var c = LlamaConfig(unchecked: 64, layers: 2, heads: 4, kvHeads: 2, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
                             ropeTheta: 10_000, maxSequenceLength: 256, tiedEmbeddings: false)

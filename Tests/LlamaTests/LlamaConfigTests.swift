@@ -4,7 +4,7 @@ import Llama
 import XCTest
 import _TestSupport
 
-final class LlamaConfigTests: XCTestCase {
+final class LlamaConfigTests: LoftTestCase {
     func config(_ json: [String: Any]) throws -> LlamaConfig {
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("config.json")
         try JSONSerialization.data(withJSONObject: json).write(to: url)

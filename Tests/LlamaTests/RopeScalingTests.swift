@@ -8,7 +8,7 @@ import _TestSupport
 /// inverse frequencies transformers 5.24 computes (`ROPE_INIT_FUNCTIONS`, hidden 64, 4 heads,
 /// θ = 10000); on tiny random models the logits also agreed to 2e-7 (checked by hand, see the
 /// closing note of stop 22).
-final class RopeScalingTests: XCTestCase {
+final class RopeScalingTests: LoftTestCase {
     func config(_ scaling: RopeScaling?) -> LlamaConfig {
         var c = LlamaConfig(unchecked: 64, layers: 1, heads: 4, kvHeads: 4, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
                             ropeTheta: 10_000, maxSequenceLength: 512, tiedEmbeddings: false)

@@ -7,7 +7,7 @@ import XCTest
 import _TestSupport
 
 /// stories260K against the references computed by llama2.c / Hugging Face transformers.
-final class StoriesGoldenTests: XCTestCase {
+final class StoriesGoldenTests: LoftTestCase {
     static func llama2cModel() throws -> LlamaModel {
         try LlamaModel(checkpoint: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")))
     }

@@ -6,7 +6,7 @@ import XCTest
 import _TestSupport
 
 /// Recomputing blocks in backward gives the gradients of the plain backward (dropout included).
-final class ActivationCheckpointingTests: XCTestCase {
+final class ActivationCheckpointingTests: LoftTestCase {
     func testSameLossAndGradients() throws {
         let (model, golden) = try goldenLoRAModel(dropout: 0.2)
         let tokens = golden.ids("tokens"), labels = golden.ids("labels")

@@ -6,7 +6,7 @@ import Quantization
 import XCTest
 import _TestSupport
 
-final class LoRALinearTests: XCTestCase {
+final class LoRALinearTests: LoftTestCase {
     func testZeroBEqualsBaseForFP32AndQuantizedBases() {
         var rng = RandomState(seed: 1)
         let w = rng.normal(count: 12 * 20, std: 0.1)
@@ -119,7 +119,7 @@ final class LoRALinearTests: XCTestCase {
 }
 
 /// The whole stories260K model with LoRA on all seven linears of every layer, against PEFT.
-final class LoRAGoldenGradientTests: XCTestCase {
+final class LoRAGoldenGradientTests: LoftTestCase {
     func testGradientsMatchPEFT() throws {
         let (model, golden) = try goldenLoRAModel()
         let parameters = model.trainableParameters

@@ -4,7 +4,7 @@ import Quantization
 import XCTest
 import _TestSupport
 
-final class LoftQTests: XCTestCase {
+final class LoftQTests: LoftTestCase {
     func goldenSettings() throws -> [(name: String, shape: [Int], w: [Float], setting: [String: Any])] {
         let report = try Fixtures.json(Fixtures.golden("loftq/loftq.json"))
         var result: [(String, [Int], [Float], [String: Any])] = []

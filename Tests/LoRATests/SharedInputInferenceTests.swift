@@ -8,7 +8,7 @@ import _TestSupport
 /// product: adapters over NF4 and fp32 bases and a bare NF4 layer sharing one input, rows of x
 /// from 1 to 4 (split, one and several cores), 16 (the fp32 base does not split: each layer on
 /// its own) and 17 (none splits).
-final class SharedInputInferenceTests: XCTestCase {
+final class SharedInputInferenceTests: LoftTestCase {
     func testSharedLayersEqualEachLayerAlone() {
         var rng = RandomState(seed: 31)
         let inFeatures = 512

@@ -1,10 +1,11 @@
 import Foundation
+import Autograd
 import Support
 import XCTest
 import _TestSupport
 
 /// Runs the built `loft` executable and checks what a user sees.
-final class CLITests: XCTestCase {
+final class CLITests: LoftTestCase {
     func testBinaryExists() {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: loftURL.path),
                       "no loft binary at \(loftURL.path)")
@@ -48,7 +49,7 @@ final class CLITests: XCTestCase {
 }
 
 /// `loft bench gemm --json` on this machine, whatever kernel the environment leads to.
-final class BenchGemmCLITests: XCTestCase {
+final class BenchGemmCLITests: LoftTestCase {
     struct Report: Decodable {
         struct Runtime: Decodable { let blasCore: String; let blasCoreSource: String; let blasThreads: Int }
         struct Result: Decodable {
@@ -87,7 +88,7 @@ final class BenchGemmCLITests: XCTestCase {
 }
 
 /// `loft generate` end to end on the real stories260K files.
-final class GenerateCLITests: XCTestCase {
+final class GenerateCLITests: LoftTestCase {
 
     func testGreedyGenerationPrintsTheReferenceStory() throws {
         let golden = try JSONSerialization.jsonObject(
@@ -107,7 +108,7 @@ final class GenerateCLITests: XCTestCase {
 }
 
 /// `loft quantize` then `loft generate` from the folder it wrote.
-final class QuantizeCLITests: XCTestCase {
+final class QuantizeCLITests: LoftTestCase {
     func testQuantizeJSONThenGenerateFromTheFolder() throws {
         let stories = try Fixtures.data("models/stories260K/stories260K.bin")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-cli-\(UUID().uuidString)")
@@ -141,7 +142,7 @@ final class QuantizeCLITests: XCTestCase {
 }
 
 /// `loft train` end to end: the files of a run, Ctrl-C saving a checkpoint, and resume.
-final class TrainCLITests: XCTestCase {
+final class TrainCLITests: LoftTestCase {
     var root: URL { Fixtures.packageRoot }
 
     func arguments(_ runs: URL, steps: Int) throws -> [String] {
@@ -204,7 +205,7 @@ final class TrainCLITests: XCTestCase {
 }
 
 /// `loft tokenize` on the SmolLM2 GGUF: ids, pieces and the decoded text.
-final class TokenizeCLITests: XCTestCase {
+final class TokenizeCLITests: LoftTestCase {
     func testTokenizeAndDecode() throws {
         let model = try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
         let (status, out, err) = try runLoft(["tokenize", "--model", model, "--text", "Hello world", "--json"])
@@ -222,7 +223,7 @@ final class TokenizeCLITests: XCTestCase {
 }
 
 /// `loft eval` on the real files.
-final class EvalCLITests: XCTestCase {
+final class EvalCLITests: LoftTestCase {
 
     func testPerplexityJSON() throws {
         let text = FileManager.default.temporaryDirectory.appendingPathComponent("loft-ppl-\(UUID().uuidString).txt")

@@ -4,7 +4,7 @@ import _TestSupport
 
 /// `loft experiment` and `loft plot` end to end: a one-cell grid, its table, a rerun that skips
 /// it, the SVG, and a bad key named.
-final class ExperimentCLITests: XCTestCase {
+final class ExperimentCLITests: LoftTestCase {
     func testExperimentThenPlot() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let text = try String(contentsOfFile: try Fixtures.data("wikitext-2-raw/wiki.test.raw"), encoding: .utf8)

@@ -4,7 +4,7 @@ import _TestSupport
 
 /// `loft fuzz`'s budgets: `--cases-for TARGET=N` overrides `--cases` for that target, and a
 /// malformed or unknown one is refused by name before anything runs.
-final class FuzzCLITests: XCTestCase {
+final class FuzzCLITests: LoftTestCase {
     func testCasesForSetsOneTargetsBudget() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let data = URL(fileURLWithPath: try Fixtures.data("models/stories260K/stories260K.bin"))

@@ -5,7 +5,7 @@ import _TestSupport
 
 /// `mpirun -np 2 loft train` (2 ranks, oversubscribed on a small machine): the same numbers as
 /// one process with the same global batch, the same bits on every run, resume across world sizes.
-final class MPITests: XCTestCase {
+final class MPITests: LoftTestCase {
     /// GSM8K (examples of different lengths, so token-weighted normalisation matters), batch 8 ×
     /// accumulation 2, dropout 0 (masks are drawn per rank's slice, so with dropout the ranks'
     /// masks differ from one process's).

@@ -3,7 +3,7 @@ import Quantization
 import XCTest
 import _TestSupport
 
-final class CodebookTests: XCTestCase {
+final class CodebookTests: LoftTestCase {
     func testCodebooksBitExactWithPEFT() throws {
         let golden = try GoldenTensors(path: Fixtures.golden("loftq/codebooks.safetensors"))
         XCTAssertEqual(Codebook.nf4.levels.map(\.bitPattern), golden["nf4"].map(\.bitPattern))

@@ -4,7 +4,7 @@ import Support
 import XCTest
 import _TestSupport
 
-final class QuantizedMatMulTests: XCTestCase {
+final class QuantizedMatMulTests: LoftTestCase {
     /// Output and input gradient equal a plain linear on the dequantized weight (1e-5 relative):
     /// 18 rows of x (past the packed-code kernel, so both directions go through dequantized
     /// tiles), a weight of 4.3M floats (two tiles: 2048 rows, then 52), one of a single tile whose
@@ -35,7 +35,7 @@ final class QuantizedMatMulTests: XCTestCase {
     }
 }
 
-final class QuantizedDirectKernelTests: XCTestCase {
+final class QuantizedDirectKernelTests: LoftTestCase {
     /// The packed-code kernel on every SIMD path this CPU has equals x·deq(W)ᵀ computed in Double,
     /// for 1, 5 and 16 rows of x, 4- and 2-bit codebooks, blocks of 16, 32, 48 and 64, ± double quant.
     /// Tolerance: a Float dot product of `in` terms in another order, 1e-5 × Σ|x·w| per output.

@@ -4,7 +4,7 @@ import Support
 import XCTest
 import _TestSupport
 
-final class QuantizedTensorTests: XCTestCase {
+final class QuantizedTensorTests: LoftTestCase {
     /// Per element: |x − deq(q(x))| ≤ half the largest gap × the block's absmax (nearest level).
     func testRoundTripErrorBound() {
         var rng = RandomState(seed: 1)
@@ -79,7 +79,7 @@ enum RandomStateValues {
     }
 }
 
-final class DequantizeKernelTests: XCTestCase {
+final class DequantizeKernelTests: LoftTestCase {
     /// Every SIMD path this CPU has (aligned ranges) and the scalar path (any range) equal
     /// `levels[code] · absmax` element by element — bit for bit, as each output is one product —
     /// at 4, 2 and 8 bits, blocks of 16, 32, 64 and 128, with and without double quant.

@@ -6,7 +6,7 @@ import _TestSupport
 /// A two-cell miniature of the LoftQ table on stories260K (2-bit QLoRA vs LoftQ, 4 steps each):
 /// results, skipping finished cells, resuming an interrupted one to the same numbers, the tables
 /// and the picture.
-final class ExperimentTests: XCTestCase {
+final class ExperimentTests: LoftTestCase {
     /// Writes the base run config, a short text to score and the experiment into `root`.
     func makeExperiment(in root: URL) throws -> String {
         let text = try String(contentsOfFile: try Fixtures.data("wikitext-2-raw/wiki.test.raw"), encoding: .utf8)

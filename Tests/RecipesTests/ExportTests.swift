@@ -10,7 +10,7 @@ import _TestSupport
 
 /// `loft export` read back by Loft's own readers: the backbone + adapter and the merged folder are
 /// the trained model; the GGUF too, to its tensor type's precision; merging keeps the adapter.
-final class ExportTests: XCTestCase {
+final class ExportTests: LoftTestCase {
     /// A stories260K model on an NF4 base whose adapters are far from zero (as after training:
     /// a merge that dropped them would show).
     func trainedModel() throws -> ModelLoader.Loaded {

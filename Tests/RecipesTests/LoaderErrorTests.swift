@@ -9,7 +9,7 @@ import _TestSupport
 
 /// What `loft fuzz` found, one regression test each: a trap turned into an error, and error texts
 /// that now say where (line, column, key) instead of passing on library text.
-final class LoaderErrorTests: XCTestCase {
+final class LoaderErrorTests: LoftTestCase {
     func assertError(_ body: @autoclosure () throws -> Any, contains parts: [String], lacks raw: [String] = [],
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in

@@ -9,7 +9,7 @@ import _TestSupport
 
 /// SmolLM2-135M-Instruct end to end through the front door: chat prompts, greedy generation and
 /// WikiText-2 perplexity against transformers (`../shared/golden/smollm2`).
-final class SmolLM2Tests: XCTestCase {
+final class SmolLM2Tests: LoftTestCase {
     static let loaded = Result { try ModelLoader.load(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")) }
 
     func testChatPromptsAndGreedyAnswersMatchTransformers() throws {

@@ -11,7 +11,7 @@ import _TestSupport
 
 /// Every input from outside that used to reach a trap (precondition, force unwrap, overflow) is a
 /// typed error naming the file, key or flag.
-final class TrapTests: XCTestCase {
+final class TrapTests: LoftTestCase {
     func assertError(_ body: @autoclosure () throws -> Any, contains parts: [String],
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in

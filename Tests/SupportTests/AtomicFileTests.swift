@@ -4,7 +4,7 @@ import XCTest
 import _TestSupport
 
 /// Atomic writes: the old file survives a failed write, and failures are said in plain words.
-final class AtomicFileTests: XCTestCase {
+final class AtomicFileTests: LoftTestCase {
     func testFailedWriteLeavesTheOldFileAndNamesTheReason() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let url = root.appendingPathComponent("state.json")

@@ -8,7 +8,7 @@ import _TestSupport
 /// and `pre_tokenizers.ByteLevel(add_prefix_space=False)` (bytes mapped back to text) on these
 /// strings, chosen for contractions of both cases, digit runs, tabs, CR LF, runs of newlines,
 /// non-ASCII letters and digits, NBSP and em space, emoji.
-final class ByteLevelPreTokenizerTests: XCTestCase {
+final class ByteLevelPreTokenizerTests: LoftTestCase {
     static let llama3Cases: [(String, [String])] = [
         ("Hello world! It's 12345 o'clock, ISN'T it? We'LL see.",
          ["Hello", " world", "!", " It", "'s", " ", "123", "45", " o", "'clock", ",", " ISN", "'T", " it", "?", " We", "'LL", " see", "."]),

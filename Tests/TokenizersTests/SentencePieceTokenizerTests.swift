@@ -3,7 +3,7 @@ import Tokenizers
 import XCTest
 import _TestSupport
 
-final class SentencePieceTokenizerTests: XCTestCase {
+final class SentencePieceTokenizerTests: LoftTestCase {
     /// Every case of a golden file: ids, pieces and decoded text as Python sentencepiece gave them.
     func checkGolden(_ goldenPath: String, model modelPath: String) throws {
         let golden = try Fixtures.json(goldenPath)

@@ -9,7 +9,7 @@ import XCTest
 import _TestSupport
 
 /// Checkpoint housekeeping and what a resume refuses to read.
-final class CheckpointFilesTests: XCTestCase {
+final class CheckpointFilesTests: LoftTestCase {
     func run(_ config: RunConfig, root: URL, resume: String? = nil) throws {
         _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run(resume: resume) { _ in .proceed }
     }

@@ -3,7 +3,7 @@ import Training
 import XCTest
 import _TestSupport
 
-final class ConfigTests: XCTestCase {
+final class ConfigTests: LoftTestCase {
     func testShippedConfigsLoad() throws {
         for name in ["gsm8k", "wikitext2", "llama2-7b-gsm8k", "llama2-7b-wikitext2", "smollm2-wikitext2", "smollm2-gsm8k"] {
             let config = try ConfigLoader.load(path: Fixtures.packageRoot.appendingPathComponent("configs/\(name).yaml").path)

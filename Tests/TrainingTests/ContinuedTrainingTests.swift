@@ -8,7 +8,7 @@ import _TestSupport
 
 /// `lora.init: adapter`: a run continues from a PEFT adapter — the model it starts from is the
 /// trained model (same base, same factors), and mismatched settings are refused by key.
-final class ContinuedTrainingTests: XCTestCase {
+final class ContinuedTrainingTests: LoftTestCase {
     let tokens: [Int32] = [1, 403, 261, 365, 411, 268, 304, 297, 308, 280, 324, 266, 259, 500, 39, 14]
 
     func train(_ config: RunConfig, root: URL) throws -> [TrainingEvent] {

@@ -5,7 +5,7 @@ import Training
 import XCTest
 import _TestSupport
 
-final class DataTests: XCTestCase {
+final class DataTests: LoftTestCase {
     func tokenizer() throws -> SentencePieceTokenizer {
         try SentencePieceTokenizer(path: Fixtures.data("tokenizers/llama2/tokenizer.model"))
     }

@@ -9,7 +9,7 @@ import Training
 import XCTest
 import _TestSupport
 
-final class EvaluationTests: XCTestCase {
+final class EvaluationTests: LoftTestCase {
     func stories() throws -> LlamaModel {
         try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: Fixtures.golden("stories260K-hf")))
     }

@@ -6,7 +6,7 @@ import XCTest
 import _TestSupport
 
 /// AdamW, the cosine schedule and clipping against torch / transformers (golden/adamw.*).
-final class OptimizerTests: XCTestCase {
+final class OptimizerTests: LoftTestCase {
     func golden() throws -> (GoldenTensors, [String: Any]) {
         (try GoldenTensors(path: Fixtures.golden("adamw.safetensors")), try Fixtures.json(Fixtures.golden("adamw.json")))
     }
@@ -70,7 +70,7 @@ final class OptimizerTests: XCTestCase {
 }
 
 /// The spike guard (llm.c's -sl / -sg): z-scores over a window, skipped updates, exact resume.
-final class SpikeGuardTests: XCTestCase {
+final class SpikeGuardTests: LoftTestCase {
     func testZScoreOverAFullWindow() throws {
         var detector = OutlierDetector(window: 4)
         for value in [1.0, 2, 3, 4] { XCTAssertNil(detector.update(value), "nothing is judged until the window is full") }

@@ -10,7 +10,7 @@ import _TestSupport
 /// Steady-state training steps take their Float buffers (activations, gradients, op scratch,
 /// dequantized tiles, bf16 copies) from the step arena, never from the system; a malloc counter
 /// linked into the test process (`CMallocCounter`) shows what still reaches malloc.
-final class SteadyStateAllocationTests: XCTestCase {
+final class SteadyStateAllocationTests: LoftTestCase {
     /// Counts at one moment.
     struct Counts {
         let arena = StepArena.statistics

@@ -9,7 +9,7 @@ import XCTest
 import _TestSupport
 
 /// Short real runs on stories260K: a falling loss, bit-exact resume, refused resumes, stop on NaN.
-final class TrainerTests: XCTestCase {
+final class TrainerTests: LoftTestCase {
     func config(name: String, steps: Int, checkpointEvery: Int = 0, extra: [String] = []) throws -> RunConfig {
         try smallRunConfig(name: name, steps: steps, checkpointEvery: checkpointEvery, extra: extra)
     }
@@ -128,7 +128,7 @@ final class TrainerTests: XCTestCase {
 /// eb9e406) differ by up to 1.6%, and `testAccumulationEqualsOneLargerBatch` checks the new
 /// normalisation as a property. 1e-5 absorbs summation-order changes in BLAS across CPUs, while a
 /// real change of the arithmetic moves them by far more.
-final class LossCurveTests: XCTestCase {
+final class LossCurveTests: LoftTestCase {
     static let expected: [Float] = [6.092348, 6.9601483, 5.744391, 5.615092, 4.683307, 4.871156, 5.1163573, 4.931954, 4.3552213, 4.6594462]
 
     /// Batch 4 × accumulation 2 takes the step of batch 8 × 1: the same examples, the loss and
@@ -198,7 +198,7 @@ final class LossCurveTests: XCTestCase {
 }
 
 /// Training on a `loft quantize` folder: its quantized base and initial adapter are used as they are.
-final class QuantizedFolderTrainingTests: XCTestCase {
+final class QuantizedFolderTrainingTests: LoftTestCase {
     func testTrainsFromAQuantizeFolderAndChecksItsAdapter() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let folder = root.appendingPathComponent("q")

@@ -48,12 +48,15 @@ typedef enum { LOFT_SIMD_SCALAR = 0, LOFT_SIMD_AVX2 = 1, LOFT_SIMD_AVX512 = 2 } 
 /// Whether this CPU can run `path` (scalar always can).
 int loft_simd_supported(loft_simd_path path);
 
-/// The path the kernels take: the best the CPU has, capped by LOFT_SIMD=scalar|avx2|avx512 when
-/// that is set (read once).
+/// The path the kernels take: the best the CPU has, capped by `loft_kernels_limit`.
 loft_simd_path loft_simd_active(void);
 
-/// Whether the bf16 product kernel may run: 0 when `LOFT_BF16=off` (read once), so that an
-/// AVX-512 machine also runs `compute_dtype: bf16` as the CPUs without AVX512-BF16 do.
+/// Caps the kernels' path at `max_path` and allows or forbids the bf16 product kernel (forbidden,
+/// an AVX-512 machine runs `compute_dtype: bf16` as CPUs without AVX512-BF16 do). Process-wide:
+/// called once at start by the program's edge (the CLI, the tests), before any kernel runs.
+void loft_kernels_limit(loft_simd_path max_path, int allow_bf16);
+
+/// Whether the bf16 product kernel may run (`loft_kernels_limit`).
 int loft_bf16_kernel_allowed(void);
 
 /// Dequantizes elements [start, start + count) of a blockwise-quantized tensor into `out`:
@@ -85,7 +88,7 @@ int loft_dense_gemv(loft_simd_path path, const float *w, int64_t ldw, int64_t in
                     const float *x, int64_t ldx, int64_t batch, float alpha, float beta, float *y, int64_t ldy);
 
 /// Whether the AVX512-BF16 product kernel runs here (the CPU has AVX512-BF16, the active SIMD
-/// path is AVX-512, i.e. `LOFT_SIMD` does not cap it lower, and `LOFT_BF16` is not `off`).
+/// path is AVX-512, and `loft_kernels_limit` allows it).
 int loft_gemm_bf16_supported(void);
 
 /// `C = alpha·op(A)·op(B) + beta·C` (row-major; op(A) [m, k], op(B) [k, n]) with every input

@@ -1,4 +1,3 @@
-import Autograd
 import Foundation
 
 /// Puts the process on the best OpenBLAS kernel for this CPU before any work starts.
@@ -10,8 +9,10 @@ import Foundation
 public enum BLASCoreSwitch {
     /// Re-executes the process on the chosen kernel when needed; returns nil if nothing was to be
     /// done, or a warning when the re-exec failed (then the process goes on with the kernel it has).
-    public static func applyIfNeeded() -> String? {
-        let environment = ProcessInfo.processInfo.environment
+    /// `environment` is the process's (the caller, a program's edge, reads it); how the kernel came
+    /// about is recorded for `RuntimeInfo`.
+    public static func applyIfNeeded(environment: [String: String]) -> String? {
+        record(environment: environment)
         let choice = BLASCoreChoice.decide(features: .current, currentCore: BLAS.coreName,
                                            environment: environment)
         guard case .use(let core) = choice else { return nil }
@@ -25,5 +26,11 @@ public enum BLASCoreSwitch {
         unsetenv(BLASCoreChoice.coreVariable)
         unsetenv(BLASCoreChoice.replacedVariable)
         return "could not re-execute with \(BLASCoreChoice.coreVariable)=\(core); continuing on \(BLAS.coreName)"
+    }
+
+    /// Records how this process's kernel came about (`RuntimeInfo.blasCoreSource`), from its
+    /// environment, without switching (what a test process does).
+    public static func record(environment: [String: String]) {
+        RuntimeInfo.blasCoreSource = BLASCoreChoice.provenance(environment: environment)
     }
 }

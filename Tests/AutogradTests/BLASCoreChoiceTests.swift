@@ -1,7 +1,8 @@
-import Support
+import Autograd
 import XCTest
+import _TestSupport
 
-final class BLASCoreChoiceTests: XCTestCase {
+final class BLASCoreChoiceTests: LoftTestCase {
     let avx512 = CPUFeatures(avx2: true, fma: true, avx512f: true, avx512bw: true, avx512dq: true,
                              avx512vl: true)
     let avx2 = CPUFeatures(avx2: true, fma: true)

@@ -1,7 +1,9 @@
 import CKernels
 
-/// The vector instruction path of Loft's own kernels (dequantization today), chosen at run time:
-/// the best the CPU has, capped by `LOFT_SIMD=scalar|avx2|avx512` in the environment.
+/// The vector instruction path of Loft's own kernels (dequantization, packed-code and dense
+/// matrix–vector products, softmax rows, SwiGLU), chosen at run time: the best the CPU has, capped
+/// by `KernelOptions.simdLimit` (the CLI's `LOFT_SIMD=scalar|avx2|avx512`). The one Swift type
+/// for it; `cValue` is what the C kernels take.
 public enum SIMDPath: String, CaseIterable, Codable, Sendable {
     /// The portable loop every CPU runs.
     case scalar

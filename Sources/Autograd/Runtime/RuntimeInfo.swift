@@ -1,4 +1,3 @@
-import Autograd
 import Foundation
 
 /// What this process computes with: the OpenBLAS kernel and threads, and the CPU's vector units.
@@ -23,6 +22,9 @@ public struct RuntimeInfo: Codable, Sendable {
     /// The compute type of the frozen products when this was read (`fp32` or `bf16`).
     public let computeType: ComputeType
 
+    /// How this process's BLAS kernel came about, as `BLASCoreSwitch` recorded it at start.
+    nonisolated(unsafe) public static var blasCoreSource = "picked by OpenBLAS"
+
     /// The values for this process, with fp32 products.
     public static var current: RuntimeInfo { current(compute: .fp32) }
 
@@ -30,7 +32,7 @@ public struct RuntimeInfo: Codable, Sendable {
     /// recorded is the one they get here).
     public static func current(compute: ComputeType) -> RuntimeInfo {
         RuntimeInfo(blasCore: BLAS.coreName,
-                    blasCoreSource: BLASCoreChoice.provenance(environment: ProcessInfo.processInfo.environment),
+                    blasCoreSource: blasCoreSource,
                     blasThreads: BLAS.threads,
                     blasConfig: BLAS.configuration, workers: Parallel.workerCount,
                     cpuFeatures: CPUFeatures.current.names, kernelPath: .active,
