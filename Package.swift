@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Quantization", dependencies: ["Autograd", "Support", "CKernels"]),
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
-        .target(name: "Llama", dependencies: ["Autograd", "LoRA"]),
+        .target(name: "Llama", dependencies: ["Autograd", "LoRA", "Quantization"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Support"]),
         .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),

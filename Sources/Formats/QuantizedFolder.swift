@@ -3,6 +3,7 @@ import Foundation
 import Llama
 import LoRA
 import Quantization
+import Support
 
 /// The `quantization_config` entry of a `loft quantize` folder's `config.json`.
 public struct LoftQuantizationConfig: Codable, Equatable, Sendable {
@@ -54,63 +55,31 @@ public enum QuantizedFolder {
         return try? JSONDecoder().decode(LoftQuantizationConfig.self, from: entryData)
     }
 
-    /// Loads the quantized base of the folder (frozen `QuantizedLinear` layers, fp32 rest) and,
-    /// when `withAdapter`, attaches `adapter/`.
-    public static func load(_ path: String, withAdapter: Bool = true) throws -> LlamaModel {
-        let folder = URL(fileURLWithPath: path)
-        let configPath = folder.appendingPathComponent("config.json").path
-        let config = try LlamaConfig(huggingFaceConfigAt: configPath)
-        guard let quantization = quantizationConfig(path) else {
+    /// The `quantization_config` of `config.json` at `configPath`: an error names the file and
+    /// the key when it is missing, not Loft's, or malformed.
+    public static func readQuantizationConfig(_ configPath: String) throws -> LoftQuantizationConfig {
+        guard let data = FileManager.default.contents(atPath: configPath) else { throw FormatError.fileNotFound(path: configPath) }
+        let json: [String: Any]
+        switch JSONText.object(data) {
+        case .success(let object): json = object
+        case .failure(let problem): throw FormatError.invalidConfig(path: configPath, key: "(file)", detail: problem.detail)
+        }
+        guard let entry = json["quantization_config"] as? [String: Any], entry["quant_method"] as? String == "loft" else {
             throw FormatError.invalidConfig(path: configPath, key: "quantization_config", detail: "missing or not a loft quantization entry")
         }
-        let spec = QuantizationSpec(method: quantization.method, bits: quantization.bits, blockSize: quantization.blockSize,
-                                    doubleQuant: quantization.doubleQuant)
-        if let problem = spec.problem {
-            throw FormatError.invalidConfig(path: configPath, key: "quantization_config", detail: problem)
+        do {
+            return try JSONDecoder().decode(LoftQuantizationConfig.self, from: try JSONSerialization.data(withJSONObject: entry))
+        } catch let error as DecodingError {
+            let key = error.keyPath.isEmpty ? "quantization_config" : "quantization_config.\(error.keyPath)"
+            throw FormatError.invalidConfig(path: configPath, key: key, detail: "expected \(error.expectation)")
         }
-        guard quantization.layerCodebooks.count == config.layers else {
-            throw FormatError.invalidConfig(path: configPath, key: "quantization_config.layer_codebooks",
-                                            detail: "\(quantization.layerCodebooks.count) entries for \(config.layers) layers")
-        }
-        let file = try SafeTensorsFile(path: folder.appendingPathComponent("model.safetensors").path)
-        func tensor(_ tensor: LlamaTensor) throws -> Tensor {
-            let shape = tensor.shape(in: config)
-            return Tensor(try file.floats(HuggingFaceNames.name(of: tensor), shape: shape), shape: shape)
-        }
-        func quantized(_ name: String, shape: [Int], codebook: Codebook) throws -> QuantizedTensor {
-            let count = shape.product
-            let blocks = (count + quantization.blockSize - 1) / quantization.blockSize
-            let codes = PackedCodes(bytes: try file.bytes(name + ".codes", count: (count * codebook.bits + 7) / 8), bits: codebook.bits, count: count)
-            let scales: BlockScales
-            if quantization.doubleQuant {
-                let secondLevel = (blocks + DoubleQuantizedScales.blockSize - 1) / DoubleQuantizedScales.blockSize
-                scales = .doubleQuantized(DoubleQuantizedScales(codes: try file.bytes(name + ".absmax.codes", count: blocks),
-                                                                absmax: try file.floats(name + ".absmax.scales", shape: [secondLevel]),
-                                                                offset: try file.floats(name + ".absmax.offset", shape: [1])[0]))
-            } else {
-                scales = .plain(try file.floats(name + ".absmax", shape: [blocks]))
-            }
-            return QuantizedTensor(shape: shape, codebook: codebook, blockSize: quantization.blockSize, codes: codes, scales: scales)
-        }
-        var blocks: [TransformerBlock] = []
-        for layer in 0..<config.layers {
-            guard let codebook = Codebook.named(quantization.layerCodebooks[layer]) else {
-                throw FormatError.invalidConfig(path: configPath, key: "quantization_config.layer_codebooks",
-                                                detail: "unknown codebook \(quantization.layerCodebooks[layer])")
-            }
-            func linear(_ module: LinearModule) throws -> LinearLayer {
-                QuantizedLinear(weight: try quantized(HuggingFaceNames.name(of: .linear(layer: layer, module)),
-                                                      shape: module.shape(in: config), codebook: codebook))
-            }
-            blocks.append(TransformerBlock(
-                attentionNorm: try tensor(.attentionNorm(layer: layer)), mlpNorm: try tensor(.mlpNorm(layer: layer)),
-                q: try linear(.q), k: try linear(.k), v: try linear(.v), o: try linear(.o),
-                gate: try linear(.gate), up: try linear(.up), down: try linear(.down)))
-        }
-        let embedding = try tensor(.embedding)
-        let model = LlamaModel(config: config, embedding: embedding, blocks: blocks, finalNorm: try tensor(.finalNorm),
-                               outputWeight: config.tiedEmbeddings ? embedding : try tensor(.output))
-        let adapter = folder.appendingPathComponent("adapter")
+    }
+
+    /// Loads the quantized base of the folder (frozen `QuantizedLinear` layers, fp32 rest) through
+    /// `LlamaModel(checkpoint:)` and, when `withAdapter`, attaches `adapter/`.
+    public static func load(_ path: String, withAdapter: Bool = true) throws -> LlamaModel {
+        let model = try LlamaModel(checkpoint: try QuantizedFolderSource(folder: path))
+        let adapter = URL(fileURLWithPath: path).appendingPathComponent("adapter")
         if withAdapter, FileManager.default.fileExists(atPath: adapter.appendingPathComponent("adapter_config.json").path) {
             try AdapterFiles.attach(adapter, to: model)
         }

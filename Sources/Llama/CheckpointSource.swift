@@ -1,4 +1,5 @@
 import Autograd
+import Quantization
 
 /// Named Float32 tensors of a model checkpoint, read one at a time. Each format (Hugging Face
 /// safetensors, llama2.c, GGUF, ...) implements it with its own name map onto `LlamaTensor`.
@@ -15,9 +16,15 @@ public protocol CheckpointSource: AnyObject {
     func floats(_ tensor: LlamaTensor) throws -> [Float]
     /// Stored names that are no model tensor and are not tolerated extras.
     var unexpectedTensorNames: [String] { get }
+    /// A decoder linear stored quantized, handed as it is (the model keeps it packed), or nil when
+    /// the source stores it as floats (the default).
+    func quantizedLinear(layer: Int, module: LinearModule) throws -> QuantizedTensor?
 }
 
 extension CheckpointSource {
+    /// Floats only: every linear comes from `floats`.
+    public func quantizedLinear(layer: Int, module: LinearModule) throws -> QuantizedTensor? { nil }
+
     /// Checks that the source holds every tensor of its config with the expected shape, and no
     /// unexpected one.
     public func validate() throws {

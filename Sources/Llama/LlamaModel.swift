@@ -26,7 +26,8 @@ public final class LlamaModel {
     /// Reads every tensor of `source` (checked first: names and shapes) into a frozen model, one
     /// tensor at a time; `makeLinear(layer, module, weight)` turns each decoder linear's fp32
     /// weight into its layer (by default a frozen fp32 `Linear`), so a quantizing builder never
-    /// holds more than one fp32 matrix.
+    /// holds more than one fp32 matrix. A linear the source stores quantized (a `loft quantize`
+    /// folder) becomes a frozen `QuantizedLinear` as it is.
     public convenience init(checkpoint source: CheckpointSource,
                             makeLinear: (Int, LinearModule, Tensor) throws -> LinearLayer = { Linear(weight: $2) }) throws {
         try source.validate()
@@ -34,7 +35,8 @@ public final class LlamaModel {
         var blocks: [TransformerBlock] = []
         for layer in 0..<c.layers {
             func linear(_ module: LinearModule) throws -> LinearLayer {
-                try makeLinear(layer, module, try source.tensor(.linear(layer: layer, module)))
+                if let packed = try source.quantizedLinear(layer: layer, module: module) { return QuantizedLinear(weight: packed) }
+                return try makeLinear(layer, module, try source.tensor(.linear(layer: layer, module)))
             }
             blocks.append(TransformerBlock(
                 attentionNorm: try source.tensor(.attentionNorm(layer: layer)), mlpNorm: try source.tensor(.mlpNorm(layer: layer)),

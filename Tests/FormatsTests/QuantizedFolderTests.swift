@@ -9,7 +9,7 @@ import XCTest
 import _TestSupport
 
 /// `loft quantize` folders: written, loaded, and equal to the dequantized base plus adapters.
-final class QuantizedFolderTests: XCTestCase {
+final class QuantizedFolderTests: LoftTestCase {
     /// A model whose every LoRA layer is replaced by an fp32 Linear holding deq(Q) + s·B·A.
     func merged(_ model: LlamaModel) -> LlamaModel {
         let blocks = model.blocks.map { block -> TransformerBlock in
@@ -70,6 +70,48 @@ final class QuantizedFolderTests: XCTestCase {
         XCTAssertThrowsError(try LoftQuantizer.run(source: source, tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4)), output: out)) {
             XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
         }
+    }
+
+    /// A quantize folder loads through `LlamaModel(checkpoint:)` with every other format's checks:
+    /// a NaN scale, an unexpected tensor, a missing linear and a mistyped `quantization_config`
+    /// key are refused by name.
+    func testDamagedFoldersAreRefusedByName() throws {
+        let root = try Fixtures.temporaryDirectory(self)
+        let out = root.appendingPathComponent("q")
+        _ = try LoftQuantizer.run(source: try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
+                                  tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4), rank: 4, alpha: 8, iterations: 1),
+                                  output: out)
+        let modelURL = out.appendingPathComponent("model.safetensors")
+        let original = try SafeTensorsFile(path: modelURL.path)
+        var tensors: [String: SafeTensor] = [:]
+        for name in original.names {
+            let entry = original.entries[name]!
+            tensors[name] = SafeTensor(dtype: entry.dtype, shape: entry.shape, bytes: try original.withBytes(name) { Data($0) })
+        }
+        func load(_ change: (inout [String: SafeTensor]) -> Void) -> String {
+            var changed = tensors
+            change(&changed)
+            do {
+                try SafeTensorsFile.write(changed, to: modelURL)
+                _ = try QuantizedFolder.load(out.path)
+                return "loaded"
+            } catch { return "\(error)" }
+        }
+        let absmax = "model.layers.1.self_attn.k_proj.weight.absmax"
+        var scales = try original.floats(absmax)
+        scales[3] = .nan
+        let nan = load { $0[absmax] = SafeTensor(scales, shape: [scales.count]) }
+        XCTAssertTrue(nan.contains(absmax) && nan.contains("NaN at element 3"), nan)
+        let extra = load { $0["model.layers.0.extra.weight"] = SafeTensor([1], shape: [1]) }
+        XCTAssertTrue(extra.contains("model.layers.0.extra.weight"), extra)
+        let missing = load { $0["model.layers.2.mlp.down_proj.weight.codes"] = nil }
+        XCTAssertTrue(missing.contains("model.layers.2.mlp.down_proj.weight"), missing)
+        XCTAssertEqual(load { _ in }, "loaded")
+        let configURL = out.appendingPathComponent("config.json")
+        let config = try String(contentsOf: configURL, encoding: .utf8)
+        try config.replacingOccurrences(of: "\"block_size\" : 64", with: "\"block_size\" : \"64\"").write(to: configURL, atomically: true, encoding: .utf8)
+        let typed = load { _ in }
+        XCTAssertTrue(typed.contains("quantization_config.block_size") && typed.contains("config.json"), typed)
     }
 
     func testGaussianInitEqualsQuantizedBase() throws {
