@@ -26,12 +26,12 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA", "Quantization"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Support"]),
-        .target(name: "Formats", dependencies: ["Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
-        .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Tokenizers", "Yams"]),
+        .target(name: "Formats", dependencies: ["Autograd", "Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
+        .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Yams"]),
         // MARK: - Recipes (what a command runs) and the executable
-        .target(name: "Recipes", dependencies: ["Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support"]),
+        .target(name: "Recipes", dependencies: ["Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support", "Yams"]),
         .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers"]),
-        .target(name: "Benchmarks", dependencies: ["Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
+        .target(name: "Benchmarks", dependencies: ["Autograd", "Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
         .executableTarget(
             name: "LoftCLI",
             dependencies: ["Recipes", "Benchmarks", "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -47,15 +47,15 @@ let package = Package(
         .target(name: "CMallocCounter"),  // tests only: counts every malloc of the test process
 
         // MARK: - Unit test bundles
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "_TestSupport"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "CKernels", "_TestSupport"]),
         .testTarget(name: "SupportTests", dependencies: ["Support", "_TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "Support", "_TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
-        .testTarget(name: "LlamaTests", dependencies: ["Llama", "Formats", "Tokenizers", "_TestSupport"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Autograd", "Quantization", "Support", "_TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["Autograd", "LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Autograd", "Llama", "Formats", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Autograd", "Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport", "CMallocCounter"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Training", "_TestSupport"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd", "Support", "Formats", "_TestSupport"]),
     ],

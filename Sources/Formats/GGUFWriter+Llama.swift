@@ -64,28 +64,3 @@ extension GGUFWriter {
         return gguf
     }
 }
-
-/// GGUF's tensor names for a Llama model (`token_embd.weight`, `blk.{i}.attn_q.weight`, ...).
-enum GGUFNames {
-    static func name(of tensor: LlamaTensor) -> String {
-        switch tensor {
-        case .embedding: return "token_embd.weight"
-        case .attentionNorm(let layer): return "blk.\(layer).attn_norm.weight"
-        case .mlpNorm(let layer): return "blk.\(layer).ffn_norm.weight"
-        case .linear(let layer, let module):
-            let short: String
-            switch module {
-            case .q: short = "attn_q"
-            case .k: short = "attn_k"
-            case .v: short = "attn_v"
-            case .o: short = "attn_output"
-            case .gate: short = "ffn_gate"
-            case .up: short = "ffn_up"
-            case .down: short = "ffn_down"
-            }
-            return "blk.\(layer).\(short).weight"
-        case .finalNorm: return "output_norm.weight"
-        case .output: return "output.weight"
-        }
-    }
-}
