@@ -19,15 +19,7 @@ extension ModelBuilder {
             throw FormatError.invalidConfig(path: configPath, key: key,
                                             detail: "training continues with one rank and alpha on every layer; this adapter can be evaluated, not continued")
         }
-        var differing: [String] = []
-        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs the adapter's r \(adapter.r))") }
-        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs the adapter's \(adapter.loraAlpha))") }
-        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) {
-            differing.append("lora.target_modules (the adapter's: \(adapter.targetModules.sorted().joined(separator: ", ")))")
-        }
-        if !differing.isEmpty {
-            throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: "must match the adapter \(path)")
-        }
+        try checkAdapter(adapter, matches: config, file: file, whose: "the adapter's", detail: "must match the adapter \(path)")
         let attached = try AdapterFiles.attach(folder, to: model, dropout: config.lora.dropout)
         let isLoftFolder = (try? ModelLoader.format(of: config.model.path, declared: config.model.format)) == .loft
         return [ModelLoader.baseMismatchWarning(adapter: path, config: attached, base: config.model.path, isLoftFolder: isLoftFolder)]

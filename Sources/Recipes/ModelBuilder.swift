@@ -112,28 +112,33 @@ public enum ModelBuilder {
         return .adapted(try lora.initialization.run(weight: weight, shape: shape, options: options, rng: &rng))
     }
 
-    /// A `loft quantize` folder: its adapter must agree with the `lora` section.
+    /// A `loft quantize` folder: its adapter must agree with the `lora` section; it is attached
+    /// with the run's dropout.
     static func loftFolder(_ config: RunConfig, file: String) throws -> LlamaModel {
-        let adapter = try AdapterFiles.readConfig(URL(fileURLWithPath: config.model.path).appendingPathComponent("adapter"))
-        var differing: [String] = []
-        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs the folder's \(adapter.r))") }
-        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs the folder's \(adapter.loraAlpha))") }
-        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) { differing.append("lora.target_modules") }
-        if !differing.isEmpty {
-            throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "),
-                                             detail: "must match the adapter of the quantized folder \(config.model.path)")
-        }
-        let model = try QuantizedFolder.load(config.model.path)
+        let folder = URL(fileURLWithPath: config.model.path).appendingPathComponent("adapter")
+        try checkAdapter(try AdapterFiles.readConfig(folder), matches: config, file: file, whose: "the folder's",
+                         detail: "must match the adapter of the quantized folder \(config.model.path)")
+        let model = try QuantizedFolder.load(config.model.path, withAdapter: false)
+        _ = try AdapterFiles.attach(folder, to: model, dropout: config.lora.dropout)
         for block in model.blocks {
-            for module in config.lora.targetModules {
-                guard let lora = block[module] as? LoRALinear else {
-                    throw TrainingError.invalidValue(file: file, key: "lora.target_modules",
-                                                     detail: "\(module.rawValue) has no adapter in \(config.model.path)")
-                }
-                block[module] = LoRALinear(base: lora.base, a: lora.loraA.data, b: lora.loraB.data, rank: lora.rank,
-                                           alpha: lora.alpha, dropout: config.lora.dropout)
+            for module in config.lora.targetModules where !(block[module] is LoRALinear) {
+                throw TrainingError.invalidValue(file: file, key: "lora.target_modules",
+                                                 detail: "\(module.rawValue) has no adapter in \(config.model.path)")
             }
         }
         return model
+    }
+
+    /// Refuses an adapter whose rank, alpha or target modules differ from the `lora` section,
+    /// naming every differing key (`whose`: "the folder's", "the adapter's").
+    static func checkAdapter(_ adapter: AdapterConfig, matches config: RunConfig, file: String, whose: String,
+                             detail: String) throws {
+        var differing: [String] = []
+        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs \(whose) \(adapter.r))") }
+        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs \(whose) \(adapter.loraAlpha))") }
+        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) {
+            differing.append("lora.target_modules (\(whose): \(adapter.targetModules.sorted().joined(separator: ", ")))")
+        }
+        if !differing.isEmpty { throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: detail) }
     }
 }

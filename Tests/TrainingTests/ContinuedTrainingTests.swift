@@ -78,7 +78,7 @@ final class ContinuedTrainingTests: LoftTestCase {
         let cases: [([String], String)] = [
             (["lora.init=adapter"], "key 'lora.adapter': missing"),
             (["lora.adapter=\(adapter)"], "key 'lora.adapter': is only read with lora.init: adapter"),
-            (["lora.init=adapter", "lora.adapter=\(adapter)", "lora.rank=8"], "lora.rank (8 vs the adapter's r 4)"),
+            (["lora.init=adapter", "lora.adapter=\(adapter)", "lora.rank=8"], "lora.rank (8 vs the adapter's 4)"),
             (["lora.init=adapter", "lora.adapter=\(adapter)", "lora.alpha=4"], "lora.alpha (4.0 vs the adapter's 8.0)"),
             (["lora.init=adapter", "lora.adapter=\(root.path)/nowhere"], "key 'lora.adapter': no such file or folder"),
         ]
