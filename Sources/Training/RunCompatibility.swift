@@ -57,12 +57,13 @@ public enum RunMetadata {
         let resumedFrom: String?
     }
 
-    /// Writes the record atomically.
-    public static func write(to directory: URL, configFile: String, resumedFrom: String?) throws {
+    /// Writes the record atomically; `compute` is the run's compute type (the record names the
+    /// one its products get on this CPU).
+    public static func write(to directory: URL, configFile: String, resumedFrom: String?, compute: ComputeType) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let record = Record(runtime: .current, configFile: configFile,
+        let record = Record(runtime: .current(compute: compute), configFile: configFile,
                             startedAt: ISO8601DateFormatter().string(from: Date()), resumedFrom: resumedFrom)
         try AtomicFile.write(try encoder.encode(record), to: directory.appendingPathComponent("run.json"))
     }
