@@ -86,7 +86,7 @@ public enum DecodeBenchmark {
         }
         return Report(model: modelPath ?? "random \(c.dim)×\(c.layers)", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
                       weightBytesPerStep: bytes, dramGBPerSecond: bandwidth, promptTokens: prompt, decodedTokens: decoded, rows: rows,
-                      peakRSSBytes: peak, buildSeconds: buildSeconds, runtime: .current)
+                      peakRSSBytes: peak, buildSeconds: buildSeconds, runtime: .current(compute: execution.compute))
     }
 
     /// The index of the largest of `logits[row·width ..< (row+1)·width]`.

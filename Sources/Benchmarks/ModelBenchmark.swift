@@ -133,6 +133,6 @@ public enum ModelBenchmark {
                       gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
                       bufferAllocationsPerStep: Double(arenaNow.systemAllocations - arenaAtStep1.systemAllocations) / timedSteps,
                       bufferReusesPerStep: Double(arenaNow.reuses - arenaAtStep1.reuses) / timedSteps,
-                      buildSeconds: buildSeconds, runtime: .current)
+                      buildSeconds: buildSeconds, runtime: .current(compute: options.computeType))
     }
 }
