@@ -31,20 +31,6 @@ public struct LoftQuantizationConfig: Codable, Equatable, Sendable {
 /// `model.safetensors` (packed U8 codes and F32 absmax per quantized linear, F32 for the rest),
 /// `tokenizer.model`, `adapter/` (the initial adapters, PEFT format) and `loftq_report.json`.
 public enum QuantizedFolder {
-    /// The safetensors tensors holding one quantized weight `name` (`....q_proj.weight`).
-    public static func tensors(of weight: QuantizedTensor, name: String) -> [(String, SafeTensor)] {
-        var result: [(String, SafeTensor)] = [(name + ".codes", SafeTensor(dtype: .U8, shape: [weight.codes.bytes.count], bytes: Data(weight.codes.bytes)))]
-        switch weight.scales {
-        case .plain(let absmax):
-            result.append((name + ".absmax", SafeTensor(absmax, shape: [absmax.count])))
-        case .doubleQuantized(let scales):
-            result.append((name + ".absmax.codes", SafeTensor(dtype: .U8, shape: [scales.codes.count], bytes: Data(scales.codes))))
-            result.append((name + ".absmax.scales", SafeTensor(scales.absmax, shape: [scales.absmax.count])))
-            result.append((name + ".absmax.offset", SafeTensor([scales.offset], shape: [1])))
-        }
-        return result
-    }
-
     /// The `quantization_config` of the folder at `path`, or nil when it is not a Loft folder.
     public static func quantizationConfig(_ path: String) -> LoftQuantizationConfig? {
         let configPath = (path as NSString).appendingPathComponent("config.json")

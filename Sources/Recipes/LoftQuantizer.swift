@@ -97,15 +97,14 @@ public enum LoftQuantizer {
                                 iterationErrors: result.errors, seconds: seconds)
         }
         for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
-            let name = HuggingFaceNames.modulePath(layer: layer, module)
             let matrixStart = Stopwatch.now()
             let weight = try source.finiteFloats(.linear(layer: layer, module))
             let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
                                              doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
                                              iterations: options.iterations, svd: options.svd)
-            var rng = root.split(options.initialization.rawValue).split(name)
             do {
-                let result = try options.initialization.run(weight: weight, shape: module.shape(in: config), options: loftqOptions, rng: &rng)
+                let result = try options.initialization.start(weight: weight, shape: module.shape(in: config), options: loftqOptions,
+                                                              layer: layer, module: module, root: root)
                 computed[index] = (result, Stopwatch.now() - matrixStart)
             } catch {
                 throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
@@ -133,14 +132,10 @@ public enum LoftQuantizer {
         try? FileManager.default.removeItem(at: partial)
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         do {
-            try writeModel(source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
-            let quantizationConfig = LoftQuantizationConfig(method: options.spec.method, bits: options.spec.bits,
-                                                            blockSize: options.spec.blockSize, doubleQuant: options.spec.doubleQuant,
-                                                            layerCodebooks: codebooks.map(\.name))
-            var configJSON = config.huggingFaceJSON
-            configJSON["quantization_config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(quantizationConfig))
-            try AtomicFile.write(try JSONSerialization.data(withJSONObject: configJSON, options: [.prettyPrinted, .sortedKeys]),
-                                 to: partial.appendingPathComponent("config.json"))
+            try QuantizedFolder.writeModel(source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
+            try QuantizedFolder.writeConfig(config, quantization: LoftQuantizationConfig(
+                method: options.spec.method, bits: options.spec.bits, blockSize: options.spec.blockSize,
+                doubleQuant: options.spec.doubleQuant, layerCodebooks: codebooks.map(\.name)), to: partial.appendingPathComponent("config.json"))
             try writeTokenizer(partial)
             if let tokenizerPath {
                 let copy = partial.appendingPathComponent("tokenizer.model").path
@@ -169,32 +164,6 @@ public enum LoftQuantizer {
         } catch {
             try? FileManager.default.removeItem(at: partial)
             throw error
-        }
-    }
-
-    /// Streams the quantized linears and the fp32 rest (read from `source` one at a time); the
-    /// bytes of each quantized piece are made only when written.
-    static func writeModel(source: CheckpointSource, quantized: [String: QuantizedTensor], to url: URL) throws {
-        var layout: [(name: String, dtype: SafeTensorsDType, shape: [Int])] = []
-        var weightOfKey: [String: String] = [:]
-        for (name, weight) in quantized {
-            for (key, tensor) in QuantizedFolder.tensors(of: weight, name: name) {
-                layout.append((key, tensor.dtype, tensor.shape))
-                weightOfKey[key] = name
-            }
-        }
-        var fp32: [String: LlamaTensor] = [:]
-        for tensor in LlamaTensor.all(for: source.config) where quantized[HuggingFaceNames.name(of: tensor)] == nil {
-            fp32[HuggingFaceNames.name(of: tensor)] = tensor
-            layout.append((HuggingFaceNames.name(of: tensor), .F32, tensor.shape(in: source.config)))
-        }
-        try SafeTensorsFile.writeStreaming(layout: layout, metadata: ["format": "loft-quantized"], to: url) { key, emit in
-            if let name = weightOfKey[key], let weight = quantized[name],
-               let piece = QuantizedFolder.tensors(of: weight, name: name).first(where: { $0.0 == key }) {
-                try piece.1.bytes.withUnsafeBytes(emit)
-            } else if let tensor = fp32[key] {
-                try source.floats(tensor).withUnsafeBytes(emit)
-            }
         }
     }
 }

@@ -108,8 +108,8 @@ public enum ModelBuilder {
             return .frozen(QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
                                            doubleQuant: options.doubleQuant))
         }
-        var rng = root.split(lora.initialization.rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
-        return .adapted(try lora.initialization.run(weight: weight, shape: shape, options: options, rng: &rng))
+        return .adapted(try lora.initialization.start(weight: weight, shape: shape, options: options, layer: layer, module: module,
+                                                      root: root))
     }
 
     /// A `loft quantize` folder: its adapter must agree with the `lora` section; it is attached
@@ -140,5 +140,17 @@ public enum ModelBuilder {
             differing.append("lora.target_modules (\(whose): \(adapter.targetModules.sorted().joined(separator: ", ")))")
         }
         if !differing.isEmpty { throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: detail) }
+    }
+}
+
+extension LoRAInitialization {
+    /// The start of one linear (`layer`, `module`) — its quantized base and adapter — with its
+    /// random stream split from `root` by the initialization and the module path: `loft train` and
+    /// `loft quantize` both start a matrix here, so their streams cannot drift apart, and the
+    /// result does not depend on which rank computes it.
+    func start(weight: [Float], shape: [Int], options: LoftQ.Options, layer: Int, module: LinearModule,
+               root: RandomState) throws -> LoftQ.Result {
+        var rng = root.split(rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
+        return try run(weight: weight, shape: shape, options: options, rng: &rng)
     }
 }
