@@ -43,7 +43,7 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c"),
         .target(name: "CMPI", dependencies: ["COpenMPI"]),
         .target(name: "CSentencePiece", linkerSettings: [.linkedLibrary("sentencepiece")]),
-        .target(name: "_TestSupport", dependencies: ["Autograd", "CKernels", "Support"]),
+        .target(name: "_TestSupport", dependencies: ["Autograd", "Support"]),
         .target(name: "CMallocCounter"),  // tests only: counts every malloc of the test process
 
         // MARK: - Unit test bundles

@@ -33,12 +33,7 @@ public struct LoftQuantizationConfig: Codable, Equatable, Sendable {
 public enum QuantizedFolder {
     /// The `quantization_config` of the folder at `path`, or nil when it is not a Loft folder.
     public static func quantizationConfig(_ path: String) -> LoftQuantizationConfig? {
-        let configPath = (path as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configPath),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let entry = json["quantization_config"] as? [String: Any], entry["quant_method"] as? String == "loft",
-              let entryData = try? JSONSerialization.data(withJSONObject: entry) else { return nil }
-        return try? JSONDecoder().decode(LoftQuantizationConfig.self, from: entryData)
+        try? readQuantizationConfig((path as NSString).appendingPathComponent("config.json"))
     }
 
     /// The `quantization_config` of `config.json` at `configPath`: an error names the file and

@@ -149,29 +149,27 @@ public final class ExperimentRunner {
         var scores = CellScores(initError: trainer.built.initError, plainError: trainer.built.plainError,
                                 matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
         let execution = trainer.execution
-        do {
-            if let spec = experiment.evaluate.perplexity {
-                let blocks = try Perplexity.blocks(file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
-                                                   maxBlocks: spec.maxBlocks)
-                let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch, execution: execution) { done, total in
-                    onEvent(.evaluating(cell: cell, phase: phase, what: "perplexity", done: done, total: total))
-                }
-                scores.perplexity = result.perplexity
-                scores.meanNLL = result.meanNLL
-                scores.nllStandardError = result.standardError
+        if let spec = experiment.evaluate.perplexity {
+            let blocks = try Perplexity.blocks(file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
+                                               maxBlocks: spec.maxBlocks)
+            let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch, execution: execution) { done, total in
+                onEvent(.evaluating(cell: cell, phase: phase, what: "perplexity", done: done, total: total))
             }
-            if let spec = experiment.evaluate.gsm8k {
-                let problems = try GSM8K.load(spec.data, limit: spec.limit)
-                var done = 0
-                let result = try GSM8KEvaluation.run(model: model, tokenizer: trainer.tokenizer, problems: problems, batch: spec.batch,
-                                                     maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0,
-                                                     execution: execution) { _ in
-                    done += 1
-                    onEvent(.evaluating(cell: cell, phase: phase, what: "gsm8k", done: done, total: problems.count))
-                }
-                scores.gsm8kAccuracy = result.accuracy
-                scores.gsm8kQuestions = result.questions
+            scores.perplexity = result.perplexity
+            scores.meanNLL = result.meanNLL
+            scores.nllStandardError = result.standardError
+        }
+        if let spec = experiment.evaluate.gsm8k {
+            let problems = try GSM8K.load(spec.data, limit: spec.limit)
+            var done = 0
+            let result = try GSM8KEvaluation.run(model: model, tokenizer: trainer.tokenizer, problems: problems, batch: spec.batch,
+                                                 maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0,
+                                                 execution: execution) { _ in
+                done += 1
+                onEvent(.evaluating(cell: cell, phase: phase, what: "gsm8k", done: done, total: problems.count))
             }
+            scores.gsm8kAccuracy = result.accuracy
+            scores.gsm8kQuestions = result.questions
         }
         scores.seconds = Stopwatch.now() - started
         return scores

@@ -140,6 +140,7 @@ struct RunProgress {
     }
 
     /// The checkpoint of this step: the one already written, else a new one.
+    @discardableResult
     mutating func checkpointIfNeeded() throws -> URL {
         if let lastCheckpoint, lastCheckpoint.step == state.step { return lastCheckpoint.url }
         return try checkpoint()

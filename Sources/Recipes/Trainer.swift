@@ -78,7 +78,7 @@ public final class Trainer {
     /// a checkpoint is saved). `resume` is `latest` or a checkpoint folder.
     public func run(resume: String? = nil, shouldStop: () -> Bool = { false },
                     onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
-        try train(resume: resume, shouldStop: shouldStop, onEvent: onEvent)
+        try withoutActuallyEscaping(onEvent) { try train(resume: resume, shouldStop: shouldStop, onEvent: $0) }
     }
 
     /// How the model computes in this run: the products by frozen weights in `training.compute_dtype`.
@@ -87,12 +87,8 @@ public final class Trainer {
     /// The run in phases (torchtune's recipe shape): set-up (files, events, a resume), the step
     /// loop — each step `optimizerStep`, then logging, evaluation and checkpoints on their cadence —
     /// and the end (a last evaluation and checkpoint, the final adapter).
-    private func train(resume: String?, shouldStop: () -> Bool, onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
-        try withoutActuallyEscaping(onEvent) { try phases(resume: resume, shouldStop: shouldStop, onEvent: $0) }
-    }
-
-    private func phases(resume: String?, shouldStop: () -> Bool,
-                        onEvent: @escaping (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
+    private func train(resume: String?, shouldStop: () -> Bool,
+                       onEvent: @escaping (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
         var progress = try RunProgress(trainer: self, onEvent: onEvent)
         try progress.setUp(resume: resume)
         let streams = StepStreams(trainer: self)

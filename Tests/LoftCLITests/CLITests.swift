@@ -66,7 +66,7 @@ final class BenchGemmCLITests: LoftTestCase {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let report = try decoder.decode(Report.self, from: Data(out.utf8))
         // Every shape, B stored both ways, fp32 and (where the bf16 kernel runs) bf16, 1 and 2 threads.
-        let computes = KernelPath.bf16KernelRuns ? ["fp32", "bf16"] : ["fp32"]
+        let computes = BLAS.bf16KernelAvailable ? ["fp32", "bf16"] : ["fp32"]
         var expected: [String] = []
         for (m, k, n) in [(1024, 768, 768), (1024, 768, 2048), (2048, 4096, 4096)] {
             for transposeB in [false, true] { for compute in computes { for threads in [1, 2] {
