@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Synchronization
 
 // MARK: - Multi-threaded bf16 products: each operand is packed once (its panels shared out among
 // the cores), then the cores take disjoint column (or row) ranges of C from the packed operands.
@@ -44,28 +45,26 @@ public final class BF16PackedOperand {
 /// products repeat every step, so after the first step packing allocates nothing (and the heap
 /// does not fragment between tens-of-megabyte buffers of varying sizes).
 enum BF16Scratch {
-    nonisolated(unsafe) private static var free: [(pointer: UnsafeMutablePointer<UInt32>, capacity: Int)] = []
-    private static let lock = NSLock()
+    private static let free = Mutex<[(pointer: UnsafeMutablePointer<UInt32>, capacity: Int)]>([])
 
     /// A 64-byte aligned buffer of at least `count` words (the kernel loads B a cache line at a
     /// time; misaligned, every load would be split in two) and its capacity.
     static func acquire(_ count: Int) -> (UnsafeMutablePointer<UInt32>, Int) {
         let count = max(16, count)
-        lock.lock()
-        defer { lock.unlock() }
         // The smallest free buffer that fits; else a new one.
-        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+        let kept = free.withLock { free -> (UnsafeMutablePointer<UInt32>, Int)? in
+            let fitting = free.indices.filter { free[$0].capacity >= count }
+            guard let index = fitting.min(by: { free[$0].capacity < free[$1].capacity }) else { return nil }
             return free.remove(at: index)
         }
+        if let kept { return kept }
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4 * count, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
         return (pointer, count)
     }
 
     /// Returns a buffer for reuse.
     static func release(_ pointer: UnsafeMutablePointer<UInt32>, capacity: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        free.append((pointer, capacity))
+        free.withLock { $0.append((pointer, capacity)) }
     }
 }
 

@@ -34,7 +34,7 @@ public struct KernelOptions: Equatable, Sendable {
     /// parallel region runs (a later call changes what the next calls take).
     public static func apply(_ options: KernelOptions) {
         loft_kernels_limit((options.simdLimit ?? .avx512).cValue, options.bf16Kernel ? 1 : 0)
-        Parallel.configuredWorkers = options.workers
-        Parallel.usesDispatch = options.dispatchPool
+        Parallel.configuredWorkers.store(options.workers ?? 0, ordering: .relaxed)
+        Parallel.usesDispatch.store(options.dispatchPool, ordering: .relaxed)
     }
 }

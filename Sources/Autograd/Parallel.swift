@@ -1,6 +1,7 @@
 import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A small parallel-for over index ranges, used by the fused ops to keep every core busy.
 ///
@@ -10,7 +11,10 @@ import Foundation
 public enum Parallel {
     /// The number of cores used: `KernelOptions.workers` when set at start, else the CPUs this
     /// process may run on (so that ranks bound to one core each by `mpirun` use one thread each).
-    public static var workerCount: Int { configuredWorkers ?? availableCPUs }
+    public static var workerCount: Int {
+        let configured = configuredWorkers.load(ordering: .relaxed)
+        return configured > 0 ? configured : availableCPUs
+    }
 
     /// The CPUs this process may run on.
     public static let availableCPUs: Int = {
@@ -18,14 +22,18 @@ public enum Parallel {
         return max(1, allowed > 0 ? min(allowed, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// Set once at start by `KernelOptions.apply` (before any region runs).
-    nonisolated(unsafe) static var configuredWorkers: Int?
-    nonisolated(unsafe) static var usesDispatch = false
+    /// Set at start by `KernelOptions.apply` (0: the available CPUs), read by every region.
+    static let configuredWorkers = Atomic<Int>(0)
+    /// Whether regions run on Dispatch's pool instead of Loft's own (`KernelOptions.dispatchPool`).
+    static let usesDispatch = Atomic<Bool>(false)
 
-    nonisolated(unsafe) private static var active = false
+    /// Whether a region is running in the process. One region runs at a time: a region started
+    /// meanwhile — nested in a chunk, or from another thread (two requests of a server) — runs
+    /// serially on its caller's thread, so the pool never takes two regions at once.
+    private static let regionRunning = Atomic<Bool>(false)
 
     /// Whether a parallel region is running (nested regions and BLAS splits then run serially).
-    public static var isActive: Bool { active }
+    public static var isActive: Bool { regionRunning.load(ordering: .acquiring) }
 
     /// Calls `body` with `count` zeros in the calling thread's own scratch buffer (kept for its
     /// next call, so a region's chunks allocate nothing once warm, whichever threads run them).
@@ -45,21 +53,22 @@ public enum Parallel {
         _ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void
     ) {
         if count <= 0 { return }
-        if active || workerCount == 1 || count == 1 || count * costPerItem < 32_768 {
+        let workers = workerCount
+        if workers == 1 || count == 1 || count * costPerItem < 32_768
+            || !regionRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             body(0..<count)
             return
         }
-        let chunks = min(count, workerCount * 4)
-        active = true
-        defer { active = false }
+        defer { regionRunning.store(false, ordering: .releasing) }
+        let chunks = min(count, workers * 4)
         withoutActuallyEscaping(body) { body in
             var region = Region(count: count, chunks: chunks, body: body)
-            if usesDispatch {
+            if usesDispatch.load(ordering: .relaxed) {
                 DispatchQueue.concurrentPerform(iterations: chunks) { region.run(chunk: $0) }
                 return
             }
             withUnsafeMutablePointer(to: &region) { pointer in
-                loft_pool_run(Int64(chunks), Int32(workerCount), { context, chunk in
+                loft_pool_run(Int64(chunks), Int32(workers), { context, chunk in
                     context!.assumingMemoryBound(to: Region.self).pointee.run(chunk: Int(chunk))
                 }, pointer)
             }

@@ -46,7 +46,7 @@ public enum DecodeBenchmark {
             throw BenchmarkError.invalidFlag(name: "--batches", detail: "\(batches); expected sizes in 1...256")
         }
         let buildStart = Stopwatch.now()
-        let source: CheckpointSource = try modelPath.map { try ModelLoader.openCheckpoint($0) }
+        let source: CheckpointSource = try modelPath.map { try ModelFiles.openCheckpoint($0) }
             ?? RandomCheckpoint(config: options.config, seed: options.seed)
         let model = try ModelBenchmark.buildModel(options, source: source)
         let buildSeconds = Stopwatch.now() - buildStart

@@ -3,6 +3,7 @@ import Foundation
 import Llama
 import LoRA
 import Quantization
+import Recipes
 import Support
 import Training
 
@@ -48,22 +49,28 @@ public enum ModelBenchmark {
         public let runtime: RuntimeInfo
     }
 
-    /// Builds the model: frozen base (quantized or fp32) from `source` (default: random weights of
-    /// `options.config`) with QLoRA-initialised LoRA.
+    /// Builds the model through the trainer's own assembly (`ModelBuilder.assemble`): the frozen
+    /// base from `source` (default: random weights of `options.config`), NF4/NF2 or fp32, with
+    /// QLoRA-initialised LoRA (alpha = rank) on all seven linears. Tests use it as their fixture.
     public static func buildModel(_ options: Options, source: CheckpointSource? = nil) throws -> LlamaModel {
         let source = source ?? RandomCheckpoint(config: options.config, seed: options.seed)
-        let root = RandomState(seed: options.seed).split("lora")
-        return try LlamaModel(checkpoint: source) { layer, module, weight in
-            var rng = root.split("\(layer).\(module.rawValue)")
-            let (a, b) = LoRALinear.gaussianInit(in: weight.shape[1], out: weight.shape[0], rank: options.rank, rng: &rng)
-            let base: LinearLayer
-            if let bits = options.bits {
-                base = QuantizedLinear(weight: QuantizedTensor(weight.data, shape: weight.shape, codebook: bits == 4 ? .nf4 : .nf2))
-            } else {
-                base = Linear(weight: weight)
-            }
-            return LoRALinear(base: base, a: a, b: b, rank: options.rank, alpha: Float(options.rank))
+        return try ModelBuilder.assemble(runConfig(options), source: source).model
+    }
+
+    /// The run config of a benchmark model: `options.bits` NF quantization (or none), gaussian
+    /// (QLoRA) adapters of `options.rank`, the benchmark's seed.
+    static func runConfig(_ options: Options) -> RunConfig {
+        var config = RunConfig()
+        config.quantization = options.bits.map { bits in
+            var quantization = RunConfig.QuantizationSection()
+            quantization.bits = Double(bits)
+            return quantization
         }
+        config.lora.rank = options.rank
+        config.lora.alpha = Float(options.rank)
+        config.lora.initialization = .gaussian
+        config.training.seed = options.seed
+        return config
     }
 
     /// Forward FLOPs of `tokens` tokens in sequences of `t`: linears, lm_head, attention (QKᵀ and PV, full square).

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import Synchronization
 
 /// The processes of one job: a single process (rank 0 of 1, no MPI call at all) unless loft was
 /// started by `mpirun`, then the MPI world. Reductions are deterministic: every sum is taken in
@@ -21,17 +22,25 @@ public final class ProcessGroup: @unchecked Sendable {
     /// One process, no MPI.
     public static let single = ProcessGroup(rank: 0, size: 1, usesMPI: false)
 
-    nonisolated(unsafe) private static var started: ProcessGroup?
+    /// The world group once made: MPI may be initialised once per process, so this one value is
+    /// process state by nature (guarded; every later `world()` returns it).
+    private static let started = Mutex<ProcessGroup?>(nil)
 
     /// The job's group: MPI's world when launched by mpirun (initialised on first use), else `single`.
     public static func world() throws -> ProcessGroup {
-        if let started { return started }
-        guard loft_mpi_launched() != 0 else { started = single; return single }
-        var rank: Int32 = 0, size: Int32 = 1
-        try check(loft_mpi_init(&rank, &size), "MPI_Init_thread")
-        let group = ProcessGroup(rank: Int(rank), size: Int(size), usesMPI: true)
-        started = group
-        return group
+        try started.withLock { started in
+            if let started { return started }
+            let group: ProcessGroup
+            if loft_mpi_launched() != 0 {
+                var rank: Int32 = 0, size: Int32 = 1
+                try check(loft_mpi_init(&rank, &size), "MPI_Init_thread")
+                group = ProcessGroup(rank: Int(rank), size: Int(size), usesMPI: true)
+            } else {
+                group = single
+            }
+            started = group
+            return group
+        }
     }
 
     /// Whether this rank writes files and prints (rank 0).
@@ -54,7 +63,7 @@ public final class ProcessGroup: @unchecked Sendable {
             reduced = [Float](repeating: 0, count: chunk)
         }
         send.withUnsafeMutableBufferPointer { s in
-            _ = s.baseAddress!.update(from: buffer.baseAddress!, count: buffer.count)
+            s.baseAddress!.update(from: buffer.baseAddress!, count: buffer.count)
             s.baseAddress!.advanced(by: buffer.count).update(repeating: 0, count: chunk * size - buffer.count)
         }
         try Self.check(loft_mpi_alltoall_floats(send, &received, chunk), "MPI_Alltoall")
@@ -68,7 +77,7 @@ public final class ProcessGroup: @unchecked Sendable {
             }
         }
         try Self.check(loft_mpi_allgather_floats(reduced, &gathered, chunk), "MPI_Allgather")
-        gathered.withUnsafeBufferPointer { g in _ = buffer.baseAddress!.update(from: g.baseAddress!, count: buffer.count) }
+        gathered.withUnsafeBufferPointer { g in buffer.baseAddress!.update(from: g.baseAddress!, count: buffer.count) }
     }
 
     /// `values` summed over the ranks, in rank order (losses, token counts, flags).

@@ -31,7 +31,7 @@ struct Tokenize: ParsableCommand {
     struct Output: Encodable { let ids: [Int32]; let pieces: [String]; let text: String }
 
     func run() throws {
-        let tokenizer = try ModelLoader.tokenizer(forModel: model, explicit: self.tokenizer)
+        let tokenizer = try ModelFiles.tokenizer(forModel: model, explicit: self.tokenizer)
         let ids: [Int32]
         if let decode {
             ids = try decode.split(separator: ",").map { part in

@@ -30,7 +30,8 @@ extension LoftQuantizer {
     public static func quantize(model path: String, tokenizer: String?, options: Options, output: URL, group: ProcessGroup = .single,
                                 onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
         try options.validate()
-        let source = try ModelLoader.openCheckpoint(path)
+        let format = try ModelFiles.format(of: path)
+        let source = try ModelFiles.openCheckpoint(path, format: format)
         var tokenizerPath: String?
         if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
             // The GGUF's BPE tokenizer goes into the folder as Hugging Face files.
@@ -39,9 +40,9 @@ extension LoftQuantizer {
                            writeTokenizer: { try bpe.writeHuggingFace(to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string) },
                            onMatrix: onMatrix)
         }
-        if tokenizer != nil || (try? ModelLoader.tokenizerPath(forModel: path, explicit: nil)) != nil {
-            tokenizerPath = try ModelLoader.tokenizerPath(forModel: path, explicit: tokenizer)
-            _ = try ModelLoader.tokenizer(forModel: path, explicit: tokenizerPath, config: source.config, gguf: source as? GGUFCheckpoint)
+        if tokenizer != nil || (try? ModelFiles.tokenizerPath(forModel: path, explicit: nil)) != nil {
+            tokenizerPath = try ModelFiles.tokenizerPath(forModel: path, explicit: tokenizer)
+            _ = try ModelFiles.tokenizer(forModel: path, format: format, explicit: tokenizerPath, config: source.config)
         }
         return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, group: group, onMatrix: onMatrix)
     }

@@ -36,8 +36,13 @@ public enum LoftQuantizer {
         /// Options; LoftQ with T = 5 and an automatic SVD choice by default.
         public init(spec: QuantizationSpec, rank: Int = 16, alpha: Float = 16, iterations: Int = 5,
                     initialization: LoRAInitialization = .loftq, svd: LoftQ.SVDMethod? = nil, seed: UInt64 = 0) {
-            (self.spec, self.rank, self.alpha, self.iterations) = (spec, rank, alpha, iterations)
-            (self.initialization, self.svd, self.seed) = (initialization, svd, seed)
+            self.spec = spec
+            self.rank = rank
+            self.alpha = alpha
+            self.iterations = iterations
+            self.initialization = initialization
+            self.svd = svd
+            self.seed = seed
         }
     }
 
@@ -71,6 +76,7 @@ public enum LoftQuantizer {
     /// name and renamed when complete). `onMatrix` sees each matrix as it is done. With a `group`
     /// of N ranks, rank r computes matrices r, r + N, …; the results are gathered and rank 0
     /// alone writes the folder (the others return the same report, having written nothing).
+    /// Phases: check, start every matrix (`StartPlan`, shared with `loft train`), summarise, write.
     public static func run(source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
                            group: ProcessGroup = .single, writeTokenizer: (URL) throws -> Void = { _ in },
                            onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
@@ -80,79 +86,93 @@ public enum LoftQuantizer {
             throw RecipeError.invalidOption(name: "--out", detail: "\(output.path) already exists; choose a new folder")
         }
         let started = Stopwatch.now()
-        let config = source.config
-        let root = RandomState(seed: options.seed)
-        var quantized: [String: QuantizedTensor] = [:]
+        let plan = StartPlan(options, layers: source.config.layers)
+        let matrices = plan.matrices
         var reports: [MatrixReport] = []
-        var adapters: [(layer: Int, module: LinearModule, a: [Float], b: [Float])] = []
-        var codeBits = 0, weights = 0
-        let codebooks = (0..<config.layers).map { options.spec.codebook(layer: $0, of: config.layers) }
-        let matrices = (0..<config.layers).flatMap { layer in LinearModule.allCases.map { (layer, $0) } }
-        var computed: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
-        func matrixReport(_ index: Int) -> MatrixReport? {
-            guard let (result, seconds) = computed[index] else { return nil }
-            let (layer, module) = matrices[index]
-            return MatrixReport(name: HuggingFaceNames.modulePath(layer: layer, module), codebook: codebooks[layer].name,
-                                shape: module.shape(in: config), plainError: result.plainError, initError: result.error,
-                                iterationErrors: result.errors, seconds: seconds)
-        }
-        for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
-            let matrixStart = Stopwatch.now()
-            let weight = try source.finiteFloats(.linear(layer: layer, module))
-            let loftqOptions = LoftQ.Options(codebook: codebooks[layer], blockSize: options.spec.blockSize,
-                                             doubleQuant: options.spec.doubleQuant, rank: options.rank, alpha: options.alpha,
-                                             iterations: options.iterations, svd: options.svd)
-            do {
-                let result = try options.initialization.start(weight: weight, shape: module.shape(in: config), options: loftqOptions,
-                                                              layer: layer, module: module, root: root)
-                computed[index] = (result, Stopwatch.now() - matrixStart)
-            } catch {
-                throw RecipeError.invalidOption(name: "\(source.sourceDescription): \(source.name(of: .linear(layer: layer, module)))",
-                                                detail: "\(error)")
+        var results: [LoftQ.Result] = []
+        for (index, timed) in try plan.startAll(source: source, group: group, onMatrix: { index, timed in
+            if let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config) {
+                onMatrix(report)
             }
-            if group.size == 1, let done = matrixReport(index) { onMatrix(done) }   // as it is done; over MPI once gathered
+        }).enumerated() {
+            guard case .adapted(let result) = timed.start,
+                  let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config) else {
+                throw RecipeError.invalidOption(name: "--init", detail: "matrix \(index) has no adapter")
+            }
+            results.append(result)
+            reports.append(report)
         }
-        if group.size > 1 { computed = try gather(computed, count: matrices.count, group: group) }
-        for (index, (layer, module)) in matrices.enumerated() {
-            guard let result = computed[index]?.result, let matrix = matrixReport(index) else { preconditionFailure("matrix \(index) was not computed") }
-            quantized[matrix.name + ".weight"] = result.quantized
-            adapters.append((layer, module, result.a, result.b))
+        let report = summary(reports, results: results, options: options, plan: plan, seconds: Stopwatch.now() - started)
+        guard group.isLeader else { return report }
+        try writeFolder(output, source: source, tokenizerPath: tokenizerPath, options: options, plan: plan,
+                        results: results, report: report, writeTokenizer: writeTokenizer)
+        return report
+    }
+
+    /// The report of one matrix's start (nil for a frozen matrix, which `quantize` never makes).
+    static func matrixReport(_ timed: StartPlan.Timed, matrix: (layer: Int, module: LinearModule), plan: StartPlan,
+                             config: LlamaConfig) -> MatrixReport? {
+        guard case .adapted(let result) = timed.start else { return nil }
+        return MatrixReport(
+            name: HuggingFaceNames.modulePath(layer: matrix.layer, matrix.module),
+            codebook: plan.spec.codebook(layer: matrix.layer, of: plan.layers).name,
+            shape: matrix.module.shape(in: config), plainError: result.plainError, initError: result.error,
+            iterationErrors: result.errors, seconds: timed.seconds)
+    }
+
+    /// The run's summary from every matrix's report and result.
+    static func summary(_ reports: [MatrixReport], results: [LoftQ.Result], options: Options, plan: StartPlan,
+                        seconds: Double) -> Report {
+        var codeBits = 0, weights = 0
+        for result in results {
             codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
             weights += result.quantized.count
-            reports.append(matrix)
-            if group.size > 1 { onMatrix(matrix) }
         }
-        let report = Report(matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / Double(reports.count),
-                            averageInitError: reports.map(\.initError).reduce(0, +) / Double(reports.count),
-                            bitsPerWeight: Double(codeBits) / Double(weights), seconds: Stopwatch.now() - started,
-                            initialization: options.initialization.rawValue, layerCodebooks: codebooks.map(\.name))
-        guard group.isLeader else { return report }
+        let count = Double(reports.count)
+        return Report(
+            matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / count,
+            averageInitError: reports.map(\.initError).reduce(0, +) / count,
+            bitsPerWeight: Double(codeBits) / Double(weights), seconds: seconds,
+            initialization: options.initialization.rawValue,
+            layerCodebooks: (0..<plan.layers).map { plan.spec.codebook(layer: $0, of: plan.layers).name })
+    }
 
+    /// Writes the folder under a temporary name beside `output`, then renames it: the quantized
+    /// model (`QuantizedFolder`'s writer), its config, the tokenizer, the adapter and the report.
+    static func writeFolder(_ output: URL, source: CheckpointSource, tokenizerPath: String?, options: Options,
+                            plan: StartPlan, results: [LoftQ.Result], report: Report,
+                            writeTokenizer: (URL) throws -> Void) throws {
+        let config = source.config
         let partial = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
         try? FileManager.default.removeItem(at: partial)
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         do {
+            var quantized: [String: QuantizedTensor] = [:]
+            var adapterTensors: [String: SafeTensor] = [:]
+            for (result, matrix) in zip(results, plan.matrices) {
+                let (layer, module) = matrix
+                let shape = module.shape(in: config)
+                quantized[HuggingFaceNames.modulePath(layer: layer, module) + ".weight"] = result.quantized
+                adapterTensors[PEFTNames.key(layer: layer, module: module, tensor: "lora_A")] =
+                    SafeTensor(result.a, shape: [options.rank, shape[1]])
+                adapterTensors[PEFTNames.key(layer: layer, module: module, tensor: "lora_B")] =
+                    SafeTensor(result.b, shape: [shape[0], options.rank])
+            }
             try QuantizedFolder.writeModel(source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
-            try QuantizedFolder.writeConfig(config, quantization: LoftQuantizationConfig(
-                method: options.spec.method, bits: options.spec.bits, blockSize: options.spec.blockSize,
-                doubleQuant: options.spec.doubleQuant, layerCodebooks: codebooks.map(\.name)), to: partial.appendingPathComponent("config.json"))
+            let spec = options.spec
+            let quantization = LoftQuantizationConfig(
+                method: spec.method, bits: spec.bits, blockSize: spec.blockSize, doubleQuant: spec.doubleQuant,
+                layerCodebooks: report.layerCodebooks)
+            try QuantizedFolder.writeConfig(config, quantization: quantization, to: partial.appendingPathComponent("config.json"))
             try writeTokenizer(partial)
             if let tokenizerPath {
                 let copy = partial.appendingPathComponent("tokenizer.model").path
                 try FileManager.default.copyItem(atPath: tokenizerPath, toPath: copy)
                 try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: copy)
             }
-            var adapterTensors: [String: SafeTensor] = [:]
-            for entry in adapters {
-                let shape = entry.module.shape(in: config)
-                adapterTensors[PEFTNames.key(layer: entry.layer, module: entry.module, tensor: "lora_A")] =
-                    SafeTensor(entry.a, shape: [options.rank, shape[1]])
-                adapterTensors[PEFTNames.key(layer: entry.layer, module: entry.module, tensor: "lora_B")] =
-                    SafeTensor(entry.b, shape: [shape[0], options.rank])
-            }
             let adapterConfig = AdapterConfig(
-                initialization: options.initialization, rank: options.rank, alpha: options.alpha, targetModules: LinearModule.allCases,
-                bits: options.spec.bits, iterations: options.iterations, base: output.path)
+                initialization: options.initialization, rank: options.rank, alpha: options.alpha,
+                targetModules: LinearModule.allCases, bits: spec.bits, iterations: options.iterations, base: output.path)
             try AdapterFiles.write(tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -160,10 +180,18 @@ public enum LoftQuantizer {
             try AtomicFile.write(try encoder.encode(report), to: partial.appendingPathComponent("loftq_report.json"))
             try FileManager.default.moveItem(at: partial, to: output)
             AtomicFile.syncDirectory(output.deletingLastPathComponent())
-            return report
         } catch {
             try? FileManager.default.removeItem(at: partial)
             throw error
         }
+    }
+}
+
+extension StartPlan {
+    /// The plan of `loft quantize`: every linear a target, its flags' options and seed.
+    init(_ options: LoftQuantizer.Options, layers: Int) {
+        self.init(spec: options.spec, layers: layers, rank: options.rank, alpha: options.alpha,
+                  iterations: options.iterations, initialization: options.initialization,
+                  targets: Set(LinearModule.allCases), svd: options.svd, root: RandomState(seed: options.seed))
     }
 }

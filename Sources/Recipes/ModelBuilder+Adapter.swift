@@ -7,9 +7,11 @@ extension ModelBuilder {
     /// `lora.init: adapter`: puts the factors of the PEFT adapter `lora.adapter` on every target
     /// of the built `model` (continued fine-tuning), with the run's dropout. The adapter must have
     /// the run's rank, alpha and target modules, one rank for every layer (training keeps one).
-    /// Returns a warning when the adapter was started by LoftQ on another quantized base.
+    /// (`isLoftFolder`: the base is a `loft quantize` folder.) Returns a warning when the adapter
+    /// was started by LoftQ on another quantized base.
     /// reference: peft PeftModel.from_pretrained(..., is_trainable=True)
-    static func continueFromAdapter(_ config: RunConfig, file: String, model: LlamaModel) throws -> [String] {
+    static func continueFromAdapter(_ config: RunConfig, file: String, model: LlamaModel,
+                                    isLoftFolder: Bool) throws -> [String] {
         guard let path = config.lora.adapter else { return [] }
         let folder = URL(fileURLWithPath: path)
         let adapter = try AdapterFiles.readConfig(folder)
@@ -21,8 +23,8 @@ extension ModelBuilder {
         }
         try checkAdapter(adapter, matches: config, file: file, whose: "the adapter's", detail: "must match the adapter \(path)")
         let attached = try AdapterFiles.attach(folder, to: model, dropout: config.lora.dropout)
-        let isLoftFolder = (try? ModelLoader.format(of: config.model.path, declared: config.model.format)) == .loft
-        return [ModelLoader.baseMismatchWarning(adapter: path, config: attached, base: config.model.path, isLoftFolder: isLoftFolder)]
-            .compactMap { $0 }
+        let warning = ModelFiles.baseMismatchWarning(
+            adapter: path, config: attached, base: config.model.path, isLoftFolder: isLoftFolder)
+        return warning.map { [$0] } ?? []
     }
 }

@@ -10,7 +10,7 @@ import Training
 
 /// Builds the model a run config describes: the frozen base (quantized on the fly with LoftQ or
 /// QLoRA's init, taken from a `loft quantize` folder, or kept fp32) with LoRA on the target
-/// modules, and its tokenizer (checked against the vocabulary by `ModelLoader`).
+/// modules, and its tokenizer (checked against the vocabulary by `ModelFiles`).
 public enum ModelBuilder {
     /// The built model, its tokenizer, and a per-matrix error summary (when quantized here).
     public struct Built {
@@ -29,87 +29,87 @@ public enum ModelBuilder {
         public let layer: Int, module: String, initError: Double, plainError: Double
     }
 
+    /// A model assembled from a checkpoint, with the start errors of its quantized targets.
+    public struct Assembled {
+        public let model: LlamaModel
+        /// Per quantized target, in model order (empty on an fp32 base).
+        public let matrixErrors: [MatrixInitError]
+    }
+
     /// Builds the run's model and tokenizer (`file` names the config in errors). The config is
-    /// validated first, whoever made it.
+    /// validated first, whoever made it, and the model's format is resolved once.
     /// With a `group` of several ranks, the quantized start (LoftQ or QLoRA's) is computed once:
     /// each rank takes every N-th matrix, and the results are exchanged.
     public static func build(_ config: RunConfig, file: String, group: ProcessGroup = .single) throws -> Built {
         try ConfigLoader.validate(config, file: file)
         let path = config.model.path
-        if try ModelLoader.format(of: path, declared: config.model.format) == .loft {
+        let format = try ModelFiles.format(of: path, declared: config.model.format)
+        if format == .loft {
             let model = try loftFolder(config, file: file)
-            let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: model.config)
-            let warnings = try continueFromAdapter(config, file: file, model: model)
+            let tokenizer = try ModelFiles.tokenizer(
+                forModel: path, format: format, explicit: config.model.tokenizer, config: model.config)
+            let warnings = try continueFromAdapter(config, file: file, model: model, isLoftFolder: true)
             return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: nil, warnings: warnings)
         }
-        let source = try ModelLoader.openCheckpoint(path, format: config.model.format)
-        let tokenizer = try ModelLoader.tokenizer(forModel: path, explicit: config.model.tokenizer, config: source.config,
-                                                  gguf: source as? GGUFCheckpoint)
+        let source = try ModelFiles.openCheckpoint(path, format: format)
+        let tokenizer = try ModelFiles.tokenizer(
+            forModel: path, format: format, explicit: config.model.tokenizer, config: source.config,
+            gguf: source as? GGUFCheckpoint)
+        if config.quantization == nil && config.lora.initialization.isLoftQ {  // (adapter: fine on an fp32 base)
+            throw TrainingError.invalidValue(
+                file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
+        }
+        let assembled = try assemble(config, source: source, group: group)
+        let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+        let plainError = mean(assembled.matrixErrors.map(\.plainError))
+        if config.lora.initialization == .adapter {
+            // The init errors belong to QLoRA's start, which the adapter replaces: only the plain
+            // quantization error still describes this model.
+            let warnings = try continueFromAdapter(config, file: file, model: assembled.model, isLoftFolder: false)
+            return Built(model: assembled.model, tokenizer: tokenizer, initError: nil, plainError: plainError,
+                         warnings: warnings)
+        }
+        return Built(model: assembled.model, tokenizer: tokenizer, initError: mean(assembled.matrixErrors.map(\.initError)),
+                     plainError: plainError, matrixErrors: assembled.matrixErrors)
+    }
+
+    /// The model of `source` as `config`'s quantization and `lora` sections describe it: each
+    /// linear quantized with its start (`StartPlan`) or kept fp32 with a gaussian adapter on the
+    /// targets. No validation and no tokenizer: what `build` and the benchmarks' (and tests')
+    /// random-weight fixtures share.
+    public static func assemble(_ config: RunConfig, source: CheckpointSource,
+                                group: ProcessGroup = .single) throws -> Assembled {
         let lora = config.lora
-        if config.quantization == nil && lora.initialization.isLoftQ {  // (adapter: fine on an fp32 base)
-            throw TrainingError.invalidValue(file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
+        let plan = config.quantization.map { StartPlan(config, quantization: $0, layers: source.config.layers) }
+        var shared: [String: StartPlan.Start] = [:]
+        if let plan, group.size > 1 {
+            for (timed, matrix) in zip(try plan.startAll(source: source, group: group), plan.matrices) {
+                shared[HuggingFaceNames.modulePath(layer: matrix.layer, matrix.module)] = timed.start
+            }
         }
         let root = RandomState(seed: config.training.seed)
-        let layers = source.config.layers
-        var initErrors: [Double] = [], plainErrors: [Double] = [], matrixErrors: [MatrixInitError] = []
-        let shared = group.size > 1 && config.quantization != nil ? try sharedStart(config, source: source, group: group) : [:]
+        var matrixErrors: [MatrixInitError] = []
         let model = try LlamaModel(checkpoint: source) { layer, module, weight -> LinearLayer in
             let name = HuggingFaceNames.modulePath(layer: layer, module)  // names the RNG stream
-            let shape = weight.shape
-            let isTarget = lora.targetModules.contains(module)
-            guard config.quantization != nil else {
-                guard isTarget else { return Linear(weight: weight) }
+            guard let plan else {
+                guard lora.targetModules.contains(module) else { return Linear(weight: weight) }
                 var rng = root.split("gaussian").split(name)  // (replaced by lora.adapter's factors with init: adapter)
-                let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: lora.rank, rng: &rng)
-                return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
+                let (a, b) = LoRALinear.gaussianInit(in: weight.shape[1], out: weight.shape[0], rank: lora.rank, rng: &rng)
+                return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha,
+                                  dropout: lora.dropout)
             }
-            let start = try shared[name] ?? quantizedStart(config, layer: layer, module: module, weight: weight.data, shape: shape,
-                                                            layers: layers, root: root)
-            let result: LoftQ.Result
+            let start = try shared[name] ?? plan.start(layer: layer, module: module, weight: weight.data, shape: weight.shape)
             switch start {
-            case .frozen(let quantized): return QuantizedLinear(weight: quantized)
-            case .adapted(let adapted): result = adapted
+            case .frozen(let quantized):
+                return QuantizedLinear(weight: quantized)
+            case .adapted(let result):
+                matrixErrors.append(MatrixInitError(
+                    layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
+                return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
+                                  rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
             }
-            initErrors.append(result.error)
-            plainErrors.append(result.plainError)
-            matrixErrors.append(MatrixInitError(layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
-            return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
-                              rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
         }
-        let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
-        if lora.initialization == .adapter {
-            // The errors above belong to QLoRA's start, which the adapter replaces: only the plain
-            // quantization error still describes this model.
-            let warnings = try continueFromAdapter(config, file: file, model: model)
-            return Built(model: model, tokenizer: tokenizer, initError: nil, plainError: mean(plainErrors), warnings: warnings)
-        }
-        return Built(model: model, tokenizer: tokenizer, initError: mean(initErrors), plainError: mean(plainErrors),
-                     matrixErrors: matrixErrors)
-    }
-
-    /// How one linear of a quantized run starts.
-    enum QuantizedStart {
-        /// Not a target: the quantized weight alone.
-        case frozen(QuantizedTensor)
-        /// A target: quantized base and adapter (LoftQ or QLoRA's init), with its errors.
-        case adapted(LoftQ.Result)
-    }
-
-    /// The start of linear `module` of `layer` (its RNG stream is named by the module path, so the
-    /// result does not depend on which rank computes it).
-    static func quantizedStart(_ config: RunConfig, layer: Int, module: LinearModule, weight: [Float], shape: [Int],
-                               layers: Int, root: RandomState) throws -> QuantizedStart {
-        let lora = config.lora
-        guard let quantization = config.quantization else { preconditionFailure("quantizedStart needs a quantization section") }
-        let options = LoftQ.Options(codebook: quantization.spec.codebook(layer: layer, of: layers),
-                                    blockSize: quantization.blockSize, doubleQuant: quantization.doubleQuant,
-                                    rank: lora.rank, alpha: lora.alpha, iterations: lora.loftqIters)
-        guard lora.targetModules.contains(module) else {
-            return .frozen(QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
-                                           doubleQuant: options.doubleQuant))
-        }
-        return .adapted(try lora.initialization.start(weight: weight, shape: shape, options: options, layer: layer, module: module,
-                                                      root: root))
+        return Assembled(model: model, matrixErrors: matrixErrors)
     }
 
     /// A `loft quantize` folder: its adapter must agree with the `lora` section; it is attached
@@ -133,24 +133,26 @@ public enum ModelBuilder {
     /// naming every differing key (`whose`: "the folder's", "the adapter's").
     static func checkAdapter(_ adapter: AdapterConfig, matches config: RunConfig, file: String, whose: String,
                              detail: String) throws {
+        let lora = config.lora
         var differing: [String] = []
-        if adapter.r != config.lora.rank { differing.append("lora.rank (\(config.lora.rank) vs \(whose) \(adapter.r))") }
-        if adapter.loraAlpha != config.lora.alpha { differing.append("lora.alpha (\(config.lora.alpha) vs \(whose) \(adapter.loraAlpha))") }
-        if Set(AdapterFiles.modules(adapter)) != Set(config.lora.targetModules) {
+        if adapter.r != lora.rank { differing.append("lora.rank (\(lora.rank) vs \(whose) \(adapter.r))") }
+        if adapter.loraAlpha != lora.alpha { differing.append("lora.alpha (\(lora.alpha) vs \(whose) \(adapter.loraAlpha))") }
+        if Set(AdapterFiles.modules(adapter)) != Set(lora.targetModules) {
             differing.append("lora.target_modules (\(whose): \(adapter.targetModules.sorted().joined(separator: ", ")))")
         }
-        if !differing.isEmpty { throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: detail) }
+        if !differing.isEmpty {
+            throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: detail)
+        }
     }
 }
 
-extension LoRAInitialization {
-    /// The start of one linear (`layer`, `module`) — its quantized base and adapter — with its
-    /// random stream split from `root` by the initialization and the module path: `loft train` and
-    /// `loft quantize` both start a matrix here, so their streams cannot drift apart, and the
-    /// result does not depend on which rank computes it.
-    func start(weight: [Float], shape: [Int], options: LoftQ.Options, layer: Int, module: LinearModule,
-               root: RandomState) throws -> LoftQ.Result {
-        var rng = root.split(rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
-        return try run(weight: weight, shape: shape, options: options, rng: &rng)
+extension StartPlan {
+    /// The plan of a run: its quantization, `lora` section and seed (exact or randomized SVD
+    /// chosen automatically).
+    init(_ config: RunConfig, quantization: RunConfig.QuantizationSection, layers: Int) {
+        let lora = config.lora
+        self.init(spec: quantization.spec, layers: layers, rank: lora.rank, alpha: lora.alpha,
+                  iterations: lora.loftqIters, initialization: lora.initialization, targets: Set(lora.targetModules),
+                  svd: nil, root: RandomState(seed: config.training.seed))
     }
 }

@@ -151,7 +151,7 @@ final class QuantizedFolderTests: LoftTestCase {
 
         let out = dir.appendingPathComponent("quantized")
         let report = try LoftQuantizer.run(
-            source: try ModelLoader.openCheckpoint(dir.path), tokenizerPath: try ModelLoader.tokenizerPath(forModel: dir.path, explicit: nil),
+            source: try ModelFiles.openCheckpoint(dir.path), tokenizerPath: try ModelFiles.tokenizerPath(forModel: dir.path, explicit: nil),
             options: .init(spec: QuantizationSpec(bits: 3, doubleQuant: true), rank: 8, alpha: 8, iterations: 2), output: out)
         XCTAssertEqual(report.layerCodebooks, ["nf4", "nf4", "nf2", "nf2"])
         XCTAssertLessThan(report.averageInitError, report.averagePlainError)

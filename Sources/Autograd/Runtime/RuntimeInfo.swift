@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What this process computes with: the OpenBLAS kernel and threads, and the CPU's vector units.
 /// Printed by `loft --version` and `loft bench`, and written into run metadata.
@@ -23,7 +24,11 @@ public struct RuntimeInfo: Codable, Sendable {
     public let computeType: ComputeType
 
     /// How this process's BLAS kernel came about, as `BLASCoreSwitch` recorded it at start.
-    nonisolated(unsafe) public static var blasCoreSource = "picked by OpenBLAS"
+    public static var blasCoreSource: String {
+        get { recordedCoreSource.withLock { $0 } }
+        set { recordedCoreSource.withLock { $0 = newValue } }
+    }
+    private static let recordedCoreSource = Mutex("picked by OpenBLAS")
 
     /// The values for this process, with fp32 products.
     public static var current: RuntimeInfo { current(compute: .fp32) }

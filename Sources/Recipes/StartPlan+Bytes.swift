@@ -1,38 +1,8 @@
-import Autograd
 import Distributed
-import Formats
-import Llama
 import LoRA
 import Quantization
-import Training
 
-extension ModelBuilder {
-    /// The quantized start of every linear, computed once over the ranks: matrix i (in model
-    /// order) by rank i mod N, then each result broadcast from the rank that made it. Every rank
-    /// ends with the same bits as a single process computing them all.
-    static func sharedStart(_ config: RunConfig, source: CheckpointSource, group: ProcessGroup) throws -> [String: QuantizedStart] {
-        let c = source.config
-        let root = RandomState(seed: config.training.seed)
-        let matrices = (0..<c.layers).flatMap { layer in LinearModule.allCases.map { (layer, $0) } }
-        var mine: [Int: [UInt8]] = [:]
-        for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
-            let weight = try source.floats(.linear(layer: layer, module))
-            let start = try quantizedStart(config, layer: layer, module: module, weight: weight, shape: module.shape(in: c),
-                                           layers: c.layers, root: root)
-            var writer = ByteWriter()
-            writer.write(start)
-            mine[index] = writer.bytes
-        }
-        var result: [String: QuantizedStart] = [:]
-        for (bytes, (layer, module)) in zip(try group.exchange(mine, count: matrices.count), matrices) {
-            var reader = ByteReader(bytes: bytes)
-            result[HuggingFaceNames.modulePath(layer: layer, module)] = try reader.readStart()
-        }
-        return result
-    }
-}
-
-/// Little-endian bytes of a quantized start (to send it between ranks; never stored).
+/// Little-endian bytes of a matrix's start (to send it between ranks; never stored).
 struct ByteWriter {
     var bytes: [UInt8] = []
 
@@ -61,8 +31,9 @@ struct ByteWriter {
         }
     }
 
-    mutating func write(_ start: ModelBuilder.QuantizedStart) {
-        switch start {
+    mutating func write(_ timed: StartPlan.Timed) {
+        double(timed.seconds)
+        switch timed.start {
         case .frozen(let tensor):
             int(0)
             write(tensor)
@@ -112,30 +83,13 @@ struct ByteReader {
         return QuantizedTensor(shape: shape, codebook: codebook, blockSize: blockSize, codes: codes, scales: scales)
     }
 
-    mutating func readStart() throws -> ModelBuilder.QuantizedStart {
-        if try int() == 0 { return .frozen(try readTensor()) }
+    mutating func readTimed() throws -> StartPlan.Timed {
+        let seconds = try double()
+        if try int() == 0 { return StartPlan.Timed(start: .frozen(try readTensor()), seconds: seconds) }
         let quantized = try readTensor(), a = try floats(), b = try floats(), plainError = try double()
         let errors = try (0..<int()).map { _ in try double() }
-        return .adapted(LoftQ.Result(quantized: quantized, a: a, b: b, plainError: plainError, errors: errors, bestIteration: try int()))
-    }
-}
-
-extension LoftQuantizer {
-    /// Every matrix's result on every rank: each broadcast from the rank that computed it (i mod N).
-    static func gather(_ computed: [Int: (result: LoftQ.Result, seconds: Double)], count: Int,
-                       group: ProcessGroup) throws -> [Int: (result: LoftQ.Result, seconds: Double)] {
-        let mine = computed.mapValues { own -> [UInt8] in
-            var writer = ByteWriter()
-            writer.write(.adapted(own.result))
-            writer.double(own.seconds)
-            return writer.bytes
-        }
-        var all: [Int: (result: LoftQ.Result, seconds: Double)] = [:]
-        for (index, bytes) in try group.exchange(mine, count: count).enumerated() {
-            var reader = ByteReader(bytes: bytes)
-            guard case .adapted(let result) = try reader.readStart() else { preconditionFailure("a LoftQ result was expected") }
-            all[index] = (result, try reader.double())
-        }
-        return all
+        let result = LoftQ.Result(
+            quantized: quantized, a: a, b: b, plainError: plainError, errors: errors, bestIteration: try int())
+        return StartPlan.Timed(start: .adapted(result), seconds: seconds)
     }
 }
