@@ -27,14 +27,25 @@ let package = Package(
         .target(name: "Llama", dependencies: ["Autograd", "LoRA", "Quantization"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Support"]),
         .target(name: "Formats", dependencies: ["Autograd", "Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
-        .target(name: "Training", dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Yams"]),
+        .target(
+            name: "Training",
+            dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Yams"]),
         // MARK: - Recipes (what a command runs) and the executable
-        .target(name: "Recipes", dependencies: ["Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Support", "Yams"]),
+        .target(
+            name: "Recipes",
+            dependencies: [
+                "Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
+                "Support", "Yams",
+            ]),
         .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers"]),
-        .target(name: "Benchmarks", dependencies: ["Autograd", "Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Autograd", "Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
         .executableTarget(
             name: "LoftCLI",
-            dependencies: ["Recipes", "Benchmarks", "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Recipes", "Benchmarks", "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         // MARK: - Implementation details
@@ -50,12 +61,27 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "CKernels", "_TestSupport"]),
         .testTarget(name: "SupportTests", dependencies: ["Support", "_TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Autograd", "Quantization", "Support", "_TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["Autograd", "LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
+        .testTarget(
+            name: "LoRATests", dependencies: ["Autograd", "LoRA", "Llama", "Formats", "Quantization", "_TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Autograd", "Llama", "Formats", "Tokenizers", "_TestSupport"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Autograd", "Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport"]),
+        .testTarget(
+            name: "FormatsTests",
+            dependencies: [
+                "Autograd", "Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport",
+            ]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "_TestSupport", "CMallocCounter"]),
-        .testTarget(name: "RecipesTests", dependencies: ["Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Training", "_TestSupport"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: [
+                "Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization",
+                "Tokenizers", "_TestSupport", "CMallocCounter",
+            ]),
+        .testTarget(
+            name: "RecipesTests",
+            dependencies: [
+                "Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
+                "Training", "_TestSupport",
+            ]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd", "Support", "Formats", "_TestSupport"]),
     ],

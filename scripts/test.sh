@@ -2,6 +2,7 @@
 # The whole Loft test suite, in the release configuration (numeric tests are slow in debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/lint.sh                 # the formatter's 120 columns held (swift format lint --strict)
 swift build -c release --product loft
 .build/release/loft --version   # the CPU path the suite runs on
 swift test -c release --disable-swift-testing "$@"

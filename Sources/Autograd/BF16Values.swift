@@ -18,7 +18,8 @@ struct BF16Values {
         words.baseAddress.withMemoryRebound(to: UInt16.self, capacity: n) { bits in
             let outP = SendablePointer(bits)
             Parallel.forEach(n, costPerItem: 4) { range in
-                loft_bf16_round_bits(values.baseAddress! + range.lowerBound, outP.pointer + range.lowerBound, Int64(range.count))
+                loft_bf16_round_bits(
+                    values.baseAddress! + range.lowerBound, outP.pointer + range.lowerBound, Int64(range.count))
             }
         }
     }

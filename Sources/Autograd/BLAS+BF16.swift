@@ -33,8 +33,9 @@ public final class BF16PackedOperand {
         let storedTransposed: Int32 = (left ? transposed : !transposed) ? 1 : 0
         let panels = (rows + width - 1) / width
         Parallel.forEach(panels, costPerItem: 2 * width * depth) { range in
-            _ = loft_bf16_pack(1, operand, source.pointer, Int64(ld), storedTransposed, Int64(rows), Int64(depth),
-                               Int64(range.lowerBound), Int64(range.upperBound), out.pointer)
+            _ = loft_bf16_pack(
+                1, operand, source.pointer, Int64(ld), storedTransposed, Int64(rows), Int64(depth),
+                Int64(range.lowerBound), Int64(range.upperBound), out.pointer)
         }
     }
 
@@ -58,7 +59,8 @@ enum BF16Scratch {
             return free.remove(at: index)
         }
         if let kept { return kept }
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4 * count, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4 * count, alignment: 64).bindMemory(
+            to: UInt32.self, capacity: count)
         return (pointer, count)
     }
 
@@ -71,9 +73,13 @@ enum BF16Scratch {
 extension BLAS {
     /// `C = alpha·A·B + beta·C` from packed operands (A [m, k] left, B [k, n] right), C row-major
     /// with leading dimension `ldc`, split among the cores by columns (or rows when C is narrow).
-    public static func bf16gemm(alpha: Float = 1, packedA a: BF16PackedOperand, packedB b: BF16PackedOperand,
-                                beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        precondition(a.isLeft && !b.isLeft && a.depth == b.depth, "bf16gemm: A [\(a.rows), \(a.depth)] · B [\(b.depth), \(b.rows)]")
+    public static func bf16gemm(
+        alpha: Float = 1, packedA a: BF16PackedOperand, packedB b: BF16PackedOperand,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        precondition(
+            a.isLeft && !b.isLeft && a.depth == b.depth,
+            "bf16gemm: A [\(a.rows), \(a.depth)] · B [\(b.depth), \(b.rows)]")
         let (m, n, k) = (a.rows, b.rows, a.depth)
         if m == 0 || n == 0 { return }
         let (mr, nr) = (Int(loft_bf16_panel_width(0)), Int(loft_bf16_panel_width(1)))
@@ -86,19 +92,23 @@ extension BLAS {
         let parts = min(groups, BLAS.threads)
         Parallel.forEach(parts, costPerItem: 2 * m * n * k / max(1, parts)) { range in
             let first = Int64(groups * range.lowerBound / parts), last = Int64(groups * range.upperBound / parts)
-            _ = loft_gemm_bf16_packed(1, Int64(m), Int64(n), Int64(k), alpha, a.words, b.words, beta, cP.pointer, Int64(ldc),
-                                      byColumns ? 0 : first * Int64(mr), byColumns ? Int64(m) : last * Int64(mr),
-                                      byColumns ? first * Int64(nr) : 0, byColumns ? last * Int64(nr) : Int64(n))
+            _ = loft_gemm_bf16_packed(
+                1, Int64(m), Int64(n), Int64(k), alpha, a.words, b.words, beta, cP.pointer, Int64(ldc),
+                byColumns ? 0 : first * Int64(mr), byColumns ? Int64(m) : last * Int64(mr),
+                byColumns ? first * Int64(nr) : 0, byColumns ? last * Int64(nr) : Int64(n))
         }
     }
 
     /// The multi-threaded bf16 product of unpacked fp32 operands (what `sgemm(compute: .bf16)` runs at
     /// the top level): packs both once, then splits C. False when the kernel does not run here.
-    static func bf16gemmPacking(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    static func bf16gemmPacking(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
         guard let packedA = BF16PackedOperand(left: true, a, ld: lda, transposed: transposeA, rows: m, depth: k),
-              let packedB = BF16PackedOperand(left: false, b, ld: ldb, transposed: transposeB, rows: n, depth: k) else { return false }
+            let packedB = BF16PackedOperand(left: false, b, ld: ldb, transposed: transposeB, rows: n, depth: k)
+        else { return false }
         bf16gemm(alpha: alpha, packedA: packedA, packedB: packedB, beta: beta, c: c, ldc: ldc)
         return true
     }

@@ -34,8 +34,9 @@ extension BLAS {
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) -> Bool {
-        loft_gemm_bf16_on(vector ? 1 : 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k),
-                          alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)) != 0
+        loft_gemm_bf16_on(
+            vector ? 1 : 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k),
+            alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)) != 0
     }
 
     /// `value` rounded to the nearest bf16 (ties to even), as an fp32.

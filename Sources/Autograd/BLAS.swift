@@ -31,8 +31,10 @@ public enum BLAS {
         _ = singleThreaded
         let parts = min(workerLimit, Parallel.workerCount)
         if bf16, parts > 1, !Parallel.isActive, m > 1, m * n * k >= splitThreshold,
-           bf16gemmPacking(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+            bf16gemmPacking(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        {
             return
         }
         guard parts > 1, !Parallel.isActive, m * n * k >= splitThreshold, max(m, n) >= 2 * parts else {
@@ -44,38 +46,46 @@ public enum BLAS {
             Parallel.forEach(parts, costPerItem: splitThreshold) { range in
                 for part in range {
                     let (j0, j1) = (n * part / parts, n * (part + 1) / parts)
-                    call(bf16, transposeA, transposeB, m, j1 - j0, k, alpha, a, lda,
-                         transposeB ? b + j0 * ldb : b + j0, ldb, beta, cP.pointer + j0, ldc)
+                    call(
+                        bf16, transposeA, transposeB, m, j1 - j0, k, alpha, a, lda,
+                        transposeB ? b + j0 * ldb : b + j0, ldb, beta, cP.pointer + j0, ldc)
                 }
             }
         } else {  // row panels: A's rows and C's rows
             Parallel.forEach(parts, costPerItem: splitThreshold) { range in
                 for part in range {
                     let (i0, i1) = (m * part / parts, m * (part + 1) / parts)
-                    call(bf16, transposeA, transposeB, i1 - i0, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
-                         b, ldb, beta, cP.pointer + i0 * ldc, ldc)
+                    call(
+                        bf16, transposeA, transposeB, i1 - i0, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
+                        b, ldb, beta, cP.pointer + i0 * ldc, ldc)
                 }
             }
         }
     }
 
     @inline(__always)
-    private static func call(_ bf16: Bool, _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    private static func call(
+        _ bf16: Bool, _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         if bf16, m > 1,
-           loft_gemm_bf16_on(1, tA ? 1 : 0, tB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
-                             b, Int64(ldb), beta, c, Int64(ldc)) != 0 {
+            loft_gemm_bf16_on(
+                1, tA ? 1 : 0, tB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
+                b, Int64(ldb), beta, c, Int64(ldc)) != 0
+        {
             return
         }
         if m == 1 {
             // One row (a decoding step): sgemv reads B once; sgemm would first copy (pack) all of it.
-            cblas_sgemv(CblasRowMajor, tB ? CblasNoTrans : CblasTrans, Int32(tB ? n : k), Int32(tB ? k : n), alpha,
-                        b, Int32(ldb), a, Int32(tA ? lda : 1), beta, c, 1)
+            cblas_sgemv(
+                CblasRowMajor, tB ? CblasNoTrans : CblasTrans, Int32(tB ? n : k), Int32(tB ? k : n), alpha,
+                b, Int32(ldb), a, Int32(tA ? lda : 1), beta, c, 1)
             return
         }
-        cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// The number of cores one large product is split across (1 … `Parallel.workerCount`).

@@ -34,7 +34,9 @@ public final class FloatBuffer {
     /// A copy of `values`.
     public convenience init(_ values: [Float]) {
         self.init(uninitialized: values.count)
-        values.withUnsafeBufferPointer { if let source = $0.baseAddress { baseAddress.update(from: source, count: $0.count) } }
+        values.withUnsafeBufferPointer {
+            if let source = $0.baseAddress { baseAddress.update(from: source, count: $0.count) }
+        }
     }
 
     deinit { StepArena.give(baseAddress, capacity: capacity) }
@@ -57,7 +59,8 @@ public final class FloatBuffer {
 
     /// Calls `body` with the values to write.
     @inline(__always)
-    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R
+    {
         try body(UnsafeMutableBufferPointer(start: baseAddress, count: count))
     }
 }

@@ -27,7 +27,9 @@ public struct KeepMask: Sendable {
 
     /// `out[i] = x[i]·keep` where kept, `x[i]·0` where dropped, for i in `range` (the same values
     /// as multiplying by a Float mask of 0 / keep), 8 elements per mask byte.
-    public func apply(_ x: UnsafePointer<Float>, scale keep: Float, into out: UnsafeMutablePointer<Float>, range: Range<Int>) {
+    public func apply(
+        _ x: UnsafePointer<Float>, scale keep: Float, into out: UnsafeMutablePointer<Float>, range: Range<Int>
+    ) {
         forEachByte(range) { i, byte in
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * Self.factors(byte, keep)
             UnsafeMutableRawPointer(out + i).storeBytes(of: v, as: SIMD8<Float>.self)
@@ -37,9 +39,12 @@ public struct KeepMask: Sendable {
     }
 
     /// `dx[i] += t[i]·keep` where kept, `+= t[i]·0` where dropped, for i in `range`.
-    public func accumulate(_ t: UnsafePointer<Float>, scale keep: Float, into dx: UnsafeMutablePointer<Float>, range: Range<Int>) {
+    public func accumulate(
+        _ t: UnsafePointer<Float>, scale keep: Float, into dx: UnsafeMutablePointer<Float>, range: Range<Int>
+    ) {
         forEachByte(range) { i, byte in
-            let sum = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
+            let sum =
+                UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
                 + UnsafeRawPointer(t + i).loadUnaligned(as: SIMD8<Float>.self) * Self.factors(byte, keep)
             UnsafeMutableRawPointer(dx + i).storeBytes(of: sum, as: SIMD8<Float>.self)
         } single: { i in

@@ -16,7 +16,10 @@ public struct KernelOptions: Equatable, Sendable {
 
     /// Options from their values (by default none limits anything).
     public init(simdLimit: SIMDPath? = nil, bf16Kernel: Bool = true, workers: Int? = nil, dispatchPool: Bool = false) {
-        (self.simdLimit, self.bf16Kernel, self.workers, self.dispatchPool) = (simdLimit, bf16Kernel, workers, dispatchPool)
+        self.simdLimit = simdLimit
+        self.bf16Kernel = bf16Kernel
+        self.workers = workers
+        self.dispatchPool = dispatchPool
     }
 
     /// The options an environment asks for: `LOFT_SIMD=scalar|avx2|avx512`, `LOFT_BF16=off`,
@@ -25,7 +28,9 @@ public struct KernelOptions: Equatable, Sendable {
         var options = KernelOptions()
         options.simdLimit = environment["LOFT_SIMD"].flatMap { SIMDPath(rawValue: $0) }
         options.bf16Kernel = environment["LOFT_BF16"] != "off"
-        if let text = environment["LOFT_NUM_THREADS"], let count = Int(text), count >= 1 { options.workers = min(count, 1024) }
+        if let text = environment["LOFT_NUM_THREADS"], let count = Int(text), count >= 1 {
+            options.workers = min(count, 1024)
+        }
         options.dispatchPool = environment["LOFT_POOL"] == "dispatch"
         return options
     }

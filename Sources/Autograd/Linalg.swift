@@ -18,7 +18,7 @@ public enum Linalg {
         let k = min(m, n)
         var a = matrix
         var s = [Float](repeating: 0, count: k)
-        var lapackU = [Float](repeating: 0, count: n * k)   // → our Vᵀ [k, n]
+        var lapackU = [Float](repeating: 0, count: n * k)  // → our Vᵀ [k, n]
         var lapackVT = [Float](repeating: 0, count: k * m)  // → our U [m, k]
         var iwork = [Int32](repeating: 0, count: 8 * k)
         var (rowsL, colsL, lda, ldu, ldvt) = (Int32(n), Int32(m), Int32(n), Int32(n), Int32(k))
@@ -37,14 +37,17 @@ public enum Linalg {
     /// A randomized truncated SVD (range finder with `powerIterations` subspace iterations and
     /// `oversample` extra columns, then an exact SVD of the small projected matrix).
     /// reference: Halko, Martinsson & Tropp (2011), Algorithms 4.4 and 5.1
-    public static func randomizedSVD(_ matrix: [Float], rows m: Int, columns n: Int, rank: Int,
-                                     oversample: Int = 10, powerIterations: Int = 3,
-                                     rng: inout RandomState) throws -> SVD {
+    public static func randomizedSVD(
+        _ matrix: [Float], rows m: Int, columns n: Int, rank: Int,
+        oversample: Int = 10, powerIterations: Int = 3,
+        rng: inout RandomState
+    ) throws -> SVD {
         let width = min(rank + oversample, min(m, n))
         let omega = rng.normal(count: n * width)
         var q = try orthonormalColumns(product(matrix, omega, m: m, k: n, n: width), rows: m, columns: width)
         for _ in 0..<powerIterations {
-            let z = try orthonormalColumns(product(matrix, q, m: n, k: m, n: width, transposeA: true), rows: n, columns: width)
+            let z = try orthonormalColumns(
+                product(matrix, q, m: n, k: m, n: width, transposeA: true), rows: n, columns: width)
             q = try orthonormalColumns(product(matrix, z, m: m, k: n, n: width), rows: m, columns: width)
         }
         let small = product(q, matrix, m: width, k: m, n: n, transposeA: true)  // Qᵀ M [width, n]
@@ -63,14 +66,16 @@ public enum Linalg {
     }
 
     /// `op(A)·B` for row-major A ([m, k], or [k, m] when `transposeA`) and B [k, n] → [m, n].
-    public static func product(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transposeA: Bool = false) -> [Float] {
+    public static func product(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transposeA: Bool = false) -> [Float]
+    {
         var c = [Float](repeating: 0, count: m * n)
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
-                    BLAS.sgemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
-                               a: ap.baseAddress!, lda: transposeA ? m : k, b: bp.baseAddress!, ldb: n,
-                               c: cp.baseAddress!, ldc: n)
+                    BLAS.sgemm(
+                        transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
+                        a: ap.baseAddress!, lda: transposeA ? m : k, b: bp.baseAddress!, ldb: n,
+                        c: cp.baseAddress!, ldc: n)
                 }
             }
         }

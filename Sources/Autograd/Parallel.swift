@@ -19,7 +19,11 @@ public enum Parallel {
     /// The CPUs this process may run on.
     public static let availableCPUs: Int = {
         let allowed = Int(loft_available_cpus())
-        return max(1, allowed > 0 ? min(allowed, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
+        return max(
+            1,
+            allowed > 0
+                ? min(allowed, ProcessInfo.processInfo.activeProcessorCount)
+                : ProcessInfo.processInfo.activeProcessorCount)
     }()
 
     /// Set at start by `KernelOptions.apply` (0: the available CPUs), read by every region.
@@ -39,7 +43,9 @@ public enum Parallel {
     /// next call, so a region's chunks allocate nothing once warm, whichever threads run them).
     /// `body` must not ask for the thread's scratch again.
     public static func withThreadScratch<R>(zeros count: Int, _ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
-        guard let scratch = loft_thread_scratch(Int(count)) else { fatalError("out of memory for \(count) floats of thread scratch") }
+        guard let scratch = loft_thread_scratch(Int(count)) else {
+            fatalError("out of memory for \(count) floats of thread scratch")
+        }
         scratch.update(repeating: 0, count: count)
         return body(UnsafeMutableBufferPointer(start: scratch, count: count))
     }
@@ -55,7 +61,9 @@ public enum Parallel {
         if count <= 0 { return }
         let workers = workerCount
         if workers == 1 || count == 1 || count * costPerItem < 32_768
-            || !regionRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            || !regionRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+                .exchanged
+        {
             body(0..<count)
             return
         }
@@ -68,9 +76,11 @@ public enum Parallel {
                 return
             }
             withUnsafeMutablePointer(to: &region) { pointer in
-                loft_pool_run(Int64(chunks), Int32(workers), { context, chunk in
-                    context!.assumingMemoryBound(to: Region.self).pointee.run(chunk: Int(chunk))
-                }, pointer)
+                loft_pool_run(
+                    Int64(chunks), Int32(workers),
+                    { context, chunk in
+                        context!.assumingMemoryBound(to: Region.self).pointee.run(chunk: Int(chunk))
+                    }, pointer)
             }
         }
     }

@@ -18,8 +18,9 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
 
     /// A stream resumed from saved state words.
     public init(words: [UInt64]) {
-        precondition(words.count == 4 && words.contains { $0 != 0 },
-                     "RandomState: need 4 state words, not all zero")
+        precondition(
+            words.count == 4 && words.contains { $0 != 0 },
+            "RandomState: need 4 state words, not all zero")
         self.words = words
     }
 
@@ -45,7 +46,9 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
     public mutating func keepMask(count: Int, dropProbability p: Float) -> KeepMask {
         var (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
         var bits = [UInt64](repeating: 0, count: (count + 63) / 64)
-        for i in 0..<count where Self.uniform(Self.advance(&s0, &s1, &s2, &s3)) >= p { bits[i >> 6] |= 1 << UInt64(i & 63) }
+        for i in 0..<count where Self.uniform(Self.advance(&s0, &s1, &s2, &s3)) >= p {
+            bits[i >> 6] |= 1 << UInt64(i & 63)
+        }
         (words[0], words[1], words[2], words[3]) = (s0, s1, s2, s3)
         return KeepMask(words: bits, count: count)
     }
@@ -55,7 +58,9 @@ public struct RandomState: RandomNumberGenerator, Codable, Equatable, Sendable {
 
     /// One xoshiro256** step on the four state words: returns the output, advances the state.
     @inline(__always)
-    private static func advance(_ s0: inout UInt64, _ s1: inout UInt64, _ s2: inout UInt64, _ s3: inout UInt64) -> UInt64 {
+    private static func advance(_ s0: inout UInt64, _ s1: inout UInt64, _ s2: inout UInt64, _ s3: inout UInt64)
+        -> UInt64
+    {
         let result = rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
         s2 ^= s0

@@ -14,8 +14,10 @@ public enum RowKernels {
     /// Σ exp(x[j] − shift) over `count` values, in double; writes each exp(x[j] − shift) to `out`
     /// when given (`out` may be `x`). `path` overrides the SIMD path (tests).
     @inline(__always)
-    public static func expSum(_ x: UnsafePointer<Float>, count: Int, shift: Float, writingTo out: UnsafeMutablePointer<Float>?,
-                              path: SIMDPath? = nil) -> Double {
+    public static func expSum(
+        _ x: UnsafePointer<Float>, count: Int, shift: Float, writingTo out: UnsafeMutablePointer<Float>?,
+        path: SIMDPath? = nil
+    ) -> Double {
         loft_row_exp_sum(path?.cValue ?? loft_simd_active(), x, Int64(count), shift, out)
     }
 
@@ -24,10 +26,13 @@ public enum RowKernels {
     /// read once (`CKernels/dense_gemv.c`; decoding's small products). `beta` = 0 never reads y.
     /// `path` overrides the SIMD path (tests); false, writing nothing, where the CPU lacks it.
     @inline(__always) @discardableResult
-    public static func denseRows(_ w: UnsafePointer<Float>, ldw: Int, in count: Int, outputs: Range<Int>,
-                                 x: UnsafePointer<Float>, ldx: Int, batch: Int, alpha: Float = 1, beta: Float = 0,
-                                 y: UnsafeMutablePointer<Float>, ldy: Int, path: SIMDPath? = nil) -> Bool {
-        loft_dense_gemv(path?.cValue ?? loft_simd_active(), w, Int64(ldw), Int64(count), Int64(outputs.lowerBound),
-                            Int64(outputs.upperBound), x, Int64(ldx), Int64(batch), alpha, beta, y, Int64(ldy)) != 0
+    public static func denseRows(
+        _ w: UnsafePointer<Float>, ldw: Int, in count: Int, outputs: Range<Int>,
+        x: UnsafePointer<Float>, ldx: Int, batch: Int, alpha: Float = 1, beta: Float = 0,
+        y: UnsafeMutablePointer<Float>, ldy: Int, path: SIMDPath? = nil
+    ) -> Bool {
+        loft_dense_gemv(
+            path?.cValue ?? loft_simd_active(), w, Int64(ldw), Int64(count), Int64(outputs.lowerBound),
+            Int64(outputs.upperBound), x, Int64(ldx), Int64(batch), alpha, beta, y, Int64(ldy)) != 0
     }
 }

@@ -44,7 +44,8 @@ public final class GradientNode {
 /// Recording ops and running reverse mode.
 public enum Tape {
     /// An op's backward: `(outputGrad, inputs, needsInputGrad)`; see `GradientNode`.
-    public typealias Backward = (_ outputGrad: UnsafeBufferPointer<Float>, _ inputs: [Tensor], _ needsInputGrad: [Bool]) -> Void
+    public typealias Backward = (_ outputGrad: UnsafeBufferPointer<Float>, _ inputs: [Tensor], _ needsInputGrad: [Bool])
+        -> Void
 
     /// The output tensor of an op: records `backward` when any input requires a gradient.
     /// - Parameters:

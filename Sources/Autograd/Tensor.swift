@@ -34,7 +34,8 @@ public final class Tensor {
         set {
             precondition(newValue.count == count, "Tensor.data: \(newValue.count) values for shape \(shape)")
             guard let slot else { (storage, valuesReleased) = (.array(newValue), false); return }
-            _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(from: newValue)
+            _ = UnsafeMutableBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]).initialize(
+                from: newValue)
         }
     }
 
@@ -69,7 +70,9 @@ public final class Tensor {
     /// Calls `body` with the values, without copying (in an arena: a pointer into it).
     @inline(__always)
     public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        if let slot { return try body(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)])) }
+        if let slot {
+            return try body(UnsafeBufferPointer(rebasing: slot.arena.values[slot.offset..<(slot.offset + count)]))
+        }
         if let storage { return try storage.withUnsafeBufferPointer(body) }
         if valuesReleased, let recomputation { return try recomputation().withUnsafeBufferPointer(body) }
         return try body(UnsafeBufferPointer(start: nil, count: 0))
@@ -107,19 +110,26 @@ public final class Tensor {
 
     /// Moves this trainable tensor's values into `arena` at `offset` (used by `ParameterArena`).
     func move(into arena: ParameterArena, offset: Int) {
-        precondition(slot == nil && requiresGrad && node == nil, "ParameterArena: only trainable leaves outside an arena move in")
+        precondition(
+            slot == nil && requiresGrad && node == nil, "ParameterArena: only trainable leaves outside an arena move in"
+        )
         let values = UnsafeMutableBufferPointer(rebasing: arena.values[offset..<(offset + count)])
         storage?.withUnsafeBufferPointer { _ = values.initialize(fromContentsOf: $0) }
         let region = UnsafeMutableBufferPointer(rebasing: arena.grads[offset..<(offset + count)])
-        if let storedGrad { storedGrad.withUnsafeBufferPointer { _ = region.initialize(fromContentsOf: $0) } } else { region.update(repeating: 0) }
+        if let storedGrad {
+            storedGrad.withUnsafeBufferPointer { _ = region.initialize(fromContentsOf: $0) }
+        } else {
+            region.update(repeating: 0)
+        }
         (storage, storedGrad, slot) = (nil, nil, (arena, offset))
     }
 
     /// A leaf tensor holding `data` with the given `shape`.
     public init(_ data: [Float], shape: [Int], requiresGrad: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
-        precondition(data.count == shape.product,
-                     "Tensor: \(data.count) values do not fill shape \(shape)")
+        precondition(
+            data.count == shape.product,
+            "Tensor: \(data.count) values do not fill shape \(shape)")
         storage = .array(data)
         count = data.count
         self.shape = shape
@@ -138,8 +148,9 @@ public final class Tensor {
 
     /// An op output; `node` is set when any input requires a gradient.
     init(_ data: FloatBuffer, shape: [Int], node: GradientNode?) {
-        precondition(data.count == shape.product,
-                     "Tensor: \(data.count) values do not fill shape \(shape)")
+        precondition(
+            data.count == shape.product,
+            "Tensor: \(data.count) values do not fill shape \(shape)")
         storage = .buffer(data)
         count = data.count
         self.shape = shape
@@ -154,8 +165,9 @@ public final class Tensor {
 
     /// A tensor with every element equal to `value`.
     public static func full(_ value: Float, shape: [Int], requiresGrad: Bool = false) -> Tensor {
-        Tensor([Float](repeating: value, count: shape.product), shape: shape,
-               requiresGrad: requiresGrad)
+        Tensor(
+            [Float](repeating: value, count: shape.product), shape: shape,
+            requiresGrad: requiresGrad)
     }
 
     /// A 0-dimensional tensor.
@@ -185,7 +197,9 @@ public final class Tensor {
     /// The body receives a buffer of `count` elements that it must *accumulate* into.
     @inline(__always)
     public func accumulateGrad(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
-        if let slot { return body(UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)])) }
+        if let slot {
+            return body(UnsafeMutableBufferPointer(rebasing: slot.arena.grads[slot.offset..<(slot.offset + count)]))
+        }
         let gradient = storedGrad ?? FloatBuffer(zeros: count)
         storedGrad = gradient
         gradient.withUnsafeMutableBufferPointer { body($0) }
@@ -212,7 +226,10 @@ public final class Tensor {
         guard requiresGrad else { return }
         if slot == nil && storedGrad == nil { storedGrad = FloatBuffer(copying: gradient); return }
         accumulateGrad { dst in
-            let (d, src) = (SendablePointer(dst.baseAddress!), SendablePointer(UnsafeMutablePointer(mutating: gradient.baseAddress!)))
+            let (d, src) = (
+                SendablePointer(dst.baseAddress!),
+                SendablePointer(UnsafeMutablePointer(mutating: gradient.baseAddress!))
+            )
             Parallel.forEach(dst.count, costPerItem: 1) { range in
                 for i in range { d.pointer[i] += src.pointer[i] }
             }

@@ -39,20 +39,26 @@ public enum DecodeBenchmark {
     /// Decodes `decoded` tokens after a `prompt`-token prefill, `runs` times per batch size.
     /// `modelPath` (a GGUF, HF folder, …) is quantized to `options.bits` like a training run;
     /// without it `options.config` gets random weights. The model decodes as `execution` says.
-    public static func run(_ options: ModelBenchmark.Options, modelPath: String?, batches: [Int], prompt: Int, decoded: Int,
-                           runs: Int, execution: ExecutionOptions = .fp32) throws -> Report {
-        guard (1...10_000).contains(runs) else { throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000") }
+    public static func run(
+        _ options: ModelBenchmark.Options, modelPath: String?, batches: [Int], prompt: Int, decoded: Int,
+        runs: Int, execution: ExecutionOptions = .fp32
+    ) throws -> Report {
+        guard (1...10_000).contains(runs) else {
+            throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000")
+        }
         guard !batches.isEmpty, batches.allSatisfy({ (1...256).contains($0) }) else {
             throw BenchmarkError.invalidFlag(name: "--batches", detail: "\(batches); expected sizes in 1...256")
         }
         let buildStart = Stopwatch.now()
-        let source: CheckpointSource = try modelPath.map { try ModelFiles.openCheckpoint($0) }
+        let source: CheckpointSource =
+            try modelPath.map { try ModelFiles.openCheckpoint($0) }
             ?? RandomCheckpoint(config: options.config, seed: options.seed)
         let model = try ModelBenchmark.buildModel(options, source: source)
         let buildSeconds = Stopwatch.now() - buildStart
         let c = model.config
         guard prompt >= 1, decoded >= 1, prompt + decoded <= c.maxSequenceLength else {
-            throw BenchmarkError.invalidFlag(name: "--prompt/--tokens", detail: "\(prompt) + \(decoded) must fit \(c.maxSequenceLength) positions")
+            throw BenchmarkError.invalidFlag(
+                name: "--prompt/--tokens", detail: "\(prompt) + \(decoded) must fit \(c.maxSequenceLength) positions")
         }
         let bytes = weightBytesPerStep(model)
         var rng = RandomState(seed: options.seed).split("decode-tokens")
@@ -62,8 +68,9 @@ public enum DecodeBenchmark {
             let rates: [Double] = (0...runs).map { _ in
                 for cache in caches {
                     cache.reset()
-                    _ = model.forward(tokens: (0..<prompt).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }, cache: cache,
-                                      execution: execution)
+                    _ = model.forward(
+                        tokens: (0..<prompt).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }, cache: cache,
+                        execution: execution)
                 }
                 var next = (0..<batch).map { _ in Int32(rng.next() % UInt64(c.vocabularySize)) }
                 let seconds = Stopwatch.time {
@@ -74,19 +81,24 @@ public enum DecodeBenchmark {
                 }
                 return Double(batch * decoded) / seconds
             }.dropFirst().map { $0 }
-            rows.append(Row(batch: batch, tokensPerSecond: Summary(rates), memoryBoundTokensPerSecond: 0, fractionOfBound: 0))
+            rows.append(
+                Row(batch: batch, tokensPerSecond: Summary(rates), memoryBoundTokensPerSecond: 0, fractionOfBound: 0))
         }
         // Peak RSS before the bandwidth probe, whose buffer is not the model's.
         let peak = ProcessMemory.peakResidentBytes
         let bandwidth = Summary((0..<5).map { _ in memoryBandwidth() })
         rows = rows.map { row in
             let bound = bandwidth.median * 1e9 / Double(bytes) * Double(row.batch)
-            return Row(batch: row.batch, tokensPerSecond: row.tokensPerSecond, memoryBoundTokensPerSecond: bound,
-                       fractionOfBound: row.tokensPerSecond.median / bound)
+            return Row(
+                batch: row.batch, tokensPerSecond: row.tokensPerSecond, memoryBoundTokensPerSecond: bound,
+                fractionOfBound: row.tokensPerSecond.median / bound)
         }
-        return Report(model: modelPath ?? "random \(c.dim)×\(c.layers)", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
-                      weightBytesPerStep: bytes, dramGBPerSecond: bandwidth, promptTokens: prompt, decodedTokens: decoded, rows: rows,
-                      peakRSSBytes: peak, buildSeconds: buildSeconds, runtime: .current(compute: execution.compute))
+        return Report(
+            model: modelPath ?? "random \(c.dim)×\(c.layers)", bits: options.bits.map { "nf\($0)" } ?? "none",
+            rank: options.rank,
+            weightBytesPerStep: bytes, dramGBPerSecond: bandwidth, promptTokens: prompt, decodedTokens: decoded,
+            rows: rows,
+            peakRSSBytes: peak, buildSeconds: buildSeconds, runtime: .current(compute: execution.compute))
     }
 
     /// The index of the largest of `logits[row·width ..< (row+1)·width]`.

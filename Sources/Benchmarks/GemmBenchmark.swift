@@ -31,9 +31,11 @@ public enum GemmBenchmark {
 
     /// Runs every shape at every thread count and compute type, B stored both ways, `runs` timed
     /// repetitions each.
-    public static func run(shapes: [(m: Int, k: Int, n: Int)] = defaultShapes,
-                           threadCounts: [Int] = [1, 2], computeTypes: [ComputeType] = availableComputeTypes,
-                           runs: Int = 5) -> [Result] {
+    public static func run(
+        shapes: [(m: Int, k: Int, n: Int)] = defaultShapes,
+        threadCounts: [Int] = [1, 2], computeTypes: [ComputeType] = availableComputeTypes,
+        runs: Int = 5
+    ) -> [Result] {
         var rng = RandomState(seed: 0)
         var results: [Result] = []
         for shape in shapes {
@@ -41,25 +43,32 @@ public enum GemmBenchmark {
             let b = rng.uniform(count: shape.k * shape.n, low: -1, high: 1)
             var c = [Float](repeating: 0, count: shape.m * shape.n)
             let flops = 2.0 * Double(shape.m) * Double(shape.n) * Double(shape.k)
-            for transposeB in [false, true] { for compute in computeTypes { for threads in threadCounts {
-                let rates: [Double] = BLAS.withThreads(threads) {
-                    (0...runs).map { _ in
-                        let seconds = Stopwatch.time {
-                            c.withUnsafeMutableBufferPointer { cp in
-                                BLAS.sgemm(transposeA: false, transposeB: transposeB, m: shape.m,
-                                           n: shape.n, k: shape.k, a: a, lda: shape.k, b: b,
-                                           ldb: transposeB ? shape.k : shape.n, c: cp.baseAddress!, ldc: shape.n,
-                                           compute: compute)
-                            }
+            for transposeB in [false, true] {
+                for compute in computeTypes {
+                    for threads in threadCounts {
+                        let rates: [Double] = BLAS.withThreads(threads) {
+                            (0...runs).map { _ in
+                                let seconds = Stopwatch.time {
+                                    c.withUnsafeMutableBufferPointer { cp in
+                                        BLAS.sgemm(
+                                            transposeA: false, transposeB: transposeB, m: shape.m,
+                                            n: shape.n, k: shape.k, a: a, lda: shape.k, b: b,
+                                            ldb: transposeB ? shape.k : shape.n, c: cp.baseAddress!, ldc: shape.n,
+                                            compute: compute)
+                                    }
+                                }
+                                return flops / seconds / 1e9
+                            }.dropFirst().map { $0 }  // the first run warms caches and thread pools
                         }
-                        return flops / seconds / 1e9
-                    }.dropFirst().map { $0 }  // the first run warms caches and thread pools
+                        let summary = Summary(rates)
+                        results.append(
+                            Result(
+                                m: shape.m, k: shape.k, n: shape.n, transposeB: transposeB, threads: threads,
+                                compute: compute, gflopsMedian: summary.median, gflopsMin: summary.min,
+                                gflopsMax: summary.max, runs: runs))
+                    }
                 }
-                let summary = Summary(rates)
-                results.append(Result(m: shape.m, k: shape.k, n: shape.n, transposeB: transposeB, threads: threads,
-                                      compute: compute, gflopsMedian: summary.median, gflopsMin: summary.min,
-                                      gflopsMax: summary.max, runs: runs))
-            } } }
+            }
         }
         return results
     }

@@ -16,7 +16,9 @@ public enum DequantBenchmark {
     /// quantization), each path in `paths` (default: all this CPU has), 1 and 2 threads, `runs`
     /// timed runs after a warm-up.
     public static func run(runs: Int, paths: [SIMDPath] = SIMDPath.supported) throws -> [Row] {
-        guard runs >= 1 && runs <= 10_000 else { throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000") }
+        guard runs >= 1 && runs <= 10_000 else {
+            throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000")
+        }
         var rng = RandomState(seed: 3)
         let shape = [4096, 4096]
         let weight = rng.uniform(count: shape.product, low: -0.05, high: 0.05)
@@ -42,8 +44,10 @@ public enum DequantBenchmark {
                             }
                             return Double(q.count * 4) / seconds / 1e9
                         }.dropFirst().map { $0 }
-                        rows.append(Row(codebook: codebook.name, doubleQuant: doubleQuant, path: path, threads: threads,
-                                        gbPerSecond: Summary(rates)))
+                        rows.append(
+                            Row(
+                                codebook: codebook.name, doubleQuant: doubleQuant, path: path, threads: threads,
+                                gbPerSecond: Summary(rates)))
                     }
                 }
             }
@@ -60,10 +64,16 @@ public enum LoftQBenchmark {
     }
 
     /// Runs `shapes` (`OUTxIN`, comma-separated) with `svd` (exact, randomized or both).
-    public static func run(shapes: String, iterations: Int, rank: Int, svd: String, runs: Int,
-                           onRow: (Row) -> Void = { _ in }) throws -> [Row] {
-        guard (1...100).contains(iterations) else { throw BenchmarkError.invalidFlag(name: "--iterations", detail: "\(iterations); expected 1...100") }
-        guard (1...10_000).contains(runs) else { throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000") }
+    public static func run(
+        shapes: String, iterations: Int, rank: Int, svd: String, runs: Int,
+        onRow: (Row) -> Void = { _ in }
+    ) throws -> [Row] {
+        guard (1...100).contains(iterations) else {
+            throw BenchmarkError.invalidFlag(name: "--iterations", detail: "\(iterations); expected 1...100")
+        }
+        guard (1...10_000).contains(runs) else {
+            throw BenchmarkError.invalidFlag(name: "--runs", detail: "\(runs); expected 1...10000")
+        }
         guard ["exact", "randomized", "both"].contains(svd) else {
             throw BenchmarkError.invalidFlag(name: "--svd", detail: "\(svd); expected exact, randomized or both")
         }
@@ -71,10 +81,12 @@ public enum LoftQBenchmark {
         for spec in shapes.split(separator: ",") {
             let parts = spec.split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2, parts.allSatisfy({ (1...65_536).contains($0) }) else {
-                throw BenchmarkError.invalidFlag(name: "--shapes", detail: "bad shape \(spec); expected OUTxIN with sizes in 1...65536")
+                throw BenchmarkError.invalidFlag(
+                    name: "--shapes", detail: "bad shape \(spec); expected OUTxIN with sizes in 1...65536")
             }
             guard (1...min(parts[0], parts[1])).contains(rank) else {
-                throw BenchmarkError.invalidFlag(name: "--rank", detail: "\(rank); expected 1...\(min(parts[0], parts[1])) for \(spec)")
+                throw BenchmarkError.invalidFlag(
+                    name: "--rank", detail: "\(rank); expected 1...\(min(parts[0], parts[1])) for \(spec)")
             }
             parsed.append(parts)
         }
@@ -83,9 +95,12 @@ public enum LoftQBenchmark {
         for parts in parsed {
             var rng = RandomState(seed: 7)
             let weight = rng.normal(count: parts[0] * parts[1], std: 0.02)
-            let methods: [(String, LoftQ.SVDMethod)] = [("exact", .exact), ("randomized", .randomized(oversample: 10, powerIterations: 3))]
+            let methods: [(String, LoftQ.SVDMethod)] = [
+                ("exact", .exact), ("randomized", .randomized(oversample: 10, powerIterations: 3)),
+            ]
             for (name, method) in methods where svd == "both" || svd == name {
-                let options = LoftQ.Options(codebook: .nf4, rank: rank, alpha: Float(rank), iterations: iterations, svd: method)
+                let options = LoftQ.Options(
+                    codebook: .nf4, rank: rank, alpha: Float(rank), iterations: iterations, svd: method)
                 var times: [Double] = []
                 var last: LoftQ.Result?
                 for _ in 0..<runs {
@@ -95,8 +110,9 @@ public enum LoftQBenchmark {
                     times.append(Stopwatch.now() - start)
                 }
                 guard let result = last else { continue }
-                let row = Row(rows: parts[0], columns: parts[1], svd: name, seconds: Summary(times), error: result.error,
-                              plainError: result.plainError)
+                let row = Row(
+                    rows: parts[0], columns: parts[1], svd: name, seconds: Summary(times), error: result.error,
+                    plainError: result.plainError)
                 rows.append(row)
                 onRow(row)
             }

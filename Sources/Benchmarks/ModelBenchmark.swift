@@ -74,11 +74,14 @@ public enum ModelBenchmark {
     }
 
     /// Forward FLOPs of `tokens` tokens in sequences of `t`: linears, lm_head, attention (QKᵀ and PV, full square).
-    static func forwardFlops(_ c: LlamaConfig, batch: Int, sequence t: Int, rank: Int) -> (frozen: Double, lora: Double) {
+    static func forwardFlops(_ c: LlamaConfig, batch: Int, sequence t: Int, rank: Int) -> (frozen: Double, lora: Double)
+    {
         let tokens = Double(batch * t)
         let linear = Double(c.layers) * Double(2 * c.dim * c.qDim + 2 * c.dim * c.kvDim + 3 * c.dim * c.hiddenDim)
         let attention = Double(c.layers) * 4 * Double(batch) * Double(t) * Double(t) * Double(c.dim)
-        let lora = Double(c.layers) * Double(rank) * Double(4 * c.dim + 2 * c.kvDim + 2 * c.dim + 3 * (c.dim + c.hiddenDim)) * 2 * tokens
+        let lora =
+            Double(c.layers) * Double(rank) * Double(4 * c.dim + 2 * c.kvDim + 2 * c.dim + 3 * (c.dim + c.hiddenDim))
+            * 2 * tokens
         return (2 * tokens * (linear + Double(c.dim * c.vocabularySize)) + attention, lora)
     }
 
@@ -108,16 +111,18 @@ public enum ModelBenchmark {
             if step == 1 { arenaAtStep1 = StepArena.statistics }
             let seconds = Stopwatch.time {
                 if train {
-                    let loss = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
-                                          checkpointing: options.activationCheckpointing, execution: execution)
+                    let loss = model.loss(
+                        tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence,
+                        checkpointing: options.activationCheckpointing, execution: execution)
                     loss.backward()
                     if let arena {
                         optimizer.update(arena, lr: 1e-4)
                         arena.zeroGrads()
                     }
                 } else {
-                    _ = model.loss(tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence, recording: false,
-                                   execution: execution)
+                    _ = model.loss(
+                        tokens: tokens, labels: tokens, batch: options.batch, steps: options.sequence, recording: false,
+                        execution: execution)
                 }
             }
             if step > 0 { times.append(seconds) }
@@ -128,18 +133,21 @@ public enum ModelBenchmark {
         let flops = forwardFlops(c, batch: options.batch, sequence: options.sequence, rank: options.rank)
         // Training: forward + dx of every frozen product (≈ forward again) + LoRA forward and both gradients.
         let counted = train ? 2 * flops.frozen + 3 * flops.lora : flops.frozen + flops.lora
-        let peak = GemmBenchmark.run(shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
-                                     computeTypes: [effective], runs: 3)[0].gflopsMedian
+        let peak = GemmBenchmark.run(
+            shapes: [(options.batch * options.sequence, c.dim, c.hiddenDim)], threadCounts: [BLAS.threads],
+            computeTypes: [effective], runs: 3)[0].gflopsMedian
         let gflops = counted / summary.median / 1e9
-        return Report(mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
-                      batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
-                      computeType: options.computeType, effectiveComputeType: effective,
-                      parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
-                      trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
-                      tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
-                      gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak, peakRSSBytes: ProcessMemory.peakResidentBytes,
-                      bufferAllocationsPerStep: Double(arenaNow.systemAllocations - arenaAtStep1.systemAllocations) / timedSteps,
-                      bufferReusesPerStep: Double(arenaNow.reuses - arenaAtStep1.reuses) / timedSteps,
-                      buildSeconds: buildSeconds, runtime: .current(compute: options.computeType))
+        return Report(
+            mode: train ? "train-step" : "forward", bits: options.bits.map { "nf\($0)" } ?? "none", rank: options.rank,
+            batch: options.batch, sequence: options.sequence, activationCheckpointing: options.activationCheckpointing,
+            computeType: options.computeType, effectiveComputeType: effective,
+            parameters: LlamaTensor.all(for: c).map { $0.shape(in: c).product }.reduce(0, +),
+            trainableParameters: model.trainableParameters.map(\.tensor.count).reduce(0, +), secondsPerStep: summary,
+            tokensPerSecond: Double(options.batch * options.sequence) / summary.median, flopsPerStep: counted,
+            gflops: gflops, sgemmPeakGflops: peak, fractionOfPeak: gflops / peak,
+            peakRSSBytes: ProcessMemory.peakResidentBytes,
+            bufferAllocationsPerStep: Double(arenaNow.systemAllocations - arenaAtStep1.systemAllocations) / timedSteps,
+            bufferReusesPerStep: Double(arenaNow.reuses - arenaAtStep1.reuses) / timedSteps,
+            buildSeconds: buildSeconds, runtime: .current(compute: options.computeType))
     }
 }

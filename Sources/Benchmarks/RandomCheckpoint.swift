@@ -26,13 +26,17 @@ public final class RandomCheckpoint: CheckpointSource {
     public var unexpectedTensorNames: [String] { [] }
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
-        guard let shape = shape(of: tensor) else { throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription) }
+        guard let shape = shape(of: tensor) else {
+            throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription)
+        }
         let name = name(of: tensor)
         switch tensor {
         case .attentionNorm, .mlpNorm, .finalNorm: return [Float](repeating: 1, count: shape.product)
         default: break
         }
-        let bound: Float = { if case .linear = tensor { return 1 / Float(shape[1]).squareRoot() } else { return 0.02 } }()
+        let bound: Float = {
+            if case .linear = tensor { return 1 / Float(shape[1]).squareRoot() } else { return 0.02 }
+        }()
         // Fill in parallel chunks, each from its own named stream, so the values do not depend on threads.
         let count = shape.product
         let chunks = max(1, min(64, count / 65_536))

@@ -104,7 +104,8 @@ public final class ProcessGroup: @unchecked Sendable {
         var count = UInt64(bytes.count)
         try Self.check(loft_mpi_broadcast(&count, 8, Int32(root)), "MPI_Bcast")
         var result = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
-        try Self.check(result.withUnsafeMutableBytes { loft_mpi_broadcast($0.baseAddress, Int(count), Int32(root)) }, "MPI_Bcast")
+        try Self.check(
+            result.withUnsafeMutableBytes { loft_mpi_broadcast($0.baseAddress, Int(count), Int32(root)) }, "MPI_Bcast")
         return result
     }
 

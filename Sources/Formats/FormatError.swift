@@ -30,7 +30,8 @@ public enum FormatError: Error, CustomStringConvertible {
         case .invalidGGUF(let path, let field, let detail): return "\(path): invalid GGUF at \(field): \(detail)"
         case .unsupported(let path, let detail): return "\(path): not supported: \(detail)"
         case .unknownFormat(let path):
-            return "\(path): not a model (expected a Hugging Face folder with config.json, a GGUF file, a llama2.c .bin file, or a loft folder)"
+            return
+                "\(path): not a model (expected a Hugging Face folder with config.json, a GGUF file, a llama2.c .bin file, or a loft folder)"
         }
     }
 }

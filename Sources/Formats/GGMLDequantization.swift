@@ -19,11 +19,11 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
         switch self {
         case .f32: return 4
         case .f16, .bf16: return 2
-        case .q4_0: return 18   // d, qs[16]
-        case .q4_1: return 20   // d, m, qs[16]
-        case .q5_0: return 22   // d, qh[4], qs[16]
-        case .q5_1: return 24   // d, m, qh[4], qs[16]
-        case .q8_0: return 34   // d, qs[32]
+        case .q4_0: return 18  // d, qs[16]
+        case .q4_1: return 20  // d, m, qs[16]
+        case .q5_0: return 22  // d, qh[4], qs[16]
+        case .q5_1: return 24  // d, m, qh[4], qs[16]
+        case .q8_0: return 34  // d, qs[32]
         case .q4_K: return 144  // d, dmin, scales[12], qs[128]
         case .q5_K: return 176  // d, dmin, scales[12], qh[32], qs[128]
         case .q6_K: return 210  // ql[128], qh[64], scales[16], d
@@ -34,10 +34,12 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
 
     /// ggml's name of type number `raw`, known to Loft or not.
     public static func name(of raw: UInt32) -> String {
-        let names: [UInt32: String] = [0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
-                                       10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS",
-                                       17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
-                                       23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16"]
+        let names: [UInt32: String] = [
+            0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
+            10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS",
+            17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
+            23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16",
+        ]
         return names[raw].map { "\($0) (\(raw))" } ?? "unknown type \(raw)"
     }
 }
@@ -46,7 +48,9 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
 /// reference: llama.cpp ggml/src/ggml-common.h (block layouts), ggml-quants.c (dequantize_row_*)
 public enum GGMLDequantization {
     /// Dequantizes `count` elements (a whole number of blocks) of `type` at `source` into `out`.
-    public static func dequantize(_ type: GGMLType, from source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+    public static func dequantize(
+        _ type: GGMLType, from source: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>
+    ) {
         let blocks = count / type.blockSize
         let target = SendablePointer(out)
         let input = UnsafeSendableRawPointer(source)
@@ -56,7 +60,8 @@ public enum GGMLDequantization {
                 switch type {
                 case .f32: y[0] = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(as: UInt32.self)))
                 case .f16: y[0] = half(b, 0)
-                case .bf16: y[0] = Float(bitPattern: UInt32(UInt16(littleEndian: b.loadUnaligned(as: UInt16.self))) << 16)
+                case .bf16:
+                    y[0] = Float(bitPattern: UInt32(UInt16(littleEndian: b.loadUnaligned(as: UInt16.self))) << 16)
                 case .q4_0: q4(b + 2, bias: 8, scale: half(b, 0), offset: 0, y)
                 case .q4_1: q4(b + 4, bias: 0, scale: half(b, 0), offset: half(b, 2), y)
                 case .q5_0: q5(b + 6, high: b + 2, bias: 16, scale: half(b, 0), offset: 0, y)
@@ -91,7 +96,10 @@ public enum GGMLDequantization {
     /// 32 5-bit codes: 4 low bits as `q4`, the fifth bit of element j in bit j of `qh`:
     /// `y = (code − bias)·scale + offset`.
     @inline(__always)
-    static func q5(_ qs: UnsafeRawPointer, high: UnsafeRawPointer, bias: Int, scale: Float, offset: Float, _ y: UnsafeMutablePointer<Float>) {
+    static func q5(
+        _ qs: UnsafeRawPointer, high: UnsafeRawPointer, bias: Int, scale: Float, offset: Float,
+        _ y: UnsafeMutablePointer<Float>
+    ) {
         let qh = UInt32(littleEndian: high.loadUnaligned(as: UInt32.self))
         for j in 0..<16 {
             let byte = qs.load(fromByteOffset: j, as: UInt8.self)
@@ -107,7 +115,9 @@ public enum GGMLDequantization {
     static func scaleMin(_ j: Int, _ q: UnsafeRawPointer) -> (Float, Float) {
         func byte(_ i: Int) -> UInt8 { q.load(fromByteOffset: i, as: UInt8.self) }
         if j < 4 { return (Float(byte(j) & 63), Float(byte(j + 4) & 63)) }
-        return (Float((byte(j + 4) & 0xF) | ((byte(j - 4) >> 6) << 4)), Float((byte(j + 4) >> 4) | ((byte(j) >> 6) << 4)))
+        return (
+            Float((byte(j + 4) & 0xF) | ((byte(j - 4) >> 6) << 4)), Float((byte(j + 4) >> 4) | ((byte(j) >> 6) << 4))
+        )
     }
 
     /// Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins: `y = d·sc·q − dmin·m`.
@@ -138,7 +148,9 @@ public enum GGMLDequantization {
             let ql = b + 64 * half, qh = b + 128 + 32 * half, sc = b + 192 + 8 * half
             for l in 0..<32 {
                 let group = l / 16
-                let (a, c) = (ql.load(fromByteOffset: l, as: UInt8.self), ql.load(fromByteOffset: l + 32, as: UInt8.self))
+                let (a, c) = (
+                    ql.load(fromByteOffset: l, as: UInt8.self), ql.load(fromByteOffset: l + 32, as: UInt8.self)
+                )
                 let h = qh.load(fromByteOffset: l, as: UInt8.self)
                 let q1 = Int(a & 0xF | ((h >> 0) & 3) << 4) - 32, q2 = Int(c & 0xF | ((h >> 2) & 3) << 4) - 32
                 let q3 = Int(a >> 4 | ((h >> 4) & 3) << 4) - 32, q4 = Int(c >> 4 | ((h >> 6) & 3) << 4) - 32

@@ -21,49 +21,61 @@ public final class GGUFCheckpoint: CheckpointSource {
             throw FormatError.invalidGGUF(path: path, field: "general.architecture", detail: "missing")
         }
         guard architecture == "llama" else {
-            throw FormatError.unsupported(path: path, detail: "general.architecture '\(architecture)' (only 'llama' is read)")
+            throw FormatError.unsupported(
+                path: path, detail: "general.architecture '\(architecture)' (only 'llama' is read)")
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             guard let raw = m[key] else {
                 if let value { return value }
                 throw FormatError.invalidGGUF(path: path, field: key, detail: "missing")
             }
-            guard let number = raw.int else { throw FormatError.invalidGGUF(path: path, field: key, detail: "expected an integer, got \(raw)") }
+            guard let number = raw.int else {
+                throw FormatError.invalidGGUF(path: path, field: key, detail: "expected an integer, got \(raw)")
+            }
             return number
         }
         func float(_ key: String, default value: Double) throws -> Float {
             guard let raw = m[key] else { return Float(value) }
-            guard let number = raw.double else { throw FormatError.invalidGGUF(path: path, field: key, detail: "expected a number, got \(raw)") }
+            guard let number = raw.double else {
+                throw FormatError.invalidGGUF(path: path, field: key, detail: "expected a number, got \(raw)")
+            }
             return Float(number)
         }
         var ropeScaling: RopeScaling? = nil
         if let scaling = m["llama.rope.scaling.type"]?.string, scaling != "none" {
             guard scaling == "linear" else {
-                throw FormatError.unsupported(path: path, detail: "llama.rope.scaling.type '\(scaling)' (none and linear are read)")
+                throw FormatError.unsupported(
+                    path: path, detail: "llama.rope.scaling.type '\(scaling)' (none and linear are read)")
             }
             ropeScaling = .linear(factor: try float("llama.rope.scaling.factor", default: 1))
         }
-        if file.tensors["rope_freqs.weight"] != nil {   // llama.cpp's per-frequency divisors (Llama-3.1's scaling)
+        if file.tensors["rope_freqs.weight"] != nil {  // llama.cpp's per-frequency divisors (Llama-3.1's scaling)
             guard ropeScaling == nil else {
-                throw FormatError.invalidGGUF(path: path, field: "rope_freqs.weight", detail: "given with llama.rope.scaling.type linear")
+                throw FormatError.invalidGGUF(
+                    path: path, field: "rope_freqs.weight", detail: "given with llama.rope.scaling.type linear")
             }
             ropeScaling = .frequencyFactors(try file.floats("rope_freqs.weight"))
         }
         let heads = try int("llama.attention.head_count")
         let dim = try int("llama.embedding_length")
-        let vocabulary = try int("llama.vocab_size", default: m["tokenizer.ggml.tokens"]?.array?.count
-                                 ?? file.tensors["token_embd.weight"]?.shape.first ?? 0)
-        var config = LlamaConfig(unchecked: dim, layers: try int("llama.block_count"), heads: heads,
-                                 kvHeads: try int("llama.attention.head_count_kv", default: heads),
-                                 hiddenDim: try int("llama.feed_forward_length"), vocabularySize: vocabulary,
-                                 normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
-                                 ropeTheta: try float("llama.rope.freq_base", default: 10_000),
-                                 maxSequenceLength: try int("llama.context_length", default: 2048),
-                                 tiedEmbeddings: file.tensors["output.weight"] == nil)
+        let vocabulary = try int(
+            "llama.vocab_size",
+            default: m["tokenizer.ggml.tokens"]?.array?.count
+                ?? file.tensors["token_embd.weight"]?.shape.first ?? 0)
+        var config = LlamaConfig(
+            unchecked: dim, layers: try int("llama.block_count"), heads: heads,
+            kvHeads: try int("llama.attention.head_count_kv", default: heads),
+            hiddenDim: try int("llama.feed_forward_length"), vocabularySize: vocabulary,
+            normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
+            ropeTheta: try float("llama.rope.freq_base", default: 10_000),
+            maxSequenceLength: try int("llama.context_length", default: 2048),
+            tiedEmbeddings: file.tensors["output.weight"] == nil)
         config.ropeScaling = ropeScaling
-        if let keyLength = m["llama.attention.key_length"]?.int, heads > 0, keyLength != dim / heads || dim % heads != 0 {
+        if let keyLength = m["llama.attention.key_length"]?.int, heads > 0, keyLength != dim / heads || dim % heads != 0
+        {
             guard m["llama.attention.value_length"]?.int ?? keyLength == keyLength else {
-                throw FormatError.unsupported(path: path, detail: "llama.attention.value_length differs from key_length")
+                throw FormatError.unsupported(
+                    path: path, detail: "llama.attention.value_length differs from key_length")
             }
             config.explicitHeadDim = keyLength
         }
@@ -71,7 +83,9 @@ public final class GGUFCheckpoint: CheckpointSource {
             throw FormatError.invalidGGUF(path: path, field: "llama.*", detail: problem)
         }
         if let ropeDims = m["llama.rope.dimension_count"]?.int, ropeDims != config.headDim {
-            throw FormatError.unsupported(path: path, detail: "llama.rope.dimension_count \(ropeDims) (partial RoPE; head size is \(config.headDim))")
+            throw FormatError.unsupported(
+                path: path,
+                detail: "llama.rope.dimension_count \(ropeDims) (partial RoPE; head size is \(config.headDim))")
         }
         self.config = config
     }
@@ -86,8 +100,10 @@ public final class GGUFCheckpoint: CheckpointSource {
         guard file.tensors[name] != nil else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
         let values = try file.floats(name)
         switch tensor {
-        case .linear(_, .q): return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
-        case .linear(_, .k): return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .q):
+            return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .k):
+            return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
         default: return values
         }
     }

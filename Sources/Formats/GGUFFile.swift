@@ -82,13 +82,15 @@ public final class GGUFFile: @unchecked Sendable {
             let name = try reader.name("tensor[\(index)].name")
             let dimCount = Int(try reader.u32("tensor[\(name)].n_dims"))
             guard (1...4).contains(dimCount) else {
-                throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)].n_dims", detail: "\(dimCount); expected 1...4")
+                throw FormatError.invalidGGUF(
+                    path: path, field: "tensor[\(name)].n_dims", detail: "\(dimCount); expected 1...4")
             }
             var dims: [Int] = []
             for d in 0..<dimCount {
                 let value = try reader.u64("tensor[\(name)].dims[\(d)]")
                 guard value >= 1 && value <= 1 << 40 else {
-                    throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)].dims[\(d)]", detail: "\(value); expected 1...2^40")
+                    throw FormatError.invalidGGUF(
+                        path: path, field: "tensor[\(name)].dims[\(d)]", detail: "\(value); expected 1...2^40")
                 }
                 dims.append(Int(value))
             }
@@ -96,38 +98,48 @@ public final class GGUFFile: @unchecked Sendable {
         }
         let alignment = metadata["general.alignment"]?.int ?? 32
         guard alignment > 0 && alignment <= 1 << 20 && alignment % 8 == 0 else {
-            throw FormatError.invalidGGUF(path: path, field: "general.alignment", detail: "\(alignment); expected a positive multiple of 8")
+            throw FormatError.invalidGGUF(
+                path: path, field: "general.alignment", detail: "\(alignment); expected a positive multiple of 8")
         }
         let dataStart = (reader.offset + alignment - 1) / alignment * alignment
         guard dataStart <= file.size else {
-            throw FormatError.truncated(path: path, detail: "the data section would start at \(dataStart), past the end (\(file.size) bytes)")
+            throw FormatError.truncated(
+                path: path, detail: "the data section would start at \(dataStart), past the end (\(file.size) bytes)")
         }
         for entry in raw {
             let field = "tensor[\(entry.name)]"
             guard let type = GGMLType(rawValue: entry.type) else {
-                throw FormatError.unsupported(path: path, detail: "\(field) has ggml type \(GGMLType.name(of: entry.type))")
+                throw FormatError.unsupported(
+                    path: path, detail: "\(field) has ggml type \(GGMLType.name(of: entry.type))")
             }
             guard entry.dims[0] % type.blockSize == 0 else {
-                throw FormatError.invalidGGUF(path: path, field: field, detail: "row length \(entry.dims[0]) is not a multiple of \(type)'s block of \(type.blockSize)")
+                throw FormatError.invalidGGUF(
+                    path: path, field: field,
+                    detail: "row length \(entry.dims[0]) is not a multiple of \(type)'s block of \(type.blockSize)")
             }
             var elements = 1
             for d in entry.dims {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: d)
                 guard !overflow, product <= 1 << 40 else {
-                    throw FormatError.invalidGGUF(path: path, field: field, detail: "dims \(entry.dims) hold too many elements")
+                    throw FormatError.invalidGGUF(
+                        path: path, field: field, detail: "dims \(entry.dims) hold too many elements")
                 }
                 elements = product
             }
             let bytes = elements / type.blockSize * type.bytesPerBlock
             guard entry.offset % UInt64(alignment) == 0, entry.offset <= UInt64(file.size - dataStart),
-                  Int(entry.offset) + bytes <= file.size - dataStart else {
-                throw FormatError.truncated(path: path, detail: "\(field): \(bytes) bytes at data offset \(entry.offset) run past the end of the file")
+                Int(entry.offset) + bytes <= file.size - dataStart
+            else {
+                throw FormatError.truncated(
+                    path: path,
+                    detail: "\(field): \(bytes) bytes at data offset \(entry.offset) run past the end of the file")
             }
             guard tensors[entry.name] == nil else {
                 throw FormatError.invalidGGUF(path: path, field: field, detail: "the name appears twice")
             }
             let begin = dataStart + Int(entry.offset)
-            tensors[entry.name] = GGUFTensorInfo(name: entry.name, shape: entry.dims.reversed(), type: type, begin: begin, end: begin + bytes)
+            tensors[entry.name] = GGUFTensorInfo(
+                name: entry.name, shape: entry.dims.reversed(), type: type, begin: begin, end: begin + bytes)
             order.append(entry.name)
         }
         (self.metadata, self.tensors, tensorOrder) = (metadata, tensors, order)
@@ -135,11 +147,14 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Tensor `name` dequantized to fp32 (one tensor at a time; its pages are released after).
     public func floats(_ name: String) throws -> [Float] {
-        guard let info = tensors[name] else { throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)]", detail: "missing") }
+        guard let info = tensors[name] else {
+            throw FormatError.invalidGGUF(path: path, field: "tensor[\(name)]", detail: "missing")
+        }
         defer { file.release(info.begin..<info.end) }
         let count = info.shape.product
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            GGMLDequantization.dequantize(info.type, from: file.base + info.begin, count: count, into: buffer.baseAddress!)
+            GGMLDequantization.dequantize(
+                info.type, from: file.base + info.begin, count: count, into: buffer.baseAddress!)
             initialized = count
         }
     }
@@ -151,19 +166,25 @@ public final class GGUFFile: @unchecked Sendable {
 
         mutating func take(_ count: Int, _ field: String) throws -> UnsafeRawPointer {
             guard count >= 0, count <= size - offset else {
-                throw FormatError.truncated(path: path, detail: "\(field): \(count) bytes at offset \(offset) run past the end (\(size) bytes)")
+                throw FormatError.truncated(
+                    path: path, detail: "\(field): \(count) bytes at offset \(offset) run past the end (\(size) bytes)")
             }
             defer { offset += count }
             return base + offset
         }
-        mutating func u32(_ field: String) throws -> UInt32 { UInt32(littleEndian: try take(4, field).loadUnaligned(as: UInt32.self)) }
-        mutating func u64(_ field: String) throws -> UInt64 { UInt64(littleEndian: try take(8, field).loadUnaligned(as: UInt64.self)) }
+        mutating func u32(_ field: String) throws -> UInt32 {
+            UInt32(littleEndian: try take(4, field).loadUnaligned(as: UInt32.self))
+        }
+        mutating func u64(_ field: String) throws -> UInt64 {
+            UInt64(littleEndian: try take(8, field).loadUnaligned(as: UInt64.self))
+        }
 
         /// A count that the rest of the file could hold at `minimumBytesEach` bytes an item.
         mutating func count(_ field: String, minimumBytesEach: Int) throws -> Int {
             let value = try u64(field)
             guard value <= UInt64((size - offset) / max(1, minimumBytesEach)) else {
-                throw FormatError.invalidGGUF(path: path, field: field, detail: "\(value) items cannot fit in the \(size - offset) bytes left")
+                throw FormatError.invalidGGUF(
+                    path: path, field: field, detail: "\(value) items cannot fit in the \(size - offset) bytes left")
             }
             return Int(value)
         }
@@ -180,8 +201,11 @@ public final class GGUFFile: @unchecked Sendable {
             let length = try count(field + ".length", minimumBytesEach: 1)
             let raw = UnsafeRawBufferPointer(start: try take(length, field), count: length)
             guard length <= 65_535, !raw.contains(where: { $0 < 0x20 || $0 == 0x7F }),
-                  let text = String(validating: raw, as: UTF8.self) else {
-                throw FormatError.invalidGGUF(path: path, field: field, detail: "a \(length)-byte name that is not printable UTF-8 text (a length is wrong?)")
+                let text = String(validating: raw, as: UTF8.self)
+            else {
+                throw FormatError.invalidGGUF(
+                    path: path, field: field,
+                    detail: "a \(length)-byte name that is not printable UTF-8 text (a length is wrong?)")
             }
             return text
         }
@@ -199,13 +223,19 @@ public final class GGUFFile: @unchecked Sendable {
             case 7: return .bool(try take(1, field).load(as: UInt8.self) != 0)
             case 8: return .string(try string(field))
             case 9:
-                guard depth == 0 else { throw FormatError.invalidGGUF(path: path, field: field, detail: "arrays nested more than once") }
+                guard depth == 0 else {
+                    throw FormatError.invalidGGUF(path: path, field: field, detail: "arrays nested more than once")
+                }
                 let elementType = try u32(field + ".element_type")
-                let minimum = [0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8][Int(elementType)] ?? 1
+                let minimum =
+                    [0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8][Int(elementType)]
+                    ?? 1
                 let count = try count(field + ".count", minimumBytesEach: minimum)
                 var items: [GGUFValue] = []
                 items.reserveCapacity(count)
-                for index in 0..<count { items.append(try value(type: elementType, field: "\(field)[\(index)]", depth: depth + 1)) }
+                for index in 0..<count {
+                    items.append(try value(type: elementType, field: "\(field)[\(index)]", depth: depth + 1))
+                }
                 return .array(items)
             case 10: return .uint(try u64(field))
             case 11: return .int(Int64(bitPattern: try u64(field)))

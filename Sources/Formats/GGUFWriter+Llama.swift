@@ -9,17 +9,21 @@ extension GGUFWriter {
     /// when the linears are Q4), and the `attn_q`/`attn_k` rows
     /// permuted from `rotate_half` to ggml's interleaved RoPE (what `GGUFCheckpoint` undoes).
     /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: keys, names, permute)
-    public static func llama(source: CheckpointSource, tokenizer: any Tokenizer, linearType: TensorType,
-                             name: String) throws -> GGUFWriter {
+    public static func llama(
+        source: CheckpointSource, tokenizer: any Tokenizer, linearType: TensorType,
+        name: String
+    ) throws -> GGUFWriter {
         let c = source.config
         var gguf = GGUFWriter()
         gguf.set("general.architecture", .string("llama"))
         gguf.set("general.name", .string(name))
         gguf.set("general.file_type", .uint32(linearType.fileType))
-        for (key, value) in [("context_length", c.maxSequenceLength), ("embedding_length", c.dim), ("block_count", c.layers),
-                             ("feed_forward_length", c.hiddenDim), ("attention.head_count", c.heads),
-                             ("attention.head_count_kv", c.kvHeads), ("rope.dimension_count", c.headDim),
-                             ("vocab_size", c.vocabularySize)] {
+        for (key, value) in [
+            ("context_length", c.maxSequenceLength), ("embedding_length", c.dim), ("block_count", c.layers),
+            ("feed_forward_length", c.hiddenDim), ("attention.head_count", c.heads),
+            ("attention.head_count_kv", c.kvHeads), ("rope.dimension_count", c.headDim),
+            ("vocab_size", c.vocabularySize),
+        ] {
             gguf.set("llama." + key, .uint32(UInt32(value)))
         }
         gguf.set("llama.rope.freq_base", .float32(c.ropeTheta))
@@ -31,8 +35,11 @@ extension GGUFWriter {
         switch c.ropeScaling {
         case nil: break
         case .dynamic:
-            throw FormatError.invalidGGUF(path: name, field: "rope_scaling",
-                                          detail: "dynamic (NTK) RoPE scaling has no GGUF form: llama.cpp does not implement it (export --merged for transformers)")
+            throw FormatError.invalidGGUF(
+                path: name, field: "rope_scaling",
+                detail:
+                    "dynamic (NTK) RoPE scaling has no GGUF form: llama.cpp does not implement it (export --merged for transformers)"
+            )
         case .linear(let factor):
             gguf.set("llama.rope.scaling.type", .string("linear"))
             gguf.set("llama.rope.scaling.factor", .float32(factor))
@@ -49,8 +56,10 @@ extension GGUFWriter {
             let shape = tensor.shape(in: c)
             var values = try source.floats(tensor)
             switch tensor {
-            case .linear(_, .q): values = rotateHalfToInterleaved(values, heads: c.heads, headDim: c.headDim, columns: c.dim)
-            case .linear(_, .k): values = rotateHalfToInterleaved(values, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
+            case .linear(_, .q):
+                values = rotateHalfToInterleaved(values, heads: c.heads, headDim: c.headDim, columns: c.dim)
+            case .linear(_, .k):
+                values = rotateHalfToInterleaved(values, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
             default: break
             }
             var type: TensorType = shape.count == 1 ? .f32 : linearType

@@ -29,14 +29,19 @@ extension GGUFWriter {
         case let sentencePiece as SentencePieceTokenizer:
             set("tokenizer.ggml.model", .string("llama"))
             set("tokenizer.ggml.pre", .string("default"))
-            set("tokenizer.ggml.tokens", .strings((0..<sentencePiece.vocabularySize).map { sentencePiece.piece(Int32($0)) ?? "" }))
+            set(
+                "tokenizer.ggml.tokens",
+                .strings((0..<sentencePiece.vocabularySize).map { sentencePiece.piece(Int32($0)) ?? "" }))
             set("tokenizer.ggml.scores", .float32s(sentencePiece.scores))
             set("tokenizer.ggml.token_type", .int32s(sentencePiece.pieceTypes))
             if let unk = sentencePiece.unkID { set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
             if let pad = sentencePiece.padID { set("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad))) }
             set("tokenizer.ggml.add_eos_token", .bool(false))
         default:
-            throw FormatError.unsupported(path: name, detail: "a \(type(of: tokenizer)) tokenizer has no GGUF form here (byte-level BPE and SentencePiece do)")
+            throw FormatError.unsupported(
+                path: name,
+                detail: "a \(type(of: tokenizer)) tokenizer has no GGUF form here (byte-level BPE and SentencePiece do)"
+            )
         }
         if let bos = tokenizer.bosID { set("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos))) }
         if let eos = tokenizer.eosID { set("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))) }

@@ -46,7 +46,11 @@ public struct GGUFWriter {
 
     /// Sets `key` (replacing an earlier value of the same key, in place).
     public mutating func set(_ key: String, _ value: Value) {
-        if let index = metadata.firstIndex(where: { $0.key == key }) { metadata[index].value = value } else { metadata.append((key, value)) }
+        if let index = metadata.firstIndex(where: { $0.key == key }) {
+            metadata[index].value = value
+        } else {
+            metadata.append((key, value))
+        }
     }
 
     /// Adds a tensor of row-major `shape` (outermost first, as `GGUFTensorInfo.shape`).
@@ -54,10 +58,12 @@ public struct GGUFWriter {
     ///   or Q4 row (the innermost dimension) is not a multiple of 32.
     public mutating func addTensor(_ name: String, values: [Float], shape: [Int], type: TensorType) throws {
         guard !shape.isEmpty, shape.count <= 4, shape.allSatisfy({ $0 > 0 }), values.count == shape.product else {
-            throw FormatError.invalidGGUF(path: name, field: "shape", detail: "\(values.count) values do not fill \(shape)")
+            throw FormatError.invalidGGUF(
+                path: name, field: "shape", detail: "\(values.count) values do not fill \(shape)")
         }
         guard let row = shape.last, row % type.ggml.blockSize == 0 else {
-            throw FormatError.invalidGGUF(path: name, field: "shape", detail: "rows of \(shape.last ?? 0) are not whole blocks of \(type.ggml)")
+            throw FormatError.invalidGGUF(
+                path: name, field: "shape", detail: "rows of \(shape.last ?? 0) are not whole blocks of \(type.ggml)")
         }
         tensors.append((name, shape, type.ggml, Self.encode(values, as: type)))
     }
@@ -79,7 +85,9 @@ public struct GGUFWriter {
             return data
         case .q4_0, .q4_1:
             var data = Data(capacity: values.count / 32 * (type == .q4_0 ? 18 : 20))
-            for start in stride(from: 0, to: values.count, by: 32) { appendQ4(values[start..<start + 32], offset: type == .q4_1, to: &data) }
+            for start in stride(from: 0, to: values.count, by: 32) {
+                appendQ4(values[start..<start + 32], offset: type == .q4_1, to: &data)
+            }
             return data
         }
     }
@@ -100,7 +108,9 @@ public struct GGUFWriter {
             let d = (high - low) / 15, inverse: Float = d == 0 ? 0 : 1 / d
             appendFloat16(d, to: &data)
             appendFloat16(low, to: &data)
-            for j in 0..<32 { code[j] = UInt8(min(15, max(0, ((block[base + j] - low) * inverse + 0.5).rounded(.towardZero)))) }
+            for j in 0..<32 {
+                code[j] = UInt8(min(15, max(0, ((block[base + j] - low) * inverse + 0.5).rounded(.towardZero))))
+            }
         } else {
             let extreme = block.reduce(Float(0)) { abs($1) > abs($0) ? $1 : $0 }
             let d = extreme / -8, inverse: Float = d == 0 ? 0 : 1 / d

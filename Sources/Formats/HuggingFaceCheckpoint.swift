@@ -16,14 +16,18 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
         config = try LlamaConfig(huggingFaceConfigAt: folder.appendingPathComponent("config.json").path)
         let indexPath = folder.appendingPathComponent("model.safetensors.index.json").path
         if FileManager.default.fileExists(atPath: indexPath) {
-            guard let data = FileManager.default.contents(atPath: indexPath) else { throw FormatError.fileNotFound(path: indexPath) }
+            guard let data = FileManager.default.contents(atPath: indexPath) else {
+                throw FormatError.fileNotFound(path: indexPath)
+            }
             let json: [String: Any]
             switch JSONText.object(data) {
             case .success(let object): json = object
-            case .failure(let problem): throw FormatError.invalidConfig(path: indexPath, key: "(file)", detail: problem.detail)
+            case .failure(let problem):
+                throw FormatError.invalidConfig(path: indexPath, key: "(file)", detail: problem.detail)
             }
             guard let weightMap = json["weight_map"] as? [String: String] else {
-                throw FormatError.invalidConfig(path: indexPath, key: "weight_map", detail: "missing or not an object of strings")
+                throw FormatError.invalidConfig(
+                    path: indexPath, key: "weight_map", detail: "missing or not an object of strings")
             }
             var files: [String: SafeTensorsFile] = [:]
             for shard in Set(weightMap.values).sorted() {
@@ -52,9 +56,13 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
         let name = name(of: tensor)
-        guard let file = fileOfTensor[name] else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
+        guard let file = fileOfTensor[name] else {
+            throw LlamaError.missingTensor(name: name, source: sourceDescription)
+        }
         return try file.floats(name)
     }
 
-    public var unexpectedTensorNames: [String] { HuggingFaceNames.unexpected(fileOfTensor.keys.sorted(), config: config) }
+    public var unexpectedTensorNames: [String] {
+        HuggingFaceNames.unexpected(fileOfTensor.keys.sorted(), config: config)
+    }
 }

@@ -20,12 +20,19 @@ public final class Llama2CCheckpoint: CheckpointSource {
         guard FileManager.default.fileExists(atPath: path) else { throw FormatError.fileNotFound(path: path) }
         let file = try MappedFile(path: path)
         self.file = file
-        guard file.size >= 28 else { throw FormatError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 28-byte header") }
-        let header = (0..<7).map { i in Int(Int32(littleEndian: file.base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
-        let (dim, hidden, layers, heads, kvHeads, rawVocab, seqLen) = (header[0], header[1], header[2], header[3], header[4], header[5], header[6])
-        let config = LlamaConfig(unchecked: dim, layers: layers, heads: heads, kvHeads: kvHeads, hiddenDim: hidden,
-                                 vocabularySize: abs(rawVocab), normEps: 1e-5, ropeTheta: 10_000,
-                                 maxSequenceLength: seqLen, tiedEmbeddings: rawVocab > 0)
+        guard file.size >= 28 else {
+            throw FormatError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 28-byte header")
+        }
+        let header = (0..<7).map { i in
+            Int(Int32(littleEndian: file.base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+        }
+        let (dim, hidden, layers, heads, kvHeads, rawVocab, seqLen) = (
+            header[0], header[1], header[2], header[3], header[4], header[5], header[6]
+        )
+        let config = LlamaConfig(
+            unchecked: dim, layers: layers, heads: heads, kvHeads: kvHeads, hiddenDim: hidden,
+            vocabularySize: abs(rawVocab), normEps: 1e-5, ropeTheta: 10_000,
+            maxSequenceLength: seqLen, tiedEmbeddings: rawVocab > 0)
         if let problem = config.validationProblem, seqLen > 0 {
             throw FormatError.invalidConfig(path: path, key: "header", detail: "\(problem) (header \(header))")
         } else if seqLen <= 0 || config.validationProblem != nil {
@@ -40,7 +47,8 @@ public final class Llama2CCheckpoint: CheckpointSource {
             let (total, overflowA) = bytes.multipliedReportingOverflow(by: times)
             let (next, overflowB) = offset.addingReportingOverflow(total)
             guard !overflowA, !overflowB else {
-                throw FormatError.truncated(path: path, detail: "the header \(header) implies more bytes than can be addressed")
+                throw FormatError.truncated(
+                    path: path, detail: "the header \(header) implies more bytes than can be addressed")
             }
             offset = next
         }
@@ -48,7 +56,8 @@ public final class Llama2CCheckpoint: CheckpointSource {
             offset = 28
             func add(_ tensor: (Int) -> LlamaTensor, perLayer: Bool) throws {
                 guard let size = SafeTensorsDType.F32.byteCount(of: tensor(0).shape(in: config)) else {
-                    throw FormatError.truncated(path: path, detail: "the header \(header) implies tensors too large to address")
+                    throw FormatError.truncated(
+                        path: path, detail: "the header \(header) implies tensors too large to address")
                 }
                 let count = perLayer ? layers : 1
                 if record { for layer in 0..<count { offsets[tensor(layer)] = offset + layer * size } }
@@ -60,12 +69,14 @@ public final class Llama2CCheckpoint: CheckpointSource {
             try add({ .mlpNorm(layer: $0) }, perLayer: true)
             for module in [LinearModule.gate, .down, .up] { try add({ .linear(layer: $0, module) }, perLayer: true) }
             try add({ _ in .finalNorm }, perLayer: false)
-            try advance(seqLen * 4, times: config.headDim)  // freq_cis_real, freq_cis_imag [T, Dh/2] each (legacy, unused)
+            // freq_cis_real, freq_cis_imag [T, Dh/2] each (legacy, unused)
+            try advance(seqLen * 4, times: config.headDim)
             if !config.tiedEmbeddings { try add({ _ in .output }, perLayer: false) }
         }
         try layout(record: false)
         guard offset == file.size else {
-            throw FormatError.truncated(path: path, detail: "the header \(header) implies \(offset) bytes, the file has \(file.size)")
+            throw FormatError.truncated(
+                path: path, detail: "the header \(header) implies \(offset) bytes, the file has \(file.size)")
         }
         try layout(record: true)
         self.offsets = offsets
@@ -77,13 +88,17 @@ public final class Llama2CCheckpoint: CheckpointSource {
     public func shape(of tensor: LlamaTensor) -> [Int]? { offsets[tensor] == nil ? nil : tensor.shape(in: config) }
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
-        guard let start = offsets[tensor] else { throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription) }
+        guard let start = offsets[tensor] else {
+            throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription)
+        }
         let count = tensor.shape(in: config).product
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { file.copy(from: start, count: count * 4, to: $0.baseAddress!) }
         switch tensor {
-        case .linear(_, .q): return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
-        case .linear(_, .k): return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .q):
+            return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)
+        case .linear(_, .k):
+            return interleavedToRotateHalf(values, heads: config.kvHeads, headDim: config.headDim, columns: config.dim)
         default: return values
         }
     }
@@ -113,8 +128,10 @@ private func permuteRoPERows(_ weight: [Float], heads: Int, headDim: Int, column
         out.withUnsafeMutableBufferPointer { target in
             for h in 0..<heads {
                 for j in 0..<(headDim / 2) {
-                    for (hfRow, storedRow) in [(h * headDim + j, h * headDim + 2 * j),
-                                               (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1)] {
+                    for (hfRow, storedRow) in [
+                        (h * headDim + j, h * headDim + 2 * j),
+                        (h * headDim + headDim / 2 + j, h * headDim + 2 * j + 1),
+                    ] {
                         let (to, from) = toRotateHalf ? (hfRow, storedRow) : (storedRow, hfRow)
                         for col in 0..<columns { target[to * columns + col] = source[from * columns + col] }
                     }

@@ -31,7 +31,8 @@ extension LlamaConfig {
             return number.floatValue
         }
         if let type = json["model_type"] as? String, type != "llama" {
-            throw FormatError.invalidConfig(path: path, key: "model_type", detail: "'\(type)' is not supported; expected 'llama'")
+            throw FormatError.invalidConfig(
+                path: path, key: "model_type", detail: "'\(type)' is not supported; expected 'llama'")
         }
         var theta = try float(json["rope_theta"], key: "rope_theta", default: 10_000)
         var scaling: RopeScaling? = nil
@@ -52,13 +53,17 @@ extension LlamaConfig {
             case "llama3":
                 let context = try number("original_max_position_embeddings")
                 guard context >= 1, context <= Float(1 << 24), context == context.rounded() else {
-                    throw FormatError.invalidConfig(path: path, key: "\(key).original_max_position_embeddings", detail: "\(context); expected an integer in 1...2^24")
+                    throw FormatError.invalidConfig(
+                        path: path, key: "\(key).original_max_position_embeddings",
+                        detail: "\(context); expected an integer in 1...2^24")
                 }
-                return .llama3(factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor", default: 1),
-                               highFrequencyFactor: try number("high_freq_factor", default: 4), originalContext: Int(context))
+                return .llama3(
+                    factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor", default: 1),
+                    highFrequencyFactor: try number("high_freq_factor", default: 4), originalContext: Int(context))
             default:
-                throw FormatError.invalidConfig(path: path, key: "\(key).rope_type",
-                                               detail: "RoPE scaling '\(type)' is not supported (linear, dynamic and llama3 are)")
+                throw FormatError.invalidConfig(
+                    path: path, key: "\(key).rope_type",
+                    detail: "RoPE scaling '\(type)' is not supported (linear, dynamic and llama3 are)")
             }
         }
         if let parameters = json["rope_parameters"] as? [String: Any] {
@@ -67,13 +72,15 @@ extension LlamaConfig {
         }
         if let entry = json["rope_scaling"], !(entry is NSNull) {
             guard let object = entry as? [String: Any] else {
-                throw FormatError.invalidConfig(path: path, key: "rope_scaling", detail: "expected an object, got \(entry)")
+                throw FormatError.invalidConfig(
+                    path: path, key: "rope_scaling", detail: "expected an object, got \(entry)")
             }
             scaling = try readScaling(object, key: "rope_scaling") ?? scaling
         }
         // What Loft's block does not compute is refused by name, never run as something else.
         if let activation = json["hidden_act"], !(activation is NSNull), activation as? String != "silu" {
-            throw FormatError.invalidConfig(path: path, key: "hidden_act", detail: "'\(activation)' is not supported; expected 'silu' (SwiGLU)")
+            throw FormatError.invalidConfig(
+                path: path, key: "hidden_act", detail: "'\(activation)' is not supported; expected 'silu' (SwiGLU)")
         }
         for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
             throw FormatError.invalidConfig(path: path, key: key, detail: "biases in the projections are not supported")
@@ -103,12 +110,15 @@ extension LlamaConfig {
 
     /// The Hugging Face `config.json` object for this config.
     public var huggingFaceJSON: [String: Any] {
-        ["architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
-         "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kvHeads,
-         "intermediate_size": hiddenDim, "vocab_size": vocabularySize, "rms_norm_eps": Double("\(normEps)") ?? Double(normEps),
-         "rope_theta": Double("\(ropeTheta)") ?? Double(ropeTheta), "max_position_embeddings": maxSequenceLength,
-         "tie_word_embeddings": tiedEmbeddings, "hidden_act": "silu", "head_dim": headDim,
-         "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"].merging(ropeScalingJSON) { $1 }
+        [
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+            "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kvHeads,
+            "intermediate_size": hiddenDim, "vocab_size": vocabularySize,
+            "rms_norm_eps": Double("\(normEps)") ?? Double(normEps),
+            "rope_theta": Double("\(ropeTheta)") ?? Double(ropeTheta), "max_position_embeddings": maxSequenceLength,
+            "tie_word_embeddings": tiedEmbeddings, "hidden_act": "silu", "head_dim": headDim,
+            "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+        ].merging(ropeScalingJSON) { $1 }
     }
 
     /// `rope_scaling` as transformers writes it (none for per-frequency factors of a GGUF, which
@@ -118,8 +128,12 @@ extension LlamaConfig {
         case .linear(let factor): return ["rope_scaling": ["rope_type": "linear", "factor": Double(factor)]]
         case .dynamic(let factor): return ["rope_scaling": ["rope_type": "dynamic", "factor": Double(factor)]]
         case .llama3(let factor, let low, let high, let context):
-            return ["rope_scaling": ["rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
-                                     "high_freq_factor": Double(high), "original_max_position_embeddings": context]]
+            return [
+                "rope_scaling": [
+                    "rope_type": "llama3", "factor": Double(factor), "low_freq_factor": Double(low),
+                    "high_freq_factor": Double(high), "original_max_position_embeddings": context,
+                ]
+            ]
         case .frequencyFactors, nil: return [:]
         }
     }

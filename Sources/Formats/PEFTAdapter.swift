@@ -37,7 +37,11 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
         case bool(Bool), string(String)
         public init(from decoder: Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let flag = try? container.decode(Bool.self) { self = .bool(flag) } else { self = .string(try container.decode(String.self)) }
+            if let flag = try? container.decode(Bool.self) {
+                self = .bool(flag)
+            } else {
+                self = .string(try container.decode(String.self))
+            }
         }
         public func encode(to encoder: Encoder) throws {
             var container = encoder.singleValueContainer()
@@ -58,10 +62,17 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     }
 
     /// A config for rank `r`, `alpha`, the target modules and the base path.
-    public init(r: Int, loraAlpha: Float, loraDropout: Float = 0, targetModules: [String],
-                initLoraWeights: InitWeights, loftqConfig: [String: Int] = [:], baseModelNameOrPath: String?) {
-        (self.r, self.loraAlpha, self.loraDropout, self.targetModules) = (r, loraAlpha, loraDropout, targetModules)
-        (self.initLoraWeights, self.loftqConfig, self.baseModelNameOrPath) = (initLoraWeights, loftqConfig, baseModelNameOrPath)
+    public init(
+        r: Int, loraAlpha: Float, loraDropout: Float = 0, targetModules: [String],
+        initLoraWeights: InitWeights, loftqConfig: [String: Int] = [:], baseModelNameOrPath: String?
+    ) {
+        self.r = r
+        self.loraAlpha = loraAlpha
+        self.loraDropout = loraDropout
+        self.targetModules = targetModules
+        (self.initLoraWeights, self.loftqConfig, self.baseModelNameOrPath) = (
+            initLoraWeights, loftqConfig, baseModelNameOrPath
+        )
     }
 
     /// Decodes with PEFT's many extra keys ignored, as PEFT itself does for unknown ones.
@@ -98,7 +109,9 @@ public struct AdapterConfig: Codable, Equatable, Sendable {
     public func rankAndAlpha(modulePath path: String) -> (rank: Int, alpha: Float) {
         func matching<T>(_ patterns: [String: T]) -> T? {
             for key in patterns.keys.sorted() {
-                if path == key || path.range(of: "^(.*\\.)?(\(key))$", options: .regularExpression) != nil { return patterns[key] }
+                if path == key || path.range(of: "^(.*\\.)?(\(key))$", options: .regularExpression) != nil {
+                    return patterns[key]
+                }
             }
             return nil
         }
@@ -113,19 +126,25 @@ extension AdapterConfig {
     /// `init_lora_weights` is always `true`: the tensors are the adapter, and PEFT must load them
     /// as they are (with `"loftq"` it would re-run its own LoftQ, replacing the base's values). How
     /// Loft started them goes into `provenance`; the base path is made absolute, so it resolves.
-    public init(initialization: LoRAInitialization, rank: Int, alpha: Float, dropout: Float = 0,
-                targetModules: [LinearModule], bits: Double?, iterations: Int, base: String) {
+    public init(
+        initialization: LoRAInitialization, rank: Int, alpha: Float, dropout: Float = 0,
+        targetModules: [LinearModule], bits: Double?, iterations: Int, base: String
+    ) {
         let absolute = URL(fileURLWithPath: base).standardizedFileURL.path
-        self.init(r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.map(\.rawValue).sorted(),
-                  initLoraWeights: .bool(true), baseModelNameOrPath: absolute)
-        provenance = ["loft.init": initialization.rawValue, "loft.bits": bits.map { "\($0)" } ?? "none",
-                      "loft.loftq_iters": "\(iterations)", "loft.base": absolute]
+        self.init(
+            r: rank, loraAlpha: alpha, loraDropout: dropout, targetModules: targetModules.map(\.rawValue).sorted(),
+            initLoraWeights: .bool(true), baseModelNameOrPath: absolute)
+        provenance = [
+            "loft.init": initialization.rawValue, "loft.bits": bits.map { "\($0)" } ?? "none",
+            "loft.loftq_iters": "\(iterations)", "loft.base": absolute,
+        ]
     }
 
     /// Whether Loft started this adapter from LoftQ on its own quantized base (which only Loft,
     /// or a `loft export --backbone` folder, holds).
     public var isLoftQOnLoftBase: Bool {
-        (provenance["loft.init"].flatMap(LoRAInitialization.init(rawValue:))?.isLoftQ ?? false) && provenance["loft.bits"] != "none"
+        (provenance["loft.init"].flatMap(LoRAInitialization.init(rawValue:))?.isLoftQ ?? false)
+            && provenance["loft.bits"] != "none"
     }
 }
 
@@ -136,15 +155,18 @@ public enum AdapterFiles {
     /// each file atomically.
     public static func write(model: LlamaModel, config: AdapterConfig, to folder: URL) throws {
         var tensors: [String: SafeTensor] = [:]
-        for (id, tensor) in model.trainableParameters { tensors[PEFTNames.key(id)] = SafeTensor(tensor.data, shape: tensor.shape) }
+        for (id, tensor) in model.trainableParameters {
+            tensors[PEFTNames.key(id)] = SafeTensor(tensor.data, shape: tensor.shape)
+        }
         try write(tensors: tensors, config: config, to: folder)
     }
 
     /// Writes adapter tensors (PEFT keys) and `config` into `folder` (created), each file atomically.
     public static func write(tensors: [String: SafeTensor], config: AdapterConfig, to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try SafeTensorsFile.write(tensors, metadata: config.provenance.merging(["format": "pt"]) { $1 },
-                                  to: folder.appendingPathComponent("adapter_model.safetensors"))
+        try SafeTensorsFile.write(
+            tensors, metadata: config.provenance.merging(["format": "pt"]) { $1 },
+            to: folder.appendingPathComponent("adapter_model.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(config), to: folder.appendingPathComponent("adapter_config.json"))
@@ -161,27 +183,39 @@ public enum AdapterFiles {
         case .failure(let problem): throw FormatError.invalidConfig(path: path, key: "(file)", detail: problem.detail)
         }
         guard config.peftType == "LORA" else {
-            throw FormatError.invalidConfig(path: path, key: "peft_type", detail: "'\(config.peftType)'; only LoRA adapters are supported")
+            throw FormatError.invalidConfig(
+                path: path, key: "peft_type", detail: "'\(config.peftType)'; only LoRA adapters are supported")
         }
-        for (key, refused, what) in [("use_dora", config.useDora, "DoRA adapters are not supported"),
-                                     ("fan_in_fan_out", config.fanInFanOut, "transposed (Conv1D) weights are not supported"),
-                                     ("modules_to_save", !(config.modulesToSave ?? []).isEmpty,
-                                      "whole modules saved beside the adapter (\((config.modulesToSave ?? []).joined(separator: ", "))) are not supported"),
-                                     ("bias", config.bias != "none", "'\(config.bias)': trained biases are not supported")] where refused {
+        for (key, refused, what) in [
+            ("use_dora", config.useDora, "DoRA adapters are not supported"),
+            ("fan_in_fan_out", config.fanInFanOut, "transposed (Conv1D) weights are not supported"),
+            (
+                "modules_to_save", !(config.modulesToSave ?? []).isEmpty,
+                "whole modules saved beside the adapter ("
+                    + (config.modulesToSave ?? []).joined(separator: ", ") + ") are not supported"
+            ),
+            ("bias", config.bias != "none", "'\(config.bias)': trained biases are not supported"),
+        ] where refused {
             throw FormatError.invalidConfig(path: path, key: key, detail: what)
         }
         for (pattern, rank) in config.rankPattern where rank < 1 {
-            throw FormatError.invalidConfig(path: path, key: "rank_pattern.\(pattern)", detail: "\(rank); expected a rank ≥ 1")
+            throw FormatError.invalidConfig(
+                path: path, key: "rank_pattern.\(pattern)", detail: "\(rank); expected a rank ≥ 1")
         }
         for (pattern, alpha) in config.alphaPattern where !(alpha > 0 && alpha.isFinite) {
-            throw FormatError.invalidConfig(path: path, key: "alpha_pattern.\(pattern)", detail: "\(alpha); expected a finite value > 0")
+            throw FormatError.invalidConfig(
+                path: path, key: "alpha_pattern.\(pattern)", detail: "\(alpha); expected a finite value > 0")
         }
-        guard config.r >= 1 else { throw FormatError.invalidConfig(path: path, key: "r", detail: "\(config.r); expected a rank ≥ 1") }
+        guard config.r >= 1 else {
+            throw FormatError.invalidConfig(path: path, key: "r", detail: "\(config.r); expected a rank ≥ 1")
+        }
         guard config.loraAlpha > 0, config.loraAlpha.isFinite else {
-            throw FormatError.invalidConfig(path: path, key: "lora_alpha", detail: "\(config.loraAlpha); expected a finite value > 0")
+            throw FormatError.invalidConfig(
+                path: path, key: "lora_alpha", detail: "\(config.loraAlpha); expected a finite value > 0")
         }
         guard config.loraDropout >= 0, config.loraDropout < 1 else {
-            throw FormatError.invalidConfig(path: path, key: "lora_dropout", detail: "\(config.loraDropout); expected a value in [0, 1)")
+            throw FormatError.invalidConfig(
+                path: path, key: "lora_dropout", detail: "\(config.loraDropout); expected a value in [0, 1)")
         }
         if let unknown = config.targetModules.first(where: { LinearModule(rawValue: $0) == nil }) {
             throw FormatError.invalidConfig(path: path, key: "target_modules", detail: "unknown module \(unknown)")
@@ -190,7 +224,9 @@ public enum AdapterFiles {
     }
 
     /// The target modules of a checked config.
-    public static func modules(_ config: AdapterConfig) -> [LinearModule] { config.targetModules.compactMap(LinearModule.init(rawValue:)) }
+    public static func modules(_ config: AdapterConfig) -> [LinearModule] {
+        config.targetModules.compactMap(LinearModule.init(rawValue:))
+    }
 
     /// Wraps the target linears of `model` with the adapter in `folder` (PEFT files). Every
     /// tensor must be present with its shape, and no other tensor may be there.
@@ -213,7 +249,8 @@ public enum AdapterFiles {
                 let b = try file.floats(bKey, shape: [base.outFeatures, rank])
                 used.formUnion([aKey, bKey])
                 let frozen = (base as? LoRALinear)?.base ?? base
-                block[module] = LoRALinear(base: frozen, a: a, b: b, rank: rank, alpha: alpha, dropout: dropout ?? config.loraDropout)
+                block[module] = LoRALinear(
+                    base: frozen, a: a, b: b, rank: rank, alpha: alpha, dropout: dropout ?? config.loraDropout)
             }
         }
         if let extra = file.names.first(where: { !used.contains($0) }) {

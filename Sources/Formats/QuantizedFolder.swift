@@ -17,8 +17,14 @@ public struct LoftQuantizationConfig: Codable, Equatable, Sendable {
     public var layerCodebooks: [String]
 
     /// An entry from its values.
-    public init(method: QuantizationSpec.Method, bits: Double, blockSize: Int, doubleQuant: Bool, layerCodebooks: [String]) {
-        (self.method, self.bits, self.blockSize, self.doubleQuant, self.layerCodebooks) = (method, bits, blockSize, doubleQuant, layerCodebooks)
+    public init(
+        method: QuantizationSpec.Method, bits: Double, blockSize: Int, doubleQuant: Bool, layerCodebooks: [String]
+    ) {
+        self.method = method
+        self.bits = bits
+        self.blockSize = blockSize
+        self.doubleQuant = doubleQuant
+        self.layerCodebooks = layerCodebooks
     }
 
     enum CodingKeys: String, CodingKey {
@@ -39,17 +45,23 @@ public enum QuantizedFolder {
     /// The `quantization_config` of `config.json` at `configPath`: an error names the file and
     /// the key when it is missing, not Loft's, or malformed.
     public static func readQuantizationConfig(_ configPath: String) throws -> LoftQuantizationConfig {
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw FormatError.fileNotFound(path: configPath) }
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw FormatError.fileNotFound(path: configPath)
+        }
         let json: [String: Any]
         switch JSONText.object(data) {
         case .success(let object): json = object
-        case .failure(let problem): throw FormatError.invalidConfig(path: configPath, key: "(file)", detail: problem.detail)
+        case .failure(let problem):
+            throw FormatError.invalidConfig(path: configPath, key: "(file)", detail: problem.detail)
         }
-        guard let entry = json["quantization_config"] as? [String: Any], entry["quant_method"] as? String == "loft" else {
-            throw FormatError.invalidConfig(path: configPath, key: "quantization_config", detail: "missing or not a loft quantization entry")
+        guard let entry = json["quantization_config"] as? [String: Any], entry["quant_method"] as? String == "loft"
+        else {
+            throw FormatError.invalidConfig(
+                path: configPath, key: "quantization_config", detail: "missing or not a loft quantization entry")
         }
         do {
-            return try JSONDecoder().decode(LoftQuantizationConfig.self, from: try JSONSerialization.data(withJSONObject: entry))
+            return try JSONDecoder().decode(
+                LoftQuantizationConfig.self, from: try JSONSerialization.data(withJSONObject: entry))
         } catch let error as DecodingError {
             let key = error.keyPath.isEmpty ? "quantization_config" : "quantization_config.\(error.keyPath)"
             throw FormatError.invalidConfig(path: configPath, key: key, detail: "expected \(error.expectation)")
@@ -61,7 +73,9 @@ public enum QuantizedFolder {
     public static func load(_ path: String, withAdapter: Bool = true) throws -> LlamaModel {
         let model = try LlamaModel(checkpoint: try QuantizedFolderSource(folder: path))
         let adapter = URL(fileURLWithPath: path).appendingPathComponent("adapter")
-        if withAdapter, FileManager.default.fileExists(atPath: adapter.appendingPathComponent("adapter_config.json").path) {
+        if withAdapter,
+            FileManager.default.fileExists(atPath: adapter.appendingPathComponent("adapter_config.json").path)
+        {
             try AdapterFiles.attach(adapter, to: model)
         }
         return model

@@ -23,19 +23,22 @@ public final class QuantizedFolderSource: CheckpointSource {
         sourceDescription = path
         config = try LlamaConfig(huggingFaceConfigAt: configPath)
         quantization = try QuantizedFolder.readQuantizationConfig(configPath)
-        let spec = QuantizationSpec(method: quantization.method, bits: quantization.bits, blockSize: quantization.blockSize,
-                                    doubleQuant: quantization.doubleQuant)
+        let spec = QuantizationSpec(
+            method: quantization.method, bits: quantization.bits, blockSize: quantization.blockSize,
+            doubleQuant: quantization.doubleQuant)
         if let problem = spec.problem {
             throw FormatError.invalidConfig(path: configPath, key: "quantization_config", detail: problem)
         }
         guard quantization.layerCodebooks.count == config.layers else {
-            throw FormatError.invalidConfig(path: configPath, key: "quantization_config.layer_codebooks",
-                                            detail: "\(quantization.layerCodebooks.count) entries for \(config.layers) layers")
+            throw FormatError.invalidConfig(
+                path: configPath, key: "quantization_config.layer_codebooks",
+                detail: "\(quantization.layerCodebooks.count) entries for \(config.layers) layers")
         }
         codebooks = try quantization.layerCodebooks.map { name in
             guard let codebook = Codebook.named(name) else {
-                throw FormatError.invalidConfig(path: configPath, key: "quantization_config.layer_codebooks",
-                                                detail: "unknown codebook \(name)")
+                throw FormatError.invalidConfig(
+                    path: configPath, key: "quantization_config.layer_codebooks",
+                    detail: "unknown codebook \(name)")
             }
             return codebook
         }
@@ -46,12 +49,16 @@ public final class QuantizedFolderSource: CheckpointSource {
 
     /// A linear's logical shape [out, in] when its codes are stored; any other tensor's stored shape.
     public func shape(of tensor: LlamaTensor) -> [Int]? {
-        if case .linear = tensor { return file.entries[name(of: tensor) + ".codes"] != nil ? tensor.shape(in: config) : nil }
+        if case .linear = tensor {
+            return file.entries[name(of: tensor) + ".codes"] != nil ? tensor.shape(in: config) : nil
+        }
         return file.entries[name(of: tensor)]?.shape
     }
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
-        if case .linear(let layer, let module) = tensor { return try packedLinear(layer: layer, module: module).dequantized() }
+        if case .linear(let layer, let module) = tensor {
+            return try packedLinear(layer: layer, module: module).dequantized()
+        }
         return try file.floats(name(of: tensor))
     }
 
@@ -66,20 +73,25 @@ public final class QuantizedFolderSource: CheckpointSource {
         let name = name(of: tensor), shape = try checkedShape(tensor), codebook = codebooks[layer]
         let (count, blockSize) = (shape.product, quantization.blockSize)
         let blocks = (count + blockSize - 1) / blockSize
-        let codes = PackedCodes(bytes: try file.bytes(name + ".codes", count: (count * codebook.bits + 7) / 8), bits: codebook.bits, count: count)
+        let codes = PackedCodes(
+            bytes: try file.bytes(name + ".codes", count: (count * codebook.bits + 7) / 8), bits: codebook.bits,
+            count: count)
         func finite(_ values: [Float], _ part: String) throws -> [Float] {
             if let index = values.firstIndex(where: { !$0.isFinite }) {
-                throw LlamaError.nonFiniteWeight(name: name + part, index: index, value: values[index], source: sourceDescription)
+                throw LlamaError.nonFiniteWeight(
+                    name: name + part, index: index, value: values[index], source: sourceDescription)
             }
             return values
         }
         let scales: BlockScales
         if quantization.doubleQuant {
             let secondLevel = (blocks + DoubleQuantizedScales.blockSize - 1) / DoubleQuantizedScales.blockSize
-            scales = .doubleQuantized(DoubleQuantizedScales(
-                codes: try file.bytes(name + ".absmax.codes", count: blocks),
-                absmax: try finite(try file.floats(name + ".absmax.scales", shape: [secondLevel]), ".absmax.scales"),
-                offset: try finite(try file.floats(name + ".absmax.offset", shape: [1]), ".absmax.offset")[0]))
+            scales = .doubleQuantized(
+                DoubleQuantizedScales(
+                    codes: try file.bytes(name + ".absmax.codes", count: blocks),
+                    absmax: try finite(
+                        try file.floats(name + ".absmax.scales", shape: [secondLevel]), ".absmax.scales"),
+                    offset: try finite(try file.floats(name + ".absmax.offset", shape: [1]), ".absmax.offset")[0]))
         } else {
             scales = .plain(try finite(try file.floats(name + ".absmax", shape: [blocks]), ".absmax"))
         }
@@ -88,7 +100,9 @@ public final class QuantizedFolderSource: CheckpointSource {
 
     /// Stored names that are no tensor of the model: neither an fp32 tensor nor a part of a packed linear.
     public var unexpectedTensorNames: [String] {
-        let parts = quantization.doubleQuant ? [".codes", ".absmax.codes", ".absmax.scales", ".absmax.offset"] : [".codes", ".absmax"]
+        let parts =
+            quantization.doubleQuant
+            ? [".codes", ".absmax.codes", ".absmax.scales", ".absmax.offset"] : [".codes", ".absmax"]
         var known = Set<String>()
         for tensor in LlamaTensor.all(for: config) {
             if case .linear = tensor {

@@ -10,8 +10,9 @@ public struct SafeTensor: Sendable {
 
     /// Raw bytes of a given dtype.
     public init(dtype: SafeTensorsDType, shape: [Int], bytes: Data) {
-        precondition(bytes.count == shape.product * dtype.size,
-                     "SafeTensor: \(bytes.count) bytes for \(dtype) \(shape)")
+        precondition(
+            bytes.count == shape.product * dtype.size,
+            "SafeTensor: \(bytes.count) bytes for \(dtype) \(shape)")
         (self.dtype, self.shape, self.bytes) = (dtype, shape, bytes)
     }
 
@@ -56,16 +57,20 @@ extension SafeTensorsFile {
     /// Writes a safetensors file tensor by tensor: `produce(name, emit)` must call `emit` with the
     /// tensor's bytes (once, or in consecutive pieces), so that only one tensor is in memory at a
     /// time. Atomic: temporary file, fsync, rename.
-    public static func writeStreaming(layout: [(name: String, dtype: SafeTensorsDType, shape: [Int])],
-                                      metadata: [String: String] = [:], to url: URL,
-                                      produce: (String, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    public static func writeStreaming(
+        layout: [(name: String, dtype: SafeTensorsDType, shape: [Int])],
+        metadata: [String: String] = [:], to url: URL,
+        produce: (String, (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         let sorted = layout.sorted { $0.name < $1.name }
         for entry in sorted {
             let size = entry.shape.product * entry.dtype.size
-            header[entry.name] = ["dtype": entry.dtype.rawValue, "shape": entry.shape, "data_offsets": [offset, offset + size]]
+            header[entry.name] = [
+                "dtype": entry.dtype.rawValue, "shape": entry.shape, "data_offsets": [offset, offset + size],
+            ]
             offset += size
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -81,8 +86,9 @@ extension SafeTensorsFile {
                         try emit(piece)
                         written += piece.count
                     }
-                    precondition(written == entry.shape.product * entry.dtype.size,
-                                 "writeStreaming: \(entry.name) produced \(written) bytes for \(entry.dtype) \(entry.shape)")
+                    precondition(
+                        written == entry.shape.product * entry.dtype.size,
+                        "writeStreaming: \(entry.name) produced \(written) bytes for \(entry.dtype) \(entry.shape)")
                 }
             }
         }

@@ -67,9 +67,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// "tensor X of shape S" lookup every reader of Loft's own files goes through.
     public func entry(_ name: String, shape: [Int], dtype: SafeTensorsDType? = nil) throws -> SafeTensorsEntry {
         guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
-        guard entry.shape == shape else { throw LlamaError.shapeMismatch(name: name, expected: shape, actual: entry.shape, source: path) }
+        guard entry.shape == shape else {
+            throw LlamaError.shapeMismatch(name: name, expected: shape, actual: entry.shape, source: path)
+        }
         if let dtype, entry.dtype != dtype {
-            throw FormatError.unsupportedDType(path: path, tensor: name, dtype: "\(entry.dtype.rawValue) (expected \(dtype.rawValue))")
+            throw FormatError.unsupportedDType(
+                path: path, tensor: name, dtype: "\(entry.dtype.rawValue) (expected \(dtype.rawValue))")
         }
         return entry
     }
@@ -90,7 +93,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func withBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let entry = entries[name] else { throw LlamaError.missingTensor(name: name, source: path) }
         defer { file.release((dataStart + entry.begin)..<(dataStart + entry.end)) }
-        return try body(UnsafeRawBufferPointer(start: file.base + dataStart + entry.begin, count: entry.end - entry.begin))
+        return try body(
+            UnsafeRawBufferPointer(start: file.base + dataStart + entry.begin, count: entry.end - entry.begin))
     }
 
     /// Tensor `name` converted to Float32 (from F32, F16 or BF16).
@@ -102,7 +106,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         switch entry.dtype {
         case .F32:
             return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                file.copy(from: dataStart + entry.begin, count: count * 4, to: UnsafeMutableRawPointer(buffer.baseAddress!))
+                file.copy(
+                    from: dataStart + entry.begin, count: count * 4, to: UnsafeMutableRawPointer(buffer.baseAddress!))
                 initialized = count
             }
         case .BF16:
@@ -126,16 +131,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     private static func parseHeader(_ base: UnsafeRawPointer, size: Int, path: String)
-        throws -> ([String: SafeTensorsEntry], [String: String], Int) {
+        throws -> ([String: SafeTensorsEntry], [String: String], Int)
+    {
         let headerLength = Int(clamping: UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)))
         guard headerLength <= size - 8 else {
-            throw FormatError.truncated(path: path, detail: "header length \(headerLength) runs past the end of the \(size)-byte file")
+            throw FormatError.truncated(
+                path: path, detail: "header length \(headerLength) runs past the end of the \(size)-byte file")
         }
         let headerData = Data(bytes: base + 8, count: headerLength)
         let json: [String: Any]
         switch JSONText.object(headerData) {
         case .success(let object): json = object
-        case .failure(let problem): throw FormatError.invalidHeader(path: path, detail: "the \(headerLength)-byte JSON header: \(problem.detail)")
+        case .failure(let problem):
+            throw FormatError.invalidHeader(
+                path: path, detail: "the \(headerLength)-byte JSON header: \(problem.detail)")
         }
         let dataSize = size - 8 - headerLength
         var entries: [String: SafeTensorsEntry] = [:]
@@ -146,20 +155,31 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 continue
             }
             guard let fields = value as? [String: Any], let dtypeName = fields["dtype"] as? String,
-                  let shape = (fields["shape"] as? [NSNumber])?.map({ $0.intValue }),
-                  let offsets = (fields["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offsets.count == 2
-            else { throw FormatError.invalidHeader(path: path, detail: "tensor '\(name)' lacks dtype, shape or data_offsets") }
+                let shape = (fields["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                let offsets = (fields["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offsets.count == 2
+            else {
+                throw FormatError.invalidHeader(
+                    path: path, detail: "tensor '\(name)' lacks dtype, shape or data_offsets")
+            }
             guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
                 throw FormatError.invalidHeader(path: path, detail: "tensor '\(name)' has unknown dtype \(dtypeName)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
-                throw FormatError.invalidHeader(path: path, detail: "tensor '\(name)' has offsets \(offsets) outside the \(dataSize)-byte data section")
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize
+            else {
+                throw FormatError.invalidHeader(
+                    path: path,
+                    detail: "tensor '\(name)' has offsets \(offsets) outside the \(dataSize)-byte data section")
             }
             guard let size = dtype.byteCount(of: shape) else {
-                throw FormatError.invalidHeader(path: path, detail: "tensor '\(name)': \(dtypeName) \(shape) is too large to address")
+                throw FormatError.invalidHeader(
+                    path: path, detail: "tensor '\(name)': \(dtypeName) \(shape) is too large to address")
             }
             guard size == offsets[1] - offsets[0] else {
-                throw FormatError.invalidHeader(path: path, detail: "tensor '\(name)': \(dtypeName) \(shape) needs \(size) bytes, offsets give \(offsets[1] - offsets[0])")
+                throw FormatError.invalidHeader(
+                    path: path,
+                    detail:
+                        "tensor '\(name)': \(dtypeName) \(shape) needs \(size) bytes, offsets give \(offsets[1] - offsets[0])"
+                )
             }
             entries[name] = SafeTensorsEntry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
         }

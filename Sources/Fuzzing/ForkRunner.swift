@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a child process ended.
@@ -26,14 +26,19 @@ public struct ForkRunner {
 
     /// A runner writing children's standard error under `folder`.
     public init(width: Int, timeout: Double, memoryLimit: Int, folder: URL) {
-        (self.width, self.timeout, self.memoryLimit, self.folder) = (max(1, width), timeout, memoryLimit, folder)
+        self.width = max(1, width)
+        self.timeout = timeout
+        self.memoryLimit = memoryLimit
+        self.folder = folder
     }
 
     /// Runs `cases`: `prepare(case, slot)` in the parent (write the inputs into the slot's own
     /// place), `child(case, slot)` in a fresh child (its return value is the exit code, when it
     /// returns at all), then `finished(case, slot, status, stderr, seconds)` in the parent.
-    public func run(cases: Range<Int>, prepare: (Int, Int) throws -> Void, child: (Int, Int) -> Int32,
-                    finished: (Int, Int, ChildStatus, String, Double) -> Void) throws {
+    public func run(
+        cases: Range<Int>, prepare: (Int, Int) throws -> Void, child: (Int, Int) -> Int32,
+        finished: (Int, Int, ChildStatus, String, Double) -> Void
+    ) throws {
         var running: [(pid: pid_t, caseIndex: Int, slot: Int, start: Date)] = []
         var free = Array((0..<width).reversed())
         var next = cases.lowerBound

@@ -14,7 +14,9 @@ public struct FuzzCampaign {
     let loft: ([String]) -> Int32
 
     /// A campaign in `work` (created), children `width` at a time.
-    public init(work: URL, seed: UInt64, width: Int, timeout: Double, memoryLimit: Int, loft: @escaping ([String]) -> Int32) throws {
+    public init(
+        work: URL, seed: UInt64, width: Int, timeout: Double, memoryLimit: Int, loft: @escaping ([String]) -> Int32
+    ) throws {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         (self.work, self.seed, self.loft) = (work, seed, loft)
         runner = ForkRunner(width: width, timeout: timeout, memoryLimit: memoryLimit, folder: work)
@@ -31,14 +33,29 @@ public struct FuzzCampaign {
         try files.createDirectory(at: seedsRoot, withIntermediateDirectories: true)
         let root = seedsRoot.path
         let steps: [(String, () -> Int32)] = [
-            ("files", {
-                do { try FuzzSeeds.write(to: seedsRoot, from: sources); return 0 } catch { fputs("\(error)\n", stderr); return 1 }
-            }),
-            ("training run", { loft(["train", "--config", root + "/yaml/run.yaml", "--runs-dir", root + "/checkpoint/runs"]) }),
-            ("quantize", {
-                loft(["quantize", "--model", root + "/llama2c/model.bin", "--tokenizer", root + "/llama2c/tok512.model", "--bits", "2.5",
-                      "--rank", "4", "--alpha", "8", "--loftq-iters", "1", "--double-quant", "--out", root + "/quantized/q"])
-            }),
+            (
+                "files",
+                {
+                    do { try FuzzSeeds.write(to: seedsRoot, from: sources); return 0 } catch {
+                        fputs("\(error)\n", stderr); return 1
+                    }
+                }
+            ),
+            (
+                "training run",
+                { loft(["train", "--config", root + "/yaml/run.yaml", "--runs-dir", root + "/checkpoint/runs"]) }
+            ),
+            (
+                "quantize",
+                {
+                    loft([
+                        "quantize", "--model", root + "/llama2c/model.bin", "--tokenizer",
+                        root + "/llama2c/tok512.model", "--bits", "2.5",
+                        "--rank", "4", "--alpha", "8", "--loftq-iters", "1", "--double-quant", "--out",
+                        root + "/quantized/q",
+                    ])
+                }
+            ),
         ]
         for (name, step) in steps {
             var failure: String? = nil
@@ -50,11 +67,14 @@ public struct FuzzCampaign {
         }
         let run = seedsRoot.appendingPathComponent("checkpoint/runs/fuzz")
         try files.createDirectory(at: seedsRoot.appendingPathComponent("adapter"), withIntermediateDirectories: true)
-        try files.copyItem(at: run.appendingPathComponent("final"), to: seedsRoot.appendingPathComponent("adapter/adapter"))
+        try files.copyItem(
+            at: run.appendingPathComponent("final"), to: seedsRoot.appendingPathComponent("adapter/adapter"))
         try files.removeItem(at: seedsRoot.appendingPathComponent("adapter/adapter/config.yaml"))
         try files.removeItem(at: run.appendingPathComponent("final"))
         try files.removeItem(at: run.appendingPathComponent("checkpoints/step-000003"))
-        try files.copyItem(at: seedsRoot.appendingPathComponent("yaml/run.yaml"), to: seedsRoot.appendingPathComponent("checkpoint/run.yaml"))
+        try files.copyItem(
+            at: seedsRoot.appendingPathComponent("yaml/run.yaml"),
+            to: seedsRoot.appendingPathComponent("checkpoint/run.yaml"))
     }
 
     /// The bytes case `caseIndex` of `target` writes, and the file it writes them to.
@@ -71,35 +91,44 @@ public struct FuzzCampaign {
 
     /// Runs `cases` of `target`; failing cases' folders are kept under `work/failures/TARGET/case-N`
     /// with `message.txt`. `onCase` sees every outcome (for progress).
-    public func run(_ target: FuzzTarget, cases: Range<Int>, onCase: (Int, FuzzOutcome, String) -> Void = { _, _, _ in }) throws -> FuzzTally {
+    public func run(
+        _ target: FuzzTarget, cases: Range<Int>, onCase: (Int, FuzzOutcome, String) -> Void = { _, _, _ in }
+    ) throws -> FuzzTally {
         let files = FileManager.default
         var tally = FuzzTally()
         var mutated: [Int: String] = [:], mutatedKind: [Int: MutationKind] = [:]
-        try runner.run(cases: cases, prepare: { caseIndex, slot in
-            let folder = slotFolder(slot)
-            if files.fileExists(atPath: folder.path) { try files.removeItem(at: folder) }
-            try files.copyItem(at: seedsRoot.appendingPathComponent(target.name), to: folder)
-            let (path, kind, bytes) = try mutation(target, caseIndex: caseIndex)
-            let url = folder.appendingPathComponent(path)
-            try Data(bytes).write(to: url)
-            (mutated[slot], mutatedKind[slot]) = (url.path, kind)
-        }, child: { _, slot in
-            loft(target.arguments(slotFolder(slot).path))
-        }, finished: { caseIndex, slot, status, stderr, seconds in
-            let path = mutated[slot] ?? ""
-            let names = [path, (path as NSString).deletingLastPathComponent] + (mutatedKind[slot] == .text ? Self.pathsNamed(in: path) : [])
-            let message = Self.errorMessage(stderr)
-            let outcome = FuzzOutcome.classify(status, stderr: message, names: names)
-            tally.record(caseIndex, outcome, message: message, seconds: seconds)
-            onCase(caseIndex, outcome, message)
-            if outcome.isFailure, tally.failures.count <= 20 {
-                let kept = work.appendingPathComponent("failures/\(target.name)/case-\(caseIndex)")
-                try? files.removeItem(at: kept)
-                try? files.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try? files.copyItem(at: slotFolder(slot), to: kept)
-                try? Data("\(outcome) \(path)\n\(message)".utf8).write(to: kept.appendingPathComponent("message.txt"))
-            }
-        })
+        try runner.run(
+            cases: cases,
+            prepare: { caseIndex, slot in
+                let folder = slotFolder(slot)
+                if files.fileExists(atPath: folder.path) { try files.removeItem(at: folder) }
+                try files.copyItem(at: seedsRoot.appendingPathComponent(target.name), to: folder)
+                let (path, kind, bytes) = try mutation(target, caseIndex: caseIndex)
+                let url = folder.appendingPathComponent(path)
+                try Data(bytes).write(to: url)
+                (mutated[slot], mutatedKind[slot]) = (url.path, kind)
+            },
+            child: { _, slot in
+                loft(target.arguments(slotFolder(slot).path))
+            },
+            finished: { caseIndex, slot, status, stderr, seconds in
+                let path = mutated[slot] ?? ""
+                let names =
+                    [path, (path as NSString).deletingLastPathComponent]
+                    + (mutatedKind[slot] == .text ? Self.pathsNamed(in: path) : [])
+                let message = Self.errorMessage(stderr)
+                let outcome = FuzzOutcome.classify(status, stderr: message, names: names)
+                tally.record(caseIndex, outcome, message: message, seconds: seconds)
+                onCase(caseIndex, outcome, message)
+                if outcome.isFailure, tally.failures.count <= 20 {
+                    let kept = work.appendingPathComponent("failures/\(target.name)/case-\(caseIndex)")
+                    try? files.removeItem(at: kept)
+                    try? files.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try? files.copyItem(at: slotFolder(slot), to: kept)
+                    try? Data("\(outcome) \(path)\n\(message)".utf8).write(
+                        to: kept.appendingPathComponent("message.txt"))
+                }
+            })
         return tally
     }
 
@@ -116,7 +145,8 @@ public struct FuzzCampaign {
     /// are not part of the message), or everything when there is none.
     static func errorMessage(_ stderr: String) -> String {
         guard let range = stderr.range(of: "Error: ", options: .backwards) else { return stderr }
-        let lineStart = stderr[..<range.lowerBound].lastIndex(of: "\n").map { stderr.index(after: $0) } ?? stderr.startIndex
+        let lineStart =
+            stderr[..<range.lowerBound].lastIndex(of: "\n").map { stderr.index(after: $0) } ?? stderr.startIndex
         return String(stderr[lineStart...])
     }
 }

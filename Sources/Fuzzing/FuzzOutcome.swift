@@ -29,9 +29,12 @@ public enum FuzzOutcome: Equatable, Sendable {
     }
 
     /// Raw library text that must never reach a user.
-    static let rawMarkers = ["Error Domain=", "NSCocoaErrorDomain", "DecodingError", "dataCorrupted", "typeMismatch(", "keyNotFound(",
-                             "valueNotFound(", "Swift.", "Fatal error", "Optional(", "couldn’t be", "couldn't be", "NSError", "Expected to decode",
-                             "./src/", ".cc(", "Debug description", "around character"]
+    static let rawMarkers = [
+        "Error Domain=", "NSCocoaErrorDomain", "DecodingError", "dataCorrupted", "typeMismatch(", "keyNotFound(",
+        "valueNotFound(", "Swift.", "Fatal error", "Optional(", "couldn’t be", "couldn't be", "NSError",
+        "Expected to decode",
+        "./src/", ".cc(", "Debug description", "around character",
+    ]
 
     /// Classifies a child's end: `stderr` is what it printed, `names` the paths (or file names)
     /// of which the message must contain one.

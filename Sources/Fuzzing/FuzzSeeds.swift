@@ -13,7 +13,10 @@ public enum FuzzSeeds {
         public var model: String, tokenizer: String, gsm8k: String, text: String
         /// The four files the seeds are made from.
         public init(model: String, tokenizer: String, gsm8k: String, text: String) {
-            (self.model, self.tokenizer, self.gsm8k, self.text) = (model, tokenizer, gsm8k, text)
+            self.model = model
+            self.tokenizer = tokenizer
+            self.gsm8k = gsm8k
+            self.text = text
         }
     }
 
@@ -35,9 +38,13 @@ public enum FuzzSeeds {
             try copy(sources.tokenizer, to: try folder(name).appendingPathComponent("tok512.model"))
         }
         let tensors = try LlamaTensor.all(for: source.config).map { tensor in
-            (HuggingFaceNames.name(of: tensor), SafeTensor(try source.floats(tensor), shape: tensor.shape(in: source.config)))
+            (
+                HuggingFaceNames.name(of: tensor),
+                SafeTensor(try source.floats(tensor), shape: tensor.shape(in: source.config))
+            )
         }
-        let configJSON = try JSONSerialization.data(withJSONObject: source.config.huggingFaceJSON, options: [.sortedKeys, .prettyPrinted])
+        let configJSON = try JSONSerialization.data(
+            withJSONObject: source.config.huggingFaceJSON, options: [.sortedKeys, .prettyPrinted])
         for name in ["safetensors", "hf-config", "sharded", "tokenizer-json"] {
             let hf = try folder(name + "/hf")
             try configJSON.write(to: hf.appendingPathComponent("config.json"))
@@ -49,20 +56,25 @@ public enum FuzzSeeds {
             if name == "sharded" {
                 try writeShards(tensors, to: hf)
             } else {
-                try SafeTensorsFile.write(Dictionary(uniqueKeysWithValues: tensors), metadata: ["format": "pt"],
-                                          to: hf.appendingPathComponent("model.safetensors"))
+                try SafeTensorsFile.write(
+                    Dictionary(uniqueKeysWithValues: tensors), metadata: ["format": "pt"],
+                    to: hf.appendingPathComponent("model.safetensors"))
             }
         }
-        try GGUFWriter.llama(source: source, tokenizer: bpeTokenizer(path: "seed"), linearType: .q8_0, name: "stories260K")
-            .write(to: try folder("gguf").appendingPathComponent("model.gguf"))
+        try GGUFWriter.llama(
+            source: source, tokenizer: bpeTokenizer(path: "seed"), linearType: .q8_0, name: "stories260K"
+        )
+        .write(to: try folder("gguf").appendingPathComponent("model.gguf"))
         let problems = try String(contentsOfFile: sources.gsm8k, encoding: .utf8).split(separator: "\n").prefix(6)
-        try (problems.joined(separator: "\n") + "\n").write(to: try folder("gsm8k-jsonl").appendingPathComponent("test.jsonl"),
-                                                            atomically: true, encoding: .utf8)
+        try (problems.joined(separator: "\n") + "\n").write(
+            to: try folder("gsm8k-jsonl").appendingPathComponent("test.jsonl"),
+            atomically: true, encoding: .utf8)
         let text = String(try String(contentsOfFile: sources.text, encoding: .utf8).prefix(3000))
         try text.write(to: try folder("text").appendingPathComponent("text.txt"), atomically: true, encoding: .utf8)
         try text.write(to: root.appendingPathComponent("train.txt"), atomically: true, encoding: .utf8)
-        try runConfig(root: root, sources: sources).write(to: try folder("yaml").appendingPathComponent("run.yaml"),
-                                                         atomically: true, encoding: .utf8)
+        try runConfig(root: root, sources: sources).write(
+            to: try folder("yaml").appendingPathComponent("run.yaml"),
+            atomically: true, encoding: .utf8)
     }
 
     /// Two shards (tensors split by name) and `model.safetensors.index.json`, as transformers writes.
@@ -72,8 +84,9 @@ public enum FuzzSeeds {
         var weightMap: [String: String] = [:]
         for (index, part) in [sorted[..<half], sorted[half...]].enumerated() {
             let file = "model-0000\(index + 1)-of-00002.safetensors"
-            try SafeTensorsFile.write(Dictionary(uniqueKeysWithValues: Array(part)), metadata: ["format": "pt"],
-                                      to: folder.appendingPathComponent(file))
+            try SafeTensorsFile.write(
+                Dictionary(uniqueKeysWithValues: Array(part)), metadata: ["format": "pt"],
+                to: folder.appendingPathComponent(file))
             for (name, _) in part { weightMap[name] = file }
         }
         let total = tensors.reduce(0) { $0 + $1.1.bytes.count }
@@ -95,8 +108,9 @@ public enum FuzzSeeds {
         }
         tokens += ["<s>", "</s>"]
         let types = [Int](repeating: 1, count: 510) + [3, 3]
-        return try ByteLevelBPETokenizer(path: path, tokens: tokens, merges: merges, tokenTypes: types, bosID: 510, eosID: 511,
-                                         addsBOS: true, preTokenizer: .gpt2)
+        return try ByteLevelBPETokenizer(
+            path: path, tokens: tokens, merges: merges, tokenTypes: types, bosID: 510, eosID: 511,
+            addsBOS: true, preTokenizer: .gpt2)
     }
 
     /// The YAML of a three-step run on stories260K (text data, NF4, rank 4, a checkpoint a step).

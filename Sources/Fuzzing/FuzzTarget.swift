@@ -24,12 +24,19 @@ public struct FuzzTarget: Sendable {
             FuzzTarget(name: "llama2c", summary: "llama2.c checkpoint", files: [("model.bin", .binary)]) {
                 ["generate", "--model", $0 + "/model.bin", "--tokenizer", $0 + "/tok512.model"] + prompt
             },
-            FuzzTarget(name: "safetensors", summary: "HF safetensors, one file", files: [("hf/model.safetensors", .safetensors)]) {
+            FuzzTarget(
+                name: "safetensors", summary: "HF safetensors, one file",
+                files: [("hf/model.safetensors", .safetensors)]
+            ) {
                 ["generate", "--model", $0 + "/hf"] + prompt
             },
-            FuzzTarget(name: "sharded", summary: "HF safetensors, two shards + index JSON",
-                       files: [("hf/model.safetensors.index.json", .text), ("hf/model-00001-of-00002.safetensors", .safetensors),
-                               ("hf/model-00002-of-00002.safetensors", .safetensors)]) {
+            FuzzTarget(
+                name: "sharded", summary: "HF safetensors, two shards + index JSON",
+                files: [
+                    ("hf/model.safetensors.index.json", .text), ("hf/model-00001-of-00002.safetensors", .safetensors),
+                    ("hf/model-00002-of-00002.safetensors", .safetensors),
+                ]
+            ) {
                 ["generate", "--model", $0 + "/hf"] + prompt
             },
             FuzzTarget(name: "hf-config", summary: "HF config.json", files: [("hf/config.json", .text)]) {
@@ -38,34 +45,53 @@ public struct FuzzTarget: Sendable {
             FuzzTarget(name: "gguf", summary: "GGUF (Q8_0/F16/F32, BPE metadata)", files: [("model.gguf", .binary)]) {
                 ["generate", "--model", $0 + "/model.gguf"] + prompt
             },
-            FuzzTarget(name: "tokenizer-json", summary: "tokenizer.json + tokenizer_config.json",
-                       files: [("hf/tokenizer.json", .text), ("hf/tokenizer_config.json", .text)]) {
+            FuzzTarget(
+                name: "tokenizer-json", summary: "tokenizer.json + tokenizer_config.json",
+                files: [("hf/tokenizer.json", .text), ("hf/tokenizer_config.json", .text)]
+            ) {
                 ["generate", "--model", $0 + "/hf"] + prompt
             },
-            FuzzTarget(name: "sentencepiece", summary: "SentencePiece tokenizer.model", files: [("tok512.model", .binary)]) {
-                ["tokenize", "--model", $0 + "/model.bin", "--tokenizer", $0 + "/tok512.model", "--text", "Once upon a time, 3 cats."]
+            FuzzTarget(
+                name: "sentencepiece", summary: "SentencePiece tokenizer.model", files: [("tok512.model", .binary)]
+            ) {
+                [
+                    "tokenize", "--model", $0 + "/model.bin", "--tokenizer", $0 + "/tok512.model", "--text",
+                    "Once upon a time, 3 cats.",
+                ]
             },
             FuzzTarget(name: "yaml", summary: "run config YAML", files: [("run.yaml", .text)]) {
                 // max_steps pinned: a mutated step count asks for a long run, which is no bug
                 ["train", "--config", $0 + "/run.yaml", "--runs-dir", $0 + "/runs", "--set", "training.max_steps=3"]
             },
             FuzzTarget(name: "gsm8k-jsonl", summary: "GSM8K JSONL", files: [("test.jsonl", .text)]) {
-                ["eval", "--gsm8k", "--data", $0 + "/test.jsonl", "--limit", "3", "--max-new-tokens", "3", "--batch", "2"] + stories
+                [
+                    "eval", "--gsm8k", "--data", $0 + "/test.jsonl", "--limit", "3", "--max-new-tokens", "3", "--batch",
+                    "2",
+                ] + stories
             },
             FuzzTarget(name: "text", summary: "perplexity text file", files: [("text.txt", .text)]) {
                 ["eval", "--perplexity", "--data", $0 + "/text.txt", "--seq-len", "32", "--batch", "2"] + stories
             },
-            FuzzTarget(name: "adapter", summary: "PEFT adapter_config.json + adapter_model.safetensors",
-                       files: [("adapter/adapter_config.json", .text), ("adapter/adapter_model.safetensors", .safetensors)]) {
+            FuzzTarget(
+                name: "adapter", summary: "PEFT adapter_config.json + adapter_model.safetensors",
+                files: [("adapter/adapter_config.json", .text), ("adapter/adapter_model.safetensors", .safetensors)]
+            ) {
                 ["generate", "--adapter", $0 + "/adapter"] + stories + prompt
             },
-            FuzzTarget(name: "checkpoint", summary: "checkpoint folder, --resume latest",
-                       files: [(step + "trainer_state.json", .text), (step + "adapter_model.safetensors", .safetensors),
-                               (step + "optimizer.safetensors", .safetensors), (step + "adapter_config.json", .text),
-                               (step + "config.yaml", .text), ("runs/fuzz/checkpoints/step-000001/trainer_state.json", .text)]) {
+            FuzzTarget(
+                name: "checkpoint", summary: "checkpoint folder, --resume latest",
+                files: [
+                    (step + "trainer_state.json", .text), (step + "adapter_model.safetensors", .safetensors),
+                    (step + "optimizer.safetensors", .safetensors), (step + "adapter_config.json", .text),
+                    (step + "config.yaml", .text), ("runs/fuzz/checkpoints/step-000001/trainer_state.json", .text),
+                ]
+            ) {
                 ["train", "--config", $0 + "/run.yaml", "--runs-dir", $0 + "/runs", "--resume", "latest"]
             },
-            FuzzTarget(name: "quantized", summary: "loft quantize folder", files: [("q/config.json", .text), ("q/model.safetensors", .safetensors)]) {
+            FuzzTarget(
+                name: "quantized", summary: "loft quantize folder",
+                files: [("q/config.json", .text), ("q/model.safetensors", .safetensors)]
+            ) {
                 ["generate", "--model", $0 + "/q"] + prompt
             },
         ]

@@ -25,8 +25,10 @@ public struct Mutator {
     /// Replacements for a number in a text file.
     static let interestingNumbers: [String] = [
         "0", "-1", "1", "2", "-2147483648", "2147483647", "2147483648", "4294967296", "1073741824", "1000000",
-        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "4611686018427387904", "18446744073709551616",
-        "1e308", "1e309", "-1e309", "1e-320", "NaN", "nan", "inf", "-inf", ".inf", "0.5", "-0.0", "3.0", "1e5", "0x10", "07", "",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "4611686018427387904",
+        "18446744073709551616",
+        "1e308", "1e309", "-1e309", "1e-320", "NaN", "nan", "inf", "-inf", ".inf", "0.5", "-0.0", "3.0", "1e5", "0x10",
+        "07", "",
     ]
     static let punctuation: [UInt8] = Array("{}[]\":,'\n -#&*!|>".utf8)
 
@@ -35,7 +37,7 @@ public struct Mutator {
     /// `data` after one to three edits.
     public mutating func mutate(_ data: [UInt8], kind: MutationKind) -> [UInt8] {
         var out = data
-        let edits = [1, 1, 1, 1, 1, 1, 2, 2, 2, 3][below(10)]   // mostly one edit: deep inputs stay reachable
+        let edits = [1, 1, 1, 1, 1, 1, 2, 2, 2, 3][below(10)]  // mostly one edit: deep inputs stay reachable
         for _ in 0..<edits {
             switch kind {
             case .binary: out = mutateBytes(out)
@@ -62,13 +64,16 @@ public struct Mutator {
             let width = [2, 4, 8][below(3)], at = offset(in: data.count)
             var value = Self.interestingIntegers[below(Self.interestingIntegers.count)]
             if below(4) == 0 { value = UInt64(data.count) &+ UInt64(below(64)) }
-            for i in 0..<width where at + i < data.count { data[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+            for i in 0..<width where at + i < data.count {
+                data[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))
+            }
         case 4:
             let at = offset(in: data.count), length = 1 + below(min(64, data.count - at))
             data.removeSubrange(at..<at + length)
         case 5:
             let at = offset(in: data.count + 1)
-            data.insert(contentsOf: (0...below(16)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: min(at, data.count))
+            data.insert(
+                contentsOf: (0...below(16)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: min(at, data.count))
         case 6:
             let from = offset(in: data.count), to = offset(in: data.count), length = 1 + below(64)
             for i in 0..<length where from + i < data.count && to + i < data.count { data[to + i] = data[from + i] }
@@ -82,14 +87,17 @@ public struct Mutator {
         var data = input
         if data.isEmpty { return Array(Self.interestingNumbers[below(Self.interestingNumbers.count)].utf8) }
         switch below(10) {
-        case 0, 1, 2, 3:   // a number (optionally signed, with a fraction or exponent) → a boundary value
-            let starts = data.indices.filter { (data[$0] >= 0x30 && data[$0] <= 0x39) && ($0 == 0 || !isNumberByte(data[$0 - 1])) }
+        case 0, 1, 2, 3:  // a number (optionally signed, with a fraction or exponent) → a boundary value
+            let starts = data.indices.filter {
+                (data[$0] >= 0x30 && data[$0] <= 0x39) && ($0 == 0 || !isNumberByte(data[$0 - 1]))
+            }
             guard !starts.isEmpty else { return mutateBytes(data) }
             var start = starts[below(starts.count)], end = start
             while end < data.count, isNumberByte(data[end]) { end += 1 }
             if start > 0, data[start - 1] == 0x2D { start -= 1 }
-            data.replaceSubrange(start..<end, with: Array(Self.interestingNumbers[below(Self.interestingNumbers.count)].utf8))
-        case 4, 5:   // a line dropped, repeated or moved
+            data.replaceSubrange(
+                start..<end, with: Array(Self.interestingNumbers[below(Self.interestingNumbers.count)].utf8))
+        case 4, 5:  // a line dropped, repeated or moved
             var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
             let i = below(lines.count), j = below(lines.count)
             switch below(3) {
@@ -98,7 +106,7 @@ public struct Mutator {
             default: lines.swapAt(i, j)
             }
             data = Array(lines.joined(separator: [0x0A]))
-        case 6, 7:   // a string emptied, made invalid UTF-8, or replaced by another from the file
+        case 6, 7:  // a string emptied, made invalid UTF-8, or replaced by another from the file
             let quotes = data.indices.filter { data[$0] == 0x22 }
             guard quotes.count >= 2 else { return mutateBytes(data) }
             let q = below(quotes.count - 1), (start, end) = (quotes[q] + 1, quotes[q + 1])
@@ -111,9 +119,9 @@ public struct Mutator {
                 replacement = Array(data[(quotes[r] + 1)..<quotes[r + 1]])
             }
             data.replaceSubrange(start..<end, with: replacement)
-        case 8:      // stray punctuation
+        case 8:  // stray punctuation
             data.insert(Self.punctuation[below(Self.punctuation.count)], at: below(data.count + 1))
-        default:     // a punctuation character removed
+        default:  // a punctuation character removed
             let marks = data.indices.filter { Self.punctuation.contains(data[$0]) }
             guard !marks.isEmpty else { return mutateBytes(data) }
             data.remove(at: marks[below(marks.count)])
@@ -121,7 +129,9 @@ public struct Mutator {
         return data
     }
 
-    func isNumberByte(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x65 || b == 0x45 || b == 0x2B }
+    func isNumberByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x65 || b == 0x45 || b == 0x2B
+    }
 
     /// Safetensors: the JSON header edited as text (length prefix rewritten, so the edit reaches
     /// the parser) or the file edited as bytes.

@@ -16,21 +16,30 @@ public enum AttentionBackend {
 
     /// `.cached` for `steps` new tokens at the cache's position.
     static func cached(_ cache: KVCache, steps: Int, config c: LlamaConfig) -> AttentionBackend {
-        .cached(cache, RotaryTable(inverseFrequency: c.ropeInverseFrequencies(length: cache.length + steps), positions: steps,
-                                   offset: cache.length))
+        .cached(
+            cache,
+            RotaryTable(
+                inverseFrequency: c.ropeInverseFrequencies(length: cache.length + steps), positions: steps,
+                offset: cache.length))
     }
 
     /// `.decoding` for one new token per cache, each at its cache's position.
     static func decoding(_ caches: [KVCache], config c: LlamaConfig) -> AttentionBackend {
-        .decoding(caches, caches.map { cache in
-            RotaryTable(inverseFrequency: c.ropeInverseFrequencies(length: cache.length + 1), positions: 1, offset: cache.length)
-        })
+        .decoding(
+            caches,
+            caches.map { cache in
+                RotaryTable(
+                    inverseFrequency: c.ropeInverseFrequencies(length: cache.length + 1), positions: 1,
+                    offset: cache.length)
+            })
     }
 
     /// Attention of one layer: q [B, T, H, Dh], k and v [B, T, Hkv, Dh] (before RoPE) → [B, T, D].
     /// The causal op's products run in `compute`.
-    func attend(query q: Tensor, key k: Tensor, value v: Tensor, layer: Int, config c: LlamaConfig,
-                compute: ComputeType) -> Tensor {
+    func attend(
+        query q: Tensor, key k: Tensor, value v: Tensor, layer: Int, config c: LlamaConfig,
+        compute: ComputeType
+    ) -> Tensor {
         let (batch, steps) = (q.shape[0], q.shape[1])
         switch self {
         case .causal(let table):
@@ -39,13 +48,17 @@ public enum AttentionBackend {
             precondition(batch == 1 && table.positions == steps, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length
             let rotatedQ = q.rope(table), rotatedK = k.rope(table)
-            cache.store(layer: layer, position: start, count: steps, width: c.kvDim,
-                        keys: rotatedK.data[...], values: v.data[...])
-            let out = attendCached(queries: rotatedQ.data, count: steps, start: start,
-                                   keys: cache.keys[layer], values: cache.values[layer], config: c)
+            cache.store(
+                layer: layer, position: start, count: steps, width: c.kvDim,
+                keys: rotatedK.data[...], values: v.data[...])
+            let out = attendCached(
+                queries: rotatedQ.data, count: steps, start: start,
+                keys: cache.keys[layer], values: cache.values[layer], config: c)
             return Tensor(out, shape: [1, steps, c.qDim])
         case .decoding(let caches, let tables):
-            precondition(steps == 1 && batch == caches.count && tables.count == batch, "decoding attention: \(q.shape) for \(caches.count) caches")
+            precondition(
+                steps == 1 && batch == caches.count && tables.count == batch,
+                "decoding attention: \(q.shape) for \(caches.count) caches")
             var queries = q.data, keys = k.data
             var attended = [Float](repeating: 0, count: batch * c.qDim)
             for row in 0..<batch {
@@ -53,9 +66,11 @@ public enum AttentionBackend {
                 rotate(&queries, row: row, width: c.qDim, heads: c.heads, table: tables[row], headDim: c.headDim)
                 rotate(&keys, row: row, width: c.kvDim, heads: c.kvHeads, table: tables[row], headDim: c.headDim)
                 let kv = (row * c.kvDim)..<((row + 1) * c.kvDim)
-                caches[row].store(layer: layer, position: position, count: 1, width: c.kvDim, keys: keys[kv], values: v.data[kv])
-                let out = attendCached(queries: Array(queries[(row * c.qDim)..<((row + 1) * c.qDim)]), count: 1, start: position,
-                                       keys: caches[row].keys[layer], values: caches[row].values[layer], config: c)
+                caches[row].store(
+                    layer: layer, position: position, count: 1, width: c.kvDim, keys: keys[kv], values: v.data[kv])
+                let out = attendCached(
+                    queries: Array(queries[(row * c.qDim)..<((row + 1) * c.qDim)]), count: 1, start: position,
+                    keys: caches[row].keys[layer], values: caches[row].values[layer], config: c)
                 attended.replaceSubrange((row * c.qDim)..<((row + 1) * c.qDim), with: out)
             }
             return Tensor(attended, shape: [batch, 1, c.qDim])
@@ -84,7 +99,9 @@ public enum AttentionBackend {
 
 /// Causal attention of `count` new queries [n, H·Dh] at positions `start...` over the cached
 /// keys and values [start + n, Hkv·Dh] → [n, H·Dh].
-func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float], config c: LlamaConfig) -> [Float] {
+func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], values: [Float], config c: LlamaConfig)
+    -> [Float]
+{
     let (dh, kvDim, group) = (c.headDim, c.kvDim, c.heads / c.kvHeads)
     let scale = 1 / Float(dh).squareRoot()
     var out = [Float](repeating: 0, count: n * c.qDim)
@@ -101,10 +118,12 @@ func attendCached(queries: [Float], count n: Int, start: Int, keys: [Float], val
                                 let visible = start + i + 1
                                 let qi = q.baseAddress! + i * c.qDim + h * dh
                                 scores.withUnsafeMutableBufferPointer { s in
-                                    // scale · q·kⱼ for every visible key: the keys of group g are rows of a [positions, Dh]
-                                    // matrix of leading dimension Hkv·Dh (a dot product a row, in SIMD).
-                                    RowKernels.denseRows(k.baseAddress! + g * dh, ldw: kvDim, in: dh, outputs: 0..<visible, x: qi,
-                                                         ldx: dh, batch: 1, alpha: scale, y: s.baseAddress!, ldy: visible)
+                                    // scale · q·kⱼ for every visible key: the keys of group g are rows of a
+                                    // [positions, Dh] matrix of leading dimension Hkv·Dh (a dot product a row,
+                                    // in SIMD).
+                                    RowKernels.denseRows(
+                                        k.baseAddress! + g * dh, ldw: kvDim, in: dh, outputs: 0..<visible, x: qi,
+                                        ldx: dh, batch: 1, alpha: scale, y: s.baseAddress!, ldy: visible)
                                     _ = softmaxRow(s.baseAddress!, into: s.baseAddress!, count: visible)
                                 }
                                 let oi = outP.pointer + i * c.qDim + h * dh

@@ -42,7 +42,8 @@ extension CheckpointSource {
             throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription)
         }
         guard actual == expected else {
-            throw LlamaError.shapeMismatch(name: name(of: tensor), expected: expected, actual: actual, source: sourceDescription)
+            throw LlamaError.shapeMismatch(
+                name: name(of: tensor), expected: expected, actual: actual, source: sourceDescription)
         }
         return actual
     }
@@ -52,7 +53,8 @@ extension CheckpointSource {
         let shape = try checkedShape(tensor)
         let values = try finiteFloats(tensor)
         guard values.count == shape.product else {
-            throw LlamaError.shapeMismatch(name: name(of: tensor), expected: shape, actual: [values.count], source: sourceDescription)
+            throw LlamaError.shapeMismatch(
+                name: name(of: tensor), expected: shape, actual: [values.count], source: sourceDescription)
         }
         return Tensor(values, shape: shape)
     }
@@ -62,7 +64,8 @@ extension CheckpointSource {
     public func finiteFloats(_ tensor: LlamaTensor) throws -> [Float] {
         let values = try floats(tensor)
         if let index = values.firstIndex(where: { !$0.isFinite }) {
-            throw LlamaError.nonFiniteWeight(name: name(of: tensor), index: index, value: values[index], source: sourceDescription)
+            throw LlamaError.nonFiniteWeight(
+                name: name(of: tensor), index: index, value: values[index], source: sourceDescription)
         }
         return values
     }

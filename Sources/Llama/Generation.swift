@@ -22,7 +22,9 @@ public struct SamplingOptions: Sendable {
             return Int32(best)
         }
         var probabilities = logits.map { $0 / temperature }
-        probabilities.withUnsafeMutableBufferPointer { _ = softmaxRow($0.baseAddress!, into: $0.baseAddress!, count: $0.count) }
+        probabilities.withUnsafeMutableBufferPointer {
+            _ = softmaxRow($0.baseAddress!, into: $0.baseAddress!, count: $0.count)
+        }
         var candidates = Array(probabilities.indices)
         if topP < 1 {
             candidates.sort { probabilities[$0] > probabilities[$1] }
@@ -49,7 +51,9 @@ extension LlamaModel {
     /// Checks a prompt before it reaches the embedding: non-empty, every id in the vocabulary.
     func validatePrompt(_ prompt: [Int32]) throws {
         guard !prompt.isEmpty else { throw LlamaError.emptyPrompt }
-        if let bad = firstInvalidToken(prompt) { throw LlamaError.tokenOutOfRange(id: bad, vocabularySize: config.vocabularySize) }
+        if let bad = firstInvalidToken(prompt) {
+            throw LlamaError.tokenOutOfRange(id: bad, vocabularySize: config.vocabularySize)
+        }
     }
 
     /// Generates up to `maxNewTokens` tokens after `prompt` with a KV cache, stopping at
@@ -57,9 +61,11 @@ extension LlamaModel {
     /// computes as `execution` says.
     /// - Returns: the new tokens (without the prompt).
     /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
-    public func generate(prompt: [Int32], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
-                         rng: inout RandomState, stopTokens: Set<Int32> = [], execution: ExecutionOptions = .fp32,
-                         onToken: (Int32) -> Bool = { _ in true }) throws -> [Int32] {
+    public func generate(
+        prompt: [Int32], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
+        rng: inout RandomState, stopTokens: Set<Int32> = [], execution: ExecutionOptions = .fp32,
+        onToken: (Int32) -> Bool = { _ in true }
+    ) throws -> [Int32] {
         try validatePrompt(prompt)
         let capacity = min(prompt.count + maxNewTokens, max(config.maxSequenceLength, prompt.count + 1))
         let cache = KVCache(config: config, capacity: capacity)
@@ -79,9 +85,11 @@ extension LlamaModel {
     /// sequence that has stopped (a stop token or `maxNewTokens`) leaves the batch and costs
     /// nothing more. Returns the new tokens of each prompt (stop token excluded).
     /// - Throws: `LlamaError` for an empty prompt or an id outside the vocabulary.
-    public func generateBatch(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
-                              rng: inout RandomState, stopTokens: Set<Int32> = [],
-                              execution: ExecutionOptions = .fp32) throws -> [[Int32]] {
+    public func generateBatch(
+        prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = SamplingOptions(),
+        rng: inout RandomState, stopTokens: Set<Int32> = [],
+        execution: ExecutionOptions = .fp32
+    ) throws -> [[Int32]] {
         for prompt in prompts { try validatePrompt(prompt) }
         var outputs = [[Int32]](repeating: [], count: prompts.count)
         var caches: [KVCache] = []
@@ -100,7 +108,8 @@ extension LlamaModel {
         while !active.isEmpty {
             active = active.filter { outputs[$0].count < maxNewTokens }
             if active.isEmpty { break }
-            let logits = decodeStep(tokens: active.map { next[$0] }, caches: active.map { caches[$0] }, execution: execution)
+            let logits = decodeStep(
+                tokens: active.map { next[$0] }, caches: active.map { caches[$0] }, execution: execution)
             let vocab = config.vocabularySize
             var stillActive: [Int] = []
             for (row, index) in active.enumerated() {

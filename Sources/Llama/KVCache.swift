@@ -17,8 +17,10 @@ public final class KVCache {
     public func reset() { length = 0 }
 
     /// Stores `count` rows of keys and values [count, Hkv·Dh] of `layer` at `position...`.
-    func store(layer: Int, position: Int, count: Int, width: Int,
-               keys newKeys: ArraySlice<Float>, values newValues: ArraySlice<Float>) {
+    func store(
+        layer: Int, position: Int, count: Int, width: Int,
+        keys newKeys: ArraySlice<Float>, values newValues: ArraySlice<Float>
+    ) {
         let range = (position * width)..<((position + count) * width)
         keys[layer].replaceSubrange(range, with: newKeys)
         values[layer].replaceSubrange(range, with: newValues)

@@ -23,11 +23,14 @@ public enum RopeScaling: Codable, Equatable, Sendable {
             return factor > 0 && factor.isFinite ? nil : "RoPE scaling factor \(factor) must be finite and > 0"
         case .llama3(let factor, let low, let high, let context):
             guard [factor, low, high].allSatisfy({ $0 > 0 && $0.isFinite }), high > low, context > 0 else {
-                return "llama3 RoPE scaling needs finite factors > 0, high_freq_factor > low_freq_factor and a positive original context"
+                return
+                    "llama3 RoPE scaling needs finite factors > 0, high_freq_factor > low_freq_factor and a positive original context"
             }
             return nil
         case .frequencyFactors(let factors):
-            guard factors.count == headDim / 2 else { return "\(factors.count) RoPE frequency factors for a head size of \(headDim)" }
+            guard factors.count == headDim / 2 else {
+                return "\(factors.count) RoPE frequency factors for a head size of \(headDim)"
+            }
             return factors.allSatisfy { $0 > 0 && $0.isFinite } ? nil : "RoPE frequency factors must be finite and > 0"
         }
     }

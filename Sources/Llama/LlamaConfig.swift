@@ -21,10 +21,15 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var explicitHeadDim: Int? = nil
 
     /// A config from its values; traps on inconsistent shapes (a programming error).
-    public init(dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
-                normEps: Float = 1e-5, ropeTheta: Float = 10_000, maxSequenceLength: Int = 2048,
-                tiedEmbeddings: Bool = false) {
-        (self.dim, self.layers, self.heads, self.kvHeads) = (dim, layers, heads, kvHeads)
+    public init(
+        dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
+        normEps: Float = 1e-5, ropeTheta: Float = 10_000, maxSequenceLength: Int = 2048,
+        tiedEmbeddings: Bool = false
+    ) {
+        self.dim = dim
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
         (self.hiddenDim, self.vocabularySize, self.normEps) = (hiddenDim, vocabularySize, normEps)
         (self.ropeTheta, self.maxSequenceLength, self.tiedEmbeddings) = (ropeTheta, maxSequenceLength, tiedEmbeddings)
         precondition(validationProblem == nil, "LlamaConfig: \(validationProblem!)")
@@ -43,12 +48,15 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         if [dim, layers, heads, kvHeads, hiddenDim, vocabularySize].contains(where: { $0 <= 0 }) {
             return "sizes must be positive"
         }
-        if [dim, layers, heads, kvHeads, hiddenDim, vocabularySize, maxSequenceLength].contains(where: { $0 > 1 << 24 }) {
+        if [dim, layers, heads, kvHeads, hiddenDim, vocabularySize, maxSequenceLength].contains(where: { $0 > 1 << 24 })
+        {
             return "sizes must be at most 2^24 (16,777,216)"
         }
         if let explicit = explicitHeadDim {
             if explicit <= 0 || explicit > 1 << 16 { return "head size \(explicit) must be in 1...65536" }
-        } else if dim % heads != 0 { return "dim \(dim) is not a multiple of heads \(heads)" }
+        } else if dim % heads != 0 {
+            return "dim \(dim) is not a multiple of heads \(heads)"
+        }
         if heads % kvHeads != 0 { return "heads \(heads) is not a multiple of kv heads \(kvHeads)" }
         if headDim % 2 != 0 { return "head size \(headDim) must be even for RoPE" }
         if let problem = ropeScaling?.problem(headDim: headDim) { return problem }
@@ -56,9 +64,14 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     /// The values without the consistency trap (callers check `validationProblem`).
-    public init(unchecked dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
-         normEps: Float, ropeTheta: Float, maxSequenceLength: Int, tiedEmbeddings: Bool) {
-        (self.dim, self.layers, self.heads, self.kvHeads) = (dim, layers, heads, kvHeads)
+    public init(
+        unchecked dim: Int, layers: Int, heads: Int, kvHeads: Int, hiddenDim: Int, vocabularySize: Int,
+        normEps: Float, ropeTheta: Float, maxSequenceLength: Int, tiedEmbeddings: Bool
+    ) {
+        self.dim = dim
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
         (self.hiddenDim, self.vocabularySize, self.normEps) = (hiddenDim, vocabularySize, normEps)
         (self.ropeTheta, self.maxSequenceLength, self.tiedEmbeddings) = (ropeTheta, maxSequenceLength, tiedEmbeddings)
     }

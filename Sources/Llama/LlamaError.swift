@@ -22,7 +22,8 @@ public enum LlamaError: Error, CustomStringConvertible {
         case .tokenOutOfRange(let id, let vocabularySize):
             return "token id \(id) is outside the model's vocabulary of \(vocabularySize)"
         case .nonFiniteWeight(let name, let index, let value, let source):
-            return "\(source): tensor '\(name)' holds \(value.isNaN ? "NaN" : "\(value)") at element \(index); weights must be finite"
+            let shown = value.isNaN ? "NaN" : "\(value)"
+            return "\(source): tensor '\(name)' holds \(shown) at element \(index); weights must be finite"
         case .emptyPrompt:
             return "the prompt has no token (the tokenizer adds no BOS, so give a non-empty prompt)"
         }

@@ -74,5 +74,7 @@ public struct ParameterID: Hashable, Sendable {
     public let name: String
 
     /// An id from its parts.
-    public init(layer: Int, module: LinearModule, name: String) { (self.layer, self.module, self.name) = (layer, module, name) }
+    public init(layer: Int, module: LinearModule, name: String) {
+        (self.layer, self.module, self.name) = (layer, module, name)
+    }
 }

@@ -13,10 +13,18 @@ public final class TransformerBlock {
     public var gate: LinearLayer, up: LinearLayer, down: LinearLayer
 
     /// A block from its parts.
-    public init(attentionNorm: Tensor, mlpNorm: Tensor, q: LinearLayer, k: LinearLayer, v: LinearLayer,
-                o: LinearLayer, gate: LinearLayer, up: LinearLayer, down: LinearLayer) {
+    public init(
+        attentionNorm: Tensor, mlpNorm: Tensor, q: LinearLayer, k: LinearLayer, v: LinearLayer,
+        o: LinearLayer, gate: LinearLayer, up: LinearLayer, down: LinearLayer
+    ) {
         (self.attentionNorm, self.mlpNorm) = (attentionNorm, mlpNorm)
-        (self.q, self.k, self.v, self.o, self.gate, self.up, self.down) = (q, k, v, o, gate, up, down)
+        self.q = q
+        self.k = k
+        self.v = v
+        self.o = o
+        self.gate = gate
+        self.up = up
+        self.down = down
     }
 
     /// The LoRA-wrapped linears of this block.
@@ -63,13 +71,16 @@ public final class TransformerBlock {
     /// floats less per layer, for two elementwise passes. In bf16 training the gate and up outputs
     /// SwiGLU's backward reads are kept as bf16 (`compressToBF16`, as autocast keeps them): [N, F]
     /// floats less again. Every product by a frozen weight runs in `execution.compute`.
-    func forward(_ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool,
-                 execution: ExecutionOptions) -> Tensor {
+    func forward(
+        _ x: Tensor, layer: Int, attention: AttentionBackend, config c: LlamaConfig, recording: Bool,
+        execution: ExecutionOptions
+    ) -> Tensor {
         let (batch, steps) = (x.shape[0], x.shape[1])
         let compute = execution.compute
         // Inference runs layers sharing an input together (one parallel region when decoding).
         func linears(_ layers: [LinearLayer], _ x: Tensor) -> [Tensor] {
-            recording ? layers.map { $0(x, compute: compute) }
+            recording
+                ? layers.map { $0(x, compute: compute) }
                 : SharedInputInference.infer(layers, x, compute: compute, shared: execution.sharedInference)
         }
         let h = x.rmsNorm(weight: attentionNorm, eps: c.normEps)
@@ -78,8 +89,11 @@ public final class TransformerBlock {
         let k = qkv[1].reshaped([batch, steps, c.kvHeads, c.headDim])
         let v = qkv[2].reshaped([batch, steps, c.kvHeads, c.headDim])
         if recording { h.releaseValues() }
-        let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c, compute: compute)  // [B, T, D]
-        let y = recording ? o(attended, adding: x, compute: compute)
+        // [B, T, D]
+        let attended = attention.attend(query: q, key: k, value: v, layer: layer, config: c, compute: compute)
+        let y =
+            recording
+            ? o(attended, adding: x, compute: compute)
             : x + o.infer(attended, compute: compute, shared: execution.sharedInference)
         let m = y.rmsNorm(weight: mlpNorm, eps: c.normEps)
         let gateUp = linears([gate, up], m)

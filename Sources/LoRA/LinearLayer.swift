@@ -19,7 +19,8 @@ public protocol LinearLayer: AnyObject {
     var trainableParameters: [(name: String, tensor: Tensor)] { get }
     /// The input gradient of the frozen map: `dx += dy·W` for `dy` [rows, out] into `dx` [rows, in]
     /// (what a fused op over this layer sends back through it).
-    func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, compute: ComputeType)
+    func accumulateInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, compute: ComputeType)
 }
 
 extension LinearLayer {
@@ -42,7 +43,9 @@ extension LinearLayer {
         }
         let y = FloatBuffer(zeros: rows * outFeatures)
         x.withValues { xp in
-            y.withUnsafeMutableBufferPointer { infer(xp.baseAddress!, rows: rows, into: $0.baseAddress!, compute: compute) }
+            y.withUnsafeMutableBufferPointer {
+                infer(xp.baseAddress!, rows: rows, into: $0.baseAddress!, compute: compute)
+            }
         }
         return Tensor(y, shape: Array(x.shape.dropLast()) + [outFeatures])
     }
@@ -67,8 +70,9 @@ public final class Linear: LinearLayer {
 
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, compute: ComputeType) {
         weight.withValues { w in
-            BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                       a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures, compute: compute)
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures, c: y, ldc: outFeatures, compute: compute)
         }
     }
 
@@ -76,11 +80,14 @@ public final class Linear: LinearLayer {
         weight.requiresGrad ? [("weight", weight)] : []
     }
 
-    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
-                                        compute: ComputeType) {
+    public func accumulateInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+        compute: ComputeType
+    ) {
         weight.withValues { w in
-            BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
-                       b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures, compute: compute)
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
+                b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures, compute: compute)
         }
     }
 }

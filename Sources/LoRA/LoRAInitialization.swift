@@ -20,7 +20,9 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
     public var isLoftQ: Bool { self == .loftq || self == .loftqPEFT }
 
     /// Quantizes `weight` [out, in] and initialises its adapter this way.
-    public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) throws -> LoftQ.Result {
+    public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) throws
+        -> LoftQ.Result
+    {
         switch self {
         case .loftq: return try LoftQ.initialize(weight: weight, shape: shape, options: options, rng: &rng)
         case .gaussian, .adapter: return try LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
@@ -28,10 +30,12 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
             var unscaled = options
             unscaled.alpha = Float(options.rank)  // PEFT's factors: as if s were 1
             let result = try LoftQ.initialize(weight: weight, shape: shape, options: unscaled, rng: &rng)
-            let error = LoftQ.approximationError(weight: weight, shape: shape, quantized: result.quantized, a: result.a, b: result.b,
-                                                 rank: options.rank, scaling: options.scaling)
-            return LoftQ.Result(quantized: result.quantized, a: result.a, b: result.b, plainError: result.plainError,
-                                errors: [error], bestIteration: 0)
+            let error = LoftQ.approximationError(
+                weight: weight, shape: shape, quantized: result.quantized, a: result.a, b: result.b,
+                rank: options.rank, scaling: options.scaling)
+            return LoftQ.Result(
+                quantized: result.quantized, a: result.a, b: result.b, plainError: result.plainError,
+                errors: [error], bestIteration: 0)
         }
     }
 }

@@ -32,17 +32,22 @@ extension LoRALinear {
         let y = FloatBuffer(zeros: n * outF)
         let h = FloatBuffer(zeros: n * r)
         x.withValues { xs in
-            y.withUnsafeMutableBufferPointer { base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!, compute: compute) }
+            y.withUnsafeMutableBufferPointer {
+                base.infer(xs.baseAddress!, rows: n, into: $0.baseAddress!, compute: compute)
+            }
             loraA.withValues { a in
                 loraB.withValues { b in
                     h.withUnsafeMutableBufferPointer { hs in
                         Self.withDropped(xs, mask, keep) { input in
-                            BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: r, k: inF, a: input, lda: inF,
-                                       b: a.baseAddress!, ldb: inF, c: hs.baseAddress!, ldc: r)
+                            BLAS.sgemm(
+                                transposeA: false, transposeB: true, m: n, n: r, k: inF, a: input, lda: inF,
+                                b: a.baseAddress!, ldb: inF, c: hs.baseAddress!, ldc: r)
                         }
                         y.withUnsafeMutableBufferPointer { ys in
-                            BLAS.sgemm(transposeA: false, transposeB: true, m: n, n: outF, k: r, alpha: s, a: hs.baseAddress!, lda: r,
-                                       b: b.baseAddress!, ldb: r, beta: 1, c: ys.baseAddress!, ldc: outF)
+                            BLAS.sgemm(
+                                transposeA: false, transposeB: true, m: n, n: outF, k: r, alpha: s, a: hs.baseAddress!,
+                                lda: r,
+                                b: b.baseAddress!, ldb: r, beta: 1, c: ys.baseAddress!, ldc: outF)
                         }
                     }
                 }
@@ -51,15 +56,19 @@ extension LoRALinear {
         let shape = Array(x.shape.dropLast()) + [outF]
         if let residual { Self.add(residual, into: y, shape: shape) }
         let frozen = base
-        return Tape.record("loraLinear", data: y, shape: shape, inputs: [x, loraA, loraB] + (residual.map { [$0] } ?? [])) {
+        return Tape.record(
+            "loraLinear", data: y, shape: shape, inputs: [x, loraA, loraB] + (residual.map { [$0] } ?? [])
+        ) {
             dy, inputs, needs in
             let (xT, aT, bT) = (inputs[0], inputs[1], inputs[2])
             if inputs.count == 4 && needs[3] { inputs[3].addGrad(dy) }
             if needs[2] {
                 bT.accumulateGrad { db in
                     h.withUnsafeBufferPointer { hs in
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: outF, n: r, k: n, alpha: s, a: dy.baseAddress!, lda: outF,
-                                   b: hs.baseAddress!, ldb: r, beta: 1, c: db.baseAddress!, ldc: r)
+                        BLAS.sgemm(
+                            transposeA: true, transposeB: false, m: outF, n: r, k: n, alpha: s, a: dy.baseAddress!,
+                            lda: outF,
+                            b: hs.baseAddress!, ldb: r, beta: 1, c: db.baseAddress!, ldc: r)
                     }
                 }
             }
@@ -67,8 +76,10 @@ extension LoRALinear {
             let dh = FloatBuffer(uninitialized: n * r)
             bT.withValues { b in
                 dh.withUnsafeMutableBufferPointer { d in
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: r, k: outF, alpha: s, a: dy.baseAddress!, lda: outF,
-                               b: b.baseAddress!, ldb: r, c: d.baseAddress!, ldc: r)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: n, n: r, k: outF, alpha: s, a: dy.baseAddress!,
+                        lda: outF,
+                        b: b.baseAddress!, ldb: r, c: d.baseAddress!, ldc: r)
                 }
             }
             if needs[1] {
@@ -76,8 +87,9 @@ extension LoRALinear {
                     aT.accumulateGrad { da in
                         dh.withUnsafeBufferPointer { d in
                             Self.withDropped(xs, mask, keep) { input in
-                                BLAS.sgemm(transposeA: true, transposeB: false, m: r, n: inF, k: n, a: d.baseAddress!, lda: r,
-                                           b: input, ldb: inF, beta: 1, c: da.baseAddress!, ldc: inF)
+                                BLAS.sgemm(
+                                    transposeA: true, transposeB: false, m: r, n: inF, k: n, a: d.baseAddress!, lda: r,
+                                    b: input, ldb: inF, beta: 1, c: da.baseAddress!, ldc: inF)
                             }
                         }
                     }
@@ -89,19 +101,23 @@ extension LoRALinear {
                     aT.withValues { a in
                         dh.withUnsafeBufferPointer { d in
                             if mask.isEmpty {
-                                BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
-                                           b: a.baseAddress!, ldb: inF, beta: 1, c: dx.baseAddress!, ldc: inF)
+                                BLAS.sgemm(
+                                    transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
+                                    b: a.baseAddress!, ldb: inF, beta: 1, c: dx.baseAddress!, ldc: inF)
                             } else {
                                 let through = FloatBuffer(uninitialized: n * inF)
                                 through.withUnsafeMutableBufferPointer { t in
-                                    BLAS.sgemm(transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!, lda: r,
-                                               b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
+                                    BLAS.sgemm(
+                                        transposeA: false, transposeB: false, m: n, n: inF, k: r, a: d.baseAddress!,
+                                        lda: r,
+                                        b: a.baseAddress!, ldb: inF, c: t.baseAddress!, ldc: inF)
                                 }
                                 let dxP = SendablePointer(dx.baseAddress!)
                                 through.withUnsafeBufferPointer { t in
                                     Parallel.forEach(n, costPerItem: 2 * inF) { rows in
-                                        mask.accumulate(t.baseAddress!, scale: keep, into: dxP.pointer,
-                                                        range: (rows.lowerBound * inF)..<(rows.upperBound * inF))
+                                        mask.accumulate(
+                                            t.baseAddress!, scale: keep, into: dxP.pointer,
+                                            range: (rows.lowerBound * inF)..<(rows.upperBound * inF))
                                     }
                                 }
                             }
@@ -129,13 +145,16 @@ extension LoRALinear {
     /// Calls `body` with `x ⊙ mask · keep` (a temporary; dropped inputs are `x · 0`, as a Float
     /// mask gave), or with `x` itself when there is no mask.
     @inline(__always)
-    static func withDropped(_ x: UnsafeBufferPointer<Float>, _ mask: KeepMask, _ keep: Float, _ body: (UnsafePointer<Float>) -> Void) {
+    static func withDropped(
+        _ x: UnsafeBufferPointer<Float>, _ mask: KeepMask, _ keep: Float, _ body: (UnsafePointer<Float>) -> Void
+    ) {
         if mask.isEmpty { return body(x.baseAddress!) }
         let dropped = uninitializedFloats(x.count) { buffer in
             let out = SendablePointer(buffer.baseAddress!)
             Parallel.forEach(x.count / 1024 + 1, costPerItem: 2048) { blocks in
-                mask.apply(x.baseAddress!, scale: keep, into: out.pointer,
-                           range: (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024))
+                mask.apply(
+                    x.baseAddress!, scale: keep, into: out.pointer,
+                    range: (blocks.lowerBound * 1024)..<min(x.count, blocks.upperBound * 1024))
             }
         }
         dropped.withUnsafeBufferPointer { body($0.baseAddress!) }

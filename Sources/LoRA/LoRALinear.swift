@@ -16,8 +16,9 @@ public final class LoRALinear: LinearLayer {
 
     /// Wraps `base` with A and B given as values.
     public init(base: LinearLayer, a: [Float], b: [Float], rank: Int, alpha: Float, dropout: Float = 0) {
-        precondition(a.count == rank * base.inFeatures && b.count == base.outFeatures * rank,
-                     "LoRALinear: A \(a.count), B \(b.count) for rank \(rank), [\(base.outFeatures), \(base.inFeatures)]")
+        precondition(
+            a.count == rank * base.inFeatures && b.count == base.outFeatures * rank,
+            "LoRALinear: A \(a.count), B \(b.count) for rank \(rank), [\(base.outFeatures), \(base.inFeatures)]")
         self.base = base
         loraA = Tensor(a, shape: [rank, base.inFeatures], requiresGrad: true)
         loraB = Tensor(b, shape: [base.outFeatures, rank], requiresGrad: true)
@@ -58,11 +59,13 @@ public final class LoRALinear: LinearLayer {
             loraB.withValues { b in
                 // Both products split across the cores when large (a forward over many rows).
                 hidden.withUnsafeMutableBufferPointer { h in
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
-                               a: x, lda: inFeatures, b: a.baseAddress!, ldb: inFeatures, c: h.baseAddress!, ldc: rank)
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank,
-                               alpha: scaling, a: h.baseAddress!, lda: rank, b: b.baseAddress!, ldb: rank,
-                               beta: 1, c: y, ldc: outFeatures)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
+                        a: x, lda: inFeatures, b: a.baseAddress!, ldb: inFeatures, c: h.baseAddress!, ldc: rank)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank,
+                        alpha: scaling, a: h.baseAddress!, lda: rank, b: b.baseAddress!, ldb: rank,
+                        beta: 1, c: y, ldc: outFeatures)
                 }
             }
         }
@@ -71,17 +74,23 @@ public final class LoRALinear: LinearLayer {
     public var trainableParameters: [(name: String, tensor: Tensor)] { [("lora_A", loraA), ("lora_B", loraB)] }
 
     /// `dx += dy·(W + s·B·A)` with the adapter's current values (no dropout).
-    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
-                                        compute: ComputeType) {
+    public func accumulateInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+        compute: ComputeType
+    ) {
         base.accumulateInputGradient(dy, rows: rows, into: dx, compute: compute)
         var hidden = [Float](repeating: 0, count: rows * rank)  // s·dy·B [rows, R]
         loraA.withValues { a in
             loraB.withValues { b in
                 hidden.withUnsafeMutableBufferPointer { h in
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scaling, a: dy, lda: outFeatures,
-                               b: b.baseAddress!, ldb: rank, c: h.baseAddress!, ldc: rank)
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: rank, a: h.baseAddress!, lda: rank,
-                               b: a.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scaling, a: dy,
+                        lda: outFeatures,
+                        b: b.baseAddress!, ldb: rank, c: h.baseAddress!, ldc: rank)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: rows, n: inFeatures, k: rank, a: h.baseAddress!,
+                        lda: rank,
+                        b: a.baseAddress!, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
                 }
             }
         }
@@ -89,10 +98,14 @@ public final class LoRALinear: LinearLayer {
 
     /// QLoRA/PEFT's default initialisation: A Kaiming-uniform (bound 1/√in, as
     /// `kaiming_uniform_(a=√5)`), B = 0, so the layer equals its base at step 0.
-    public static func gaussianInit(in inFeatures: Int, out outFeatures: Int, rank: Int,
-                                    rng: inout RandomState) -> (a: [Float], b: [Float]) {
+    public static func gaussianInit(
+        in inFeatures: Int, out outFeatures: Int, rank: Int,
+        rng: inout RandomState
+    ) -> (a: [Float], b: [Float]) {
         let bound = 1 / Float(inFeatures).squareRoot()
-        return (rng.uniform(count: rank * inFeatures, low: -bound, high: bound),
-                [Float](repeating: 0, count: outFeatures * rank))
+        return (
+            rng.uniform(count: rank * inFeatures, low: -bound, high: bound),
+            [Float](repeating: 0, count: outFeatures * rank)
+        )
     }
 }

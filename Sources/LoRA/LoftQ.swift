@@ -30,10 +30,15 @@ public enum LoftQ {
         public var svd: SVDMethod?
 
         /// Options; `svd` nil chooses `SVDMethod.automatic`.
-        public init(codebook: Codebook, blockSize: Int = 64, doubleQuant: Bool = false, rank: Int,
-                    alpha: Float, iterations: Int = 5, svd: SVDMethod? = nil) {
+        public init(
+            codebook: Codebook, blockSize: Int = 64, doubleQuant: Bool = false, rank: Int,
+            alpha: Float, iterations: Int = 5, svd: SVDMethod? = nil
+        ) {
             (self.codebook, self.blockSize, self.doubleQuant) = (codebook, blockSize, doubleQuant)
-            (self.rank, self.alpha, self.iterations, self.svd) = (rank, alpha, iterations, svd)
+            self.rank = rank
+            self.alpha = alpha
+            self.iterations = iterations
+            self.svd = svd
         }
         /// alpha / R.
         public var scaling: Float { alpha / Float(rank) }
@@ -42,8 +47,15 @@ public enum LoftQ {
     /// The chosen iterate and the errors along the way.
     public struct Result: Sendable {
         /// A result from its parts.
-        public init(quantized: QuantizedTensor, a: [Float], b: [Float], plainError: Double, errors: [Double], bestIteration: Int) {
-            (self.quantized, self.a, self.b, self.plainError, self.errors, self.bestIteration) = (quantized, a, b, plainError, errors, bestIteration)
+        public init(
+            quantized: QuantizedTensor, a: [Float], b: [Float], plainError: Double, errors: [Double], bestIteration: Int
+        ) {
+            self.quantized = quantized
+            self.a = a
+            self.b = b
+            self.plainError = plainError
+            self.errors = errors
+            self.bestIteration = bestIteration
         }
 
         /// The quantized base.
@@ -61,10 +73,13 @@ public enum LoftQ {
     }
 
     /// Runs LoftQ on `weight` [out, in].
-    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws -> Result {
+    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws
+        -> Result
+    {
         try checkFinite(weight)
-        precondition(shape.count == 2 && weight.count == shape.product && options.iterations >= 1,
-                     "LoftQ: \(weight.count) values for \(shape), \(options.iterations) iterations")
+        precondition(
+            shape.count == 2 && weight.count == shape.product && options.iterations >= 1,
+            "LoftQ: \(weight.count) values for \(shape), \(options.iterations) iterations")
         let (m, n, r) = (shape[0], shape[1], options.rank)
         let weightNorm = frobeniusNorm(weight)
         let svdMethod = options.svd ?? .automatic(rows: m, columns: n)
@@ -74,8 +89,9 @@ public enum LoftQ {
         var best: (q: QuantizedTensor, a: [Float], b: [Float], index: Int)?
         let rootScale = options.scaling.squareRoot()
         for t in 0..<options.iterations {
-            let q = QuantizedTensor(residual, shape: shape, codebook: options.codebook,
-                                    blockSize: options.blockSize, doubleQuant: options.doubleQuant)
+            let q = QuantizedTensor(
+                residual, shape: shape, codebook: options.codebook,
+                blockSize: options.blockSize, doubleQuant: options.doubleQuant)
             var target = q.dequantized()  // → W − deq(Q)
             for i in 0..<target.count { target[i] = weight[i] - target[i] }
             if t == 0 { plainError = frobeniusNorm(target) / weightNorm }
@@ -83,8 +99,9 @@ public enum LoftQ {
             switch svdMethod {
             case .exact: svd = try Linalg.svd(target, rows: m, columns: n, rank: r)
             case .randomized(let oversample, let power):
-                svd = try Linalg.randomizedSVD(target, rows: m, columns: n, rank: r, oversample: oversample,
-                                           powerIterations: power, rng: &rng)
+                svd = try Linalg.randomizedSVD(
+                    target, rows: m, columns: n, rank: r, oversample: oversample,
+                    powerIterations: power, rng: &rng)
             }
             let k = svd.k  // = r unless the matrix is smaller than the rank
             var b = [Float](repeating: 0, count: m * r), a = [Float](repeating: 0, count: r * n)
@@ -104,15 +121,19 @@ public enum LoftQ {
             errors.append(error)
             if best == nil || error < errors[best!.index] { best = (q, a, b, t) }
         }
-        return Result(quantized: best!.q, a: best!.a, b: best!.b, plainError: plainError, errors: errors,
-                      bestIteration: best!.index)
+        return Result(
+            quantized: best!.q, a: best!.a, b: best!.b, plainError: plainError, errors: errors,
+            bestIteration: best!.index)
     }
 
     /// QLoRA's starting point for comparison: `Q = q(W)`, A Kaiming-uniform, B = 0.
-    public static func gaussian(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws -> Result {
+    public static func gaussian(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws
+        -> Result
+    {
         try checkFinite(weight)
-        let q = QuantizedTensor(weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
-                                doubleQuant: options.doubleQuant)
+        let q = QuantizedTensor(
+            weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
+            doubleQuant: options.doubleQuant)
         let deq = q.dequantized()
         var diff = weight
         for i in 0..<diff.count { diff[i] -= deq[i] }
@@ -122,8 +143,10 @@ public enum LoftQ {
     }
 
     /// `‖W − deq(Q) − s·B·A‖_F / ‖W‖_F` for `weight` [out, in], `a` [R, in], `b` [out, R].
-    public static func approximationError(weight: [Float], shape: [Int], quantized: QuantizedTensor, a: [Float], b: [Float],
-                                          rank: Int, scaling: Float) -> Double {
+    public static func approximationError(
+        weight: [Float], shape: [Int], quantized: QuantizedTensor, a: [Float], b: [Float],
+        rank: Int, scaling: Float
+    ) -> Double {
         let lowRank = Linalg.product(b, a, m: shape[0], k: rank, n: shape[1])
         var remaining = quantized.dequantized()
         for i in 0..<remaining.count { remaining[i] = weight[i] - remaining[i] - scaling * lowRank[i] }
@@ -152,7 +175,8 @@ public enum LoftQError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .nonFinite(let index, let value): return "element \(index) of the weight is \(value); LoftQ needs finite values"
+        case .nonFinite(let index, let value):
+            return "element \(index) of the weight is \(value); LoftQ needs finite values"
         }
     }
 }

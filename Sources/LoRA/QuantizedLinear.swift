@@ -16,7 +16,9 @@ public final class QuantizedLinear: LinearLayer {
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
-    public func callAsFunction(_ x: Tensor, compute: ComputeType) -> Tensor { x.matmul(quantized: weight, compute: compute) }
+    public func callAsFunction(_ x: Tensor, compute: ComputeType) -> Tensor {
+        x.matmul(quantized: weight, compute: compute)
+    }
 
     public func infer(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, compute: ComputeType) {
         weight.multiply(x, rows: rows, into: y, compute: compute)
@@ -24,8 +26,10 @@ public final class QuantizedLinear: LinearLayer {
 
     public var trainableParameters: [(name: String, tensor: Tensor)] { [] }
 
-    public func accumulateInputGradient(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
-                                        compute: ComputeType) {
+    public func accumulateInputGradient(
+        _ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>,
+        compute: ComputeType
+    ) {
         weight.multiplyTransposed(accumulating: dy, rows: rows, into: dx, compute: compute)
     }
 }

@@ -17,16 +17,21 @@ public protocol RowSplitLinear: LinearLayer {
     func prepare(_ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>)
     /// Output features `outputs` of y [rows, out] for x [rows, in], given all prepared values.
     /// Different ranges may run at once.
-    func inferRows(_ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
-                   into y: UnsafeMutablePointer<Float>)
+    func inferRows(
+        _ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>)
 }
 
 extension QuantizedLinear: RowSplitLinear {
     public func splitsRows(_ rows: Int) -> Bool { weight.usesDirectKernel(rows: rows) }
     public var preparedWidth: Int { 0 }
-    public func prepare(_ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>) {}
-    public func inferRows(_ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
-                          into y: UnsafeMutablePointer<Float>) {
+    public func prepare(
+        _ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>
+    ) {}
+    public func inferRows(
+        _ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>
+    ) {
         weight.multiplyRows(x, rows: rows, outputs: outputs, into: y)
     }
 }
@@ -36,12 +41,17 @@ extension Linear: RowSplitLinear {
     /// reduced once per row of x; more rows go to sgemm.
     public func splitsRows(_ rows: Int) -> Bool { (1...4).contains(rows) }
     public var preparedWidth: Int { 0 }
-    public func prepare(_ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>) {}
-    public func inferRows(_ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
-                          into y: UnsafeMutablePointer<Float>) {
+    public func prepare(
+        _ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>
+    ) {}
+    public func inferRows(
+        _ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>
+    ) {
         weight.withValues { w in
-            _ = RowKernels.denseRows(w.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: outputs, x: x, ldx: inFeatures,
-                                     batch: rows, y: y, ldy: outFeatures)
+            _ = RowKernels.denseRows(
+                w.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: outputs, x: x, ldx: inFeatures,
+                batch: rows, y: y, ldy: outFeatures)
         }
     }
 }
@@ -56,24 +66,34 @@ extension LoRALinear: RowSplitLinear {
     /// R: h = x·Aᵀ.
     public var preparedWidth: Int { rank }
 
-    public func prepare(_ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>) {
+    public func prepare(
+        _ x: UnsafePointer<Float>, rows: Int, items: Range<Int>, into prepared: UnsafeMutablePointer<Float>
+    ) {
         loraA.withValues { a in
-            _ = RowKernels.denseRows(a.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: items, x: x, ldx: inFeatures,
-                                     batch: rows, y: prepared, ldy: rank)
+            _ = RowKernels.denseRows(
+                a.baseAddress!, ldw: inFeatures, in: inFeatures, outputs: items, x: x, ldx: inFeatures,
+                batch: rows, y: prepared, ldy: rank)
         }
     }
 
     /// The base's features, plus scaling · h·Bᵀ for them.
-    public func inferRows(_ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
-                          into y: UnsafeMutablePointer<Float>) {
-        guard let base = base as? RowSplitLinear else { preconditionFailure("LoRALinear.inferRows: the base does not split") }
+    public func inferRows(
+        _ x: UnsafePointer<Float>, rows: Int, outputs: Range<Int>, prepared: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        guard let base = base as? RowSplitLinear else {
+            preconditionFailure("LoRALinear.inferRows: the base does not split")
+        }
         base.inferRows(x, rows: rows, outputs: outputs, prepared: prepared, into: y)
         // Vectorised across features (sgemv / a small sgemm on this core): a dot product of R terms
         // per feature would spend more on its horizontal sum than on its R multiply-adds. Inside a
         // parallel region BLAS never splits, so this stays on the calling core.
         loraB.withValues { b in
-            BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: outputs.count, k: rank, alpha: scaling, a: prepared, lda: rank,
-                       b: b.baseAddress! + outputs.lowerBound * rank, ldb: rank, beta: 1, c: y + outputs.lowerBound, ldc: outFeatures)
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: rows, n: outputs.count, k: rank, alpha: scaling, a: prepared,
+                lda: rank,
+                b: b.baseAddress! + outputs.lowerBound * rank, ldb: rank, beta: 1, c: y + outputs.lowerBound,
+                ldc: outFeatures)
         }
     }
 }
@@ -86,10 +106,13 @@ public enum SharedInputInference {
     /// `layers` (same `inFeatures`) on x [..., in]: one [..., out] per layer. `shared: false`
     /// runs each layer on its own (the comparison path, `LOFT_SHARED_INFERENCE=off` in the CLI);
     /// layers that do not split run their own `infer` in `compute`.
-    public static func infer(_ layers: [LinearLayer], _ x: Tensor, compute: ComputeType = .fp32, shared: Bool = true) -> [Tensor] {
+    public static func infer(_ layers: [LinearLayer], _ x: Tensor, compute: ComputeType = .fp32, shared: Bool = true)
+        -> [Tensor]
+    {
         guard let inFeatures = layers.first?.inFeatures else { return [] }
-        precondition(x.shape.last == inFeatures && layers.allSatisfy { $0.inFeatures == inFeatures },
-                     "shared-input inference: x \(x.shape) into layers of \(layers.map(\.inFeatures)) inputs")
+        precondition(
+            x.shape.last == inFeatures && layers.allSatisfy { $0.inFeatures == inFeatures },
+            "shared-input inference: x \(x.shape) into layers of \(layers.map(\.inFeatures)) inputs")
         let rows = x.count / inFeatures
         let split = layers.compactMap { $0 as? RowSplitLinear }
         guard shared, split.count == layers.count, split.allSatisfy({ $0.splitsRows(rows) }) else {
@@ -108,12 +131,15 @@ public enum SharedInputInference {
             }
             Parallel.forEach(features.reduce(0, +), costPerItem: max(1, inFeatures * rows / 8)) { items in
                 forEachSegment(of: items, widths: features) { layer, local in
-                    split[layer].inferRows(xP.pointer, rows: rows, outputs: local, prepared: prepared[layer].baseAddress,
-                                           into: outputs[layer].baseAddress)
+                    split[layer].inferRows(
+                        xP.pointer, rows: rows, outputs: local, prepared: prepared[layer].baseAddress,
+                        into: outputs[layer].baseAddress)
                 }
             }
         }
-        return zip(layers, outputs).map { layer, values in Tensor(values, shape: Array(x.shape.dropLast()) + [layer.outFeatures]) }
+        return zip(layers, outputs).map { layer, values in
+            Tensor(values, shape: Array(x.shape.dropLast()) + [layer.outFeatures])
+        }
     }
 
     /// Cuts `items` of the concatenation of ranges of `widths` into (index, range within it).

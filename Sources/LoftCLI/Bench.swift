@@ -7,7 +7,10 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed and memory.",
-        subcommands: [BenchGemm.self, BenchTrainStep.self, BenchForward.self, BenchDecode.self, BenchDequant.self, BenchLoftQ.self]
+        subcommands: [
+            BenchGemm.self, BenchTrainStep.self, BenchForward.self, BenchDecode.self, BenchDequant.self,
+            BenchLoftQ.self,
+        ]
     )
 }
 
@@ -15,7 +18,8 @@ struct Bench: ParsableCommand {
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "Product GFLOP/s (median of several runs) for the reference shapes at 1 and 2 threads: sgemm, and the bf16 kernel where the CPU has AVX512-BF16."
+        abstract:
+            "Product GFLOP/s (median of several runs) for the reference shapes at 1 and 2 threads: sgemm, and the bf16 kernel where the CPU has AVX512-BF16."
     )
 
     @Option(help: "Timed runs per shape and thread count (after one warm-up).")
@@ -39,9 +43,11 @@ struct BenchGemm: ParsableCommand {
         print(runtime.summary)
         print("    M     K     N  B       compute  threads   GFLOP/s median  (min – max)")
         for r in results {
-            print(String(format: "%5d %5d %5d  %@  %7@  %7d   %14.1f  (%.1f – %.1f)", r.m, r.k, r.n,
-                         r.transposeB ? "[N,K]" : "[K,N]", r.compute.rawValue, r.threads,
-                         r.gflopsMedian, r.gflopsMin, r.gflopsMax))
+            print(
+                String(
+                    format: "%5d %5d %5d  %@  %7@  %7d   %14.1f  (%.1f – %.1f)", r.m, r.k, r.n,
+                    r.transposeB ? "[N,K]" : "[K,N]", r.compute.rawValue, r.threads,
+                    r.gflopsMedian, r.gflopsMin, r.gflopsMax))
         }
     }
 }

@@ -7,7 +7,9 @@ import Recipes
 struct BenchDequant: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dequant",
-        abstract: "Dequantization GB/s (fp32 written) of NF4, NF2, int4, int2 (± double quant), 4096×4096, per SIMD path, 1 and 2 threads.")
+        abstract:
+            "Dequantization GB/s (fp32 written) of NF4, NF2, int4, int2 (± double quant), 4096×4096, per SIMD path, 1 and 2 threads."
+    )
 
     @Option(help: "Timed runs (after one warm-up).")
     var runs = 7
@@ -20,7 +22,9 @@ struct BenchDequant: ParsableCommand {
         var paths = SIMDPath.supported
         if let path {
             guard let chosen = SIMDPath(rawValue: path), chosen.isSupported else {
-                throw ValidationError("--path \(path): expected one of \(SIMDPath.supported.map(\.rawValue).joined(separator: ", ")) on this CPU")
+                throw ValidationError(
+                    "--path \(path): expected one of \(SIMDPath.supported.map(\.rawValue).joined(separator: ", ")) on this CPU"
+                )
             }
             paths = [chosen]
         }
@@ -30,9 +34,12 @@ struct BenchDequant: ParsableCommand {
         print(runtime.summary)
         print("codebook  dq  path     threads  GB/s median  (min – max)   [4096×4096 → fp32]")
         for r in rows {
-            print(r.codebook.padding(toLength: 10, withPad: " ", startingAt: 0) + (r.doubleQuant ? "yes " : "no  ")
-                  + r.path.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + String(format: "%7d  %11.1f  (%.1f – %.1f)", r.threads, r.gbPerSecond.median, r.gbPerSecond.min, r.gbPerSecond.max))
+            print(
+                r.codebook.padding(toLength: 10, withPad: " ", startingAt: 0) + (r.doubleQuant ? "yes " : "no  ")
+                    + r.path.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%7d  %11.1f  (%.1f – %.1f)", r.threads, r.gbPerSecond.median, r.gbPerSecond.min,
+                        r.gbPerSecond.max))
         }
     }
 }

@@ -22,11 +22,15 @@ struct BenchLoftQ: ParsableCommand {
     var json = false
 
     func run() throws {
-        let rows = try LoftQBenchmark.run(shapes: shapes, iterations: iterations, rank: rank, svd: svd, runs: runs) { row in
+        let rows = try LoftQBenchmark.run(shapes: shapes, iterations: iterations, rank: rank, svd: svd, runs: runs) {
+            row in
             guard !json else { return }
-            print(String(format: "%5d x %-5d  ", row.rows, row.columns) + row.svd.padding(toLength: 11, withPad: " ", startingAt: 0)
-                  + String(format: "%8.2f s (%.2f – %.2f)  LoftQ error %.6f (plain %.6f)",
-                           row.seconds.median, row.seconds.min, row.seconds.max, row.error, row.plainError))
+            print(
+                String(format: "%5d x %-5d  ", row.rows, row.columns)
+                    + row.svd.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%8.2f s (%.2f – %.2f)  LoftQ error %.6f (plain %.6f)",
+                        row.seconds.median, row.seconds.min, row.seconds.max, row.error, row.plainError))
         }
         if json { try printJSON(rows) }
     }

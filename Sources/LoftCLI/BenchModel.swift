@@ -24,33 +24,41 @@ struct BenchModelOptions: ParsableArguments {
     var activationCheckpointing = false
     @Flag(help: "Tie the output projection to the embedding (as the PyTorch baseline's bench-110M and SmolLM2 do).")
     var tiedEmbeddings = false
-    @Option(help: "fp32, or bf16 (frozen products with bf16 inputs and fp32 sums; runs as fp32 on CPUs without AVX512-BF16).")
+    @Option(
+        help:
+            "fp32, or bf16 (frozen products with bf16 inputs and fp32 sums; runs as fp32 on CPUs without AVX512-BF16).")
     var computeDtype = "fp32"
     @Flag(help: "Print JSON.")
     var json = false
 
     /// The checked benchmark options (errors name the flag).
     func options() throws -> ModelBenchmark.Options {
-        try ModelBenchmark.Options(preset: preset, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, vocab: vocab,
-                                   bits: bits, rank: rank, batch: batch, sequence: seq, steps: steps,
-                                   activationCheckpointing: activationCheckpointing, tiedEmbeddings: tiedEmbeddings,
-                                   computeType: computeDtype)
+        try ModelBenchmark.Options(
+            preset: preset, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, vocab: vocab,
+            bits: bits, rank: rank, batch: batch, sequence: seq, steps: steps,
+            activationCheckpointing: activationCheckpointing, tiedEmbeddings: tiedEmbeddings,
+            computeType: computeDtype)
     }
 
     func report(_ r: ModelBenchmark.Report) throws {
         if json { return try printJSON(r) }
         print(r.runtime.summary)
-        print(String(format: "%@ %@ base, %@ products, rank %d, batch %d × %d%@: %.3f s/step median (%.3f – %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of the product peak %.1f GFLOP/s; peak RSS %.2f GiB; build %.1f s",
-                     r.mode as NSString, r.bits as NSString, r.effectiveComputeType.rawValue as NSString, r.rank, r.batch, r.sequence,
-                     (r.activationCheckpointing ? ", checkpointing" : "") as NSString,
-                     r.secondsPerStep.median, r.secondsPerStep.min, r.secondsPerStep.max, r.tokensPerSecond, r.gflops,
-                     100 * r.fractionOfPeak, r.sgemmPeakGflops, Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))
+        print(
+            String(
+                format:
+                    "%@ %@ base, %@ products, rank %d, batch %d × %d%@: %.3f s/step median (%.3f – %.3f), %.0f tokens/s, %.1f GFLOP/s = %.0f%% of the product peak %.1f GFLOP/s; peak RSS %.2f GiB; build %.1f s",
+                r.mode as NSString, r.bits as NSString, r.effectiveComputeType.rawValue as NSString, r.rank, r.batch,
+                r.sequence,
+                (r.activationCheckpointing ? ", checkpointing" : "") as NSString,
+                r.secondsPerStep.median, r.secondsPerStep.min, r.secondsPerStep.max, r.tokensPerSecond, r.gflops,
+                100 * r.fractionOfPeak, r.sgemmPeakGflops, Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))
     }
 }
 
 /// `loft bench train-step`.
 struct BenchTrainStep: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train-step",
+    static let configuration = CommandConfiguration(
+        commandName: "train-step",
         abstract: "Training-step speed and memory of a random-initialised model with LoRA on all seven linears.")
     @OptionGroup var model: BenchModelOptions
 
@@ -62,7 +70,8 @@ struct BenchTrainStep: ParsableCommand {
 
 /// `loft bench forward`.
 struct BenchForward: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "forward",
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
         abstract: "No-grad forward tokens/s (as in perplexity evaluation) of a random-initialised model.")
     @OptionGroup var model: BenchModelOptions
 
@@ -74,10 +83,16 @@ struct BenchForward: ParsableCommand {
 
 /// `loft bench decode`.
 struct BenchDecode: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "decode",
-        abstract: "KV-cache decoding tokens/s at batch 1 and 16 against the memory bound (DRAM GB/s ÷ weight bytes per step).")
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract:
+            "KV-cache decoding tokens/s at batch 1 and 16 against the memory bound (DRAM GB/s ÷ weight bytes per step)."
+    )
     @OptionGroup var model: BenchModelOptions
-    @Option(help: "A model file or folder (GGUF, Hugging Face, llama2.c) to quantize and decode instead of a preset with random weights.")
+    @Option(
+        help:
+            "A model file or folder (GGUF, Hugging Face, llama2.c) to quantize and decode instead of a preset with random weights."
+    )
     var modelPath: String?
     @Option(help: "Batch sizes, comma-separated.")
     var batches = "1,16"
@@ -94,17 +109,26 @@ struct BenchDecode: ParsableCommand {
             guard let size = Int(part) else { throw ValidationError("--batches: '\(part)' is not a number") }
             return size
         }
-        let r = try DecodeBenchmark.run(try model.options(), modelPath: modelPath, batches: sizes, prompt: prompt, decoded: tokens, runs: runs,
-                                        execution: .command())
+        let r = try DecodeBenchmark.run(
+            try model.options(), modelPath: modelPath, batches: sizes, prompt: prompt, decoded: tokens, runs: runs,
+            execution: .command())
         if model.json { return try printJSON(r) }
         print(r.runtime.summary)
-        print(String(format: "%@, %@ base, rank %d: %.1f MB of weights per step; DRAM %.1f GB/s; peak RSS %.2f GiB; build %.1f s",
-                     r.model as NSString, r.bits as NSString, r.rank, Double(r.weightBytesPerStep) / 1e6, r.dramGBPerSecond.median,
-                     Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))
+        print(
+            String(
+                format:
+                    "%@, %@ base, rank %d: %.1f MB of weights per step; DRAM %.1f GB/s; peak RSS %.2f GiB; build %.1f s",
+                r.model as NSString, r.bits as NSString, r.rank, Double(r.weightBytesPerStep) / 1e6,
+                r.dramGBPerSecond.median,
+                Double(r.peakRSSBytes) / 1_073_741_824, r.buildSeconds))
         for row in r.rows {
-            print(String(format: "batch %3d: %8.1f tokens/s median (%.1f – %.1f); memory bound %.1f; %.0f%% of it", row.batch,
-                         row.tokensPerSecond.median, row.tokensPerSecond.min, row.tokensPerSecond.max, row.memoryBoundTokensPerSecond,
-                         100 * row.fractionOfBound))
+            print(
+                String(
+                    format: "batch %3d: %8.1f tokens/s median (%.1f – %.1f); memory bound %.1f; %.0f%% of it",
+                    row.batch,
+                    row.tokensPerSecond.median, row.tokensPerSecond.min, row.tokensPerSecond.max,
+                    row.memoryBoundTokensPerSecond,
+                    100 * row.fractionOfBound))
         }
     }
 }

@@ -12,7 +12,10 @@ struct Eval: ParsableCommand {
     @Flag(help: "GSM8K accuracy by generation.")
     var gsm8k = false
     @OptionGroup var source: ModelArguments
-    @Option(help: "Perplexity: wikitext2:validation (default), wikitext2:test, or a text file. GSM8K: a JSONL file (default data/gsm8k/SPLIT.jsonl).")
+    @Option(
+        help:
+            "Perplexity: wikitext2:validation (default), wikitext2:test, or a text file. GSM8K: a JSONL file (default data/gsm8k/SPLIT.jsonl)."
+    )
     var data: String?
     @Option(help: "Block length for perplexity.")
     var seqLen = 1024
@@ -41,9 +44,13 @@ struct Eval: ParsableCommand {
         guard perplexity != gsm8k else { throw ValidationError("choose exactly one of --perplexity and --gsm8k") }
         guard (4...1 << 20).contains(seqLen) else { throw ValidationError("--seq-len must be in 4...1048576") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096") }
-        guard (1...1 << 20).contains(maxNewTokens) else { throw ValidationError("--max-new-tokens must be in 1...1048576") }
+        guard (1...1 << 20).contains(maxNewTokens) else {
+            throw ValidationError("--max-new-tokens must be in 1...1048576")
+        }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be finite and ≥ 0") }
+        guard temperature >= 0 && temperature.isFinite else {
+            throw ValidationError("--temperature must be finite and ≥ 0")
+        }
         guard ["test", "train"].contains(split) else { throw ValidationError("--split must be test or train") }
     }
 
@@ -63,17 +70,25 @@ struct Eval: ParsableCommand {
         }
         let blocks = try Perplexity.blocks(file: path, kind: protocolKind, tokenizer: loaded.tokenizer, length: seqLen)
         let progress = ProgressLine()
-        let result = Perplexity.evaluate(model: loaded.model, blocks: blocks, batch: batch,
-                                         execution: .command(compute: computeDtype)) { done, total in
+        let result = Perplexity.evaluate(
+            model: loaded.model, blocks: blocks, batch: batch,
+            execution: .command(compute: computeDtype)
+        ) { done, total in
             if !json { progress.note("perplexity: block \(done)/\(total)", final: done == total) }
         }
         if json {
-            return try printJSON(PerplexityReport(data: path, protocolKind: protocolKind.rawValue, seqLen: seqLen,
-                                                  computeDtype: computeDtype, effectiveComputeDtype: RuntimeInfo.current(compute: computeDtype).computeType,
-                                                  result: result))
+            return try printJSON(
+                PerplexityReport(
+                    data: path, protocolKind: protocolKind.rawValue, seqLen: seqLen,
+                    computeDtype: computeDtype,
+                    effectiveComputeDtype: RuntimeInfo.current(compute: computeDtype).computeType,
+                    result: result))
         }
-        print(String(format: "perplexity %.4f | mean NLL %.5f ± %.5f (s.e.) | %d targets in %d blocks of %d | %.0f tokens/s",
-                     result.perplexity, result.meanNLL, result.standardError, result.targets, result.blocks, seqLen, result.tokensPerSecond))
+        print(
+            String(
+                format: "perplexity %.4f | mean NLL %.5f ± %.5f (s.e.) | %d targets in %d blocks of %d | %.0f tokens/s",
+                result.perplexity, result.meanNLL, result.standardError, result.targets, result.blocks, seqLen,
+                result.tokensPerSecond))
     }
 
     func runGSM8K(_ loaded: ModelLoader.Loaded) throws {
@@ -82,18 +97,28 @@ struct Eval: ParsableCommand {
         let progress = ProgressLine()
         var done = 0, correct = 0
         let result = try GSM8KEvaluation.run(
-            model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: batch, maxNewTokens: maxNewTokens,
+            model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: batch,
+            maxNewTokens: maxNewTokens,
             sampling: Sampling(temperature: temperature), seed: seed, execution: .command(compute: computeDtype)
         ) { prediction in
             try writer?.append(prediction)
             done += 1
             correct += prediction.correct ? 1 : 0
-            if !json { progress.note("gsm8k: \(done)/\(problems.count), accuracy so far \(String(format: "%.3f", Double(correct) / Double(done)))", final: done == problems.count) }
+            if !json {
+                let accuracy = String(format: "%.3f", Double(correct) / Double(done))
+                progress.note(
+                    "gsm8k: \(done)/\(problems.count), accuracy so far \(accuracy)",
+                    final: done == problems.count)
+            }
         }
         try writer?.finish()
         if json { return try printJSON(result) }
-        print(String(format: "GSM8K %@ (%d questions): accuracy %.4f | strict %.4f | flexible %.4f | %.1f generated tokens/s",
-                     split as NSString, result.questions, result.accuracy, result.strictAccuracy, result.flexibleAccuracy, result.tokensPerSecond))
+        print(
+            String(
+                format:
+                    "GSM8K %@ (%d questions): accuracy %.4f | strict %.4f | flexible %.4f | %.1f generated tokens/s",
+                split as NSString, result.questions, result.accuracy, result.strictAccuracy, result.flexibleAccuracy,
+                result.tokensPerSecond))
     }
 }
 

@@ -6,7 +6,9 @@ import Foundation
 /// ones) and prints its results table.
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a grid of fine-tuning runs from an experiment YAML (finished cells are skipped, interrupted ones resume), then print its table.")
+        abstract:
+            "Run a grid of fine-tuning runs from an experiment YAML (finished cells are skipped, interrupted ones resume), then print its table."
+    )
 
     @Option(help: "The experiment (YAML: name, base, set, evaluate, cells).")
     var config: String
@@ -27,8 +29,10 @@ struct Experiment: ParsableCommand {
         if !reportOnly {
             let progress = ProgressLine()
             InterruptFlag.install()
-            let outcome = try runner.run(only: only.map { Set($0.split(separator: ",").map(String.init)) }, retryFailed: retryFailed,
-                                         shouldStop: { InterruptFlag.signal != 0 }) { event in
+            let outcome = try runner.run(
+                only: only.map { Set($0.split(separator: ",").map(String.init)) }, retryFailed: retryFailed,
+                shouldStop: { InterruptFlag.signal != 0 }
+            ) { event in
                 // Between a cell's start and its first step, and in its final evaluation, there is
                 // nothing to save: Ctrl-C then ends the process at once (finished files are atomic).
                 switch event {
@@ -46,13 +50,16 @@ struct Experiment: ParsableCommand {
                 case .cellFinished(let result):
                     var scores: [String] = []
                     if result.start.perplexity != nil || result.final.perplexity != nil {
-                        scores.append("perplexity \(result.start.perplexity.map { String(format: "%.3f", $0) } ?? "-") → "
-                                      + "\(result.final.perplexity.map { String(format: "%.3f", $0) } ?? "-")")
+                        scores.append(
+                            "perplexity \(result.start.perplexity.map { String(format: "%.3f", $0) } ?? "-") → "
+                                + "\(result.final.perplexity.map { String(format: "%.3f", $0) } ?? "-")")
                     }
                     if result.start.gsm8kAccuracy != nil || result.final.gsm8kAccuracy != nil {
                         let percent: (Double?) -> String = { $0.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
-                        scores.append("GSM8K \(percent(result.start.gsm8kAccuracy)) → \(percent(result.final.gsm8kAccuracy))"
-                                      + (result.final.gsm8kStandardError.map { String(format: " ± %.1f%%", 100 * $0) } ?? ""))
+                        let error = result.final.gsm8kStandardError.map { String(format: " ± %.1f%%", 100 * $0) }
+                        scores.append(
+                            "GSM8K \(percent(result.start.gsm8kAccuracy)) → \(percent(result.final.gsm8kAccuracy))"
+                                + (error ?? ""))
                     }
                     printError("cell \(result.cell): \(scores.isEmpty ? "no scores" : scores.joined(separator: ", "))")
                 }
@@ -63,7 +70,8 @@ struct Experiment: ParsableCommand {
             }
         }
         let results = try runner.results()
-        let text = ExperimentReport.table(results, failures: runner.failures()) + "\n" + ExperimentReport.layerTable(results)
+        let text =
+            ExperimentReport.table(results, failures: runner.failures()) + "\n" + ExperimentReport.layerTable(results)
         print(text, terminator: "")
         if let report { try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: report)) }
     }
@@ -78,7 +86,8 @@ struct Plot: ParsableCommand {
     var config: String
     @Option(help: "Where run folders are.")
     var runsDir = "runs"
-    @Option(help: "Cells whose loss curves to draw (comma-separated; default: the grid's usual setting at 4 and 2 bits).")
+    @Option(
+        help: "Cells whose loss curves to draw (comma-separated; default: the grid's usual setting at 4 and 2 bits).")
     var curves: String?
     @Option(help: "The SVG file to write.")
     var out: String
@@ -86,15 +95,21 @@ struct Plot: ParsableCommand {
     func run() throws {
         let runner = try ExperimentRunner(file: config, runsRoot: URL(fileURLWithPath: runsDir))
         let results = try runner.results()
-        let chosen = curves.map { $0.split(separator: ",").map(String.init) }
-            ?? results.filter { ($0.bits == 4 || $0.bits == 2) && ExperimentPlot.seriesLabel($0, in: results) == $0.method }.map(\.cell)
+        let chosen =
+            curves.map { $0.split(separator: ",").map(String.init) }
+            ?? results.filter {
+                ($0.bits == 4 || $0.bits == 2) && ExperimentPlot.seriesLabel($0, in: results) == $0.method
+            }.map(\.cell)
         // Colour by method, dashed below 3 bits, as in the perplexity panel.
         let series = try chosen.map { cell in
             let result = results.first { $0.cell == cell }
-            return ExperimentPlot.Series(label: cell, points: try ExperimentPlot.lossCurve(runFolder: runner.directory.appendingPathComponent(cell)),
-                                         dashed: (result?.bits ?? 16) < 3, color: result.map { ExperimentPlot.color(method: $0.method) })
+            return ExperimentPlot.Series(
+                label: cell,
+                points: try ExperimentPlot.lossCurve(runFolder: runner.directory.appendingPathComponent(cell)),
+                dashed: (result?.bits ?? 16) < 3, color: result.map { ExperimentPlot.color(method: $0.method) })
         }
-        let svg = ExperimentPlot.svg(title: "\(runner.experiment.name): \(results.count) cells", results: results, curves: series)
+        let svg = ExperimentPlot.svg(
+            title: "\(runner.experiment.name): \(results.count) cells", results: results, curves: series)
         try AtomicFile.write(Data(svg.utf8), to: URL(fileURLWithPath: out))
         printError("wrote \(out)")
     }

@@ -5,7 +5,9 @@ import Recipes
 /// `loft export`: a trained model as files transformers, PEFT and llama.cpp read.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export a run, checkpoint or quantize folder: the dequantized base + PEFT adapter (--backbone), the merged model (--merged, Hugging Face) or a GGUF (--gguf).")
+        abstract:
+            "Export a run, checkpoint or quantize folder: the dequantized base + PEFT adapter (--backbone), the merged model (--merged, Hugging Face) or a GGUF (--gguf)."
+    )
 
     @OptionGroup var source: ModelArguments
 
@@ -17,15 +19,26 @@ struct Export: ParsableCommand {
     var gguf: String?
     @Option(help: "Hugging Face weights: fp32, bf16 or fp16.")
     var dtype = "fp32"
-    @Option(help: "GGUF embedding and linears: f32, f16, q8_0, q4_0 or q4_1 (norms stay f32; rows that are not whole blocks of 32 stay f16).")
+    @Option(
+        help:
+            "GGUF embedding and linears: f32, f16, q8_0, q4_0 or q4_1 (norms stay f32; rows that are not whole blocks of 32 stay f16)."
+    )
     var type = "f16"
 
-    static let tensorTypes: [String: GGUFTensorType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0, "q4_0": .q4_0, "q4_1": .q4_1]
+    static let tensorTypes: [String: GGUFTensorType] = [
+        "f32": .f32, "f16": .f16, "q8_0": .q8_0, "q4_0": .q4_0, "q4_1": .q4_1,
+    ]
 
     func validate() throws {
-        guard backbone != nil || merged != nil || gguf != nil else { throw ValidationError("give --backbone, --merged and/or --gguf") }
-        guard Exporter.FloatType(rawValue: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or fp16") }
-        guard Self.tensorTypes[type] != nil else { throw ValidationError("--type must be f32, f16, q8_0, q4_0 or q4_1") }
+        guard backbone != nil || merged != nil || gguf != nil else {
+            throw ValidationError("give --backbone, --merged and/or --gguf")
+        }
+        guard Exporter.FloatType(rawValue: dtype) != nil else {
+            throw ValidationError("--dtype must be fp32, bf16 or fp16")
+        }
+        guard Self.tensorTypes[type] != nil else {
+            throw ValidationError("--type must be f32, f16, q8_0, q4_0 or q4_1")
+        }
     }
 
     func run() throws {

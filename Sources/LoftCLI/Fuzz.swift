@@ -5,19 +5,24 @@ import Fuzzing
 /// `loft fuzz`: mutation fuzzing of every loader through loft's own commands (developer check).
 struct Fuzz: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Feed mutated models, tokenizers, configs, data, adapters and checkpoints to loft's commands; every case must end in success or a one-line error naming the file (no crash, no hang).")
+        abstract:
+            "Feed mutated models, tokenizers, configs, data, adapters and checkpoints to loft's commands; every case must end in success or a one-line error naming the file (no crash, no hang)."
+    )
 
     @Option(name: .customLong("target"), help: "Fuzz only these targets (repeatable; default: all).")
     var targets: [String] = []
     @Option(help: "Mutated inputs per target.")
     var cases = 300
-    @Option(name: .customLong("cases-for"), help: "Mutated inputs for one target, TARGET=N (repeatable; overrides --cases for it).")
+    @Option(
+        name: .customLong("cases-for"),
+        help: "Mutated inputs for one target, TARGET=N (repeatable; overrides --cases for it).")
     var casesFor: [String] = []
     @Option(help: "Replay only this case (its folder is kept under WORK/failures).")
     var `case`: Int?
     @Option(help: "The seed: case i of a target depends on (seed, target, i) alone.")
     var seed: UInt64 = 1
-    @Option(help: "Seconds before a case counts as a hang (a case takes well under a second; slack for a busy machine).")
+    @Option(
+        help: "Seconds before a case counts as a hang (a case takes well under a second; slack for a busy machine).")
     var timeout = 60.0
     @Option(help: "Address-space limit of each case, GiB (an allocation beyond it is a crash).")
     var memoryGib = 4.0
@@ -33,24 +38,31 @@ struct Fuzz: ParsableCommand {
     var printErrors = false
 
     func run() throws {
-        let campaign = try FuzzCampaign(work: URL(fileURLWithPath: work).standardizedFileURL, seed: seed, width: jobs, timeout: timeout,
-                                        memoryLimit: Int(memoryGib * 1_073_741_824)) { arguments in
+        let campaign = try FuzzCampaign(
+            work: URL(fileURLWithPath: work).standardizedFileURL, seed: seed, width: jobs, timeout: timeout,
+            memoryLimit: Int(memoryGib * 1_073_741_824)
+        ) { arguments in
             Loft.main(arguments)
             return 0
         }
-        let sources = FuzzSeeds.Sources(model: absolute(data + "/models/stories260K/stories260K.bin"),
-                                        tokenizer: absolute(data + "/models/stories260K/tok512.model"),
-                                        gsm8k: absolute(data + "/gsm8k/test.jsonl"), text: absolute(data + "/wikitext-2-raw/wiki.valid.raw"))
+        let sources = FuzzSeeds.Sources(
+            model: absolute(data + "/models/stories260K/stories260K.bin"),
+            tokenizer: absolute(data + "/models/stories260K/tok512.model"),
+            gsm8k: absolute(data + "/gsm8k/test.jsonl"), text: absolute(data + "/wikitext-2-raw/wiki.valid.raw"))
         try campaign.buildSeeds(sources)
         let all = FuzzTarget.all(seeds: campaign.seedsRoot.path)
         if let unknown = targets.first(where: { name in !all.contains { $0.name == name } }) {
-            throw ValidationError("unknown fuzz target '\(unknown)' (targets: \(all.map(\.name).joined(separator: ", ")))")
+            throw ValidationError(
+                "unknown fuzz target '\(unknown)' (targets: \(all.map(\.name).joined(separator: ", ")))")
         }
         let chosen = targets.isEmpty ? all : all.filter { targets.contains($0.name) }
         let budgets = try Self.budgets(casesFor, targets: all.map(\.name))
         func range(_ target: String) -> Range<Int> { `case`.map { $0..<($0 + 1) } ?? 0..<(budgets[target] ?? cases) }
-        let perTarget = budgets.isEmpty || `case` != nil ? "\(range("").count) case(s) per target"
-            : "\(cases) case(s) per target, \(budgets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        let perTarget =
+            budgets.isEmpty || `case` != nil
+            ? "\(range("").count) case(s) per target"
+            : "\(cases) case(s) per target, "
+                + budgets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("seed \(seed), \(perTarget), timeout \(timeout) s, \(memoryGib) GiB per case")
         print("| target | cases | success | clean error | unclean | crash | hang | slowest s | total s | covers |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -58,13 +70,19 @@ struct Fuzz: ParsableCommand {
         for target in chosen {
             let started = Date()
             let tally = try campaign.run(target, cases: range(target.name)) { index, outcome, message in
-                if printErrors && outcome != .success || (verbose || `case` != nil) && (outcome.isFailure || `case` != nil) {
-                    printError("\(target.name) case \(index): \(outcome.className): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+                if printErrors && outcome != .success
+                    || (verbose || `case` != nil) && (outcome.isFailure || `case` != nil)
+                {
+                    let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+                    printError("\(target.name) case \(index): \(outcome.className): \(text)")
                 }
             }
-            print("| \(target.name) | \(tally.cases) | \(tally.success) | \(tally.cleanError) | \(tally.uncleanError) | \(tally.crash) | "
-                  + "\(tally.hang) | \(String(format: "%.2f", tally.slowest)) (#\(tally.slowestCase)) | \(String(format: "%.0f", Date().timeIntervalSince(started))) | "
-                  + "\(target.summary) |")
+            let slowest = String(format: "%.2f", tally.slowest)
+            let total = String(format: "%.0f", Date().timeIntervalSince(started))
+            let counts = [tally.cases, tally.success, tally.cleanError, tally.uncleanError, tally.crash, tally.hang]
+            let cells =
+                [target.name] + counts.map(String.init) + ["\(slowest) (#\(tally.slowestCase))", total, target.summary]
+            print("| " + cells.joined(separator: " | ") + " |")
             fflush(stdout)
             for failure in tally.failures.prefix(5) {
                 let line = failure.message.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
@@ -87,7 +105,8 @@ struct Fuzz: ParsableCommand {
                 throw ValidationError("--cases-for '\(value)': expected TARGET=N with N in 0...10000000")
             }
             guard targets.contains(parts[0]) else {
-                throw ValidationError("--cases-for: unknown fuzz target '\(parts[0])' (targets: \(targets.joined(separator: ", ")))")
+                throw ValidationError(
+                    "--cases-for: unknown fuzz target '\(parts[0])' (targets: \(targets.joined(separator: ", ")))")
             }
             budgets[parts[0]] = count
         }

@@ -28,21 +28,28 @@ struct Generate: ParsableCommand {
     var chat = false
 
     func validate() throws {
-        guard maxNewTokens >= 1 && maxNewTokens <= 1 << 20 else { throw ValidationError("--max-new-tokens must be in 1...1048576") }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be finite and ≥ 0") }
+        guard maxNewTokens >= 1 && maxNewTokens <= 1 << 20 else {
+            throw ValidationError("--max-new-tokens must be in 1...1048576")
+        }
+        guard temperature >= 0 && temperature.isFinite else {
+            throw ValidationError("--temperature must be finite and ≥ 0")
+        }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
     }
 
     func run() throws {
-        let options = TextGeneration.Options(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat,
-                                               execution: .command())
+        let options = TextGeneration.Options(
+            maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat,
+            execution: .command())
         let result = try TextGeneration.run(try source.load(), prompt: prompt, options: options) { text in
             print(text, terminator: "")
             fflush(stdout)
         }
         print("")
-        printError(String(format: "%d tokens in %.2f s: %.1f tokens/s", result.tokens, result.seconds,
-                          Double(result.tokens) / max(result.seconds, 1e-9)))
+        printError(
+            String(
+                format: "%d tokens in %.2f s: %.1f tokens/s", result.tokens, result.seconds,
+                Double(result.tokens) / max(result.seconds, 1e-9)))
     }
 }
 

@@ -8,7 +8,9 @@ import ArgumentParser
 enum LoftMain {
     static func main() {
         let environment = ProcessInfo.processInfo.environment
-        if let warning = BLASCoreSwitch.applyIfNeeded(environment: environment) { printError("loft: warning: \(warning)") }
+        if let warning = BLASCoreSwitch.applyIfNeeded(environment: environment) {
+            printError("loft: warning: \(warning)")
+        }
         KernelOptions.apply(.parse(environment: environment))
         Loft.main()
     }
@@ -22,6 +24,9 @@ struct Loft: ParsableCommand {
         commandName: "loft",
         abstract: "Fine-tune Llama-2-family models with LoRA on a frozen 4-bit or 2-bit base (LoftQ), on CPUs.",
         version: "loft \(version)\n\(RuntimeInfo.current.summary)",
-        subcommands: [Train.self, Eval.self, Quantize.self, Generate.self, Tokenize.self, Experiment.self, Plot.self, Export.self, Bench.self, Fuzz.self]
+        subcommands: [
+            Train.self, Eval.self, Quantize.self, Generate.self, Tokenize.self, Experiment.self, Plot.self, Export.self,
+            Bench.self, Fuzz.self,
+        ]
     )
 }

@@ -8,7 +8,8 @@ final class ProgressLine {
     func show(_ event: TrainingEvent) {
         switch event {
         case .prepared(let p):
-            var line = "training \(p.totalSteps) steps on \(p.trainExamples) examples (eval \(p.evalExamples)); \(p.trainableParameters) trainable parameters"
+            var line =
+                "training \(p.totalSteps) steps on \(p.trainExamples) examples (eval \(p.evalExamples)); \(p.trainableParameters) trainable parameters"
             if let initError = p.initError, let plain = p.plainError {
                 line += String(format: "; init error %.4f (plain quantization %.4f)", initError, plain)
             }
@@ -18,16 +19,25 @@ final class ProgressLine {
         case .resumed(let step, let from):
             emit("resumed at step \(step) from \(from.path)", final: true)
         case .removedLeftovers(let names):
-            emit("removed \(names.count) temporary checkpoint folder(s) left by an interrupted write: \(names.joined(separator: ", "))", final: true)
+            emit(
+                "removed \(names.count) temporary checkpoint folder(s) left by an interrupted write: "
+                    + names.joined(separator: ", "),
+                final: true)
         case .skippedCheckpoint(let folder, let reason):
             emit("skipped checkpoint \(folder.lastPathComponent): \(reason)", final: true)
         case .step(let r):
-            emit(String(format: "step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
-                        r.step, r.totalSteps, r.epoch, r.loss, r.learningRate, r.tokensPerSecond,
-                        Self.duration(r.etaSeconds) as NSString)
-                 + (r.skipped ? " | update skipped (spike; \(r.skippedUpdates) so far)" : ""), final: !interactive || r.skipped)
+            emit(
+                String(
+                    format: "step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
+                    r.step, r.totalSteps, r.epoch, r.loss, r.learningRate, r.tokensPerSecond,
+                    Self.duration(r.etaSeconds) as NSString)
+                    + (r.skipped ? " | update skipped (spike; \(r.skippedUpdates) so far)" : ""),
+                final: !interactive || r.skipped)
         case .evaluation(let r):
-            emit(String(format: "eval at step %d: loss %.4f, perplexity %.3f (%d targets)", r.step, r.loss, r.perplexity, r.targets), final: true)
+            emit(
+                String(
+                    format: "eval at step %d: loss %.4f, perplexity %.3f (%d targets)", r.step, r.loss, r.perplexity,
+                    r.targets), final: true)
         case .checkpoint(let step, let url):
             emit("checkpoint step \(step): \(url.path)", final: true)
         case .finished(let step, _):

@@ -9,7 +9,10 @@ struct Quantize: ParsableCommand {
 
     @Option(help: "A GGUF file, a Hugging Face folder or a llama2.c .bin file.")
     var model: String
-    @Option(help: "The tokenizer to copy into the folder: a tokenizer.model or a folder with tokenizer.json (default: the model's own).")
+    @Option(
+        help:
+            "The tokenizer to copy into the folder: a tokenizer.model or a folder with tokenizer.json (default: the model's own)."
+    )
     var tokenizer: String?
     @Option(help: "Bits per weight: 4, 3, 2.5, 2.25 or 2 (8 with --method uniform).")
     var bits: Double = 4
@@ -37,7 +40,9 @@ struct Quantize: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["exact", "randomized", "auto"].contains(svd) else { throw ValidationError("--svd must be exact, randomized or auto") }
+        guard ["exact", "randomized", "auto"].contains(svd) else {
+            throw ValidationError("--svd must be exact, randomized or auto")
+        }
     }
 
     func run() throws {
@@ -46,17 +51,25 @@ struct Quantize: ParsableCommand {
 
     /// Under mpirun the matrices are split over the ranks; rank 0 prints and writes the folder.
     func quantize(group: ProcessGroup) throws {
-        let options = try LoftQuantizer.Options(bits: bits, method: method, blockSize: blockSize, doubleQuant: doubleQuant, rank: rank,
-                                                alpha: alpha, iterations: loftqIters, initialization: initialization, svd: svd, seed: seed)
+        let options = try LoftQuantizer.Options(
+            bits: bits, method: method, blockSize: blockSize, doubleQuant: doubleQuant, rank: rank,
+            alpha: alpha, iterations: loftqIters, initialization: initialization, svd: svd, seed: seed)
         let json = self.json || !group.isLeader
         let quiet = !group.isLeader
-        if !json { print("matrix                                      codebook   plain err   \(initialization.rawValue) err   seconds") }
-        let report = try LoftQuantizer.quantize(model: model, tokenizer: tokenizer, options: options,
-                                                output: URL(fileURLWithPath: out), group: group) { matrix in
+        if !json {
+            print(
+                "matrix                                      codebook   plain err   \(initialization.rawValue) err   seconds"
+            )
+        }
+        let report = try LoftQuantizer.quantize(
+            model: model, tokenizer: tokenizer, options: options,
+            output: URL(fileURLWithPath: out), group: group
+        ) { matrix in
             if !json {
-                print(matrix.name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                      + matrix.codebook.padding(toLength: 9, withPad: " ", startingAt: 0)
-                      + String(format: "%10.6f %12.6f %9.2f", matrix.plainError, matrix.initError, matrix.seconds))
+                print(
+                    matrix.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                        + matrix.codebook.padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + String(format: "%10.6f %12.6f %9.2f", matrix.plainError, matrix.initError, matrix.seconds))
             }
         }
         let peak = ProcessMemory.peakResidentBytes
@@ -65,9 +78,11 @@ struct Quantize: ParsableCommand {
             try printJSON(QuantizeOutput(report: report, peakRssBytes: peak, output: out))
             return
         }
-        print(String(format: "average: plain %.6f, %@ %.6f; %.4f bits/weight (codes + scales); %.1f s; peak RSS %.1f MiB",
-                     report.averagePlainError, initialization.rawValue as NSString, report.averageInitError,
-                     report.bitsPerWeight, report.seconds, Double(peak) / 1_048_576))
+        print(
+            String(
+                format: "average: plain %.6f, %@ %.6f; %.4f bits/weight (codes + scales); %.1f s; peak RSS %.1f MiB",
+                report.averagePlainError, initialization.rawValue as NSString, report.averageInitError,
+                report.bitsPerWeight, report.seconds, Double(peak) / 1_048_576))
         print("wrote \(out)")
     }
 }

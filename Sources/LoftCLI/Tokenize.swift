@@ -5,9 +5,12 @@ import Recipes
 /// `loft tokenize`: what the model sees — the ids and pieces of a text, or the text of ids.
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the token ids and pieces of a text (or, with --decode, the text of ids) for a model's tokenizer.")
+        abstract:
+            "Print the token ids and pieces of a text (or, with --decode, the text of ids) for a model's tokenizer.")
 
-    @Option(help: "A model (GGUF, Hugging Face folder, llama2.c file with --tokenizer, loft folder); its tokenizer is used.")
+    @Option(
+        help: "A model (GGUF, Hugging Face folder, llama2.c file with --tokenizer, loft folder); its tokenizer is used."
+    )
     var model: String
     @Option(help: "A SentencePiece tokenizer.model or a folder with tokenizer.json (default: the model's own).")
     var tokenizer: String?
@@ -35,7 +38,9 @@ struct Tokenize: ParsableCommand {
         let ids: [Int32]
         if let decode {
             ids = try decode.split(separator: ",").map { part in
-                guard let id = Int32(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--decode: '\(part)' is not an id") }
+                guard let id = Int32(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--decode: '\(part)' is not an id")
+                }
                 return id
             }
         } else if let file {

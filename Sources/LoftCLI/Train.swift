@@ -25,13 +25,17 @@ struct Train: ParsableCommand {
 
     func train(group: ProcessGroup) throws {
         let runConfig = try ConfigLoader.load(path: config, overrides: overrides)
-        let trainer = try Trainer(config: runConfig, configFile: config, runsRoot: URL(fileURLWithPath: runsDir), group: group)
+        let trainer = try Trainer(
+            config: runConfig, configFile: config, runsRoot: URL(fileURLWithPath: runsDir), group: group)
         // Rank 0 alone prints and writes the metrics.
-        let metrics = group.isLeader ? try MetricsLog(url: trainer.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
+        let metrics =
+            group.isLeader ? try MetricsLog(url: trainer.runDirectory.appendingPathComponent("metrics.jsonl")) : nil
         let progress = group.isLeader ? ProgressLine() : nil
         if group.size > 1, group.isLeader {
-            printError("data parallel over \(group.size) ranks: global batch \(runConfig.training.batchSize) "
-                       + "(\(runConfig.training.batchSize / group.size) a rank) × \(runConfig.training.gradAccumulation) accumulation")
+            printError(
+                "data parallel over \(group.size) ranks: global batch \(runConfig.training.batchSize) "
+                    + "(\(runConfig.training.batchSize / group.size) a rank) × \(runConfig.training.gradAccumulation) accumulation"
+            )
         }
         InterruptFlag.install()
         let outcome = try trainer.run(resume: resume, shouldStop: { InterruptFlag.signal != 0 }) { event in
@@ -43,7 +47,9 @@ struct Train: ParsableCommand {
         case .completed(let final):
             if group.isLeader { printError("done: adapter in \(final.path)") }
         case .interrupted(let checkpoint):
-            if group.isLeader { printError("interrupted: checkpoint saved in \(checkpoint.path); continue with --resume latest") }
+            if group.isLeader {
+                printError("interrupted: checkpoint saved in \(checkpoint.path); continue with --resume latest")
+            }
             throw ExitCode(128 + InterruptFlag.signal)
         }
     }
@@ -74,7 +80,7 @@ func onEveryRank(_ body: (ProcessGroup) throws -> Void) throws {
     do {
         try body(group)
         group.finish()
-    } catch where group.size > 1 {
+    } catch  where group.size > 1 {
         printError("loft: rank \(group.rank) of \(group.size): error: \(error)")
         group.abort(code: 1)
     }

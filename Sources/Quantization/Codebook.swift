@@ -9,19 +9,22 @@ public struct Codebook: Equatable, Sendable {
 
     /// A codebook from sorted `levels` and a code width.
     public init(name: String, levels: [Float], bits: Int) {
-        precondition(levels.count <= 1 << bits && levels == levels.sorted(),
-                     "Codebook \(name): \(levels.count) sorted levels need at most \(bits) bits")
+        precondition(
+            levels.count <= 1 << bits && levels == levels.sorted(),
+            "Codebook \(name): \(levels.count) sorted levels need at most \(bits) bits")
         (self.name, self.levels, self.bits) = (name, levels, bits)
     }
 
     /// NormalFloat4, bit-exact with bitsandbytes / QLoRA.
     /// reference: bitsandbytes functional.py (NF4 table), QLoRA (Dettmers et al. 2023)
-    public static let nf4 = Codebook(name: "nf4", levels: [
-        -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-        -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-        0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-        0.7229568362236023, 1.0,
-    ], bits: 4)
+    public static let nf4 = Codebook(
+        name: "nf4",
+        levels: [
+            -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+            -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+            0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+            0.7229568362236023, 1.0,
+        ], bits: 4)
 
     /// NormalFloat2, as LoftQ's `create_normal_map(0.9677083)` at 2 bits.
     /// reference: peft 0.18.1 utils/loftq_utils.py (NFQuantizer)

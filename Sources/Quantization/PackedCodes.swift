@@ -37,8 +37,9 @@ public struct PackedCodes: Equatable, Sendable {
 
     /// Wraps already-packed bytes (as read from a file).
     public init(bytes: [UInt8], bits: Int, count: Int) {
-        precondition([2, 4, 8].contains(bits) && bytes.count == (count * bits + 7) / 8,
-                     "PackedCodes: \(bytes.count) bytes for \(count) codes of \(bits) bits")
+        precondition(
+            [2, 4, 8].contains(bits) && bytes.count == (count * bits + 7) / 8,
+            "PackedCodes: \(bytes.count) bytes for \(count) codes of \(bits) bits")
         (self.bytes, self.bits, self.count) = (bytes, bits, count)
     }
 

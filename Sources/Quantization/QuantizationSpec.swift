@@ -15,16 +15,22 @@ public struct QuantizationSpec: Codable, Equatable, Sendable {
 
     /// A spec; `problem` says whether the combination is supported.
     public init(method: Method = .nf, bits: Double = 4, blockSize: Int = 64, doubleQuant: Bool = false) {
-        (self.method, self.bits, self.blockSize, self.doubleQuant) = (method, bits, blockSize, doubleQuant)
+        self.method = method
+        self.bits = bits
+        self.blockSize = blockSize
+        self.doubleQuant = doubleQuant
     }
 
     /// Why the spec is not supported, or nil.
     public var problem: String? {
         let allowed: [Double] = method == .nf ? [4, 3, 2.5, 2.25, 2] : [8, 4, 3, 2.5, 2.25, 2]
         if !allowed.contains(bits) {
-            return "bits \(bits) is not supported for method \(method.rawValue) (allowed: \(allowed.map { "\($0)" }.joined(separator: ", ")))"
+            let listed = allowed.map { "\($0)" }.joined(separator: ", ")
+            return "bits \(bits) is not supported for method \(method.rawValue) (allowed: \(listed))"
         }
-        if blockSize < 1 || blockSize > 1 << 20 { return "block size must be positive and at most 2^20 (1048576), got \(blockSize)" }
+        if blockSize < 1 || blockSize > 1 << 20 {
+            return "block size must be positive and at most 2^20 (1048576), got \(blockSize)"
+        }
         return nil
     }
 

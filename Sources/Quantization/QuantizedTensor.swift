@@ -19,8 +19,9 @@ public struct QuantizedTensor: Sendable {
 
     /// Quantizes `values` of `shape`.
     public init(_ values: [Float], shape: [Int], codebook: Codebook, blockSize: Int = 64, doubleQuant: Bool = false) {
-        precondition(values.count == shape.product && blockSize > 0,
-                     "QuantizedTensor: \(values.count) values for \(shape), block \(blockSize)")
+        precondition(
+            values.count == shape.product && blockSize > 0,
+            "QuantizedTensor: \(values.count) values for \(shape), block \(blockSize)")
         let blocks = (values.count + blockSize - 1) / blockSize
         var absmax = [Float](repeating: 0, count: blocks)
         var codes = [UInt8](repeating: 0, count: values.count)
@@ -29,29 +30,39 @@ public struct QuantizedTensor: Sendable {
         values.withUnsafeBufferPointer { x in
             absmax.withUnsafeMutableBufferPointer { absmaxBuffer in
                 codes.withUnsafeMutableBufferPointer { codeBuffer in
-                    let (scales, out) = (SendablePointer(absmaxBuffer.baseAddress!), SendablePointer(codeBuffer.baseAddress!))
+                    let (scales, out) = (
+                        SendablePointer(absmaxBuffer.baseAddress!), SendablePointer(codeBuffer.baseAddress!)
+                    )
                     Parallel.forEach(blocks, costPerItem: 8 * blockSize) { blockRange in
                         for block in blockRange {
                             let range = (block * blockSize)..<min(count, (block + 1) * blockSize)
                             var peak: Float = 0
                             for i in range { peak = max(peak, abs(x[i])) }
                             scales.pointer[block] = peak
-                            for i in range { out.pointer[i] = peak > 0 ? UInt8(codebook.nearest(x[i] / peak)) : zeroCode }
+                            for i in range {
+                                out.pointer[i] = peak > 0 ? UInt8(codebook.nearest(x[i] / peak)) : zeroCode
+                            }
                         }
                     }
                 }
             }
         }
-        self.init(shape: shape, codebook: codebook, blockSize: blockSize,
-                  codes: PackedCodes(codes: codes, bits: codebook.bits),
-                  scales: doubleQuant ? .doubleQuantized(DoubleQuantizedScales(absmax)) : .plain(absmax))
+        self.init(
+            shape: shape, codebook: codebook, blockSize: blockSize,
+            codes: PackedCodes(codes: codes, bits: codebook.bits),
+            scales: doubleQuant ? .doubleQuantized(DoubleQuantizedScales(absmax)) : .plain(absmax))
     }
 
     /// A tensor from stored parts (as read from a file).
     public init(shape: [Int], codebook: Codebook, blockSize: Int, codes: PackedCodes, scales: BlockScales) {
-        precondition(codes.count == shape.product && scales.count == (shape.product + blockSize - 1) / blockSize,
-                     "QuantizedTensor: \(codes.count) codes, \(scales.count) scales for \(shape) in blocks of \(blockSize)")
-        (self.shape, self.codebook, self.blockSize, self.codes, self.scales) = (shape, codebook, blockSize, codes, scales)
+        precondition(
+            codes.count == shape.product && scales.count == (shape.product + blockSize - 1) / blockSize,
+            "QuantizedTensor: \(codes.count) codes, \(scales.count) scales for \(shape) in blocks of \(blockSize)")
+        self.shape = shape
+        self.codebook = codebook
+        self.blockSize = blockSize
+        self.codes = codes
+        self.scales = scales
     }
 
     /// The number of elements.
@@ -72,9 +83,10 @@ public struct QuantizedTensor: Sendable {
         return codebook.levels.withUnsafeBufferPointer { levels in
             codes.bytes.withUnsafeBufferPointer { bytes in
                 absmax.withUnsafeBufferPointer { scale in
-                    DequantizationKernel.dequantize(codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
-                                                    absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
-                                                    count: range.count, into: out, path: path)
+                    DequantizationKernel.dequantize(
+                        codes: bytes.baseAddress!, bits: codebook.bits, levels: levels.baseAddress!,
+                        absmax: scale.baseAddress!, blockSize: blockSize, start: range.lowerBound,
+                        count: range.count, into: out, path: path)
                 }
             }
         }
@@ -140,16 +152,18 @@ public struct DoubleQuantizedScales: Sendable {
         for s in scales { total += Double(s) }
         let offset = scales.isEmpty ? 0 : Float(total / Double(scales.count))
         let centered = scales.map { $0 - offset }
-        let q = QuantizedTensor(centered, shape: [centered.count], codebook: .dynamic8,
-                                blockSize: Self.blockSize, doubleQuant: false)
+        let q = QuantizedTensor(
+            centered, shape: [centered.count], codebook: .dynamic8,
+            blockSize: Self.blockSize, doubleQuant: false)
         guard case .plain(let absmax) = q.scales else { preconditionFailure() }
         self.init(codes: q.codes.bytes, absmax: absmax, offset: offset)
     }
 
     /// Stored parts.
     public init(codes: [UInt8], absmax: [Float], offset: Float) {
-        precondition(absmax.count == (codes.count + Self.blockSize - 1) / Self.blockSize,
-                     "DoubleQuantizedScales: \(codes.count) codes with \(absmax.count) scales")
+        precondition(
+            absmax.count == (codes.count + Self.blockSize - 1) / Self.blockSize,
+            "DoubleQuantizedScales: \(codes.count) codes with \(absmax.count) scales")
         (self.codes, self.absmax, self.offset) = (codes, absmax, offset)
     }
 

@@ -15,7 +15,9 @@ public struct ChatTemplate: Equatable, Sendable {
         guard let text, text.contains("<|im_start|>") else { return nil }
         templateText = text
         let marker = "<|im_start|>system\n"
-        if let start = text.range(of: marker), let end = text.range(of: "<|im_end|>", range: start.upperBound..<text.endIndex) {
+        if let start = text.range(of: marker),
+            let end = text.range(of: "<|im_end|>", range: start.upperBound..<text.endIndex)
+        {
             defaultSystem = String(text[start.upperBound..<end.lowerBound])
         } else {
             defaultSystem = nil

@@ -63,13 +63,15 @@ public struct ExperimentConfig: Codable, Sendable {
     /// The keys each mapping accepts (anything else is an error naming it).
     static let schema: [String: Set<String>] = [
         "": ["name", "base", "set", "evaluate", "cells"], "evaluate": ["perplexity", "gsm8k"],
-        "perplexity": ["data", "seq_len", "protocol", "batch", "max_blocks"], "gsm8k": ["data", "limit", "max_new_tokens", "batch"],
+        "perplexity": ["data", "seq_len", "protocol", "batch", "max_blocks"],
+        "gsm8k": ["data", "limit", "max_new_tokens", "batch"],
         "cell": ["name", "set"],
     ]
 
     /// Reads and checks the experiment in `path`.
     public static func load(_ path: String) throws -> ExperimentConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw TrainingError.badData(file: path, line: nil, detail: "cannot read the experiment file")
         }
         let root: Node
@@ -79,7 +81,9 @@ public struct ExperimentConfig: Codable, Sendable {
         try checkKeys(root, section: "", file: path)
         if let evaluate = root.mapping?["evaluate"] {
             try checkKeys(evaluate, section: "evaluate", file: path)
-            for name in ["perplexity", "gsm8k"] { if let spec = evaluate.mapping?[name] { try checkKeys(spec, section: name, file: path) } }
+            for name in ["perplexity", "gsm8k"] {
+                if let spec = evaluate.mapping?[name] { try checkKeys(spec, section: name, file: path) }
+            }
         }
         for cell in root.mapping?["cells"]?.sequence ?? [] { try checkKeys(cell, section: "cell", file: path) }
         let decoder = YAMLDecoder()
@@ -95,11 +99,13 @@ public struct ExperimentConfig: Codable, Sendable {
 
     static func checkKeys(_ node: Node, section: String, file: String) throws {
         guard let mapping = node.mapping else {
-            throw TrainingError.invalidValue(file: file, key: section.isEmpty ? "(top level)" : section, detail: "expected a mapping")
+            throw TrainingError.invalidValue(
+                file: file, key: section.isEmpty ? "(top level)" : section, detail: "expected a mapping")
         }
         for key in mapping.keys.compactMap(\.string) where !(schema[section] ?? []).contains(key) {
-            throw TrainingError.invalidValue(file: file, key: section.isEmpty ? key : "\(section).\(key)",
-                                             detail: "unknown key; expected one of \((schema[section] ?? []).sorted().joined(separator: ", "))")
+            throw TrainingError.invalidValue(
+                file: file, key: section.isEmpty ? key : "\(section).\(key)",
+                detail: "unknown key; expected one of \((schema[section] ?? []).sorted().joined(separator: ", "))")
         }
     }
 
@@ -107,19 +113,29 @@ public struct ExperimentConfig: Codable, Sendable {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
         for (key, value) in [("name", name)] + cells.map({ ("cells.name", $0.name) })
         where value.isEmpty || value.hasPrefix(".") || !value.allSatisfy(allowed.contains) {
-            throw TrainingError.invalidValue(file: file, key: key, detail: "'\(value)' must be letters, digits, -, _ or . (a folder name)")
+            throw TrainingError.invalidValue(
+                file: file, key: key, detail: "'\(value)' must be letters, digits, -, _ or . (a folder name)")
         }
-        guard !cells.isEmpty else { throw TrainingError.invalidValue(file: file, key: "cells", detail: "expected at least one cell") }
+        guard !cells.isEmpty else {
+            throw TrainingError.invalidValue(file: file, key: "cells", detail: "expected at least one cell")
+        }
         var seen = Set<String>()
         for cell in cells where !seen.insert(cell.name).inserted {
             throw TrainingError.invalidValue(file: file, key: "cells.name", detail: "'\(cell.name)' appears twice")
         }
-        if let p = evaluate.perplexity, !(4...1 << 20).contains(p.seqLen) || !(1...4096).contains(p.batch) || p.maxBlocks < 0 {
-            throw TrainingError.invalidValue(file: file, key: "evaluate.perplexity",
-                                             detail: "seq_len must be in 4...1048576, batch in 1...4096, max_blocks ≥ 0")
+        if let p = evaluate.perplexity,
+            !(4...1 << 20).contains(p.seqLen) || !(1...4096).contains(p.batch) || p.maxBlocks < 0
+        {
+            throw TrainingError.invalidValue(
+                file: file, key: "evaluate.perplexity",
+                detail: "seq_len must be in 4...1048576, batch in 1...4096, max_blocks ≥ 0")
         }
-        if let g = evaluate.gsm8k, g.limit < 1 || !(1...4096).contains(g.batch) || !(1...1 << 20).contains(g.maxNewTokens) {
-            throw TrainingError.invalidValue(file: file, key: "evaluate.gsm8k", detail: "limit must be ≥ 1, batch in 1...4096, max_new_tokens in 1...1048576")
+        if let g = evaluate.gsm8k,
+            g.limit < 1 || !(1...4096).contains(g.batch) || !(1...1 << 20).contains(g.maxNewTokens)
+        {
+            throw TrainingError.invalidValue(
+                file: file, key: "evaluate.gsm8k",
+                detail: "limit must be ≥ 1, batch in 1...4096, max_new_tokens in 1...1048576")
         }
     }
 }

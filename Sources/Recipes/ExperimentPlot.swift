@@ -13,7 +13,10 @@ public enum ExperimentPlot {
         public let color: String?
         /// A series from its parts.
         public init(label: String, points: [(x: Double, y: Double)], dashed: Bool, color: String? = nil) {
-            (self.label, self.points, self.dashed, self.color) = (label, points, dashed, color)
+            self.label = label
+            self.points = points
+            self.dashed = dashed
+            self.color = color
         }
     }
 
@@ -38,7 +41,11 @@ public enum ExperimentPlot {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 throw TrainingError.badData(file: url.path, line: index + 1, detail: "not a JSON object")
             }
-            if object["kind"] as? String == "train", let step = object["step"] as? Int, let loss = object["loss"] as? Double { byStep[step] = loss }
+            if object["kind"] as? String == "train", let step = object["step"] as? Int,
+                let loss = object["loss"] as? Double
+            {
+                byStep[step] = loss
+            }
         }
         let points = byStep.keys.sorted().map { (x: Double($0), y: byStep[$0]!) }
         return points.indices.map { i in
@@ -71,21 +78,35 @@ public enum ExperimentPlot {
             if r.bits != nil || r.method != "lora" {
                 let label = seriesLabel(r, in: results)
                 methods[label, default: (r.method, [])].points.append((x: r.bits ?? 16, y: ppl))
-            } else { reference = ppl }
+            } else {
+                reference = ppl
+            }
         }
         let bitSeries = methods.keys.sorted().map {
-            Series(label: $0, points: methods[$0]!.points.sorted { $0.x < $1.x }, dashed: $0 != methods[$0]!.method,
-                   color: color(method: methods[$0]!.method))
+            Series(
+                label: $0, points: methods[$0]!.points.sorted { $0.x < $1.x }, dashed: $0 != methods[$0]!.method,
+                color: color(method: methods[$0]!.method))
         }
-        var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" viewBox=\"0 0 960 420\" font-family=\"sans-serif\" font-size=\"12\">",
-                   "<rect width=\"960\" height=\"420\" fill=\"white\"/>",
-                   "<text x=\"480\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>"]
-        out += panel(x: 60, y: 50, width: 380, height: 300, title: "training loss (moving mean of 5 logs)", xLabel: "step",
-                     series: curves, logY: false, reference: nil)
-        let refSeries = reference.map { r in [Series(label: "lora (fp32 base)", points: [(x: 2, y: r), (x: 4, y: r)], dashed: true,
-                                                             color: color(method: "lora"))] } ?? []
-        out += panel(x: 540, y: 50, width: 380, height: 300, title: perplexity ? "final perplexity (log scale)" : "final GSM8K accuracy (%)",
-                     xLabel: "bits of the base", series: bitSeries + refSeries, logY: perplexity, reference: nil)
+        var out = [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"420\" viewBox=\"0 0 960 420\" font-family=\"sans-serif\" font-size=\"12\">",
+            "<rect width=\"960\" height=\"420\" fill=\"white\"/>",
+            "<text x=\"480\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>",
+        ]
+        out += panel(
+            x: 60, y: 50, width: 380, height: 300, title: "training loss (moving mean of 5 logs)", xLabel: "step",
+            series: curves, logY: false, reference: nil)
+        let refSeries =
+            reference.map { r in
+                [
+                    Series(
+                        label: "lora (fp32 base)", points: [(x: 2, y: r), (x: 4, y: r)], dashed: true,
+                        color: color(method: "lora"))
+                ]
+            } ?? []
+        out += panel(
+            x: 540, y: 50, width: 380, height: 300,
+            title: perplexity ? "final perplexity (log scale)" : "final GSM8K accuracy (%)",
+            xLabel: "bits of the base", series: bitSeries + refSeries, logY: perplexity, reference: nil)
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
     }
@@ -93,10 +114,14 @@ public enum ExperimentPlot {
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
     /// One panel: frame, ticks, lines with markers, legend.
-    static func panel(x: Double, y: Double, width: Double, height: Double, title: String, xLabel: String,
-                      series: [Series], logY: Bool, reference: Double?) -> [String] {
+    static func panel(
+        x: Double, y: Double, width: Double, height: Double, title: String, xLabel: String,
+        series: [Series], logY: Bool, reference: Double?
+    ) -> [String] {
         let all = series.flatMap(\.points).filter { $0.y.isFinite && (!logY || $0.y > 0) }
-        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), var minY = all.map(\.y).min(), var maxY = all.map(\.y).max() else {
+        guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(), var minY = all.map(\.y).min(),
+            var maxY = all.map(\.y).max()
+        else {
             return ["<text x=\"\(x)\" y=\"\(y + height / 2)\">\(escape(title)): no data</text>"]
         }
         if logY { (minY, maxY) = (log10(minY), log10(maxY)) }
@@ -106,9 +131,11 @@ public enum ExperimentPlot {
         let spanX = max(maxX - minX, 1e-9)
         func px(_ v: Double) -> Double { x + (v - minX) / spanX * width }
         func py(_ v: Double) -> Double { y + height - ((logY ? log10(v) : v) - minY) / (maxY - minY) * height }
-        var out = ["<rect x=\"\(x)\" y=\"\(y)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#333\"/>",
-                   "<text x=\"\(x + width / 2)\" y=\"\(y - 8)\" text-anchor=\"middle\">\(escape(title))</text>",
-                   "<text x=\"\(x + width / 2)\" y=\"\(y + height + 34)\" text-anchor=\"middle\">\(escape(xLabel))</text>"]
+        var out = [
+            "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#333\"/>",
+            "<text x=\"\(x + width / 2)\" y=\"\(y - 8)\" text-anchor=\"middle\">\(escape(title))</text>",
+            "<text x=\"\(x + width / 2)\" y=\"\(y + height + 34)\" text-anchor=\"middle\">\(escape(xLabel))</text>",
+        ]
         for i in 0...4 {
             let value = minY + (maxY - minY) * Double(i) / 4
             let label = logY ? pow(10, value) : value
@@ -116,17 +143,25 @@ public enum ExperimentPlot {
             out.append("<line x1=\"\(x - 4)\" y1=\"\(ty)\" x2=\"\(x)\" y2=\"\(ty)\" stroke=\"#333\"/>")
             out.append("<text x=\"\(x - 6)\" y=\"\(ty + 4)\" text-anchor=\"end\">\(tick(label))</text>")
             let xv = minX + spanX * Double(i) / 4
-            out.append("<line x1=\"\(px(xv))\" y1=\"\(y + height)\" x2=\"\(px(xv))\" y2=\"\(y + height + 4)\" stroke=\"#333\"/>")
+            out.append(
+                "<line x1=\"\(px(xv))\" y1=\"\(y + height)\" x2=\"\(px(xv))\" y2=\"\(y + height + 4)\" stroke=\"#333\"/>"
+            )
             out.append("<text x=\"\(px(xv))\" y=\"\(y + height + 17)\" text-anchor=\"middle\">\(tick(xv))</text>")
         }
         for (index, s) in series.enumerated() {
             let color = s.color ?? colors[index % colors.count]
             let points = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
             let path = points.map { String(format: "%.1f,%.1f", px($0.x), py($0.y)) }.joined(separator: " ")
-            out.append("<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>")
+            out.append(
+                "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>"
+            )
             let ly = y + 16 + Double(index) * 16
             if points.count <= 12 && !s.dashed {
-                for p in points { out.append(String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"", px(p.x), py(p.y)) + " fill=\"\(color)\"/>") }
+                for p in points {
+                    out.append(
+                        String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\"", px(p.x), py(p.y))
+                            + " fill=\"\(color)\"/>")
+                }
             } else if points.count <= 3 {
                 // a few points of an extra setting: hollow markers, one shape per series (also in the legend)
                 let shape = index % 4
@@ -134,7 +169,9 @@ public enum ExperimentPlot {
                     out.append(marker(shape: shape, x: cx, y: cy, color: color))
                 }
             }
-            out.append("<line x1=\"\(x + width - 150)\" y1=\"\(ly - 4)\" x2=\"\(x + width - 130)\" y2=\"\(ly - 4)\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"4,3\"" : "")/>")
+            out.append(
+                "<line x1=\"\(x + width - 150)\" y1=\"\(ly - 4)\" x2=\"\(x + width - 130)\" y2=\"\(ly - 4)\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"4,3\"" : "")/>"
+            )
             out.append("<text x=\"\(x + width - 125)\" y=\"\(ly)\">\(escape(s.label))</text>")
         }
         return out
@@ -145,17 +182,27 @@ public enum ExperimentPlot {
         let style = "fill=\"white\" stroke=\"\(color)\" stroke-width=\"1.6\""
         switch shape {
         case 0: return String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" ", x, y) + style + "/>"
-        case 1: return String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" ", x - 4, y - 4) + style + "/>"
-        case 2: return String(format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5.5, y, x, y + 5.5, x - 5.5, y) + style + "/>"
-        default: return String(format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5, y + 4, x - 5, y + 4) + style + "/>"
+        case 1:
+            return String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" ", x - 4, y - 4) + style + "/>"
+        case 2:
+            return String(
+                format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5.5, y, x,
+                y + 5.5, x - 5.5, y) + style + "/>"
+        default:
+            return String(
+                format: "<polygon points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\" ", x, y - 5.5, x + 5, y + 4, x - 5, y + 4)
+                + style + "/>"
         }
     }
 
     static func tick(_ value: Double) -> String {
-        abs(value) >= 100 ? String(format: "%.0f", value) : abs(value) >= 10 ? String(format: "%.1f", value) : String(format: "%.2f", value)
+        abs(value) >= 100
+            ? String(format: "%.0f", value)
+            : abs(value) >= 10 ? String(format: "%.1f", value) : String(format: "%.2f", value)
     }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 }

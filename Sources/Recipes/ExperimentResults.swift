@@ -27,7 +27,9 @@ public struct CellScores: Codable, Sendable {
     static func read(_ url: URL) throws -> CellScores? {
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         do { return try CellResult.decoder.decode(CellScores.self, from: data) } catch {
-            throw TrainingError.badData(file: url.path, line: nil, detail: "not a cell score record (\(error.localizedDescription)); delete it to score again")
+            throw TrainingError.badData(
+                file: url.path, line: nil,
+                detail: "not a cell score record (\(error.localizedDescription)); delete it to score again")
         }
     }
 }
@@ -39,7 +41,10 @@ public struct CellTiming: Codable, Sendable {
     /// Adds one sitting to the timing saved in `folder` and saves it.
     static func add(trainSeconds: Double, buildSeconds: Double, in folder: URL) throws -> CellTiming {
         let url = folder.appendingPathComponent("timing.json")
-        var timing = FileManager.default.contents(atPath: url.path).flatMap { try? CellResult.decoder.decode(CellTiming.self, from: $0) } ?? CellTiming()
+        var timing =
+            FileManager.default.contents(atPath: url.path).flatMap {
+                try? CellResult.decoder.decode(CellTiming.self, from: $0)
+            } ?? CellTiming()
         timing.trainSeconds += trainSeconds
         timing.buildSeconds += buildSeconds
         timing.sittings += 1
@@ -92,7 +97,9 @@ public struct CellResult: Codable, Sendable {
         let url = folder.appendingPathComponent("result.json")
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         do { return try decoder.decode(CellResult.self, from: data) } catch {
-            throw TrainingError.badData(file: url.path, line: nil, detail: "not a cell result (\(error.localizedDescription)); delete it to rerun the cell")
+            throw TrainingError.badData(
+                file: url.path, line: nil,
+                detail: "not a cell result (\(error.localizedDescription)); delete it to rerun the cell")
         }
     }
 }

@@ -47,7 +47,8 @@ public final class ExperimentRunner {
 
     /// The base config path, resolved against the experiment file's folder.
     var basePath: String {
-        experiment.base.hasPrefix("/") ? experiment.base
+        experiment.base.hasPrefix("/")
+            ? experiment.base
             : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(experiment.base).path
     }
 
@@ -73,8 +74,10 @@ public final class ExperimentRunner {
     /// Runs the cells named in `only` (all when nil) that are not finished yet. A cell that fails
     /// (a non-finite loss, say: QLoRA at 2 bits may diverge, the paper's "N.A.") is recorded in its
     /// `failure.json` and the grid goes on; later runs skip it unless `retryFailed`.
-    public func run(only: Set<String>? = nil, retryFailed: Bool = false, shouldStop: () -> Bool = { false },
-                    onEvent: (Event) -> Void) throws -> Outcome {
+    public func run(
+        only: Set<String>? = nil, retryFailed: Bool = false, shouldStop: () -> Bool = { false },
+        onEvent: (Event) -> Void
+    ) throws -> Outcome {
         if let only, let unknown = only.first(where: { name in !experiment.cells.contains { $0.name == name } }) {
             throw RecipeError.invalidOption(name: "--only", detail: "no cell named '\(unknown)' in \(file)")
         }
@@ -86,14 +89,18 @@ public final class ExperimentRunner {
                 continue
             }
             do {
-                if try runCell(cell, index: index, count: cells.count, folder: folder, shouldStop: shouldStop, onEvent: onEvent) == false {
+                if try runCell(
+                    cell, index: index, count: cells.count, folder: folder, shouldStop: shouldStop, onEvent: onEvent)
+                    == false
+                {
                     return .interrupted(cell: cell.name)
                 }
             } catch let error as TrainingError {
                 // The run itself failed (diverged, bad data): a result of the grid, not a reason to stop it.
                 let failure = CellFailure(cell: cell.name, error: "\(error)")
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try AtomicFile.write(try CellResult.encoder.encode(failure), to: folder.appendingPathComponent("failure.json"))
+                try AtomicFile.write(
+                    try CellResult.encoder.encode(failure), to: folder.appendingPathComponent("failure.json"))
                 onEvent(.cellFailed(cell: cell.name, error: failure.error))
             }
         }
@@ -101,8 +108,10 @@ public final class ExperimentRunner {
     }
 
     /// Trains and scores one cell; false when interrupted.
-    private func runCell(_ cell: ExperimentConfig.Cell, index: Int, count: Int, folder: URL, shouldStop: () -> Bool,
-                         onEvent: (Event) -> Void) throws -> Bool {
+    private func runCell(
+        _ cell: ExperimentConfig.Cell, index: Int, count: Int, folder: URL, shouldStop: () -> Bool,
+        onEvent: (Event) -> Void
+    ) throws -> Bool {
         let config = try config(of: cell)
         let buildStarted = Stopwatch.now()
         let trainer = try Trainer(config: config, configFile: basePath, runsRoot: directory)
@@ -129,13 +138,16 @@ public final class ExperimentRunner {
             onEvent(.training(cell: cell.name, event))
             return .proceed
         }
-        let timing = try CellTiming.add(trainSeconds: Stopwatch.now() - trainStarted, buildSeconds: buildSeconds, in: folder)
+        let timing = try CellTiming.add(
+            trainSeconds: Stopwatch.now() - trainStarted, buildSeconds: buildSeconds, in: folder)
         guard case .completed = outcome else { return false }
         let final = try score(trainer.model, trainer: trainer, cell: cell.name, phase: "final", onEvent: onEvent)
         let quantization = config.quantization
         let result = CellResult(
-            cell: cell.name, method: CellResult.method(quantized: quantization != nil, initialization: config.lora.initialization),
-            bits: quantization?.bits, rank: config.lora.rank, alpha: config.lora.alpha, loftqIters: config.lora.loftqIters,
+            cell: cell.name,
+            method: CellResult.method(quantized: quantization != nil, initialization: config.lora.initialization),
+            bits: quantization?.bits, rank: config.lora.rank, alpha: config.lora.alpha,
+            loftqIters: config.lora.loftqIters,
             steps: trainer.totalSteps, start: start, final: final, lastLoss: lastLoss, timing: timing,
             computeType: config.training.computeDtype, runtime: .current(compute: config.training.computeDtype))
         try AtomicFile.write(try CellResult.encoder.encode(result), to: folder.appendingPathComponent("result.json"))
@@ -144,15 +156,20 @@ public final class ExperimentRunner {
     }
 
     /// Scores `model` as the experiment says (perplexity and/or GSM8K), with the trainer's start errors.
-    private func score(_ model: LlamaModel, trainer: Trainer, cell: String, phase: String, onEvent: (Event) -> Void) throws -> CellScores {
+    private func score(_ model: LlamaModel, trainer: Trainer, cell: String, phase: String, onEvent: (Event) -> Void)
+        throws -> CellScores
+    {
         let started = Stopwatch.now()
-        var scores = CellScores(initError: trainer.built.initError, plainError: trainer.built.plainError,
-                                matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
+        var scores = CellScores(
+            initError: trainer.built.initError, plainError: trainer.built.plainError,
+            matrixErrors: phase == "start" ? trainer.built.matrixErrors : [])
         let execution = trainer.execution
         if let spec = experiment.evaluate.perplexity {
-            let blocks = try Perplexity.blocks(file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
-                                               maxBlocks: spec.maxBlocks)
-            let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch, execution: execution) { done, total in
+            let blocks = try Perplexity.blocks(
+                file: spec.data, kind: spec.protocol, tokenizer: trainer.tokenizer, length: spec.seqLen,
+                maxBlocks: spec.maxBlocks)
+            let result = Perplexity.evaluate(model: model, blocks: blocks, batch: spec.batch, execution: execution) {
+                done, total in
                 onEvent(.evaluating(cell: cell, phase: phase, what: "perplexity", done: done, total: total))
             }
             scores.perplexity = result.perplexity
@@ -162,9 +179,11 @@ public final class ExperimentRunner {
         if let spec = experiment.evaluate.gsm8k {
             let problems = try GSM8K.load(spec.data, limit: spec.limit)
             var done = 0
-            let result = try GSM8KEvaluation.run(model: model, tokenizer: trainer.tokenizer, problems: problems, batch: spec.batch,
-                                                 maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0,
-                                                 execution: execution) { _ in
+            let result = try GSM8KEvaluation.run(
+                model: model, tokenizer: trainer.tokenizer, problems: problems, batch: spec.batch,
+                maxNewTokens: spec.maxNewTokens, sampling: Sampling(temperature: 0), seed: 0,
+                execution: execution
+            ) { _ in
                 done += 1
                 onEvent(.evaluating(cell: cell, phase: phase, what: "gsm8k", done: done, total: problems.count))
             }

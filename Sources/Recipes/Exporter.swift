@@ -21,32 +21,44 @@ public enum Exporter {
     /// Writes `source` as a Hugging Face Llama folder at `folder` (must not exist; written under a
     /// temporary name, renamed when whole): `config.json`, `model.safetensors` (one tensor in
     /// memory at a time), `generation_config.json` and the tokenizer's files.
-    public static func writeHuggingFace(_ source: CheckpointSource, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
-                                        type: FloatType, to folder: URL, extra: (URL) throws -> Void = { _ in }) throws {
+    public static func writeHuggingFace(
+        _ source: CheckpointSource, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
+        type: FloatType, to folder: URL, extra: (URL) throws -> Void = { _ in }
+    ) throws {
         guard !FileManager.default.fileExists(atPath: folder.path) else {
             throw RecipeError.invalidOption(name: "--out", detail: "\(folder.path) already exists; choose a new folder")
         }
-        let partial = folder.deletingLastPathComponent().appendingPathComponent(".\(folder.lastPathComponent).partial-\(getpid())")
+        let partial = folder.deletingLastPathComponent().appendingPathComponent(
+            ".\(folder.lastPathComponent).partial-\(getpid())")
         try? FileManager.default.removeItem(at: partial)
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         do {
             let c = source.config
             if case .frequencyFactors = c.ropeScaling {
-                throw RecipeError.invalidOption(name: "--out", detail: "the model's RoPE scaling is a GGUF's per-frequency factors, which a Hugging Face config cannot state")
+                throw RecipeError.invalidOption(
+                    name: "--out",
+                    detail:
+                        "the model's RoPE scaling is a GGUF's per-frequency factors, which a Hugging Face config cannot state"
+                )
             }
             var config = c.huggingFaceJSON
             config["torch_dtype"] = type.torchName
             if let bos = tokenizer.bosID { config["bos_token_id"] = Int(bos) }
             if let eos = tokenizer.eosID { config["eos_token_id"] = Int(eos) }
-            let generation: [String: Any] = ["bos_token_id": config["bos_token_id"] ?? NSNull(), "eos_token_id": config["eos_token_id"] ?? NSNull()]
+            let generation: [String: Any] = [
+                "bos_token_id": config["bos_token_id"] ?? NSNull(), "eos_token_id": config["eos_token_id"] ?? NSNull(),
+            ]
             for (name, object) in [("config.json", config), ("generation_config.json", generation)] {
-                try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
-                                     to: partial.appendingPathComponent(name))
+                try AtomicFile.write(
+                    try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
+                    to: partial.appendingPathComponent(name))
             }
             let tensors = LlamaTensor.all(for: c)
             let byName = Dictionary(uniqueKeysWithValues: tensors.map { (HuggingFaceNames.name(of: $0), $0) })
-            try SafeTensorsFile.writeStreaming(layout: tensors.map { (HuggingFaceNames.name(of: $0), type.dtype, $0.shape(in: c)) },
-                                               metadata: ["format": "pt"], to: partial.appendingPathComponent("model.safetensors")) { name, emit in
+            try SafeTensorsFile.writeStreaming(
+                layout: tensors.map { (HuggingFaceNames.name(of: $0), type.dtype, $0.shape(in: c)) },
+                metadata: ["format": "pt"], to: partial.appendingPathComponent("model.safetensors")
+            ) { name, emit in
                 guard let tensor = byName[name] else { return }
                 let values = try source.floats(tensor)
                 try SafeTensor(values, shape: tensor.shape(in: c), dtype: type.dtype).bytes.withUnsafeBytes(emit)
@@ -68,7 +80,8 @@ public enum Exporter {
         case let bpe as ByteLevelBPETokenizer:
             try bpe.writeHuggingFace(to: folder, chatTemplate: chatTemplate?.templateText)
         case let sentencePiece as SentencePieceTokenizer:
-            try FileManager.default.copyItem(atPath: sentencePiece.path, toPath: folder.appendingPathComponent("tokenizer.model").path)
+            try FileManager.default.copyItem(
+                atPath: sentencePiece.path, toPath: folder.appendingPathComponent("tokenizer.model").path)
         default:
             throw RecipeError.invalidOption(name: "--tokenizer", detail: "\(type(of: tokenizer)) cannot be exported")
         }
@@ -81,30 +94,39 @@ public enum Exporter {
         let source = ModelTensors(model: loaded.model, merged: false, description: loaded.description)
         let lora = loaded.model.blocks.flatMap(\.loraLayers)
         guard let first = lora.first else {
-            throw RecipeError.invalidOption(name: "--model", detail: "\(loaded.description) has no adapter to export beside its base")
+            throw RecipeError.invalidOption(
+                name: "--model", detail: "\(loaded.description) has no adapter to export beside its base")
         }
-        let modules = LinearModule.allCases.filter { module in loaded.model.blocks.contains { $0[module] is LoRALinear } }
-        let config = AdapterConfig(r: first.rank, loraAlpha: first.alpha, targetModules: modules.map(\.rawValue),
-                                   initLoraWeights: .bool(true), baseModelNameOrPath: folder.standardizedFileURL.path)
-        try writeHuggingFace(source, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder) { partial in
+        let modules = LinearModule.allCases.filter { module in loaded.model.blocks.contains { $0[module] is LoRALinear }
+        }
+        let config = AdapterConfig(
+            r: first.rank, loraAlpha: first.alpha, targetModules: modules.map(\.rawValue),
+            initLoraWeights: .bool(true), baseModelNameOrPath: folder.standardizedFileURL.path)
+        try writeHuggingFace(
+            source, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder
+        ) { partial in
             try AdapterFiles.write(model: loaded.model, config: config, to: partial.appendingPathComponent("adapter"))
         }
     }
 
     /// `--merged`: `deq(Q) + s·B·A` for every adapted linear, one Hugging Face folder.
     public static func merged(_ loaded: ModelLoader.Loaded, type: FloatType, to folder: URL) throws {
-        try writeHuggingFace(ModelTensors(model: loaded.model, merged: true, description: loaded.description),
-                             tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder)
+        try writeHuggingFace(
+            ModelTensors(model: loaded.model, merged: true, description: loaded.description),
+            tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder)
     }
 
     /// `--gguf`: the merged model as a llama.cpp file (`type` for the embedding and linears, F32
     /// norms), with its tokenizer (byte-level BPE or SentencePiece) and chat template in the metadata.
-    public static func gguf(_ loaded: ModelLoader.Loaded, type: GGUFWriter.TensorType, to file: URL, name: String) throws {
+    public static func gguf(_ loaded: ModelLoader.Loaded, type: GGUFWriter.TensorType, to file: URL, name: String)
+        throws
+    {
         guard !FileManager.default.fileExists(atPath: file.path) else {
             throw RecipeError.invalidOption(name: "--gguf", detail: "\(file.path) already exists; choose a new file")
         }
-        var writer = try GGUFWriter.llama(source: ModelTensors(model: loaded.model, merged: true, description: loaded.description),
-                                          tokenizer: loaded.tokenizer, linearType: type, name: name)
+        var writer = try GGUFWriter.llama(
+            source: ModelTensors(model: loaded.model, merged: true, description: loaded.description),
+            tokenizer: loaded.tokenizer, linearType: type, name: name)
         if let template = loaded.chatTemplate?.templateText { writer.set("tokenizer.chat_template", .string(template)) }
         try writer.write(to: file)
     }

@@ -8,8 +8,10 @@ import Tokenizers
 extension LoftQuantizer.Options {
     /// Options from `loft quantize` flag values, checked (errors name the flag). `svd` is
     /// `exact`, `randomized` or `auto` (exact up to 1024 on the short side).
-    public init(bits: Double, method: QuantizationMethod, blockSize: Int, doubleQuant: Bool, rank: Int, alpha: Float,
-                iterations: Int, initialization: LoRAInitialization, svd: String, seed: UInt64) throws {
+    public init(
+        bits: Double, method: QuantizationMethod, blockSize: Int, doubleQuant: Bool, rank: Int, alpha: Float,
+        iterations: Int, initialization: LoRAInitialization, svd: String, seed: UInt64
+    ) throws {
         let svdMethod: LoftQ.SVDMethod?
         switch svd {
         case "exact": svdMethod = .exact
@@ -17,8 +19,10 @@ extension LoftQuantizer.Options {
         case "auto": svdMethod = nil
         default: throw RecipeError.invalidOption(name: "--svd", detail: "\(svd); expected exact, randomized or auto")
         }
-        self.init(spec: QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant), rank: rank,
-                  alpha: alpha, iterations: iterations, initialization: initialization, svd: svdMethod, seed: seed)
+        self.init(
+            spec: QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant),
+            rank: rank,
+            alpha: alpha, iterations: iterations, initialization: initialization, svd: svdMethod, seed: seed)
         try validate()
     }
 }
@@ -27,8 +31,10 @@ extension LoftQuantizer {
     /// `loft quantize`: the checkpoint at `model` (Hugging Face folder or llama2.c file) into
     /// `output`, with its tokenizer (`tokenizer`, else the one beside the model, if any) copied in
     /// after checking it against the model's vocabulary.
-    public static func quantize(model path: String, tokenizer: String?, options: Options, output: URL, group: ProcessGroup = .single,
-                                onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
+    public static func quantize(
+        model path: String, tokenizer: String?, options: Options, output: URL, group: ProcessGroup = .single,
+        onMatrix: (MatrixReport) -> Void = { _ in }
+    ) throws -> Report {
         try options.validate()
         let format = try ModelFiles.format(of: path)
         let source = try ModelFiles.openCheckpoint(path, format: format)
@@ -36,14 +42,20 @@ extension LoftQuantizer {
         if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
             // The GGUF's BPE tokenizer goes into the folder as Hugging Face files.
             let bpe = try gguf.tokenizer()
-            return try run(source: source, tokenizerPath: nil, options: options, output: output, group: group,
-                           writeTokenizer: { try bpe.writeHuggingFace(to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string) },
-                           onMatrix: onMatrix)
+            return try run(
+                source: source, tokenizerPath: nil, options: options, output: output, group: group,
+                writeTokenizer: {
+                    try bpe.writeHuggingFace(
+                        to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string)
+                },
+                onMatrix: onMatrix)
         }
         if tokenizer != nil || (try? ModelFiles.tokenizerPath(forModel: path, explicit: nil)) != nil {
             tokenizerPath = try ModelFiles.tokenizerPath(forModel: path, explicit: tokenizer)
             _ = try ModelFiles.tokenizer(forModel: path, format: format, explicit: tokenizerPath, config: source.config)
         }
-        return try run(source: source, tokenizerPath: tokenizerPath, options: options, output: output, group: group, onMatrix: onMatrix)
+        return try run(
+            source: source, tokenizerPath: tokenizerPath, options: options, output: output, group: group,
+            onMatrix: onMatrix)
     }
 }

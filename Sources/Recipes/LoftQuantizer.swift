@@ -24,9 +24,12 @@ public enum LoftQuantizer {
         /// Throws when a value cannot give a usable folder (each error names its flag).
         public func validate() throws {
             if let problem = spec.problem { throw RecipeError.invalidOption(name: "--bits", detail: problem) }
-            guard rank >= 1 && rank <= 1 << 16 else { throw RecipeError.invalidOption(name: "--rank", detail: "\(rank); expected 1...65536") }
+            guard rank >= 1 && rank <= 1 << 16 else {
+                throw RecipeError.invalidOption(name: "--rank", detail: "\(rank); expected 1...65536")
+            }
             guard alpha > 0 && alpha.isFinite else {
-                throw RecipeError.invalidOption(name: "--alpha", detail: "\(alpha); expected a finite value > 0 (scaling = alpha / rank)")
+                throw RecipeError.invalidOption(
+                    name: "--alpha", detail: "\(alpha); expected a finite value > 0 (scaling = alpha / rank)")
             }
             guard iterations >= 1 && iterations <= 1000 else {
                 throw RecipeError.invalidOption(name: "--loftq-iters", detail: "\(iterations); expected 1...1000")
@@ -34,8 +37,10 @@ public enum LoftQuantizer {
         }
 
         /// Options; LoftQ with T = 5 and an automatic SVD choice by default.
-        public init(spec: QuantizationSpec, rank: Int = 16, alpha: Float = 16, iterations: Int = 5,
-                    initialization: LoRAInitialization = .loftq, svd: LoftQ.SVDMethod? = nil, seed: UInt64 = 0) {
+        public init(
+            spec: QuantizationSpec, rank: Int = 16, alpha: Float = 16, iterations: Int = 5,
+            initialization: LoRAInitialization = .loftq, svd: LoftQ.SVDMethod? = nil, seed: UInt64 = 0
+        ) {
             self.spec = spec
             self.rank = rank
             self.alpha = alpha
@@ -77,9 +82,11 @@ public enum LoftQuantizer {
     /// of N ranks, rank r computes matrices r, r + N, …; the results are gathered and rank 0
     /// alone writes the folder (the others return the same report, having written nothing).
     /// Phases: check, start every matrix (`StartPlan`, shared with `loft train`), summarise, write.
-    public static func run(source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
-                           group: ProcessGroup = .single, writeTokenizer: (URL) throws -> Void = { _ in },
-                           onMatrix: (MatrixReport) -> Void = { _ in }) throws -> Report {
+    public static func run(
+        source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
+        group: ProcessGroup = .single, writeTokenizer: (URL) throws -> Void = { _ in },
+        onMatrix: (MatrixReport) -> Void = { _ in }
+    ) throws -> Report {
         try options.validate()
         try source.validate()
         guard !group.isLeader || !FileManager.default.fileExists(atPath: output.path) else {
@@ -90,28 +97,36 @@ public enum LoftQuantizer {
         let matrices = plan.matrices
         var reports: [MatrixReport] = []
         var results: [LoftQ.Result] = []
-        for (index, timed) in try plan.startAll(source: source, group: group, onMatrix: { index, timed in
-            if let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config) {
-                onMatrix(report)
+        for (index, timed) in try plan.startAll(
+            source: source, group: group,
+            onMatrix: { index, timed in
+                if let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config) {
+                    onMatrix(report)
+                }
             }
-        }).enumerated() {
+        ).enumerated() {
             guard case .adapted(let result) = timed.start,
-                  let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config) else {
+                let report = matrixReport(timed, matrix: matrices[index], plan: plan, config: source.config)
+            else {
                 throw RecipeError.invalidOption(name: "--init", detail: "matrix \(index) has no adapter")
             }
             results.append(result)
             reports.append(report)
         }
-        let report = summary(reports, results: results, options: options, plan: plan, seconds: Stopwatch.now() - started)
+        let report = summary(
+            reports, results: results, options: options, plan: plan, seconds: Stopwatch.now() - started)
         guard group.isLeader else { return report }
-        try writeFolder(output, source: source, tokenizerPath: tokenizerPath, options: options, plan: plan,
-                        results: results, report: report, writeTokenizer: writeTokenizer)
+        try writeFolder(
+            output, source: source, tokenizerPath: tokenizerPath, options: options, plan: plan,
+            results: results, report: report, writeTokenizer: writeTokenizer)
         return report
     }
 
     /// The report of one matrix's start (nil for a frozen matrix, which `quantize` never makes).
-    static func matrixReport(_ timed: StartPlan.Timed, matrix: (layer: Int, module: LinearModule), plan: StartPlan,
-                             config: LlamaConfig) -> MatrixReport? {
+    static func matrixReport(
+        _ timed: StartPlan.Timed, matrix: (layer: Int, module: LinearModule), plan: StartPlan,
+        config: LlamaConfig
+    ) -> MatrixReport? {
         guard case .adapted(let result) = timed.start else { return nil }
         return MatrixReport(
             name: HuggingFaceNames.modulePath(layer: matrix.layer, matrix.module),
@@ -121,8 +136,10 @@ public enum LoftQuantizer {
     }
 
     /// The run's summary from every matrix's report and result.
-    static func summary(_ reports: [MatrixReport], results: [LoftQ.Result], options: Options, plan: StartPlan,
-                        seconds: Double) -> Report {
+    static func summary(
+        _ reports: [MatrixReport], results: [LoftQ.Result], options: Options, plan: StartPlan,
+        seconds: Double
+    ) -> Report {
         var codeBits = 0, weights = 0
         for result in results {
             codeBits += Int((result.quantized.bitsPerWeight * Double(result.quantized.count)).rounded())
@@ -139,11 +156,14 @@ public enum LoftQuantizer {
 
     /// Writes the folder under a temporary name beside `output`, then renames it: the quantized
     /// model (`QuantizedFolder`'s writer), its config, the tokenizer, the adapter and the report.
-    static func writeFolder(_ output: URL, source: CheckpointSource, tokenizerPath: String?, options: Options,
-                            plan: StartPlan, results: [LoftQ.Result], report: Report,
-                            writeTokenizer: (URL) throws -> Void) throws {
+    static func writeFolder(
+        _ output: URL, source: CheckpointSource, tokenizerPath: String?, options: Options,
+        plan: StartPlan, results: [LoftQ.Result], report: Report,
+        writeTokenizer: (URL) throws -> Void
+    ) throws {
         let config = source.config
-        let partial = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).partial-\(getpid())")
+        let partial = output.deletingLastPathComponent().appendingPathComponent(
+            ".\(output.lastPathComponent).partial-\(getpid())")
         try? FileManager.default.removeItem(at: partial)
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         do {
@@ -158,12 +178,14 @@ public enum LoftQuantizer {
                 adapterTensors[PEFTNames.key(layer: layer, module: module, tensor: "lora_B")] =
                     SafeTensor(result.b, shape: [shape[0], options.rank])
             }
-            try QuantizedFolder.writeModel(source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
+            try QuantizedFolder.writeModel(
+                source: source, quantized: quantized, to: partial.appendingPathComponent("model.safetensors"))
             let spec = options.spec
             let quantization = LoftQuantizationConfig(
                 method: spec.method, bits: spec.bits, blockSize: spec.blockSize, doubleQuant: spec.doubleQuant,
                 layerCodebooks: report.layerCodebooks)
-            try QuantizedFolder.writeConfig(config, quantization: quantization, to: partial.appendingPathComponent("config.json"))
+            try QuantizedFolder.writeConfig(
+                config, quantization: quantization, to: partial.appendingPathComponent("config.json"))
             try writeTokenizer(partial)
             if let tokenizerPath {
                 let copy = partial.appendingPathComponent("tokenizer.model").path
@@ -172,8 +194,10 @@ public enum LoftQuantizer {
             }
             let adapterConfig = AdapterConfig(
                 initialization: options.initialization, rank: options.rank, alpha: options.alpha,
-                targetModules: LinearModule.allCases, bits: spec.bits, iterations: options.iterations, base: output.path)
-            try AdapterFiles.write(tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
+                targetModules: LinearModule.allCases, bits: spec.bits, iterations: options.iterations, base: output.path
+            )
+            try AdapterFiles.write(
+                tensors: adapterTensors, config: adapterConfig, to: partial.appendingPathComponent("adapter"))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -190,8 +214,9 @@ public enum LoftQuantizer {
 extension StartPlan {
     /// The plan of `loft quantize`: every linear a target, its flags' options and seed.
     init(_ options: LoftQuantizer.Options, layers: Int) {
-        self.init(spec: options.spec, layers: layers, rank: options.rank, alpha: options.alpha,
-                  iterations: options.iterations, initialization: options.initialization,
-                  targets: Set(LinearModule.allCases), svd: options.svd, root: RandomState(seed: options.seed))
+        self.init(
+            spec: options.spec, layers: layers, rank: options.rank, alpha: options.alpha,
+            iterations: options.iterations, initialization: options.initialization,
+            targets: Set(LinearModule.allCases), svd: options.svd, root: RandomState(seed: options.seed))
     }
 }

@@ -57,7 +57,8 @@ public enum ModelBuilder {
             gguf: source as? GGUFCheckpoint)
         if config.quantization == nil && config.lora.initialization.isLoftQ {  // (adapter: fine on an fp32 base)
             throw TrainingError.invalidValue(
-                file: file, key: "lora.init", detail: "loftq needs a quantized base; use gaussian with quantization: none")
+                file: file, key: "lora.init",
+                detail: "loftq needs a quantized base; use gaussian with quantization: none")
         }
         let assembled = try assemble(config, source: source, group: group)
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
@@ -66,19 +67,23 @@ public enum ModelBuilder {
             // The init errors belong to QLoRA's start, which the adapter replaces: only the plain
             // quantization error still describes this model.
             let warnings = try continueFromAdapter(config, file: file, model: assembled.model, isLoftFolder: false)
-            return Built(model: assembled.model, tokenizer: tokenizer, initError: nil, plainError: plainError,
-                         warnings: warnings)
+            return Built(
+                model: assembled.model, tokenizer: tokenizer, initError: nil, plainError: plainError,
+                warnings: warnings)
         }
-        return Built(model: assembled.model, tokenizer: tokenizer, initError: mean(assembled.matrixErrors.map(\.initError)),
-                     plainError: plainError, matrixErrors: assembled.matrixErrors)
+        return Built(
+            model: assembled.model, tokenizer: tokenizer, initError: mean(assembled.matrixErrors.map(\.initError)),
+            plainError: plainError, matrixErrors: assembled.matrixErrors)
     }
 
     /// The model of `source` as `config`'s quantization and `lora` sections describe it: each
     /// linear quantized with its start (`StartPlan`) or kept fp32 with a gaussian adapter on the
     /// targets. No validation and no tokenizer: what `build` and the benchmarks' (and tests')
     /// random-weight fixtures share.
-    public static func assemble(_ config: RunConfig, source: CheckpointSource,
-                                group: ProcessGroup = .single) throws -> Assembled {
+    public static func assemble(
+        _ config: RunConfig, source: CheckpointSource,
+        group: ProcessGroup = .single
+    ) throws -> Assembled {
         let lora = config.lora
         let plan = config.quantization.map { StartPlan(config, quantization: $0, layers: source.config.layers) }
         var shared: [String: StartPlan.Start] = [:]
@@ -94,19 +99,24 @@ public enum ModelBuilder {
             guard let plan else {
                 guard lora.targetModules.contains(module) else { return Linear(weight: weight) }
                 var rng = root.split("gaussian").split(name)  // (replaced by lora.adapter's factors with init: adapter)
-                let (a, b) = LoRALinear.gaussianInit(in: weight.shape[1], out: weight.shape[0], rank: lora.rank, rng: &rng)
-                return LoRALinear(base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha,
-                                  dropout: lora.dropout)
+                let (a, b) = LoRALinear.gaussianInit(
+                    in: weight.shape[1], out: weight.shape[0], rank: lora.rank, rng: &rng)
+                return LoRALinear(
+                    base: Linear(weight: weight), a: a, b: b, rank: lora.rank, alpha: lora.alpha,
+                    dropout: lora.dropout)
             }
-            let start = try shared[name] ?? plan.start(layer: layer, module: module, weight: weight.data, shape: weight.shape)
+            let start =
+                try shared[name] ?? plan.start(layer: layer, module: module, weight: weight.data, shape: weight.shape)
             switch start {
             case .frozen(let quantized):
                 return QuantizedLinear(weight: quantized)
             case .adapted(let result):
-                matrixErrors.append(MatrixInitError(
-                    layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
-                return LoRALinear(base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
-                                  rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
+                matrixErrors.append(
+                    MatrixInitError(
+                        layer: layer, module: module.rawValue, initError: result.error, plainError: result.plainError))
+                return LoRALinear(
+                    base: QuantizedLinear(weight: result.quantized), a: result.a, b: result.b,
+                    rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout)
             }
         }
         return Assembled(model: model, matrixErrors: matrixErrors)
@@ -116,14 +126,16 @@ public enum ModelBuilder {
     /// with the run's dropout.
     static func loftFolder(_ config: RunConfig, file: String) throws -> LlamaModel {
         let folder = URL(fileURLWithPath: config.model.path).appendingPathComponent("adapter")
-        try checkAdapter(try AdapterFiles.readConfig(folder), matches: config, file: file, whose: "the folder's",
-                         detail: "must match the adapter of the quantized folder \(config.model.path)")
+        try checkAdapter(
+            try AdapterFiles.readConfig(folder), matches: config, file: file, whose: "the folder's",
+            detail: "must match the adapter of the quantized folder \(config.model.path)")
         let model = try QuantizedFolder.load(config.model.path, withAdapter: false)
         _ = try AdapterFiles.attach(folder, to: model, dropout: config.lora.dropout)
         for block in model.blocks {
             for module in config.lora.targetModules where !(block[module] is LoRALinear) {
-                throw TrainingError.invalidValue(file: file, key: "lora.target_modules",
-                                                 detail: "\(module.rawValue) has no adapter in \(config.model.path)")
+                throw TrainingError.invalidValue(
+                    file: file, key: "lora.target_modules",
+                    detail: "\(module.rawValue) has no adapter in \(config.model.path)")
             }
         }
         return model
@@ -131,14 +143,19 @@ public enum ModelBuilder {
 
     /// Refuses an adapter whose rank, alpha or target modules differ from the `lora` section,
     /// naming every differing key (`whose`: "the folder's", "the adapter's").
-    static func checkAdapter(_ adapter: AdapterConfig, matches config: RunConfig, file: String, whose: String,
-                             detail: String) throws {
+    static func checkAdapter(
+        _ adapter: AdapterConfig, matches config: RunConfig, file: String, whose: String,
+        detail: String
+    ) throws {
         let lora = config.lora
         var differing: [String] = []
         if adapter.r != lora.rank { differing.append("lora.rank (\(lora.rank) vs \(whose) \(adapter.r))") }
-        if adapter.loraAlpha != lora.alpha { differing.append("lora.alpha (\(lora.alpha) vs \(whose) \(adapter.loraAlpha))") }
+        if adapter.loraAlpha != lora.alpha {
+            differing.append("lora.alpha (\(lora.alpha) vs \(whose) \(adapter.loraAlpha))")
+        }
         if Set(AdapterFiles.modules(adapter)) != Set(lora.targetModules) {
-            differing.append("lora.target_modules (\(whose): \(adapter.targetModules.sorted().joined(separator: ", ")))")
+            differing.append(
+                "lora.target_modules (\(whose): \(adapter.targetModules.sorted().joined(separator: ", ")))")
         }
         if !differing.isEmpty {
             throw TrainingError.invalidValue(file: file, key: differing.joined(separator: ", "), detail: detail)
@@ -151,8 +168,9 @@ extension StartPlan {
     /// chosen automatically).
     init(_ config: RunConfig, quantization: RunConfig.QuantizationSection, layers: Int) {
         let lora = config.lora
-        self.init(spec: quantization.spec, layers: layers, rank: lora.rank, alpha: lora.alpha,
-                  iterations: lora.loftqIters, initialization: lora.initialization, targets: Set(lora.targetModules),
-                  svd: nil, root: RandomState(seed: config.training.seed))
+        self.init(
+            spec: quantization.spec, layers: layers, rank: lora.rank, alpha: lora.alpha,
+            iterations: lora.loftqIters, initialization: lora.initialization, targets: Set(lora.targetModules),
+            svd: nil, root: RandomState(seed: config.training.seed))
     }
 }

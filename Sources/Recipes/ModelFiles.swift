@@ -45,15 +45,18 @@ public enum ModelFiles {
     /// the model or, for a GGUF, inside it — `gguf` when the caller has the file open already),
     /// checked against the model's vocabulary: the one check every path makes, so no token id
     /// from outside can leave the embedding.
-    public static func tokenizer(forModel modelPath: String, format: ModelFormat, explicit: String?,
-                                 config: LlamaConfig, gguf: GGUFCheckpoint? = nil) throws -> any Tokenizer {
+    public static func tokenizer(
+        forModel modelPath: String, format: ModelFormat, explicit: String?,
+        config: LlamaConfig, gguf: GGUFCheckpoint? = nil
+    ) throws -> any Tokenizer {
         let tokenizer: any Tokenizer
         let path: String
         let isGGUF = gguf != nil || format == .gguf
-        let huggingFaceFolder: String? = explicit.map { given -> String? in
-            if given.hasSuffix("tokenizer.json") { return (given as NSString).deletingLastPathComponent }
-            return hasBPEFiles(given) ? given : nil
-        } ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
+        let huggingFaceFolder: String? =
+            explicit.map { given -> String? in
+                if given.hasSuffix("tokenizer.json") { return (given as NSString).deletingLastPathComponent }
+                return hasBPEFiles(given) ? given : nil
+            } ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
         if explicit == nil, isGGUF {
             tokenizer = try (gguf ?? GGUFCheckpoint(path: modelPath)).tokenizer()
             path = modelPath
@@ -107,13 +110,16 @@ public enum ModelFiles {
         let models = listing.filter { $0.hasSuffix(".model") }
         if models.count == 1 { return (folder as NSString).appendingPathComponent(models[0]) }
         throw FormatError.fileNotFound(
-            path: "\(standard) (no tokenizer given with --tokenizer, and \(models.count) *.model files beside the model)")
+            path:
+                "\(standard) (no tokenizer given with --tokenizer, and \(models.count) *.model files beside the model)")
     }
 
     /// The warning for an adapter Loft started by LoftQ on its own quantization of another base
     /// (`base` is not that folder): on `base` it is not the model it was trained as. Nil otherwise.
-    public static func baseMismatchWarning(adapter: String, config: AdapterConfig, base: String,
-                                           isLoftFolder: Bool) -> String? {
+    public static func baseMismatchWarning(
+        adapter: String, config: AdapterConfig, base: String,
+        isLoftFolder: Bool
+    ) -> String? {
         let sameFolder = config.provenance["loft.base"] == URL(fileURLWithPath: base).standardizedFileURL.path
         guard config.isLoftQOnLoftBase, !sameFolder || !isLoftFolder else { return nil }
         return "\(adapter) was started by LoftQ on Loft's \(config.provenance["loft.bits"] ?? "?")-bit quantization of "

@@ -21,7 +21,8 @@ public enum ModelLoader {
         public var warnings: [String] = []
 
         /// A loaded model from its parts.
-        public init(model: LlamaModel, tokenizer: any Tokenizer, description: String, chatTemplate: ChatTemplate? = nil) {
+        public init(model: LlamaModel, tokenizer: any Tokenizer, description: String, chatTemplate: ChatTemplate? = nil)
+        {
             self.model = model
             self.tokenizer = tokenizer
             self.description = description
@@ -48,8 +49,9 @@ public enum ModelLoader {
             let built = try ModelBuilder.build(config, file: runConfig.path)
             let adapterFolder = try adapter.map { URL(fileURLWithPath: $0) } ?? trainedAdapter(in: folder)
             try AdapterFiles.attach(adapterFolder, to: built.model)
-            return Loaded(model: built.model, tokenizer: built.tokenizer,
-                          description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
+            return Loaded(
+                model: built.model, tokenizer: built.tokenizer,
+                description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
         }
         // A GGUF is parsed once: weights, tokenizer and chat template all come from that one read.
         let format = try ModelFiles.format(of: path)
@@ -58,10 +60,12 @@ public enum ModelLoader {
         let adapterConfig = try adapter.map { try AdapterFiles.attach(URL(fileURLWithPath: $0), to: model) }
         let checked = try ModelFiles.tokenizer(
             forModel: path, format: format, explicit: tokenizer, config: model.config, gguf: gguf)
-        var loaded = Loaded(model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
+        var loaded = Loaded(
+            model: model, tokenizer: checked, description: path + (adapter.map { " + adapter \($0)" } ?? ""))
         if let adapter, let adapterConfig,
-           let warning = ModelFiles.baseMismatchWarning(
-               adapter: adapter, config: adapterConfig, base: path, isLoftFolder: format == .loft) {
+            let warning = ModelFiles.baseMismatchWarning(
+                adapter: adapter, config: adapterConfig, base: path, isLoftFolder: format == .loft)
+        {
             loaded.warnings.append(warning)
         }
         loaded.chatTemplate = chatTemplate(of: path, gguf: gguf)
@@ -74,14 +78,17 @@ public enum ModelLoader {
         if let gguf { return ChatTemplate(templateText: gguf.file.metadata["tokenizer.chat_template"]?.string) }
         let configPath = (path as NSString).appendingPathComponent("tokenizer_config.json")
         guard let data = FileManager.default.contents(atPath: configPath),
-              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+            let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return nil }
         return ChatTemplate(templateText: config["chat_template"] as? String)
     }
 
     /// The adapter of a run folder (`final/`, else its latest checkpoint) or of a checkpoint or
     /// final folder itself.
     static func trainedAdapter(in folder: URL) throws -> URL {
-        let has = { (url: URL) in FileManager.default.fileExists(atPath: url.appendingPathComponent("adapter_model.safetensors").path) }
+        let has = { (url: URL) in
+            FileManager.default.fileExists(atPath: url.appendingPathComponent("adapter_model.safetensors").path)
+        }
         if has(folder) { return folder }
         if has(folder.appendingPathComponent("final")) { return folder.appendingPathComponent("final") }
         return try Checkpoint.latest(in: folder.appendingPathComponent("checkpoints"))

@@ -15,7 +15,10 @@ public final class ModelTensors: CheckpointSource {
 
     /// `model`'s tensors, with the adapters merged in or not.
     public init(model: LlamaModel, merged: Bool, description: String) {
-        (self.model, self.merged, config, sourceDescription) = (model, merged, model.config, description)
+        self.model = model
+        self.merged = merged
+        config = model.config
+        sourceDescription = description
     }
 
     public func name(of tensor: LlamaTensor) -> String { HuggingFaceNames.name(of: tensor) }
@@ -46,8 +49,10 @@ public final class ModelTensors: CheckpointSource {
             lora.loraB.data.withUnsafeBufferPointer { b in
                 lora.loraA.data.withUnsafeBufferPointer { a in
                     weight.withUnsafeMutableBufferPointer { w in
-                        BLAS.sgemm(transposeA: false, transposeB: false, m: out, n: input, k: rank, alpha: lora.scaling,
-                                   a: b.baseAddress!, lda: rank, b: a.baseAddress!, ldb: input, beta: 1, c: w.baseAddress!, ldc: input)
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: false, m: out, n: input, k: rank, alpha: lora.scaling,
+                            a: b.baseAddress!, lda: rank, b: a.baseAddress!, ldb: input, beta: 1, c: w.baseAddress!,
+                            ldc: input)
                     }
                 }
             }

@@ -8,7 +8,8 @@ public enum RecipeError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .vocabularyMismatch(let tokenizer, let tokenizerSize, let model, let modelSize):
-            return "\(tokenizer): the tokenizer has \(tokenizerSize) pieces, the model \(model) has a vocabulary of \(modelSize)"
+            return
+                "\(tokenizer): the tokenizer has \(tokenizerSize) pieces, the model \(model) has a vocabulary of \(modelSize)"
         case .invalidOption(let name, let detail): return "\(name): \(detail)"
         }
     }

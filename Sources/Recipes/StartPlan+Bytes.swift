@@ -56,11 +56,15 @@ struct ByteReader {
     var offset = 0
 
     mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count >= 0, count <= bytes.count - offset else { throw DistributedError.mpi(call: "decoding a broadcast start", code: -1) }
+        guard count >= 0, count <= bytes.count - offset else {
+            throw DistributedError.mpi(call: "decoding a broadcast start", code: -1)
+        }
         defer { offset += count }
         return bytes[offset..<offset + count]
     }
-    mutating func int() throws -> Int { Int(Int64(littleEndian: try take(8).withUnsafeBytes { $0.loadUnaligned(as: Int64.self) })) }
+    mutating func int() throws -> Int {
+        Int(Int64(littleEndian: try take(8).withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
+    }
     mutating func double() throws -> Double {
         Double(bitPattern: UInt64(littleEndian: try take(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
     }
@@ -77,9 +81,11 @@ struct ByteReader {
         }
         let blockSize = try int(), bits = try int(), count = try int()
         let codes = PackedCodes(bytes: try raw(), bits: bits, count: count)
-        let scales: BlockScales = try int() == 0
+        let scales: BlockScales =
+            try int() == 0
             ? .plain(try floats())
-            : .doubleQuantized(DoubleQuantizedScales(codes: try raw(), absmax: try floats(), offset: try floats().first ?? 0))
+            : .doubleQuantized(
+                DoubleQuantizedScales(codes: try raw(), absmax: try floats(), offset: try floats().first ?? 0))
         return QuantizedTensor(shape: shape, codebook: codebook, blockSize: blockSize, codes: codes, scales: scales)
     }
 

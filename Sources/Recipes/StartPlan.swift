@@ -49,20 +49,24 @@ struct StartPlan {
             codebook: spec.codebook(layer: layer, of: layers), blockSize: spec.blockSize,
             doubleQuant: spec.doubleQuant, rank: rank, alpha: alpha, iterations: iterations, svd: svd)
         guard targets.contains(module) else {
-            return .frozen(QuantizedTensor(
-                weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
-                doubleQuant: options.doubleQuant))
+            return .frozen(
+                QuantizedTensor(
+                    weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
+                    doubleQuant: options.doubleQuant))
         }
-        return .adapted(try initialization.start(
-            weight: weight, shape: shape, options: options, layer: layer, module: module, root: root))
+        return .adapted(
+            try initialization.start(
+                weight: weight, shape: shape, options: options, layer: layer, module: module, root: root))
     }
 
     /// Every matrix's start, in model order, read from `source` one matrix at a time. With a
     /// `group` of N ranks each rank computes its share and the results are exchanged; `onMatrix`
     /// sees each (index, start) as it is done in one process, once gathered over MPI. Errors
     /// name the source and the tensor.
-    func startAll(source: CheckpointSource, group: ProcessGroup,
-                  onMatrix: (Int, Timed) -> Void = { _, _ in }) throws -> [Timed] {
+    func startAll(
+        source: CheckpointSource, group: ProcessGroup,
+        onMatrix: (Int, Timed) -> Void = { _, _ in }
+    ) throws -> [Timed] {
         let shapes = source.config
         var mine: [Int: Timed] = [:]
         for (index, (layer, module)) in matrices.enumerated() where group.owns(index) {
@@ -70,7 +74,8 @@ struct StartPlan {
             let tensor = LlamaTensor.linear(layer: layer, module)
             let weight = try source.finiteFloats(tensor)
             do {
-                let start = try self.start(layer: layer, module: module, weight: weight, shape: module.shape(in: shapes))
+                let start = try self.start(
+                    layer: layer, module: module, weight: weight, shape: module.shape(in: shapes))
                 mine[index] = Timed(start: start, seconds: Stopwatch.now() - began)
             } catch {
                 let name = "\(source.sourceDescription): \(source.name(of: tensor))"
@@ -96,8 +101,10 @@ struct StartPlan {
 extension LoRAInitialization {
     /// The start of one linear (`layer`, `module`) — its quantized base and adapter — with its
     /// random stream split from `root` by the initialization and the module path.
-    func start(weight: [Float], shape: [Int], options: LoftQ.Options, layer: Int, module: LinearModule,
-               root: RandomState) throws -> LoftQ.Result {
+    func start(
+        weight: [Float], shape: [Int], options: LoftQ.Options, layer: Int, module: LinearModule,
+        root: RandomState
+    ) throws -> LoftQ.Result {
         var rng = root.split(rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
         return try run(weight: weight, shape: shape, options: options, rng: &rng)
     }

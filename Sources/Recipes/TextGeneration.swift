@@ -14,9 +14,14 @@ public enum TextGeneration {
         /// How the model computes.
         public var execution: ExecutionOptions
         /// Options (greedy at temperature 0).
-        public init(maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64, chat: Bool = false,
-                    execution: ExecutionOptions = .fp32) {
-            (self.maxNewTokens, self.temperature, self.topP, self.seed) = (maxNewTokens, temperature, topP, seed)
+        public init(
+            maxNewTokens: Int, temperature: Float, topP: Float, seed: UInt64, chat: Bool = false,
+            execution: ExecutionOptions = .fp32
+        ) {
+            self.maxNewTokens = maxNewTokens
+            self.temperature = temperature
+            self.topP = topP
+            self.seed = seed
             (self.chat, self.execution) = (chat, execution)
         }
     }
@@ -29,13 +34,17 @@ public enum TextGeneration {
     /// Generates after `prompt` (BOS prepended when the tokenizer has one); `onText` receives the
     /// prompt's text first, then each new piece of text as it is decoded.
     /// - Throws: `LlamaError.emptyPrompt` when the prompt has no token (no BOS and no text).
-    public static func run(_ loaded: ModelLoader.Loaded, prompt: String, options: Options,
-                           onText: (String) -> Void) throws -> Result {
+    public static func run(
+        _ loaded: ModelLoader.Loaded, prompt: String, options: Options,
+        onText: (String) -> Void
+    ) throws -> Result {
         var rng = RandomState(seed: options.seed).split("sampling")
         var text = prompt
         if options.chat {
             guard let template = loaded.chatTemplate else {
-                throw RecipeError.invalidOption(name: "--chat", detail: "\(loaded.description) names no chat template this version understands (ChatML)")
+                throw RecipeError.invalidOption(
+                    name: "--chat",
+                    detail: "\(loaded.description) names no chat template this version understands (ChatML)")
             }
             text = template.prompt(user: prompt)
         }

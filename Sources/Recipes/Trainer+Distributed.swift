@@ -5,7 +5,7 @@ extension Trainer {
     /// Rank `rank`'s contiguous share of a global micro-batch of N examples: examples
     /// `⌊N·r/R⌋ ..< ⌊N·(r+1)/R⌋` (a short last batch of an epoch may leave a rank none).
     static func slice(_ examples: [Example], rank: Int, of ranks: Int) -> ArraySlice<Example> {
-        examples[examples.count * rank / ranks ..< examples.count * (rank + 1) / ranks]
+        examples[examples.count * rank / ranks..<examples.count * (rank + 1) / ranks]
     }
 }
 

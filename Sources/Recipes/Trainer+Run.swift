@@ -25,9 +25,11 @@ struct RunProgress {
         leads = trainer.group.isLeader
         configYAML = try ConfigLoader.yaml(trainer.config)
         let config = trainer.config
-        state = TrainerState(step: 0, epoch: 0, cursor: 0, seed: config.training.seed, configHash: RunCompatibility.hash(config),
-                             totalSteps: trainer.totalSteps, losses: [])
-        order = DataOrder(count: trainer.trainExamples.count, seed: RandomState(seed: config.training.seed).split("shuffle"))
+        state = TrainerState(
+            step: 0, epoch: 0, cursor: 0, seed: config.training.seed, configHash: RunCompatibility.hash(config),
+            totalSteps: trainer.totalSteps, losses: [])
+        order = DataOrder(
+            count: trainer.trainExamples.count, seed: RandomState(seed: config.training.seed).split("shuffle"))
     }
 
     /// Reports `event`; a `.stop` answer asks the loop to stop at the next step.
@@ -41,14 +43,19 @@ struct RunProgress {
             try FileManager.default.createDirectory(at: t.runDirectory, withIntermediateDirectories: true)
             try AtomicFile.write(Data(configYAML.utf8), to: t.runDirectory.appendingPathComponent("config.yaml"))
         }
-        emit(.prepared(Preparation(totalSteps: t.totalSteps, trainExamples: t.trainExamples.count, evalExamples: t.evalExamples.count,
-                                   trainableParameters: t.arena.count, initError: t.built.initError, plainError: t.built.plainError)))
+        emit(
+            .prepared(
+                Preparation(
+                    totalSteps: t.totalSteps, trainExamples: t.trainExamples.count, evalExamples: t.evalExamples.count,
+                    trainableParameters: t.arena.count, initError: t.built.initError, plainError: t.built.plainError)))
         if leads { for warning in t.built.warnings { emit(.warning(warning)) } }
         let removed = leads ? Checkpoint.removeLeftovers(in: t.checkpointDirectory) : []
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
         if let resume { try restore(resume) }
         if leads {
-            try RunMetadata.write(to: t.runDirectory, configFile: t.configFile, resumedFrom: resume, compute: t.config.training.computeDtype)
+            try RunMetadata.write(
+                to: t.runDirectory, configFile: t.configFile, resumedFrom: resume,
+                compute: t.config.training.computeDtype)
         }
         permutation = order.permutation(epoch: state.epoch)
         (started, startStep) = (Stopwatch.now(), state.step)
@@ -67,13 +74,17 @@ struct RunProgress {
             (saved, savedYAML) = try Checkpoint.verify(folder)
         }
         if saved.configHash != state.configHash {
-            throw TrainingError.incompatibleResume(checkpoint: folder.path,
-                                                   keys: RunCompatibility.differingKeys(t.config, savedYAML: savedYAML, file: folder.path))
+            throw TrainingError.incompatibleResume(
+                checkpoint: folder.path,
+                keys: RunCompatibility.differingKeys(t.config, savedYAML: savedYAML, file: folder.path))
         }
-        guard saved.step >= 0, saved.epoch >= 0, saved.epoch < 1 << 20, (0...t.trainExamples.count).contains(saved.cursor) else {
-            throw TrainingError.badCheckpoint(path: folder.appendingPathComponent("trainer_state.json").path,
-                                              detail: "step \(saved.step), epoch \(saved.epoch), cursor \(saved.cursor) do not fit "
-                                                  + "a run of \(t.trainExamples.count) examples")
+        guard saved.step >= 0, saved.epoch >= 0, saved.epoch < 1 << 20,
+            (0...t.trainExamples.count).contains(saved.cursor)
+        else {
+            throw TrainingError.badCheckpoint(
+                path: folder.appendingPathComponent("trainer_state.json").path,
+                detail: "step \(saved.step), epoch \(saved.epoch), cursor \(saved.cursor) do not fit "
+                    + "a run of \(t.trainExamples.count) examples")
         }
         try Checkpoint.loadWeights(folder, into: t.model, arena: t.arena, optimizer: t.optimizer)
         state = saved
@@ -101,11 +112,12 @@ struct RunProgress {
         let (step, total) = (state.step, trainer.totalSteps)
         guard step % trainer.config.logging.everySteps == 0 || step == total else { return }
         let elapsed = Stopwatch.now() - started
-        var record = StepRecord(step: step, totalSteps: total,
-                                epoch: Double(state.epoch) + Double(state.cursor) / Double(trainer.trainExamples.count),
-                                loss: result.meanLoss, learningRate: result.learningRate, gradNorm: result.gradNorm,
-                                tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
-                                etaSeconds: elapsed / Double(step - startStep) * Double(total - step))
+        var record = StepRecord(
+            step: step, totalSteps: total,
+            epoch: Double(state.epoch) + Double(state.cursor) / Double(trainer.trainExamples.count),
+            loss: result.meanLoss, learningRate: result.learningRate, gradNorm: result.gradNorm,
+            tokensPerSecond: Double(tokensSeen) / max(elapsed, 1e-9), elapsedSeconds: elapsed,
+            etaSeconds: elapsed / Double(step - startStep) * Double(total - step))
         record.skipped = result.skipped
         record.skippedUpdates = state.skippedSteps?.count ?? 0
         if trainer.group.size > 1 {
@@ -119,20 +131,26 @@ struct RunProgress {
     mutating func evaluate() {
         let t = trainer
         guard leads, !t.evalExamples.isEmpty else { return }
-        let result = EvaluationLoss.run(model: t.model, examples: t.evalExamples, batchSize: t.config.training.batchSize,
-                                        maxBatches: t.config.eval.maxBatches, padID: t.padID, execution: t.execution)
+        let result = EvaluationLoss.run(
+            model: t.model, examples: t.evalExamples, batchSize: t.config.training.batchSize,
+            maxBatches: t.config.eval.maxBatches, padID: t.padID, execution: t.execution)
         lastEvalStep = state.step
-        emit(.evaluation(EvaluationRecord(step: state.step, loss: result.loss, perplexity: result.perplexity,
-                                          targets: result.targets, batches: result.batches)))
+        emit(
+            .evaluation(
+                EvaluationRecord(
+                    step: state.step, loss: result.loss, perplexity: result.perplexity,
+                    targets: result.targets, batches: result.batches)))
     }
 
     /// A checkpoint of this step (rank 0 writes it; the others name the same folder).
     @discardableResult
     mutating func checkpoint() throws -> URL {
         let t = trainer
-        let url = leads
-            ? try Checkpoint.save(model: t.model, adapterConfig: t.adapterConfig, arena: t.arena, optimizer: t.optimizer, state: state,
-                                  configYAML: configYAML, directory: t.checkpointDirectory, keepLast: t.config.checkpoint.keepLast)
+        let url =
+            leads
+            ? try Checkpoint.save(
+                model: t.model, adapterConfig: t.adapterConfig, arena: t.arena, optimizer: t.optimizer, state: state,
+                configYAML: configYAML, directory: t.checkpointDirectory, keepLast: t.config.checkpoint.keepLast)
             : t.checkpointDirectory.appendingPathComponent(Checkpoint.folderName(step: state.step))
         lastCheckpoint = (state.step, url)
         emit(.checkpoint(step: state.step, url: url))

@@ -19,7 +19,9 @@ struct StepStreams {
     init(trainer: Trainer) {
         dropoutRoot = RandomState(seed: trainer.config.training.seed).split("dropout")
         loraLayers = trainer.model.blocks.enumerated().flatMap { index, block in
-            LinearModule.allCases.compactMap { module in (block[module] as? LoRALinear).map { ("\(index).\(module.rawValue)", $0) } }
+            LinearModule.allCases.compactMap { module in
+                (block[module] as? LoRALinear).map { ("\(index).\(module.rawValue)", $0) }
+            }
         }
     }
 }
@@ -54,8 +56,9 @@ extension Trainer {
                 let stream = streams.dropoutRoot.split("step-\(state.step)-micro-\(index)")
                 for (name, layer) in streams.loraLayers { layer.dropoutRNG = stream.split(name) }
             }
-            let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
-                                  checkpointing: config.training.activationCheckpointing, execution: execution)
+            let loss = model.loss(
+                tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
+                checkpointing: config.training.activationCheckpointing, execution: execution)
             localLossSum += Double(loss.item) * targets
             loss.scaled(by: Float(targets / globalTargets)).backward()
         }
@@ -66,7 +69,8 @@ extension Trainer {
         let meanLoss = Float(try group.sumInRankOrder([localLossSum])[0] / globalTargets)
         guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the loss") }
         let t = config.training
-        let norm = t.maxGradNorm > 0
+        let norm =
+            t.maxGradNorm > 0
             ? GradientClipping.clip(arena.grads, maxNorm: t.maxGradNorm)
             : GradientClipping.globalNorm(UnsafeBufferPointer(arena.grads))
         guard norm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "the gradient norm") }
@@ -74,7 +78,8 @@ extension Trainer {
         var skipped = false
         if t.skipLossZScore > 0 || t.skipGradZScore > 0 {
             var spikeGuard = state.spikeGuard ?? SpikeGuard(window: t.spikeWindow)
-            skipped = spikeGuard.shouldSkip(loss: meanLoss, gradNorm: norm, lossBound: t.skipLossZScore, gradBound: t.skipGradZScore)
+            skipped = spikeGuard.shouldSkip(
+                loss: meanLoss, gradNorm: norm, lossBound: t.skipLossZScore, gradBound: t.skipGradZScore)
             state.spikeGuard = spikeGuard
             if skipped { state.skippedSteps = (state.skippedSteps ?? []) + [state.step + 1] }
         }
@@ -83,7 +88,8 @@ extension Trainer {
         state.step += 1
         state.losses.append(meanLoss)
         let tokens = micro.joined().reduce(0) { $0 + $1.tokens.count }
-        return StepResult(meanLoss: meanLoss, gradNorm: norm, learningRate: lr, skipped: skipped, reduceSeconds: reduceSeconds,
-                          tokens: tokens)
+        return StepResult(
+            meanLoss: meanLoss, gradNorm: norm, learningRate: lr, skipped: skipped, reduceSeconds: reduceSeconds,
+            tokens: tokens)
     }
 }

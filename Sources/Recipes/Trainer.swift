@@ -31,13 +31,16 @@ public final class Trainer {
 
     /// Prepares a run (config validated, model built, data tokenized) under `runsRoot/NAME`.
     /// With a `group` of N ranks, `training.batch_size` is the global micro-batch, split N ways.
-    public init(config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs"),
-                group: ProcessGroup = .single) throws {
+    public init(
+        config: RunConfig, configFile: String, runsRoot: URL = URL(fileURLWithPath: "runs"),
+        group: ProcessGroup = .single
+    ) throws {
         try ConfigLoader.validate(config, file: configFile)
         try ConfigLoader.checkPaths(config, file: configFile)
         guard config.training.batchSize % group.size == 0 else {
-            throw TrainingError.invalidValue(file: configFile, key: "training.batch_size",
-                                             detail: "\(config.training.batchSize) cannot be split evenly over \(group.size) ranks")
+            throw TrainingError.invalidValue(
+                file: configFile, key: "training.batch_size",
+                detail: "\(config.training.batchSize) cannot be split evenly over \(group.size) ranks")
         }
         self.group = group
         self.config = config
@@ -46,18 +49,23 @@ public final class Trainer {
         built = try ModelBuilder.build(config, file: configFile, group: group)
         (model, tokenizer) = (built.model, built.tokenizer)
         let tokenizer = built.tokenizer
-        trainExamples = try DatasetLoader.examples(config.data.trainPath, data: config.data, tokenizer: tokenizer,
-                                                   limit: config.data.limitTrain)
-        evalExamples = try config.data.evalPath.map { try DatasetLoader.examples($0, data: config.data, tokenizer: tokenizer) } ?? []
+        trainExamples = try DatasetLoader.examples(
+            config.data.trainPath, data: config.data, tokenizer: tokenizer,
+            limit: config.data.limitTrain)
+        evalExamples =
+            try config.data.evalPath.map { try DatasetLoader.examples($0, data: config.data, tokenizer: tokenizer) }
+            ?? []
         let t = config.training
         let batchesPerEpoch = (trainExamples.count + t.batchSize - 1) / t.batchSize
         let stepsPerEpoch = (batchesPerEpoch + t.gradAccumulation - 1) / t.gradAccumulation
         totalSteps = t.maxSteps > 0 ? t.maxSteps : t.epochs * stepsPerEpoch
         let warmup = t.warmupSteps > 0 ? t.warmupSteps : Int((t.warmupRatio * Double(totalSteps)).rounded(.up))
-        schedule = LRSchedule(kind: t.schedule, peak: Double(t.learningRate),
-                              warmupSteps: warmup, totalSteps: totalSteps)
+        schedule = LRSchedule(
+            kind: t.schedule, peak: Double(t.learningRate),
+            warmupSteps: warmup, totalSteps: totalSteps)
         arena = ParameterArena(model.trainableParameters.map(\.tensor))
-        optimizer = AdamW(count: arena.count, beta1: t.betas[0], beta2: t.betas[1], eps: t.eps, weightDecay: t.weightDecay)
+        optimizer = AdamW(
+            count: arena.count, beta1: t.betas[0], beta2: t.betas[1], eps: t.eps, weightDecay: t.weightDecay)
         padID = tokenizer.eosID ?? 0
     }
 
@@ -69,15 +77,18 @@ public final class Trainer {
     /// The adapter config written with every checkpoint and the final adapter.
     var adapterConfig: AdapterConfig {
         let lora = config.lora
-        return AdapterConfig(initialization: lora.initialization, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout,
-                             targetModules: lora.targetModules, bits: config.quantization?.bits, iterations: lora.loftqIters,
-                             base: config.model.path)
+        return AdapterConfig(
+            initialization: lora.initialization, rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout,
+            targetModules: lora.targetModules, bits: config.quantization?.bits, iterations: lora.loftqIters,
+            base: config.model.path)
     }
 
     /// Trains until `totalSteps`, or until `onEvent` returns `.stop` / `shouldStop()` is true (then
     /// a checkpoint is saved). `resume` is `latest` or a checkpoint folder.
-    public func run(resume: String? = nil, shouldStop: () -> Bool = { false },
-                    onEvent: (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
+    public func run(
+        resume: String? = nil, shouldStop: () -> Bool = { false },
+        onEvent: (TrainingEvent) -> TrainingDisposition
+    ) throws -> TrainingOutcome {
         try withoutActuallyEscaping(onEvent) { try train(resume: resume, shouldStop: shouldStop, onEvent: $0) }
     }
 
@@ -87,8 +98,10 @@ public final class Trainer {
     /// The run in phases (torchtune's recipe shape): set-up (files, events, a resume), the step
     /// loop — each step `optimizerStep`, then logging, evaluation and checkpoints on their cadence —
     /// and the end (a last evaluation and checkpoint, the final adapter).
-    private func train(resume: String?, shouldStop: () -> Bool,
-                       onEvent: @escaping (TrainingEvent) -> TrainingDisposition) throws -> TrainingOutcome {
+    private func train(
+        resume: String?, shouldStop: () -> Bool,
+        onEvent: @escaping (TrainingEvent) -> TrainingDisposition
+    ) throws -> TrainingOutcome {
         var progress = try RunProgress(trainer: self, onEvent: onEvent)
         try progress.setUp(resume: resume)
         let streams = StepStreams(trainer: self)
@@ -96,7 +109,7 @@ public final class Trainer {
         defer { StepArena.end() }
         while progress.state.step < totalSteps {
             defer { StepArena.endStep() }
-            if try group.anyOf(progress.stopRequested || shouldStop()) {   // every rank stops at the same step
+            if try group.anyOf(progress.stopRequested || shouldStop()) {  // every rank stops at the same step
                 return .interrupted(checkpoint: try progress.checkpointIfNeeded())
             }
             let stepStarted = Stopwatch.now()
@@ -104,7 +117,9 @@ public final class Trainer {
             let result = try optimizerStep(micro, state: &progress.state, streams: streams)
             progress.record(result, stepSeconds: Stopwatch.now() - stepStarted)
             if config.eval.everySteps > 0 && progress.state.step % config.eval.everySteps == 0 { progress.evaluate() }
-            if config.checkpoint.everySteps > 0 && progress.state.step % config.checkpoint.everySteps == 0 { try progress.checkpoint() }
+            if config.checkpoint.everySteps > 0 && progress.state.step % config.checkpoint.everySteps == 0 {
+                try progress.checkpoint()
+            }
         }
         return .completed(final: try progress.finish())
     }

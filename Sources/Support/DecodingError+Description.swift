@@ -23,7 +23,9 @@ extension DecodingError {
     }
 
     /// `key 'a.b': expected a number` (or `expected …` at the top level).
-    public var plainDetail: String { keyPath.isEmpty ? "expected \(expectation)" : "key '\(keyPath)': expected \(expectation)" }
+    public var plainDetail: String {
+        keyPath.isEmpty ? "expected \(expectation)" : "key '\(keyPath)': expected \(expectation)"
+    }
 
     /// A type as a person reading a config or a state file would name it.
     public static func plainName(of type: Any.Type) -> String {

@@ -11,7 +11,8 @@ public enum JSONText {
             return .failure(JSONProblem(detail: describe(error, in: data)))
         }
         guard let object = value as? [String: Any] else {
-            return .failure(JSONProblem(detail: "\(value is [Any] ? "a JSON array" : "a JSON value") at the top, not an object"))
+            return .failure(
+                JSONProblem(detail: "\(value is [Any] ? "a JSON array" : "a JSON value") at the top, not an object"))
         }
         return .success(object)
     }
@@ -32,7 +33,8 @@ public enum JSONText {
         var text = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "unreadable"
         if text.hasSuffix(".") { text.removeLast() }
         guard let range = text.range(of: #"(around|starting from) character \d+"#, options: .regularExpression),
-              let offset = Int(text[range].split(separator: " ").last ?? "") else {
+            let offset = Int(text[range].split(separator: " ").last ?? "")
+        else {
             return "not valid JSON: " + lowercasedFirst(text)
         }
         let what = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
@@ -76,7 +78,7 @@ extension String {
             case .scalarValue(let scalar):
                 index += UTF8.width(scalar)
                 if scalar == "\n" { (line, lineStart) = (line + 1, index) }
-            case .emptyInput, .error:   // the whole text did not decode, so the input ends only after an error
+            case .emptyInput, .error:  // the whole text did not decode, so the input ends only after an error
                 return .failure(UTF8Problem(line: line, column: index - lineStart + 1))
             }
         }

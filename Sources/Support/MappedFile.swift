@@ -31,7 +31,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if size > 0 { munmap(UnsafeMutableRawPointer(mutating: base), size) } else { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        if size > 0 {
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
     }
 
     /// Copies `count` bytes at `offset` into `destination` in 8 MiB pieces, releasing each piece's

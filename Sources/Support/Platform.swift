@@ -1,7 +1,7 @@
 import Glibc
 
 #if !os(Linux)
-#error("Loft runs on Linux only (glibc mmap/madvise/mallopt, getrusage, /proc/self/exe).")
+    #error("Loft runs on Linux only (glibc mmap/madvise/mallopt, getrusage, /proc/self/exe).")
 #endif
 
 /// Memory use of this process.

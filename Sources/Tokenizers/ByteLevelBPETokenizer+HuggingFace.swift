@@ -10,7 +10,9 @@ extension ByteLevelBPETokenizer {
     /// and `add_bos_token`) in `folder`.
     public convenience init(huggingFaceFolder folder: String) throws {
         let path = (folder as NSString).appendingPathComponent("tokenizer.json")
-        guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError.fileNotFound(path: path)
+        }
         let json: [String: Any]
         switch JSONText.object(data) {
         case .success(let object): json = object
@@ -22,7 +24,9 @@ extension ByteLevelBPETokenizer {
         guard model["type"] as? String == "BPE", let vocab = model["vocab"] as? [String: Int] else {
             throw TokenizerError.invalidModel(path: path, reason: "model.type must be BPE with a vocab of ids")
         }
-        guard vocab.values.allSatisfy({ $0 >= 0 && $0 < 1 << 24 }) else { throw TokenizerError.invalidModel(path: path, reason: "vocab ids outside 0..<2^24") }
+        guard vocab.values.allSatisfy({ $0 >= 0 && $0 < 1 << 24 }) else {
+            throw TokenizerError.invalidModel(path: path, reason: "vocab ids outside 0..<2^24")
+        }
         var added: [(id: Int, content: String, special: Bool)] = []
         for entry in json["added_tokens"] as? [[String: Any]] ?? [] {
             guard let id = entry["id"] as? Int, id >= 0, id < 1 << 24, let content = entry["content"] as? String else {
@@ -44,9 +48,12 @@ extension ByteLevelBPETokenizer {
         }
         let pre = Self.preTokenizer(of: json["pre_tokenizer"])
         guard let preTokenizer = pre else {
-            throw TokenizerError.invalidModel(path: path, reason: "pre_tokenizer is not ByteLevel (optionally after Digits(individual_digits)): not supported")
+            throw TokenizerError.invalidModel(
+                path: path,
+                reason: "pre_tokenizer is not ByteLevel (optionally after Digits(individual_digits)): not supported")
         }
-        let config = (FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("tokenizer_config.json")))
+        let config =
+            (FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("tokenizer_config.json")))
             .flatMap { (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] } ?? [:]
         func special(_ key: String) -> Int32? {
             let value = config[key]
@@ -54,12 +61,15 @@ extension ByteLevelBPETokenizer {
             return text.flatMap { vocab[$0] ?? added.first(where: { $0.content == text })?.id }.map(Int32.init)
         }
         let unk = (model["unk_token"] as? String).flatMap { vocab[$0] }.map(Int32.init)
-        try self.init(path: path, tokens: tokens, merges: merges, tokenTypes: types, bosID: special("bos_token"), eosID: special("eos_token"),
-                      unkID: unk, addsBOS: config["add_bos_token"] as? Bool ?? false, preTokenizer: preTokenizer)
+        try self.init(
+            path: path, tokens: tokens, merges: merges, tokenTypes: types, bosID: special("bos_token"),
+            eosID: special("eos_token"),
+            unkID: unk, addsBOS: config["add_bos_token"] as? Bool ?? false, preTokenizer: preTokenizer)
     }
 
     /// Llama-3's pre-tokenizer regex as `tokenizer.json` spells it.
-    static let llama3Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let llama3Pattern =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     /// `smollm` for `Sequence[Digits(individual), ByteLevel]`, `gpt2` for a lone `ByteLevel`,
     /// `llama3` for `Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex: false)]`.
@@ -70,10 +80,18 @@ extension ByteLevelBPETokenizer {
         case "Sequence":
             let steps = (object["pretokenizers"] as? [[String: Any]] ?? []).map { ($0["type"] as? String ?? "", $0) }
             if steps.count == 1, steps[0].0 == "ByteLevel" { return .gpt2 }
-            if steps.count == 2, steps[0].0 == "Digits", steps[0].1["individual_digits"] as? Bool == true, steps[1].0 == "ByteLevel" { return .smollm }
-            if steps.count == 2, steps[0].0 == "Split", steps[1].0 == "ByteLevel", steps[1].1["use_regex"] as? Bool == false,
-               (steps[0].1["pattern"] as? [String: Any])?["Regex"] as? String == llama3Pattern,
-               steps[0].1["behavior"] as? String == "Isolated" { return .llama3 }
+            if steps.count == 2, steps[0].0 == "Digits", steps[0].1["individual_digits"] as? Bool == true,
+                steps[1].0 == "ByteLevel"
+            {
+                return .smollm
+            }
+            if steps.count == 2, steps[0].0 == "Split", steps[1].0 == "ByteLevel",
+                steps[1].1["use_regex"] as? Bool == false,
+                (steps[0].1["pattern"] as? [String: Any])?["Regex"] as? String == llama3Pattern,
+                steps[0].1["behavior"] as? String == "Isolated"
+            {
+                return .llama3
+            }
             return nil
         default: return nil
         }
@@ -85,29 +103,45 @@ extension ByteLevelBPETokenizer {
         var vocab: [String: Int] = [:], added: [[String: Any]] = []
         for (id, token) in tokens.enumerated() {
             if tokenTypes.indices.contains(id), tokenTypes[id] == 3 || tokenTypes[id] == 4 {
-                added.append(["id": id, "content": token, "special": tokenTypes[id] == 3, "single_word": false, "lstrip": false,
-                              "rstrip": false, "normalized": false])
+                added.append([
+                    "id": id, "content": token, "special": tokenTypes[id] == 3, "single_word": false, "lstrip": false,
+                    "rstrip": false, "normalized": false,
+                ])
             }
             if vocab[token] == nil { vocab[token] = id }
         }
-        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+        let byteLevel: [String: Any] = [
+            "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true,
+        ]
         let pre: [String: Any]
         switch preTokenizer {
         case .gpt2: pre = byteLevel
-        case .smollm: pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
+        case .smollm:
+            pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
         case .llama3:
             var plain = byteLevel
             plain["use_regex"] = false
-            pre = ["type": "Sequence", "pretokenizers": [["type": "Split", "pattern": ["Regex": Self.llama3Pattern], "behavior": "Isolated",
-                                                          "invert": false], plain]]
+            pre = [
+                "type": "Sequence",
+                "pretokenizers": [
+                    [
+                        "type": "Split", "pattern": ["Regex": Self.llama3Pattern], "behavior": "Isolated",
+                        "invert": false,
+                    ], plain,
+                ],
+            ]
         }
-        var model: [String: Any] = ["type": "BPE", "vocab": vocab, "merges": mergeList, "dropout": NSNull(),
-                                    "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": false,
-                                    "byte_fallback": false, "ignore_merges": preTokenizer == .llama3]
+        var model: [String: Any] = [
+            "type": "BPE", "vocab": vocab, "merges": mergeList, "dropout": NSNull(),
+            "continuing_subword_prefix": NSNull(), "end_of_word_suffix": NSNull(), "fuse_unk": false,
+            "byte_fallback": false, "ignore_merges": preTokenizer == .llama3,
+        ]
         model["unk_token"] = unkID.map { tokens[Int($0)] } ?? NSNull()
-        let tokenizer: [String: Any] = ["version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
-                                        "normalizer": NSNull(), "pre_tokenizer": pre, "post_processor": NSNull(),
-                                        "decoder": byteLevel, "model": model]
+        let tokenizer: [String: Any] = [
+            "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
+            "normalizer": NSNull(), "pre_tokenizer": pre, "post_processor": NSNull(),
+            "decoder": byteLevel, "model": model,
+        ]
         var config: [String: Any] = ["add_bos_token": addsBOS, "tokenizer_class": "PreTrainedTokenizerFast"]
         if let bosID { config["bos_token"] = tokens[Int(bosID)] }
         if let eosID { config["eos_token"] = tokens[Int(eosID)] }

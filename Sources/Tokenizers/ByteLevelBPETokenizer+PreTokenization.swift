@@ -38,7 +38,9 @@ extension ByteLevelBPETokenizer {
             if c == "'" && i + 1 < end {
                 let next = s[i + 1]
                 if ["s", "t", "m", "d"].contains(next) { pieces.append(i..<(i + 2)); i += 2; continue }
-                if i + 2 < end, [("r", "e"), ("v", "e"), ("l", "l")].contains(where: { $0.0 == next && $0.1 == s[i + 2] }) {
+                if i + 2 < end,
+                    [("r", "e"), ("v", "e"), ("l", "l")].contains(where: { $0.0 == next && $0.1 == s[i + 2] })
+                {
                     pieces.append(i..<(i + 3)); i += 3; continue
                 }
             }
@@ -78,13 +80,17 @@ extension ByteLevelBPETokenizer {
             return j
         }
         func isNewline(_ c: Unicode.Scalar) -> Bool { c == "\r" || c == "\n" }
-        func lower(_ c: Unicode.Scalar) -> Unicode.Scalar { (0x41...0x5A).contains(c.value) ? Unicode.Scalar(c.value + 32)! : c }
+        func lower(_ c: Unicode.Scalar) -> Unicode.Scalar {
+            (0x41...0x5A).contains(c.value) ? Unicode.Scalar(c.value + 32)! : c
+        }
         while i < end {
             let c = s[i]
             if c == "'" && i + 1 < end {
                 let next = lower(s[i + 1])
                 if ["s", "t", "m", "d"].contains(next) { pieces.append(i..<(i + 2)); i += 2; continue }
-                if i + 2 < end, [("r", "e"), ("v", "e"), ("l", "l")].contains(where: { $0.0 == next && $0.1 == lower(s[i + 2]) }) {
+                if i + 2 < end,
+                    [("r", "e"), ("v", "e"), ("l", "l")].contains(where: { $0.0 == next && $0.1 == lower(s[i + 2]) })
+                {
                     pieces.append(i..<(i + 3)); i += 3; continue
                 }
             }

@@ -48,9 +48,16 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// A tokenizer from its vocabulary (`tokens` in GPT-2's byte characters), `merges` ("a b",
     /// best first) and token types (3 control, 4 user-defined: both matched whole).
-    public init(path: String, tokens: [String], merges: [String], tokenTypes: [Int], bosID: Int32?, eosID: Int32?,
-                unkID: Int32? = nil, addsBOS: Bool, preTokenizer: PreTokenizer) throws {
-        (self.path, self.tokens, self.bosID, self.eosID, self.addsBOS, self.preTokenizer) = (path, tokens, bosID, eosID, addsBOS, preTokenizer)
+    public init(
+        path: String, tokens: [String], merges: [String], tokenTypes: [Int], bosID: Int32?, eosID: Int32?,
+        unkID: Int32? = nil, addsBOS: Bool, preTokenizer: PreTokenizer
+    ) throws {
+        self.path = path
+        self.tokens = tokens
+        self.bosID = bosID
+        self.eosID = eosID
+        self.addsBOS = addsBOS
+        self.preTokenizer = preTokenizer
         (self.unkID, mergeList, self.tokenTypes) = (unkID, merges, tokenTypes)
         var ids: [String: Int32] = [:]
         for (index, token) in tokens.enumerated() where ids[token] == nil { ids[token] = Int32(index) }
@@ -59,21 +66,25 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         (byteCharacter, byteOfCharacter) = (toCharacter, fromCharacter)
         byteIDs = toCharacter.map { ids[String(Character($0))] }
         guard byteIDs.compactMap({ $0 }).count >= 128 else {
-            throw TokenizerError.invalidModel(path: path, reason: "fewer than half of the 256 byte tokens: not a byte-level vocabulary")
+            throw TokenizerError.invalidModel(
+                path: path, reason: "fewer than half of the 256 byte tokens: not a byte-level vocabulary")
         }
         var table: [UInt64: (Int32, Int32)] = [:]
         for (rank, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2, let left = ids[String(parts[0])], let right = ids[String(parts[1])],
-                  let merged = ids[String(parts[0]) + String(parts[1])] else {
-                throw TokenizerError.invalidModel(path: path, reason: "merge \(rank) '\(merge)' does not name tokens of the vocabulary")
+                let merged = ids[String(parts[0]) + String(parts[1])]
+            else {
+                throw TokenizerError.invalidModel(
+                    path: path, reason: "merge \(rank) '\(merge)' does not name tokens of the vocabulary")
             }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
             if table[key] == nil { table[key] = (Int32(rank), merged) }
         }
         self.merges = table
         guard tokenTypes.isEmpty || tokenTypes.count == tokens.count else {
-            throw TokenizerError.invalidModel(path: path, reason: "\(tokenTypes.count) token types for \(tokens.count) tokens")
+            throw TokenizerError.invalidModel(
+                path: path, reason: "\(tokenTypes.count) token types for \(tokens.count) tokens")
         }
         var specials: [([Unicode.Scalar], Int32)] = []
         for (index, type) in tokenTypes.enumerated() where type == 3 || type == 4 {
@@ -163,7 +174,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         lock.lock()
         if let cached = cache[word] { lock.unlock(); return cached }
         lock.unlock()
-        if preTokenizer == .llama3, let whole = idOfToken[String(String.UnicodeScalarView(word.utf8.map { byteCharacter[Int($0)] }))] {
+        if preTokenizer == .llama3,
+            let whole = idOfToken[String(String.UnicodeScalarView(word.utf8.map { byteCharacter[Int($0)] }))]
+        {
             return [whole]
         }
         var symbols = word.utf8.compactMap { byteIDs[Int($0)] ?? unkID }
@@ -201,7 +214,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     public func decode(_ ids: [Int32]) throws -> String {
         var bytes: [UInt8] = []
         for id in ids {
-            guard id >= 0 && Int(id) < tokens.count else { throw TokenizerError.idOutOfRange(id: id, vocabularySize: tokens.count) }
+            guard id >= 0 && Int(id) < tokens.count else {
+                throw TokenizerError.idOutOfRange(id: id, vocabularySize: tokens.count)
+            }
             let type = tokenTypes.isEmpty ? 1 : tokenTypes[Int(id)]
             if type == 3 { continue }
             if type == 4 {
@@ -209,7 +224,11 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
                 continue
             }
             for scalar in tokens[Int(id)].unicodeScalars {
-                if let byte = byteOfCharacter[scalar] { bytes.append(byte) } else { bytes += Array(String(scalar).utf8) }
+                if let byte = byteOfCharacter[scalar] {
+                    bytes.append(byte)
+                } else {
+                    bytes += Array(String(scalar).utf8)
+                }
             }
         }
         return String(decoding: bytes, as: UTF8.self)

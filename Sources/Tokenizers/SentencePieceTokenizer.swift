@@ -45,9 +45,13 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         guard let processor = spm_load(path, &error, error.count) else {
             // SentencePiece's own text names its source file and line; the user needs the cause.
             let detail = String(cString: error)
-            throw TokenizerError.invalidModel(path: path, reason: detail.contains("ParseFromArray")
-                                              ? "not a SentencePiece model (the protobuf does not parse)"
-                                              : "SentencePiece refused it (\(detail.split(separator: "[").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? detail))")
+            let cause = detail.split(separator: "[").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? detail
+            throw TokenizerError.invalidModel(
+                path: path,
+                reason: detail.contains("ParseFromArray")
+                    ? "not a SentencePiece model (the protobuf does not parse)"
+                    : "SentencePiece refused it (\(cause))"
+            )
         }
         self.processor = processor
         self.path = path

@@ -25,8 +25,12 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var skippedSteps: [Int]?
 
     /// A state from its values.
-    public init(step: Int, epoch: Int, cursor: Int, seed: UInt64, configHash: String, totalSteps: Int, losses: [Float]) {
-        (self.step, self.epoch, self.cursor, self.seed) = (step, epoch, cursor, seed)
+    public init(step: Int, epoch: Int, cursor: Int, seed: UInt64, configHash: String, totalSteps: Int, losses: [Float])
+    {
+        self.step = step
+        self.epoch = epoch
+        self.cursor = cursor
+        self.seed = seed
         (self.configHash, self.totalSteps, self.losses) = (configHash, totalSteps, losses)
     }
 
@@ -48,8 +52,10 @@ public enum Checkpoint {
 
     /// Writes a checkpoint of `model`, `optimizer` and `state` into `directory`; returns its URL.
     @discardableResult
-    public static func save(model: LlamaModel, adapterConfig: AdapterConfig, arena: ParameterArena, optimizer: AdamW, state: TrainerState,
-                            configYAML: String, directory: URL, keepLast: Int) throws -> URL {
+    public static func save(
+        model: LlamaModel, adapterConfig: AdapterConfig, arena: ParameterArena, optimizer: AdamW, state: TrainerState,
+        configYAML: String, directory: URL, keepLast: Int
+    ) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let name = folderName(step: state.step)
         let final = directory.appendingPathComponent(name)
@@ -63,18 +69,22 @@ public enum Checkpoint {
             moments["m." + parameterName] = SafeTensor(Array(optimizer.m[range]), shape: tensor.shape)
             moments["v." + parameterName] = SafeTensor(Array(optimizer.v[range]), shape: tensor.shape)
         }
-        try SafeTensorsFile.write(moments, metadata: ["step": "\(optimizer.step)"], to: temporary.appendingPathComponent("optimizer.safetensors"))
+        try SafeTensorsFile.write(
+            moments, metadata: ["step": "\(optimizer.step)"],
+            to: temporary.appendingPathComponent("optimizer.safetensors"))
         try AtomicFile.write(Data(configYAML.utf8), to: temporary.appendingPathComponent("config.yaml"))
         // The checksums are of the bytes on disk, read back: trainer_state.json is written last.
         var state = state
-        state.checksums = try Dictionary(uniqueKeysWithValues: checksummedFiles.map { ($0, try checksum(temporary.appendingPathComponent($0))) })
+        state.checksums = try Dictionary(
+            uniqueKeysWithValues: checksummedFiles.map { ($0, try checksum(temporary.appendingPathComponent($0))) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: temporary.appendingPathComponent("trainer_state.json"))
         AtomicFile.syncDirectory(temporary)
         if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.removeItem(at: final) }
         guard rename(temporary.path, final.path) == 0 else {
-            throw TrainingError.badCheckpoint(path: final.path, detail: "cannot rename \(temporary.lastPathComponent) into place")
+            throw TrainingError.badCheckpoint(
+                path: final.path, detail: "cannot rename \(temporary.lastPathComponent) into place")
         }
         AtomicFile.syncDirectory(directory)
         try AtomicFile.write(Data((name + "\n").utf8), to: directory.appendingPathComponent("latest"))
@@ -97,7 +107,8 @@ public enum Checkpoint {
     /// The newest checkpoint that verifies, its trainer state and config YAML, and the newer ones
     /// passed over with the reason.
     public static func latestVerified(in directory: URL)
-        throws -> (folder: URL, state: TrainerState, configYAML: String, skipped: [(folder: URL, reason: String)]) {
+        throws -> (folder: URL, state: TrainerState, configYAML: String, skipped: [(folder: URL, reason: String)])
+    {
         var skipped: [(folder: URL, reason: String)] = []
         for folder in try completeCheckpoints(in: directory).reversed() {
             do {
@@ -107,13 +118,15 @@ public enum Checkpoint {
                 skipped.append((folder, "\(error)"))
             }
         }
-        let detail = skipped.isEmpty ? "no complete checkpoint to resume from"
-            : "no checkpoint verifies (\(skipped.map { "\($0.folder.lastPathComponent): \($0.reason)" }.joined(separator: "; ")))"
+        let reasons = skipped.map { "\($0.folder.lastPathComponent): \($0.reason)" }.joined(separator: "; ")
+        let detail = skipped.isEmpty ? "no complete checkpoint to resume from" : "no checkpoint verifies (\(reasons))"
         throw TrainingError.badCheckpoint(path: directory.path, detail: detail)
     }
 
     /// The files whose checksums `trainer_state.json` carries.
-    static let checksummedFiles = ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "config.yaml"]
+    static let checksummedFiles = [
+        "adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "config.yaml",
+    ]
 
     /// The trainer state and config YAML of `folder`; throws unless it is a readable checkpoint
     /// whose files match their checksums.
@@ -127,7 +140,8 @@ public enum Checkpoint {
                 throw TrainingError.badCheckpoint(path: url.path, detail: "missing")
             }
             guard let expected = checksums[name], try checksum(url) == expected else {
-                throw TrainingError.badCheckpoint(path: url.path, detail: "checksum differs from trainer_state.json (the file is damaged)")
+                throw TrainingError.badCheckpoint(
+                    path: url.path, detail: "checksum differs from trainer_state.json (the file is damaged)")
             }
         }
         return (state, configYAML)
@@ -170,17 +184,22 @@ public enum Checkpoint {
 
     /// Loads a checkpoint's LoRA values into `model` (whose parameters live in `arena`) and its
     /// moments into `optimizer`.
-    public static func loadWeights(_ folder: URL, into model: LlamaModel, arena: ParameterArena, optimizer: AdamW) throws {
+    public static func loadWeights(_ folder: URL, into model: LlamaModel, arena: ParameterArena, optimizer: AdamW)
+        throws
+    {
         let adapter = try SafeTensorsFile(path: folder.appendingPathComponent("adapter_model.safetensors").path)
         let moments = try SafeTensorsFile(path: folder.appendingPathComponent("optimizer.safetensors").path)
         let parameters = model.trainableParameters
-        precondition(parameters.count == arena.ranges.count, "loadWeights: \(parameters.count) parameters for an arena of \(arena.ranges.count)")
+        precondition(
+            parameters.count == arena.ranges.count,
+            "loadWeights: \(parameters.count) parameters for an arena of \(arena.ranges.count)")
         var m = [Float](repeating: 0, count: arena.count), v = m
         for ((id, tensor), range) in zip(parameters, arena.ranges) {
             let name = PEFTNames.key(id)
             func read(_ file: SafeTensorsFile, _ key: String) throws -> [Float] {
                 do { return try file.floats(key, shape: tensor.shape) } catch {
-                    throw TrainingError.badCheckpoint(path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape): \(error)")
+                    throw TrainingError.badCheckpoint(
+                        path: file.path, detail: "tensor \(key) missing or not of shape \(tensor.shape): \(error)")
                 }
             }
             tensor.data = try read(adapter, name)
@@ -188,7 +207,8 @@ public enum Checkpoint {
             v.replaceSubrange(range, with: try read(moments, "v." + name))
         }
         guard let stepText = moments.metadata["step"], let step = Int(stepText), step >= 0 else {
-            throw TrainingError.badCheckpoint(path: moments.path, detail: "no optimizer step (a count ≥ 0) in the metadata")
+            throw TrainingError.badCheckpoint(
+                path: moments.path, detail: "no optimizer step (a count ≥ 0) in the metadata")
         }
         optimizer.restore(m: m, v: v, step: step)
     }

@@ -13,10 +13,13 @@ public enum RunCompatibility {
     /// The compared keys of `config`, flattened to `section.key` → JSON text.
     static func fingerprint(_ config: RunConfig) -> [String: String] {
         guard let data = try? JSONEncoder().encode(config),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
         var flat: [String: String] = [:]
         func text(_ value: Any) -> String {
-            (try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+            (try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])).map {
+                String(decoding: $0, as: UTF8.self)
+            } ?? "\(value)"
         }
         for section in sections {
             if let fields = object[section] as? [String: Any] {
@@ -42,7 +45,9 @@ public enum RunCompatibility {
 
     /// The compared keys whose values differ between `config` and a saved config's YAML.
     public static func differingKeys(_ config: RunConfig, savedYAML: String, file: String) -> [String] {
-        guard let saved = try? ConfigLoader.parse(savedYAML, file: file) else { return ["(the saved config.yaml is unreadable)"] }
+        guard let saved = try? ConfigLoader.parse(savedYAML, file: file) else {
+            return ["(the saved config.yaml is unreadable)"]
+        }
         let (a, b) = (fingerprint(config), fingerprint(saved))
         return Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
     }
@@ -63,8 +68,9 @@ public enum RunMetadata {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let record = Record(runtime: .current(compute: compute), configFile: configFile,
-                            startedAt: ISO8601DateFormatter().string(from: Date()), resumedFrom: resumedFrom)
+        let record = Record(
+            runtime: .current(compute: compute), configFile: configFile,
+            startedAt: ISO8601DateFormatter().string(from: Date()), resumedFrom: resumedFrom)
         try AtomicFile.write(try encoder.encode(record), to: directory.appendingPathComponent("run.json"))
     }
 }

@@ -22,7 +22,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownKey(let file, let key, let line, let known):
-            return "\(file)\(line.map { ":\($0)" } ?? ""): unknown key '\(key)' (known here: \(known.joined(separator: ", ")))"
+            let place = file + (line.map { ":\($0)" } ?? "")
+            return "\(place): unknown key '\(key)' (known here: \(known.joined(separator: ", ")))"
         case .invalidValue(let file, let key, let detail): return "\(file): key '\(key)': \(detail)"
         case .outOfRange(let file, let key, let value, let expected):
             return "\(file): key '\(key)' = \(value) is out of range (expected \(expected))"

@@ -29,8 +29,14 @@ public struct Preparation: Codable, Sendable {
     public let initError: Double?, plainError: Double?
 
     /// A record from its values.
-    public init(totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int, initError: Double?, plainError: Double?) {
-        (self.totalSteps, self.trainExamples, self.evalExamples, self.trainableParameters) = (totalSteps, trainExamples, evalExamples, trainableParameters)
+    public init(
+        totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int, initError: Double?,
+        plainError: Double?
+    ) {
+        self.totalSteps = totalSteps
+        self.trainExamples = trainExamples
+        self.evalExamples = evalExamples
+        self.trainableParameters = trainableParameters
         (self.initError, self.plainError) = (initError, plainError)
     }
 }
@@ -52,10 +58,19 @@ public struct StepRecord: Codable, Sendable {
     public var stepSeconds: Double? = nil, allReduceSeconds: Double? = nil
 
     /// A record from its values.
-    public init(step: Int, totalSteps: Int, epoch: Double, loss: Float, learningRate: Double, gradNorm: Double,
-                tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double) {
-        (self.step, self.totalSteps, self.epoch, self.loss, self.learningRate) = (step, totalSteps, epoch, loss, learningRate)
-        (self.gradNorm, self.tokensPerSecond, self.elapsedSeconds, self.etaSeconds) = (gradNorm, tokensPerSecond, elapsedSeconds, etaSeconds)
+    public init(
+        step: Int, totalSteps: Int, epoch: Double, loss: Float, learningRate: Double, gradNorm: Double,
+        tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double
+    ) {
+        self.step = step
+        self.totalSteps = totalSteps
+        self.epoch = epoch
+        self.loss = loss
+        self.learningRate = learningRate
+        self.gradNorm = gradNorm
+        self.tokensPerSecond = tokensPerSecond
+        self.elapsedSeconds = elapsedSeconds
+        self.etaSeconds = etaSeconds
     }
 }
 
@@ -67,7 +82,11 @@ public struct EvaluationRecord: Codable, Sendable {
 
     /// A record from its values.
     public init(step: Int, loss: Double, perplexity: Double, targets: Int, batches: Int) {
-        (self.step, self.loss, self.perplexity, self.targets, self.batches) = (step, loss, perplexity, targets, batches)
+        self.step = step
+        self.loss = loss
+        self.perplexity = perplexity
+        self.targets = targets
+        self.batches = batches
     }
 }
 
@@ -90,7 +109,9 @@ public final class MetricsLog {
     /// Opens (creating) the log at `url` for appending.
     public init(url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) {
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
         guard let handle = FileHandle(forWritingAtPath: url.path) else {
             throw TrainingError.badData(file: url.path, line: nil, detail: "cannot open for appending")
         }

@@ -14,17 +14,21 @@ public func assertClose(
     for i in 0..<actual.count {
         let bound = atol + rtol * abs(expected[i])
         if !(abs(actual[i] - expected[i]) <= bound) {
-            XCTFail("\(message) element \(i): \(actual[i]) vs expected \(expected[i]) (bound \(bound))",
-                    file: file, line: line)
+            XCTFail(
+                "\(message) element \(i): \(actual[i]) vs expected \(expected[i]) (bound \(bound))",
+                file: file, line: line)
             return
         }
     }
 }
 
 /// A tensor of `shape` with values uniform in [-scale, scale) from `seed`.
-public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1,
-                         requiresGrad: Bool = true) -> Tensor {
+public func randomTensor(
+    _ shape: [Int], seed: UInt64, scale: Float = 1,
+    requiresGrad: Bool = true
+) -> Tensor {
     var rng = RandomState(seed: seed)
-    return Tensor(rng.uniform(count: shape.product, low: -scale, high: scale), shape: shape,
-                  requiresGrad: requiresGrad)
+    return Tensor(
+        rng.uniform(count: shape.product, low: -scale, high: scale), shape: shape,
+        requiresGrad: requiresGrad)
 }

@@ -9,8 +9,10 @@ public enum Fixtures {
 
     /// `../shared/data/<relative>` beside the package, else `data/<relative>` (linked by setup).
     public static func data(_ relative: String) throws -> String {
-        try firstExisting([packageRoot.appendingPathComponent("../shared/data/\(relative)"),
-                           packageRoot.appendingPathComponent("data/\(relative)")])
+        try firstExisting([
+            packageRoot.appendingPathComponent("../shared/data/\(relative)"),
+            packageRoot.appendingPathComponent("data/\(relative)"),
+        ])
     }
 
     /// `../shared/golden/<relative>` beside the package.
@@ -49,6 +51,8 @@ public enum FixtureError: Error, CustomStringConvertible {
     /// Nothing at any of the named paths.
     case missing(String)
     public var description: String {
-        switch self { case .missing(let what): return "test fixture missing: \(what)" }
+        switch self {
+        case .missing(let what): return "test fixture missing: \(what)"
+        }
     }
 }

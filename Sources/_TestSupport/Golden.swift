@@ -31,7 +31,9 @@ public struct GoldenTensors {
 
     /// The values of `name` (a failure names the file's keys when absent).
     public subscript(name: String) -> [Float] {
-        guard let tensor = tensors[name] else { fatalError("golden tensor \(name) missing; have \(tensors.keys.sorted().prefix(10))") }
+        guard let tensor = tensors[name] else {
+            fatalError("golden tensor \(name) missing; have \(tensors.keys.sorted().prefix(10))")
+        }
         return tensor.values
     }
 

@@ -61,7 +61,8 @@ public func gradCheck(
         }
     }
     if !failures.isEmpty {
-        XCTFail("gradient check failed (max error \(report.maxError), max |grad| \(report.maxGradient)):\n"
+        XCTFail(
+            "gradient check failed (max error \(report.maxError), max |grad| \(report.maxGradient)):\n"
                 + failures.joined(separator: "\n"), file: file, line: line)
     }
     return report

@@ -8,7 +8,9 @@ import _TestSupport
 final class BF16GEMMTests: LoftTestCase {
     /// Shapes that cross every edge: partial micro-tiles (12 × 32), odd k, several k blocks (384),
     /// several row blocks (144), one row.
-    let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (13, 35, 7), (12, 32, 2), (150, 70, 385), (29, 97, 800), (3, 2100, 33)]
+    let shapes: [(m: Int, n: Int, k: Int)] = [
+        (1, 1, 1), (13, 35, 7), (12, 32, 2), (150, 70, 385), (29, 97, 800), (3, 2100, 33),
+    ]
 
     func testRoundingIsNearestEven() {
         XCTAssertEqual(BLAS.bf16Rounded(1), 1)
@@ -22,7 +24,9 @@ final class BF16GEMMTests: LoftTestCase {
     }
 
     /// op(A)·op(B) in Double from bf16-rounded inputs, and Σ|a||b| per element (the error scale).
-    func reference(_ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float]) -> ([Double], [Double]) {
+    func reference(_ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float]) -> (
+        [Double], [Double]
+    ) {
         var value = [Double](repeating: 0, count: m * n), scale = value
         for i in 0..<m {
             for j in 0..<n {
@@ -38,12 +42,15 @@ final class BF16GEMMTests: LoftTestCase {
     }
 
     /// Runs one kernel on `C = 0.5·op(A)·op(B) + beta·C0`.
-    func product(vector: Bool, _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float],
-                 beta: Float, c0: [Float]) -> [Float]? {
+    func product(
+        vector: Bool, _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float],
+        beta: Float, c0: [Float]
+    ) -> [Float]? {
         var c = c0
         let ran = c.withUnsafeMutableBufferPointer { cp in
-            BLAS.bf16gemm(vector: vector, transposeA: tA, transposeB: tB, m: m, n: n, k: k, alpha: 0.5,
-                          a: a, lda: tA ? m : k, b: b, ldb: tB ? k : n, beta: beta, c: cp.baseAddress!, ldc: n)
+            BLAS.bf16gemm(
+                vector: vector, transposeA: tA, transposeB: tB, m: m, n: n, k: k, alpha: 0.5,
+                a: a, lda: tA ? m : k, b: b, ldb: tB ? k : n, beta: beta, c: cp.baseAddress!, ldc: n)
         }
         return ran ? c : nil
     }
@@ -61,8 +68,11 @@ final class BF16GEMMTests: LoftTestCase {
                     for e in 0..<(m * n) {
                         let expected = 0.5 * value[e] + Double(beta) * Double(c0[e])
                         // fp32 sums of exact products: at most k roundings of 2⁻²⁴ each on Σ|a||b|.
-                        let bound = Double(k + 2) * 0x1p-24 * (0.5 * scale[e] + abs(Double(beta) * Double(c0[e]))) + 1e-30
-                        XCTAssertLessThanOrEqual(abs(Double(c[e]) - expected), bound, "m \(m) n \(n) k \(k) tA \(tA) tB \(tB) beta \(beta) at \(e)")
+                        let bound =
+                            Double(k + 2) * 0x1p-24 * (0.5 * scale[e] + abs(Double(beta) * Double(c0[e]))) + 1e-30
+                        XCTAssertLessThanOrEqual(
+                            abs(Double(c[e]) - expected), bound,
+                            "m \(m) n \(n) k \(k) tA \(tA) tB \(tB) beta \(beta) at \(e)")
                     }
                 }
             }
@@ -71,9 +81,12 @@ final class BF16GEMMTests: LoftTestCase {
 
     func testVectorKernelEqualsScalarBitForBit() throws {
         guard BLAS.bf16KernelAvailable else {
-            XCTAssertNil(product(vector: true, false, false, 2, 2, 2, [1, 2, 3, 4], [1, 2, 3, 4], beta: 0, c0: [0, 0, 0, 0]),
-                         "without AVX512-BF16 the vector kernel must refuse, writing nothing")
-            throw XCTSkip("the bf16 kernel does not run here (\(KernelPath.description): no AVX512-BF16, LOFT_SIMD below avx512 or LOFT_BF16=off)")
+            XCTAssertNil(
+                product(vector: true, false, false, 2, 2, 2, [1, 2, 3, 4], [1, 2, 3, 4], beta: 0, c0: [0, 0, 0, 0]),
+                "without AVX512-BF16 the vector kernel must refuse, writing nothing")
+            throw XCTSkip(
+                "the bf16 kernel does not run here (\(KernelPath.description): no AVX512-BF16, LOFT_SIMD below avx512 or LOFT_BF16=off)"
+            )
         }
         var rng = RandomState(seed: 12)
         for (m, n, k) in shapes {
@@ -96,10 +109,13 @@ final class BF16GEMMTests: LoftTestCase {
             var c = [Float](repeating: 0, count: m * n)
             c.withUnsafeMutableBufferPointer {
                 if let compute {
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k,
-                               c: $0.baseAddress!, ldc: n, compute: compute)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k,
+                        c: $0.baseAddress!, ldc: n, compute: compute)
                 } else {
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: $0.baseAddress!, ldc: n)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k,
+                        c: $0.baseAddress!, ldc: n)
                 }
             }
             return c

@@ -3,27 +3,32 @@ import XCTest
 import _TestSupport
 
 final class BLASCoreChoiceTests: LoftTestCase {
-    let avx512 = CPUFeatures(avx2: true, fma: true, avx512f: true, avx512bw: true, avx512dq: true,
-                             avx512vl: true)
+    let avx512 = CPUFeatures(
+        avx2: true, fma: true, avx512f: true, avx512bw: true, avx512dq: true,
+        avx512vl: true)
     let avx2 = CPUFeatures(avx2: true, fma: true)
 
     func testGenericFallbackOnAVX512CPUSwitchesToSkylakeX() {
-        XCTAssertEqual(BLASCoreChoice.decide(features: avx512, currentCore: "Prescott", environment: [:]),
-                       .use(core: "SKYLAKEX"))
+        XCTAssertEqual(
+            BLASCoreChoice.decide(features: avx512, currentCore: "Prescott", environment: [:]),
+            .use(core: "SKYLAKEX"))
     }
 
     func testGenericFallbackOnAVX2CPUSwitchesToHaswell() {
-        XCTAssertEqual(BLASCoreChoice.decide(features: avx2, currentCore: "Prescott", environment: [:]),
-                       .use(core: "HASWELL"))
-        XCTAssertEqual(BLASCoreChoice.decide(features: avx2, currentCore: "Sandybridge", environment: [:]),
-                       .use(core: "HASWELL"))
+        XCTAssertEqual(
+            BLASCoreChoice.decide(features: avx2, currentCore: "Prescott", environment: [:]),
+            .use(core: "HASWELL"))
+        XCTAssertEqual(
+            BLASCoreChoice.decide(features: avx2, currentCore: "Sandybridge", environment: [:]),
+            .use(core: "HASWELL"))
     }
 
     func testPartialAVX512IsTreatedAsAVX2() {
         var features = avx512
         features.avx512vl = false
-        XCTAssertEqual(BLASCoreChoice.decide(features: features, currentCore: "Prescott", environment: [:]),
-                       .use(core: "HASWELL"))
+        XCTAssertEqual(
+            BLASCoreChoice.decide(features: features, currentCore: "Prescott", environment: [:]),
+            .use(core: "HASWELL"))
     }
 
     func testUserValueIsNeverOverridden() {
@@ -49,14 +54,17 @@ final class BLASCoreChoiceTests: LoftTestCase {
     }
 
     func testOldCPUWithoutAVX2KeepsGenericKernel() {
-        guard case .keep = BLASCoreChoice.decide(features: CPUFeatures(), currentCore: "Prescott", environment: [:]) else {
+        guard case .keep = BLASCoreChoice.decide(features: CPUFeatures(), currentCore: "Prescott", environment: [:])
+        else {
             return XCTFail("no AVX2: nothing better to pick")
         }
     }
 
     func testEmptyVariableCountsAsUnset() {
-        XCTAssertEqual(BLASCoreChoice.decide(features: avx512, currentCore: "Prescott",
-                                             environment: ["OPENBLAS_CORETYPE": ""]),
-                       .use(core: "SKYLAKEX"))
+        XCTAssertEqual(
+            BLASCoreChoice.decide(
+                features: avx512, currentCore: "Prescott",
+                environment: ["OPENBLAS_CORETYPE": ""]),
+            .use(core: "SKYLAKEX"))
     }
 }

@@ -30,7 +30,8 @@ final class CausalAttentionTests: LoftTestCase {
                     for j in 0...i {
                         var s = 0.0
                         for e in 0..<dh {
-                            s += Double(q.data[((bi * t + i) * h + hi) * dh + e])
+                            s +=
+                                Double(q.data[((bi * t + i) * h + hi) * dh + e])
                                 * Double(k.data[((bi * t + j) * hkv + g) * dh + e])
                         }
                         scores.append(s / Double(dh).squareRoot())
@@ -50,19 +51,25 @@ final class CausalAttentionTests: LoftTestCase {
     }
 
     func testGradientsGroupedQuery() {
-        gradCheck([randomTensor([2, 4, 4, 3], seed: 4), randomTensor([2, 4, 2, 3], seed: 5),
-                   randomTensor([2, 4, 2, 3], seed: 6)]) {
+        gradCheck([
+            randomTensor([2, 4, 4, 3], seed: 4), randomTensor([2, 4, 2, 3], seed: 5),
+            randomTensor([2, 4, 2, 3], seed: 6),
+        ]) {
             $0[0].causalAttention(key: $0[1], value: $0[2])
         }
     }
 
     func testGradientsMultiHeadAndSingleKVHead() {
-        gradCheck([randomTensor([1, 3, 2, 2], seed: 7), randomTensor([1, 3, 2, 2], seed: 8),
-                   randomTensor([1, 3, 2, 2], seed: 9)]) {
+        gradCheck([
+            randomTensor([1, 3, 2, 2], seed: 7), randomTensor([1, 3, 2, 2], seed: 8),
+            randomTensor([1, 3, 2, 2], seed: 9),
+        ]) {
             $0[0].causalAttention(key: $0[1], value: $0[2])
         }
-        gradCheck([randomTensor([1, 3, 3, 2], seed: 10), randomTensor([1, 3, 1, 2], seed: 11),
-                   randomTensor([1, 3, 1, 2], seed: 12)]) {
+        gradCheck([
+            randomTensor([1, 3, 3, 2], seed: 10), randomTensor([1, 3, 1, 2], seed: 11),
+            randomTensor([1, 3, 1, 2], seed: 12),
+        ]) {
             $0[0].causalAttention(key: $0[1], value: $0[2])
         }
     }
@@ -81,8 +88,10 @@ final class CausalAttentionCompositionTests: LoftTestCase {
     /// from matmul, an additive mask, softmax and permutes: values and all three gradients.
     func testFusedEqualsComposedOpsOnThreadedShapes() {
         let (b, t, h, dh) = (2, 48, 4, 16)
-        let inputs = [randomTensor([b, t, h, dh], seed: 21), randomTensor([b, t, h, dh], seed: 22),
-                      randomTensor([b, t, h, dh], seed: 23)]
+        let inputs = [
+            randomTensor([b, t, h, dh], seed: 21), randomTensor([b, t, h, dh], seed: 22),
+            randomTensor([b, t, h, dh], seed: 23),
+        ]
         var mask = [Float](repeating: 0, count: t * t)
         for i in 0..<t { for j in (i + 1)..<t { mask[i * t + j] = -1e9 } }
         let maskTensor = Tensor(mask, shape: [t, t])
@@ -104,12 +113,16 @@ final class CausalAttentionCompositionTests: LoftTestCase {
     /// threaded path; without a table the op is unchanged.
     func testRotaryInsideEqualsRopeThenAttention() {
         let (b, t, h, hkv, dh) = (2, 40, 4, 2, 16)
-        let inputs = [randomTensor([b, t, h, dh], seed: 31), randomTensor([b, t, hkv, dh], seed: 32),
-                      randomTensor([b, t, hkv, dh], seed: 33)]
+        let inputs = [
+            randomTensor([b, t, h, dh], seed: 31), randomTensor([b, t, hkv, dh], seed: 32),
+            randomTensor([b, t, hkv, dh], seed: 33),
+        ]
         let table = RotaryTable(headDim: dh, positions: t, offset: 0, theta: 10_000)
         let seed = randomTensor([b, t, h, dh], seed: 34, requiresGrad: false).data
         let fused = gradients(inputs, seed) { $0[0].causalAttention(key: $0[1], value: $0[2], rotary: table) }
-        let composed = gradients(inputs, seed) { $0[0].rope(table).causalAttention(key: $0[1].rope(table), value: $0[2]) }
+        let composed = gradients(inputs, seed) {
+            $0[0].rope(table).causalAttention(key: $0[1].rope(table), value: $0[2])
+        }
         assertClose(fused.0, composed.0, atol: 1e-6, "output")
         for i in 0..<3 { assertClose(fused.1[i], composed.1[i], atol: 1e-5, "gradient \(i)") }
         let unrotated = gradients(inputs, seed) { $0[0].causalAttention(key: $0[1], value: $0[2]) }

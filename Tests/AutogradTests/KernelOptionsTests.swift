@@ -8,8 +8,10 @@ import _TestSupport
 final class KernelOptionsTests: LoftTestCase {
     func testParseReadsOnlyTheGivenEnvironment() {
         XCTAssertEqual(KernelOptions.parse(environment: [:]), KernelOptions())
-        let options = KernelOptions.parse(environment: ["LOFT_SIMD": "avx2", "LOFT_BF16": "off", "LOFT_NUM_THREADS": "3",
-                                                        "LOFT_POOL": "dispatch"])
+        let options = KernelOptions.parse(environment: [
+            "LOFT_SIMD": "avx2", "LOFT_BF16": "off", "LOFT_NUM_THREADS": "3",
+            "LOFT_POOL": "dispatch",
+        ])
         XCTAssertEqual(options, KernelOptions(simdLimit: .avx2, bf16Kernel: false, workers: 3, dispatchPool: true))
         // Values it does not know are ignored; a thread count is bounded.
         let odd = KernelOptions.parse(environment: ["LOFT_SIMD": "sse9", "LOFT_BF16": "no", "LOFT_NUM_THREADS": "0"])

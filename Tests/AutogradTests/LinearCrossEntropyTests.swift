@@ -42,7 +42,8 @@ final class LinearCrossEntropyTests: LoftTestCase {
         loss.backward()
         XCTAssertNil(w.grad)
         XCTAssertNotNil(h.grad)
-        let none = randomTensor([2, 3], seed: 7).linearCrossEntropy(weight: w, targets: [Tensor.ignoreIndex, Tensor.ignoreIndex])
+        let none = randomTensor([2, 3], seed: 7).linearCrossEntropy(
+            weight: w, targets: [Tensor.ignoreIndex, Tensor.ignoreIndex])
         XCTAssertEqual(none.item, 0)
     }
 }

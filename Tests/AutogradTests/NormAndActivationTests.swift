@@ -26,8 +26,10 @@ final class RoPETests: LoftTestCase {
         let y = x.rope(offset: 5, theta: 10_000).data
         for (t, pos) in [(0, 5.0), (1, 6.0)] {
             let (a0, a1) = (pos, pos / 100)
-            let expected: [Double] = [1 * cos(a0) - 3 * sin(a0), 2 * cos(a1) - 4 * sin(a1),
-                                      3 * cos(a0) + 1 * sin(a0), 4 * cos(a1) + 2 * sin(a1)]
+            let expected: [Double] = [
+                1 * cos(a0) - 3 * sin(a0), 2 * cos(a1) - 4 * sin(a1),
+                3 * cos(a0) + 1 * sin(a0), 4 * cos(a1) + 2 * sin(a1),
+            ]
             assertClose(Array(y[(t * 4)..<(t * 4 + 4)]), expected.map(Float.init), atol: 1e-5)
         }
     }

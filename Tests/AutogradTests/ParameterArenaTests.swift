@@ -12,7 +12,8 @@ final class ParameterArenaTests: LoftTestCase {
         let arena = ParameterArena([a, b])
         XCTAssertEqual(arena.count, 8)
         XCTAssertEqual(Array(arena.values), [1, 2, 3, 4, 5, 6, 7, 8])
-        XCTAssertEqual(Array(arena.grads), [0, 0, 0, 0, 0, 0, 0.5, -0.5], "a gradient present before the move moves too")
+        XCTAssertEqual(
+            Array(arena.grads), [0, 0, 0, 0, 0, 0, 0.5, -0.5], "a gradient present before the move moves too")
         XCTAssertEqual(a.data, [1, 2, 3, 4, 5, 6])
         arena.values[1] = 20
         XCTAssertEqual(a.data[1], 20, "the tensor reads the arena")
@@ -46,7 +47,8 @@ final class ParameterArenaTests: LoftTestCase {
         let trainable = Tensor([1, 2], shape: [2], requiresGrad: true)
         let constant = Tensor([3, 4], shape: [2])
         var seen: [Bool] = []
-        let y = Tape.record("probe", data: [0], shape: [], inputs: [constant, trainable]) { _, _, needs in seen = needs }
+        let y = Tape.record("probe", data: [0], shape: [], inputs: [constant, trainable]) { _, _, needs in seen = needs
+        }
         y.backward()
         XCTAssertEqual(seen, [false, true])
     }

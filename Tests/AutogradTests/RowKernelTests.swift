@@ -11,29 +11,39 @@ final class RowKernelTests: LoftTestCase {
 
     func testMaxAndExpSumMatchDoubleOnEveryPath() {
         var rng = RandomState(seed: 21)
-        // Lengths around the vector widths (8, 16) and a vocabulary; values from −100 to 30 (exp under- and near-overflow of the shifted row).
+        // Lengths around the vector widths (8, 16) and a vocabulary; values from −100 to 30 (exp under-
+        // and near-overflow of the shifted row).
         for count in [1, 7, 8, 9, 15, 16, 17, 33, 49152] {
             var x = rng.uniform(count: count, low: -12, high: 12)
             x[count / 2] = 30
             if count > 3 { x[1] = -100 }
             let expectedMax = x.max()!
             var expectedTotal: Double = 0
-            // The argument is the fp32 difference, as every fp32 softmax computes it (its rounding is not the kernel's).
+            // The argument is the fp32 difference, as every fp32 softmax computes it (its rounding is not
+            // the kernel's).
             let expected = x.map { exp(Double($0 - expectedMax)) }
             for e in expected { expectedTotal += e }
             for path in paths {
                 x.withUnsafeBufferPointer { xp in
-                    XCTAssertEqual(RowKernels.max(xp.baseAddress!, count: count, path: path), expectedMax, "path \(path.rawValue), n \(count)")
+                    XCTAssertEqual(
+                        RowKernels.max(xp.baseAddress!, count: count, path: path), expectedMax,
+                        "path \(path.rawValue), n \(count)")
                     var out = [Float](repeating: -1, count: count)
                     let total = out.withUnsafeMutableBufferPointer {
-                        RowKernels.expSum(xp.baseAddress!, count: count, shift: expectedMax, writingTo: $0.baseAddress!, path: path)
+                        RowKernels.expSum(
+                            xp.baseAddress!, count: count, shift: expectedMax, writingTo: $0.baseAddress!, path: path)
                     }
                     // Each exp within 4 ulp (the vector polynomial is about 2), so the sum within 4 ulp relative too.
-                    XCTAssertEqual(total, expectedTotal, accuracy: expectedTotal * 4 * 0x1p-23, "path \(path.rawValue), n \(count)")
+                    XCTAssertEqual(
+                        total, expectedTotal, accuracy: expectedTotal * 4 * 0x1p-23, "path \(path.rawValue), n \(count)"
+                    )
                     for j in 0..<count {
-                        XCTAssertEqual(Double(out[j]), expected[j], accuracy: max(expected[j] * 4 * 0x1p-23, 1e-37), "path \(path.rawValue), n \(count), j \(j)")
+                        XCTAssertEqual(
+                            Double(out[j]), expected[j], accuracy: max(expected[j] * 4 * 0x1p-23, 1e-37),
+                            "path \(path.rawValue), n \(count), j \(j)")
                     }
-                    let withoutWriting = RowKernels.expSum(xp.baseAddress!, count: count, shift: expectedMax, writingTo: nil, path: path)
+                    let withoutWriting = RowKernels.expSum(
+                        xp.baseAddress!, count: count, shift: expectedMax, writingTo: nil, path: path)
                     XCTAssertEqual(withoutWriting, total, "the sum does not depend on writing")
                 }
             }
@@ -65,8 +75,11 @@ final class RowKernelTests: LoftTestCase {
                             x.withUnsafeBufferPointer { xp in
                                 y.withUnsafeMutableBufferPointer {
                                     // Rows 1..<5 only: row 0 of y must stay as it was.
-                                    RowKernels.denseRows(wp.baseAddress!, ldw: count, in: count, outputs: 1..<outputs, x: xp.baseAddress!,
-                                                         ldx: ldx, batch: batch, alpha: alpha, beta: beta, y: $0.baseAddress!, ldy: ldy, path: path)
+                                    RowKernels.denseRows(
+                                        wp.baseAddress!, ldw: count, in: count, outputs: 1..<outputs,
+                                        x: xp.baseAddress!,
+                                        ldx: ldx, batch: batch, alpha: alpha, beta: beta, y: $0.baseAddress!, ldy: ldy,
+                                        path: path)
                                 }
                             }
                         }
@@ -81,8 +94,10 @@ final class RowKernelTests: LoftTestCase {
                                 }
                                 let expected = Double(alpha) * dot + Double(beta) * Double(start[b * ldy + o])
                                 // fp32 sums of `count` terms in any order: within count·ε of the sum of magnitudes.
-                                XCTAssertEqual(Double(y[b * ldy + o]), expected, accuracy: (magnitude + 1) * Double(count + 2) * 0x1p-24,
-                                               "path \(path.rawValue), n \(count), batch \(batch), b \(b), o \(o), beta \(beta)")
+                                XCTAssertEqual(
+                                    Double(y[b * ldy + o]), expected,
+                                    accuracy: (magnitude + 1) * Double(count + 2) * 0x1p-24,
+                                    "path \(path.rawValue), n \(count), batch \(batch), b \(b), o \(o), beta \(beta)")
                             }
                         }
                     }
@@ -110,8 +125,10 @@ final class RowKernelTests: LoftTestCase {
                             loft_swiglu_forward(path.cValue, ap.baseAddress!, bp.baseAddress!, &out, Int64(count))
                             da.withUnsafeMutableBufferPointer { dap in
                                 db.withUnsafeMutableBufferPointer { dbp in
-                                    loft_swiglu_backward(path.cValue, ap.baseAddress!, bp.baseAddress!, gp.baseAddress!, dap.baseAddress!,
-                                                         dbp.baseAddress!, Int64(count))
+                                    loft_swiglu_backward(
+                                        path.cValue, ap.baseAddress!, bp.baseAddress!, gp.baseAddress!,
+                                        dap.baseAddress!,
+                                        dbp.baseAddress!, Int64(count))
                                 }
                             }
                         }
@@ -123,12 +140,12 @@ final class RowKernelTests: LoftTestCase {
                     let expected = [x * sigma * u, g * u * sigma * (1 + x * (1 - sigma)), g * x * sigma]
                     let scales = [abs(x * u), abs(g * u) * (1 + abs(x)), abs(g * x)].map { $0 * sigma }
                     for (k, (actual, want)) in zip([out[i], da[i], db[i]], expected).enumerated() {
-                        XCTAssertEqual(Double(actual), want, accuracy: scales[k] * 16 * 0x1p-24 + 1e-30,
-                                       "path \(path.rawValue), n \(count), a \(a[i]), output \(k)")
+                        XCTAssertEqual(
+                            Double(actual), want, accuracy: scales[k] * 16 * 0x1p-24 + 1e-30,
+                            "path \(path.rawValue), n \(count), a \(a[i]), output \(k)")
                     }
                 }
             }
         }
     }
 }
-

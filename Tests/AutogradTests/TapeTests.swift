@@ -74,8 +74,12 @@ final class KeepMaskTests: LoftTestCase {
         for range in [0..<n, 3..<200, 8..<16, 5..<6] {
             var out = [Float](repeating: .nan, count: n), dx = start
             x.withUnsafeBufferPointer { xs in
-                out.withUnsafeMutableBufferPointer { mask.apply(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range) }
-                dx.withUnsafeMutableBufferPointer { mask.accumulate(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range) }
+                out.withUnsafeMutableBufferPointer {
+                    mask.apply(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range)
+                }
+                dx.withUnsafeMutableBufferPointer {
+                    mask.accumulate(xs.baseAddress!, scale: keep, into: $0.baseAddress!, range: range)
+                }
             }
             for i in 0..<n {
                 if range.contains(i) {
@@ -94,7 +98,9 @@ final class KeepMaskTests: LoftTestCase {
 /// the gradient still flows, and leaves or recomputable outputs are left alone.
 final class BF16CompressionTests: LoftTestCase {
     func testCompressedValuesAreTheRoundedValues() {
-        let x = Tensor([1, 1 + 1.0 / 256, 1 + 3.0 / 256, 1 + 5.0 / 512, -(1 + 0.7 / 128), 65_504.3, 0, -0.0], shape: [8], requiresGrad: true)
+        let x = Tensor(
+            [1, 1 + 1.0 / 256, 1 + 3.0 / 256, 1 + 5.0 / 512, -(1 + 0.7 / 128), 65_504.3, 0, -0.0], shape: [8],
+            requiresGrad: true)
         let y = x.scaled(by: 1)
         XCTAssertFalse(x.compressToBF16(), "a leaf keeps its values")
         XCTAssertTrue(y.compressToBF16())
@@ -108,7 +114,8 @@ final class BF16CompressionTests: LoftTestCase {
         XCTAssertFalse(y.compressToBF16(), "already compressed")
         y.sum().backward()
         XCTAssertEqual(x.grad!, [Float](repeating: 1, count: 8))
-        XCTAssertFalse(x.rmsNorm(weight: Tensor([Float](repeating: 1, count: 8), shape: [8]), eps: 1e-5).compressToBF16(),
-                       "an output that recomputes itself is released, not rounded")
+        XCTAssertFalse(
+            x.rmsNorm(weight: Tensor([Float](repeating: 1, count: 8), shape: [8]), eps: 1e-5).compressToBF16(),
+            "an output that recomputes itself is released, not rounded")
     }
 }

@@ -18,13 +18,17 @@ final class CheckpointFormatTests: LoftTestCase {
     }
 
     /// Writes a HF folder: config.json plus the tensors in `shards` files (an index when > 1).
-    func writeFolder(_ dir: URL, config: LlamaConfig, tensors: [String: (shape: [Int], values: [Float])],
-                     dtype: SafeTensorsDType, shards: Int) throws {
-        try JSONSerialization.data(withJSONObject: config.huggingFaceJSON).write(to: dir.appendingPathComponent("config.json"))
+    func writeFolder(
+        _ dir: URL, config: LlamaConfig, tensors: [String: (shape: [Int], values: [Float])],
+        dtype: SafeTensorsDType, shards: Int
+    ) throws {
+        try JSONSerialization.data(withJSONObject: config.huggingFaceJSON).write(
+            to: dir.appendingPathComponent("config.json"))
         let names = tensors.keys.sorted()
         var weightMap: [String: String] = [:]
         for shard in 0..<shards {
-            let file = shards == 1 ? "model.safetensors" : String(format: "model-%05d-of-%05d.safetensors", shard + 1, shards)
+            let file =
+                shards == 1 ? "model.safetensors" : String(format: "model-%05d-of-%05d.safetensors", shard + 1, shards)
             var part: [String: SafeTensor] = [:]
             for (i, name) in names.enumerated() where i % shards == shard {
                 part[name] = SafeTensor(tensors[name]!.values, shape: tensors[name]!.shape, dtype: dtype)
@@ -40,7 +44,8 @@ final class CheckpointFormatTests: LoftTestCase {
 
     func testShardedBF16AndF16FoldersLoadTheRoundedWeights() throws {
         let (config, tensors) = try storiesTensors()
-        let reference = try LlamaModel(checkpoint: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")))
+        let reference = try LlamaModel(
+            checkpoint: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")))
         let tokens: [Int32] = [1, 403, 407, 261, 378, 432, 383, 286]
         let referenceLogits = reference.logits(tokens: tokens, batch: 1, steps: 8).data
         for (dtype, shards) in [(SafeTensorsDType.BF16, 3), (.F16, 2), (.F32, 1)] {
@@ -48,7 +53,8 @@ final class CheckpointFormatTests: LoftTestCase {
             try writeFolder(dir, config: config, tensors: tensors, dtype: dtype, shards: shards)
             let checkpoint = try HuggingFaceCheckpoint(folder: dir.path)
             // Every tensor reads back as exactly its value rounded to the stored precision.
-            let byName = Dictionary(uniqueKeysWithValues: LlamaTensor.all(for: config).map { (HuggingFaceNames.name(of: $0), $0) })
+            let byName = Dictionary(
+                uniqueKeysWithValues: LlamaTensor.all(for: config).map { (HuggingFaceNames.name(of: $0), $0) })
             for (name, tensor) in tensors {
                 let modelTensor = try XCTUnwrap(byName[name], name)
                 let rounded: [Float]
@@ -87,7 +93,8 @@ final class CheckpointFormatTests: LoftTestCase {
         return data
     }
 
-    func assertThrows(_ path: String, contains fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    func assertThrows(_ path: String, contains fragments: [String], file: StaticString = #filePath, line: UInt = #line)
+    {
         XCTAssertThrowsError(try SafeTensorsFile(path: path), file: file, line: line) { error in
             for fragment in fragments {
                 XCTAssertTrue("\(error)".contains(fragment), "'\(error)' lacks '\(fragment)'", file: file, line: line)
@@ -109,17 +116,21 @@ final class CheckpointFormatTests: LoftTestCase {
     }
 
     func testOffsetsOutOfRangeAndOverlapping() throws {
-        assertThrows(try writeRaw(header(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}"#, dataBytes: 16)),
-                     contains: ["'w'", "outside"])
-        let overlap = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        assertThrows(
+            try writeRaw(header(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}"#, dataBytes: 16)),
+            contains: ["'w'", "outside"])
+        let overlap =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         assertThrows(try writeRaw(header(overlap, dataBytes: 16)), contains: ["overlap"])
-        assertThrows(try writeRaw(header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#, dataBytes: 16)),
-                     contains: ["'w'", "needs 12 bytes"])
+        assertThrows(
+            try writeRaw(header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#, dataBytes: 16)),
+            contains: ["'w'", "needs 12 bytes"])
     }
 
     func testWrongDType() throws {
-        assertThrows(try writeRaw(header(#"{"w":{"dtype":"Q4","shape":[4],"data_offsets":[0,4]}}"#, dataBytes: 4)),
-                     contains: ["unknown dtype Q4"])
+        assertThrows(
+            try writeRaw(header(#"{"w":{"dtype":"Q4","shape":[4],"data_offsets":[0,4]}}"#, dataBytes: 4)),
+            contains: ["unknown dtype Q4"])
         let path = try writeRaw(header(#"{"w":{"dtype":"I32","shape":[4],"data_offsets":[0,16]}}"#, dataBytes: 16))
         XCTAssertThrowsError(try SafeTensorsFile(path: path).floats("w")) { error in
             XCTAssertTrue("\(error)".contains("'w' has dtype I32"), "\(error)")
@@ -144,7 +155,9 @@ final class CheckpointFormatTests: LoftTestCase {
         let dir2 = try Fixtures.temporaryDirectory(self)
         try writeFolder(dir2, config: wrong, tensors: tensors, dtype: .F32, shards: 1)
         XCTAssertThrowsError(try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: dir2.path))) { error in
-            XCTAssertTrue("\(error)".contains("model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [128, 64]"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [128, 64]"),
+                "\(error)")
         }
         var extra = tensors
         extra["model.layers.0.self_attn.q_proj.bias"] = ([64], [Float](repeating: 0, count: 64))
@@ -158,13 +171,17 @@ final class CheckpointFormatTests: LoftTestCase {
     /// A NaN or an infinity in a stored weight is refused at load time, naming the tensor.
     func testNonFiniteWeightIsNamedAtLoad() throws {
         let (config, tensors) = try storiesTensors()
-        for (name, bad) in [("model.layers.2.self_attn.v_proj.weight", Float.nan), ("model.norm.weight", -Float.infinity)] {
+        for (name, bad) in [
+            ("model.layers.2.self_attn.v_proj.weight", Float.nan), ("model.norm.weight", -Float.infinity),
+        ] {
             var damaged = tensors
             damaged[name]!.values[5] = bad
             let dir = try Fixtures.temporaryDirectory(self)
             try writeFolder(dir, config: config, tensors: damaged, dtype: .F32, shards: 1)
             XCTAssertThrowsError(try LlamaModel(checkpoint: HuggingFaceCheckpoint(folder: dir.path))) { error in
-                XCTAssertTrue("\(error)".contains("tensor '\(name)' holds \(bad.isNaN ? "NaN" : "\(bad)") at element 5"), "\(error)")
+                XCTAssertTrue(
+                    "\(error)".contains("tensor '\(name)' holds \(bad.isNaN ? "NaN" : "\(bad)") at element 5"),
+                    "\(error)")
             }
         }
     }

@@ -15,8 +15,11 @@ final class SmolLM2GGUFTests: LoftTestCase {
 
     func testConfigFromMetadata() throws {
         let c = try checkpoint().config
-        XCTAssertEqual(c, LlamaConfig(dim: 576, layers: 30, heads: 9, kvHeads: 3, hiddenDim: 1536, vocabularySize: 49152,
-                                      normEps: 1e-5, ropeTheta: 100_000, maxSequenceLength: 8192, tiedEmbeddings: true))
+        XCTAssertEqual(
+            c,
+            LlamaConfig(
+                dim: 576, layers: 30, heads: 9, kvHeads: 3, hiddenDim: 1536, vocabularySize: 49152,
+                normEps: 1e-5, ropeTheta: 100_000, maxSequenceLength: 8192, tiedEmbeddings: true))
     }
 
     /// Every tensor, dequantized and un-permuted, against transformers' checksums: float64 sum and
@@ -67,7 +70,11 @@ final class GGMLDequantizationTests: LoftTestCase {
     func run(_ type: GGMLType, _ bytes: [UInt8], count: Int) -> [Float] {
         XCTAssertEqual(bytes.count, count / type.blockSize * type.bytesPerBlock, "\(type) block size")
         var out = [Float](repeating: .nan, count: count)
-        bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLDequantization.dequantize(type, from: raw.baseAddress!, count: count, into: $0.baseAddress!) } }
+        bytes.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer {
+                GGMLDequantization.dequantize(type, from: raw.baseAddress!, count: count, into: $0.baseAddress!)
+            }
+        }
         return out
     }
 
@@ -83,9 +90,15 @@ final class GGMLDequantizationTests: LoftTestCase {
         let high = withUnsafeBytes(of: qh.littleEndian) { Array($0) }
         func fifth(_ j: Int) -> Int { Int((qh >> UInt32(j)) & 1) << 4 }
         let q5_0 = run(.q5_0, half(2) + high + nibbles, count: 32)
-        XCTAssertEqual(q5_0, (0..<16).map { Float(($0 | fifth($0)) - 16) * 2 } + (0..<16).map { Float(((15 - $0) | fifth($0 + 16)) - 16) * 2 })
+        XCTAssertEqual(
+            q5_0,
+            (0..<16).map { Float(($0 | fifth($0)) - 16) * 2 }
+                + (0..<16).map { Float(((15 - $0) | fifth($0 + 16)) - 16) * 2 })
         let q5_1 = run(.q5_1, half(0.5) + half(3) + high + nibbles, count: 32)
-        XCTAssertEqual(q5_1, (0..<16).map { Float($0 | fifth($0)) * 0.5 + 3 } + (0..<16).map { Float((15 - $0) | fifth($0 + 16)) * 0.5 + 3 })
+        XCTAssertEqual(
+            q5_1,
+            (0..<16).map { Float($0 | fifth($0)) * 0.5 + 3 }
+                + (0..<16).map { Float((15 - $0) | fifth($0 + 16)) * 0.5 + 3 })
         let codes = (0..<32).map { Int8($0 - 16) }
         let q8_0 = run(.q8_0, half(0.125) + codes.map { UInt8(bitPattern: $0) }, count: 32)
         XCTAssertEqual(q8_0, codes.map { Float($0) * 0.125 })
@@ -95,7 +108,8 @@ final class GGMLDequantizationTests: LoftTestCase {
         XCTAssertEqual(run(.f16, half(1.5) + half(-0.25), count: 2), [1.5, -0.25])
         let bf16: [UInt8] = [0x80, 0x3F, 0x40, 0xC0]  // 1.0 and -3.0 (upper halves of their fp32 bits)
         XCTAssertEqual(run(.bf16, bf16, count: 2), [1, -3])
-        XCTAssertEqual(run(.f32, withUnsafeBytes(of: Float(7.5).bitPattern.littleEndian) { Array($0) }, count: 1), [7.5])
+        XCTAssertEqual(
+            run(.f32, withUnsafeBytes(of: Float(7.5).bitPattern.littleEndian) { Array($0) }, count: 1), [7.5])
     }
 
     /// The 12 scale bytes of a K-quant: 6-bit scale sc[j] and min m[j] for the 8 sub-blocks.
@@ -116,8 +130,11 @@ final class GGMLDequantizationTests: LoftTestCase {
         let q4K = run(.q4_K, half(0.5) + half(0.25) + scales + qs, count: 256)
         for group in 0..<4 {
             let (lowSub, highSub) = (2 * group, 2 * group + 1)
-            XCTAssertEqual(q4K[64 * group + 5], 0.5 * Float(sc[lowSub]) * 1 - 0.25 * Float(m[lowSub]), "Q4_K group \(group) low")
-            XCTAssertEqual(q4K[64 * group + 40], 0.5 * Float(sc[highSub]) * 2 - 0.25 * Float(m[highSub]), "Q4_K group \(group) high")
+            XCTAssertEqual(
+                q4K[64 * group + 5], 0.5 * Float(sc[lowSub]) * 1 - 0.25 * Float(m[lowSub]), "Q4_K group \(group) low")
+            XCTAssertEqual(
+                q4K[64 * group + 40], 0.5 * Float(sc[highSub]) * 2 - 0.25 * Float(m[highSub]),
+                "Q4_K group \(group) high")
         }
         var qh = [UInt8](repeating: 0, count: 32)
         qh[3] = 0b0000_0110  // element 3: fifth bit for group 0's high half and group 1's low half
@@ -153,13 +170,17 @@ final class GGMLDequantizationTests: LoftTestCase {
 /// Malformed GGUF files: each a clear error naming the file and the field, never a trap.
 final class BadGGUFTests: LoftTestCase {
     /// A GGUF v3 file: string metadata, tensor infos (name, dims innermost first, type, offset), data.
-    func gguf(tensorCount: UInt64? = nil, metadata: [(String, String)] = [("general.architecture", "llama")],
-              tensors: [(String, [UInt64], UInt32, UInt64)] = [("w", [4], 0, 0)], data: Data = Data(count: 16),
-              keyLength: UInt64? = nil) -> Data {
+    func gguf(
+        tensorCount: UInt64? = nil, metadata: [(String, String)] = [("general.architecture", "llama")],
+        tensors: [(String, [UInt64], UInt32, UInt64)] = [("w", [4], 0, 0)], data: Data = Data(count: 16),
+        keyLength: UInt64? = nil
+    ) -> Data {
         var out = Data("GGUF".utf8)
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func string(_ s: String, length: UInt64? = nil) { u64(length ?? UInt64(s.utf8.count)); out.append(contentsOf: Array(s.utf8)) }
+        func string(_ s: String, length: UInt64? = nil) {
+            u64(length ?? UInt64(s.utf8.count)); out.append(contentsOf: Array(s.utf8))
+        }
         u32(3)
         u64(tensorCount ?? UInt64(tensors.count))
         u64(UInt64(metadata.count))
@@ -182,15 +203,21 @@ final class BadGGUFTests: LoftTestCase {
     func assertError(_ bytes: Data, contains parts: [String], checkpoint: Bool = false, line: UInt = #line) throws {
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("bad.gguf")
         try bytes.write(to: url)
-        XCTAssertThrowsError(checkpoint ? try GGUFCheckpoint(path: url.path) as AnyObject : try GGUFFile(path: url.path), line: line) { error in
-            for part in [url.path] + parts { XCTAssertTrue("\(error)".contains(part), "\(error) lacks \(part)", line: line) }
+        XCTAssertThrowsError(
+            checkpoint ? try GGUFCheckpoint(path: url.path) as AnyObject : try GGUFFile(path: url.path), line: line
+        ) { error in
+            for part in [url.path] + parts {
+                XCTAssertTrue("\(error)".contains(part), "\(error) lacks \(part)", line: line)
+            }
         }
     }
 
     func testAWellFormedFileReads() throws {
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("ok.gguf")
         var payload = Data()
-        for v: Float in [1, 2, 3, 4] { withUnsafeBytes(of: v.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
+        for v: Float in [1, 2, 3, 4] {
+            withUnsafeBytes(of: v.bitPattern.littleEndian) { payload.append(contentsOf: $0) }
+        }
         try gguf(tensors: [("w", [2, 2], 0, 0)], data: payload).write(to: url)
         let file = try GGUFFile(path: url.path)
         XCTAssertEqual(file.metadata["general.architecture"], .string("llama"))
@@ -204,13 +231,15 @@ final class BadGGUFTests: LoftTestCase {
         try assertError(gguf(tensorCount: .max), contains: ["tensor_count", "cannot fit"])
         try assertError(gguf(keyLength: 1 << 60), contains: ["metadata[0].key.length", "cannot fit"])
         try assertError(gguf(tensors: [("w", [4], 0, 1 << 40)]), contains: ["tensor[w]", "past the end"])
-        try assertError(gguf(tensors: [("w", [4], 0, 0)], data: Data(count: 8)), contains: ["tensor[w]", "past the end"])
+        try assertError(
+            gguf(tensors: [("w", [4], 0, 0)], data: Data(count: 8)), contains: ["tensor[w]", "past the end"])
         try assertError(gguf(tensors: [("w", [4], 99, 0)]), contains: ["tensor[w]", "unknown type 99"])
         try assertError(gguf(tensors: [("w", [256], 10, 0)]), contains: ["tensor[w]", "Q2_K (10)"])
         try assertError(gguf(tensors: [("w", [33], 8, 0)]), contains: ["tensor[w]", "not a multiple"])
         try assertError(gguf(tensors: [("w", [4, 0], 0, 0)]), contains: ["tensor[w].dims[1]"])
         try assertError(gguf(metadata: [("general.architecture", "gpt2")]), contains: ["'gpt2'"], checkpoint: true)
-        try assertError(gguf(metadata: [("general.name", "x")]), contains: ["general.architecture", "missing"], checkpoint: true)
+        try assertError(
+            gguf(metadata: [("general.name", "x")]), contains: ["general.architecture", "missing"], checkpoint: true)
         try assertError(gguf(), contains: ["llama.attention.head_count", "missing"], checkpoint: true)
     }
 }
@@ -233,7 +262,9 @@ final class SmolLM2TokenizerTests: LoftTestCase {
         for item in cases {
             let text = try XCTUnwrap(item["text"] as? String)
             let ids = try XCTUnwrap(item["ids"] as? [Int]).map(Int32.init)
-            XCTAssertEqual(try tokenizer.encode(text, addBOS: true), ids, "encode \(text.debugDescription) (no BOS: add_bos_token is false)")
+            XCTAssertEqual(
+                try tokenizer.encode(text, addBOS: true), ids,
+                "encode \(text.debugDescription) (no BOS: add_bos_token is false)")
             XCTAssertEqual(try tokenizer.decode(ids), item["decoded"] as? String, "decode \(text.debugDescription)")
         }
     }

@@ -15,10 +15,15 @@ final class GGUFWriterTests: LoftTestCase {
     func tokenizer() throws -> ByteLevelBPETokenizer {
         let letters = "etaoinshrdlucmfw".map(String.init)
         var tokens = ByteLevelBPETokenizer.byteAlphabet, merges: [String] = []
-        for left in letters { for right in letters where merges.count < 254 { merges.append(left + " " + right); tokens.append(left + right) } }
-        return try ByteLevelBPETokenizer(path: "test", tokens: tokens + ["<s>", "</s>"], merges: merges,
-                                         tokenTypes: [Int](repeating: 1, count: 510) + [3, 3], bosID: 510, eosID: 511,
-                                         addsBOS: true, preTokenizer: .smollm)
+        for left in letters {
+            for right in letters where merges.count < 254 {
+                merges.append(left + " " + right); tokens.append(left + right)
+            }
+        }
+        return try ByteLevelBPETokenizer(
+            path: "test", tokens: tokens + ["<s>", "</s>"], merges: merges,
+            tokenTypes: [Int](repeating: 1, count: 510) + [3, 3], bosID: 510, eosID: 511,
+            addsBOS: true, preTokenizer: .smollm)
     }
 
     /// F32: every tensor back bit for bit (the q/k permutation is undone exactly), the config and
@@ -44,7 +49,8 @@ final class GGUFWriterTests: LoftTestCase {
                         let block = expected[start..<start + 32], amax = block.map(abs).max() ?? 0
                         let worst = zip(block, actual[start..<start + 32]).map { abs($0 - $1) }.max() ?? 0
                         // half a step of d = amax/127, plus |q| ≤ 127 times d's fp16 rounding (2^-11 relative)
-                        XCTAssertLessThanOrEqual(worst, amax / 254 + amax / 2048 + 1e-7, "\(tensor) block \(start / 32)")
+                        XCTAssertLessThanOrEqual(
+                            worst, amax / 254 + amax / 2048 + 1e-7, "\(tensor) block \(start / 32)")
                     }
                 } else if stored == .q4_0 {
                     for start in stride(from: 0, to: expected.count, by: 32) {
@@ -61,7 +67,8 @@ final class GGUFWriterTests: LoftTestCase {
                         let (low, high) = (block.min() ?? 0, block.max() ?? 0), d = (high - low) / 15
                         let worst = zip(block, actual[start..<start + 32]).map { abs($0 - $1) }.max() ?? 0
                         // half a step of d = (max − min)/15, plus the fp16 rounding of m and of 15·d
-                        XCTAssertLessThanOrEqual(worst, d / 2 + abs(low) / 2048 + 15 * d / 2048 + 1e-7, "\(tensor) block \(start / 32)")
+                        XCTAssertLessThanOrEqual(
+                            worst, d / 2 + abs(low) / 2048 + 15 * d / 2048 + 1e-7, "\(tensor) block \(start / 32)")
                     }
                 } else {
                     XCTAssertEqual(stored, .f16, "\(tensor): rows of 172 are not whole blocks of 32, so F16")
@@ -84,7 +91,8 @@ final class GGUFWriterTests: LoftTestCase {
         let source = try stories()
         let sentencePiece = try SentencePieceTokenizer(path: try Fixtures.data("models/stories260K/tok512.model"))
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("spm.gguf")
-        try GGUFWriter.llama(source: source, tokenizer: sentencePiece, linearType: .f32, name: "stories260K").write(to: url)
+        try GGUFWriter.llama(source: source, tokenizer: sentencePiece, linearType: .f32, name: "stories260K").write(
+            to: url)
         let file = try GGUFFile(path: url.path)
         let m = file.metadata
         XCTAssertEqual(m["tokenizer.ggml.model"]?.string, "llama")
@@ -97,10 +105,16 @@ final class GGUFWriterTests: LoftTestCase {
         XCTAssertEqual(Array(types.prefix(4)), [2, 3, 3, 6])
         XCTAssertEqual(pieces[3], "<0x00>")
         XCTAssertEqual(types.filter { $0 == 6 }.count, 256)
-        XCTAssertEqual([m["tokenizer.ggml.bos_token_id"]?.int, m["tokenizer.ggml.eos_token_id"]?.int, m["tokenizer.ggml.unknown_token_id"]?.int],
-                       [1, 2, 0])
+        XCTAssertEqual(
+            [
+                m["tokenizer.ggml.bos_token_id"]?.int, m["tokenizer.ggml.eos_token_id"]?.int,
+                m["tokenizer.ggml.unknown_token_id"]?.int,
+            ],
+            [1, 2, 0])
         XCTAssertEqual(m["tokenizer.ggml.add_bos_token"]?.bool, true)
         let read = try GGUFCheckpoint(path: url.path)
-        for tensor in LlamaTensor.all(for: source.config) { XCTAssertEqual(try read.floats(tensor), try source.floats(tensor), "\(tensor)") }
+        for tensor in LlamaTensor.all(for: source.config) {
+            XCTAssertEqual(try read.floats(tensor), try source.floats(tensor), "\(tensor)")
+        }
     }
 }

@@ -16,14 +16,20 @@ final class QuantizedFolderTests: LoftTestCase {
             func merge(_ layer: LinearLayer) -> LinearLayer {
                 let lora = layer as! LoRALinear
                 let base = (lora.base as! QuantizedLinear).weight.dequantized()
-                let update = Linalg.product(lora.loraB.data, lora.loraA.data, m: lora.outFeatures, k: lora.rank, n: lora.inFeatures)
-                return Linear(weight: Tensor(zip(base, update).map { $0 + lora.scaling * $1 }, shape: [lora.outFeatures, lora.inFeatures]))
+                let update = Linalg.product(
+                    lora.loraB.data, lora.loraA.data, m: lora.outFeatures, k: lora.rank, n: lora.inFeatures)
+                return Linear(
+                    weight: Tensor(
+                        zip(base, update).map { $0 + lora.scaling * $1 }, shape: [lora.outFeatures, lora.inFeatures]))
             }
-            return TransformerBlock(attentionNorm: block.attentionNorm, mlpNorm: block.mlpNorm, q: merge(block.q), k: merge(block.k),
-                                    v: merge(block.v), o: merge(block.o), gate: merge(block.gate), up: merge(block.up), down: merge(block.down))
+            return TransformerBlock(
+                attentionNorm: block.attentionNorm, mlpNorm: block.mlpNorm, q: merge(block.q), k: merge(block.k),
+                v: merge(block.v), o: merge(block.o), gate: merge(block.gate), up: merge(block.up),
+                down: merge(block.down))
         }
-        return LlamaModel(config: model.config, embedding: model.embedding, blocks: blocks, finalNorm: model.finalNorm,
-                          outputWeight: model.outputWeight)
+        return LlamaModel(
+            config: model.config, embedding: model.embedding, blocks: blocks, finalNorm: model.finalNorm,
+            outputWeight: model.outputWeight)
     }
 
     func checkFolderEqualsMergedModel(_ folder: URL, tokens: [Int32]) throws -> LlamaModel {
@@ -40,9 +46,10 @@ final class QuantizedFolderTests: LoftTestCase {
     func testStories260KLoftQFolder() throws {
         let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("q4")
         let source = try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin"))
-        let report = try LoftQuantizer.run(source: source, tokenizerPath: Fixtures.data("models/stories260K/tok512.model"),
-                                           options: .init(spec: QuantizationSpec(bits: 4), rank: 8, alpha: 16, iterations: 3),
-                                           output: out)
+        let report = try LoftQuantizer.run(
+            source: source, tokenizerPath: Fixtures.data("models/stories260K/tok512.model"),
+            options: .init(spec: QuantizationSpec(bits: 4), rank: 8, alpha: 16, iterations: 3),
+            output: out)
         XCTAssertEqual(report.matrices.count, 35)
         XCTAssertLessThan(report.averageInitError, report.averagePlainError)
         for matrix in report.matrices {
@@ -50,8 +57,10 @@ final class QuantizedFolderTests: LoftTestCase {
             XCTAssertLessThan(matrix.initError, matrix.plainError, matrix.name)
         }
         XCTAssertEqual(report.bitsPerWeight, 4.5, accuracy: 1e-9)
-        for file in ["config.json", "model.safetensors", "tokenizer.model", "loftq_report.json",
-                     "adapter/adapter_config.json", "adapter/adapter_model.safetensors"] {
+        for file in [
+            "config.json", "model.safetensors", "tokenizer.model", "loftq_report.json",
+            "adapter/adapter_config.json", "adapter/adapter_model.safetensors",
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), file)
         }
         let adapter = try AdapterFiles.readConfig(out.appendingPathComponent("adapter"))
@@ -60,14 +69,18 @@ final class QuantizedFolderTests: LoftTestCase {
         XCTAssertEqual(adapter.initLoraWeights, .bool(true), "PEFT loads the tensors as they are (no LoftQ of its own)")
         XCTAssertEqual(adapter.loftqConfig, [:])
         XCTAssertEqual(adapter.baseModelNameOrPath, out.standardizedFileURL.path)
-        let provenance = try SafeTensorsFile(path: out.appendingPathComponent("adapter/adapter_model.safetensors").path).metadata
+        let provenance = try SafeTensorsFile(path: out.appendingPathComponent("adapter/adapter_model.safetensors").path)
+            .metadata
         XCTAssertEqual(provenance["loft.init"], "loftq")
         XCTAssertEqual(provenance["loft.bits"], "4.0")
         XCTAssertEqual(adapter.targetModules.count, 7)
         let model = try checkFolderEqualsMergedModel(out, tokens: [1, 403, 407, 261, 378, 432, 383, 286, 261, 376])
         XCTAssertEqual(model.trainableParameters.count, 70)
         // The output folder is never overwritten.
-        XCTAssertThrowsError(try LoftQuantizer.run(source: source, tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4)), output: out)) {
+        XCTAssertThrowsError(
+            try LoftQuantizer.run(
+                source: source, tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4)), output: out)
+        ) {
             XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
         }
     }
@@ -78,15 +91,17 @@ final class QuantizedFolderTests: LoftTestCase {
     func testDamagedFoldersAreRefusedByName() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let out = root.appendingPathComponent("q")
-        _ = try LoftQuantizer.run(source: try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
-                                  tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4), rank: 4, alpha: 8, iterations: 1),
-                                  output: out)
+        _ = try LoftQuantizer.run(
+            source: try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
+            tokenizerPath: nil, options: .init(spec: QuantizationSpec(bits: 4), rank: 4, alpha: 8, iterations: 1),
+            output: out)
         let modelURL = out.appendingPathComponent("model.safetensors")
         let original = try SafeTensorsFile(path: modelURL.path)
         var tensors: [String: SafeTensor] = [:]
         for name in original.names {
             let entry = original.entries[name]!
-            tensors[name] = SafeTensor(dtype: entry.dtype, shape: entry.shape, bytes: try original.withBytes(name) { Data($0) })
+            tensors[name] = SafeTensor(
+                dtype: entry.dtype, shape: entry.shape, bytes: try original.withBytes(name) { Data($0) })
         }
         func load(_ change: (inout [String: SafeTensor]) -> Void) -> String {
             var changed = tensors
@@ -109,7 +124,8 @@ final class QuantizedFolderTests: LoftTestCase {
         XCTAssertEqual(load { _ in }, "loaded")
         let configURL = out.appendingPathComponent("config.json")
         let config = try String(contentsOf: configURL, encoding: .utf8)
-        try config.replacingOccurrences(of: "\"block_size\" : 64", with: "\"block_size\" : \"64\"").write(to: configURL, atomically: true, encoding: .utf8)
+        try config.replacingOccurrences(of: "\"block_size\" : 64", with: "\"block_size\" : \"64\"").write(
+            to: configURL, atomically: true, encoding: .utf8)
         let typed = load { _ in }
         XCTAssertTrue(typed.contains("quantization_config.block_size") && typed.contains("config.json"), typed)
     }
@@ -117,13 +133,15 @@ final class QuantizedFolderTests: LoftTestCase {
     func testGaussianInitEqualsQuantizedBase() throws {
         let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("g2")
         let source = try Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin"))
-        let report = try LoftQuantizer.run(source: source, tokenizerPath: nil,
-                                           options: .init(spec: QuantizationSpec(bits: 2), rank: 4, alpha: 8, initialization: .gaussian),
-                                           output: out)
+        let report = try LoftQuantizer.run(
+            source: source, tokenizerPath: nil,
+            options: .init(spec: QuantizationSpec(bits: 2), rank: 4, alpha: 8, initialization: .gaussian),
+            output: out)
         XCTAssertEqual(report.averageInitError, report.averagePlainError)
         let tokens: [Int32] = [1, 403, 407, 261]
         let withAdapter = try QuantizedFolder.load(out.path).logits(tokens: tokens, batch: 1, steps: 4).data
-        let baseOnly = try QuantizedFolder.load(out.path, withAdapter: false).logits(tokens: tokens, batch: 1, steps: 4).data
+        let baseOnly = try QuantizedFolder.load(out.path, withAdapter: false).logits(tokens: tokens, batch: 1, steps: 4)
+            .data
         XCTAssertEqual(withAdapter, baseOnly, "B = 0: the adapted model is the quantized base")
     }
 
@@ -131,28 +149,38 @@ final class QuantizedFolderTests: LoftTestCase {
     /// the first floor(4·(3−2)/2) = 2 layers NF4, the rest NF2) with double quantization.
     func testShardedBF16CheckpointMixedPrecisionDoubleQuant() throws {
         let dir = try Fixtures.temporaryDirectory(self)
-        let config = LlamaConfig(dim: 64, layers: 4, heads: 4, kvHeads: 2, hiddenDim: 160, vocabularySize: 512,
-                                 maxSequenceLength: 128, tiedEmbeddings: false)
+        let config = LlamaConfig(
+            dim: 64, layers: 4, heads: 4, kvHeads: 2, hiddenDim: 160, vocabularySize: 512,
+            maxSequenceLength: 128, tiedEmbeddings: false)
         var rng = RandomState(seed: 11)
         var weightMap: [String: String] = [:]
         var shards: [[String: SafeTensor]] = [[:], [:], [:]]
-        for (index, (name, shape)) in LlamaTensor.all(for: config).map({ (HuggingFaceNames.name(of: $0), $0.shape(in: config)) }).enumerated() {
-            let values = name.hasSuffix("norm.weight") ? [Float](repeating: 1, count: shape.product) : rng.normal(count: shape.product, std: 0.05)
+        for (index, (name, shape)) in LlamaTensor.all(for: config).map({
+            (HuggingFaceNames.name(of: $0), $0.shape(in: config))
+        }).enumerated() {
+            let values =
+                name.hasSuffix("norm.weight")
+                ? [Float](repeating: 1, count: shape.product) : rng.normal(count: shape.product, std: 0.05)
             shards[index % 3][name] = SafeTensor(values, shape: shape, dtype: .BF16)
             weightMap[name] = "model-0000\(index % 3 + 1)-of-00003.safetensors"
         }
         for (i, shard) in shards.enumerated() {
             try SafeTensorsFile.write(shard, to: dir.appendingPathComponent("model-0000\(i + 1)-of-00003.safetensors"))
         }
-        try JSONSerialization.data(withJSONObject: ["weight_map": weightMap]).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
-        try JSONSerialization.data(withJSONObject: config.huggingFaceJSON).write(to: dir.appendingPathComponent("config.json"))
-        try FileManager.default.copyItem(atPath: Fixtures.data("models/stories260K/tok512.model"),
-                                         toPath: dir.appendingPathComponent("tokenizer.model").path)
+        try JSONSerialization.data(withJSONObject: ["weight_map": weightMap]).write(
+            to: dir.appendingPathComponent("model.safetensors.index.json"))
+        try JSONSerialization.data(withJSONObject: config.huggingFaceJSON).write(
+            to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            atPath: Fixtures.data("models/stories260K/tok512.model"),
+            toPath: dir.appendingPathComponent("tokenizer.model").path)
 
         let out = dir.appendingPathComponent("quantized")
         let report = try LoftQuantizer.run(
-            source: try ModelFiles.openCheckpoint(dir.path), tokenizerPath: try ModelFiles.tokenizerPath(forModel: dir.path, explicit: nil),
-            options: .init(spec: QuantizationSpec(bits: 3, doubleQuant: true), rank: 8, alpha: 8, iterations: 2), output: out)
+            source: try ModelFiles.openCheckpoint(dir.path),
+            tokenizerPath: try ModelFiles.tokenizerPath(forModel: dir.path, explicit: nil),
+            options: .init(spec: QuantizationSpec(bits: 3, doubleQuant: true), rank: 8, alpha: 8, iterations: 2),
+            output: out)
         XCTAssertEqual(report.layerCodebooks, ["nf4", "nf4", "nf2", "nf2"])
         XCTAssertLessThan(report.averageInitError, report.averagePlainError)
         XCTAssertLessThan(report.bitsPerWeight, 3.2)

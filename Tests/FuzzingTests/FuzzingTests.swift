@@ -20,7 +20,8 @@ final class FuzzingTests: LoftTestCase {
                 outputs.append(a)
             }
             XCTAssertGreaterThan(Set(outputs.map { Data($0) }).count, 40, "\(kind): cases differ from one another")
-            XCTAssertLessThan(outputs.filter { $0 == sample }.count, 5, "\(kind): a case almost always changes the input")
+            XCTAssertLessThan(
+                outputs.filter { $0 == sample }.count, 5, "\(kind): a case almost always changes the input")
         }
     }
 
@@ -28,16 +29,21 @@ final class FuzzingTests: LoftTestCase {
     /// the edit reaches the JSON parser instead of failing at the length check.
     func testSafetensorsHeaderEditsKeepTheLengthPrefixConsistent() {
         let header = Array(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.utf8)
-        let file = (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) } + header + [UInt8](repeating: 7, count: 8)
+        let file =
+            (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) } + header
+            + [UInt8](repeating: 7, count: 8)
         var consistent = 0
         for index in 0..<200 {
             var mutator = Mutator(rng: RandomState(seed: 3).split("\(index)"))
             let out = mutator.mutateSafeTensors(file)
             guard out.count >= 8 else { continue }
             let length = (0..<8).reduce(0) { $0 | Int(out[$1]) << (8 * $1) }
-            if length >= 0, 8 + length + 8 == out.count, Array(out.suffix(8)) == [UInt8](repeating: 7, count: 8) { consistent += 1 }
+            if length >= 0, 8 + length + 8 == out.count, Array(out.suffix(8)) == [UInt8](repeating: 7, count: 8) {
+                consistent += 1
+            }
         }
-        XCTAssertGreaterThan(consistent, 80, "about two thirds of the edits are header text edits with a consistent prefix")
+        XCTAssertGreaterThan(
+            consistent, 80, "about two thirds of the edits are header text edits with a consistent prefix")
     }
 
     func testRunnerTellsExitsCrashesAndHangsApart() throws {
@@ -46,16 +52,18 @@ final class FuzzingTests: LoftTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         var seen: [Int: (ChildStatus, String)] = [:]
         let runner = ForkRunner(width: 2, timeout: 1, memoryLimit: 1 << 33, folder: folder)
-        try runner.run(cases: 0..<4, prepare: { _, _ in }, child: { index, _ in
-            switch index {
-            case 0:
-                fputs("Error: /x/y.json: not valid JSON at line 2, column 3: invalid value\n", stderr)
-                return 1
-            case 1: signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); return 0   // XCTest's own handler would exit
-            case 2: sleep(30); return 0
-            default: return 0
-            }
-        }, finished: { index, _, status, text, _ in seen[index] = (status, text) })
+        try runner.run(
+            cases: 0..<4, prepare: { _, _ in },
+            child: { index, _ in
+                switch index {
+                case 0:
+                    fputs("Error: /x/y.json: not valid JSON at line 2, column 3: invalid value\n", stderr)
+                    return 1
+                case 1: signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); return 0  // XCTest's own handler would exit
+                case 2: sleep(30); return 0
+                default: return 0
+                }
+            }, finished: { index, _, status, text, _ in seen[index] = (status, text) })
         XCTAssertEqual(seen[0]?.0, .exited(1))
         XCTAssertEqual(seen[1]?.0, .signaled(SIGSEGV))
         XCTAssertEqual(seen[2]?.0, .timedOut)
@@ -68,11 +76,15 @@ final class FuzzingTests: LoftTestCase {
         XCTAssertEqual(FuzzOutcome.classify(.exited(0), stderr: "", names: names), .success)
         XCTAssertEqual(FuzzOutcome.classify(.timedOut, stderr: "", names: names), .hang)
         XCTAssertEqual(FuzzOutcome.classify(.signaled(4), stderr: "", names: names), .crash(signal: 4))
-        XCTAssertEqual(FuzzOutcome.classify(.exited(1), stderr: "Error: /runs/slot-0/hf/config.json: key 'x' missing\n", names: names),
-                       .cleanError)
-        for unclean in ["", "Error: key 'x' missing", "Error: /runs/slot-0/hf/config.json: a\nb\nc",
-                        "Error: /runs/slot-0/hf/config.json: DecodingError.dataCorrupted(...)",
-                        "Error: /runs/slot-0/hf/config.json: Error Domain=NSCocoaErrorDomain Code=640"] {
+        XCTAssertEqual(
+            FuzzOutcome.classify(
+                .exited(1), stderr: "Error: /runs/slot-0/hf/config.json: key 'x' missing\n", names: names),
+            .cleanError)
+        for unclean in [
+            "", "Error: key 'x' missing", "Error: /runs/slot-0/hf/config.json: a\nb\nc",
+            "Error: /runs/slot-0/hf/config.json: DecodingError.dataCorrupted(...)",
+            "Error: /runs/slot-0/hf/config.json: Error Domain=NSCocoaErrorDomain Code=640",
+        ] {
             guard case .uncleanError = FuzzOutcome.classify(.exited(1), stderr: unclean, names: names) else {
                 return XCTFail("'\(unclean)' passed as clean")
             }

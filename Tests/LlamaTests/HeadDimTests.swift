@@ -12,19 +12,23 @@ import _TestSupport
 /// one another and the files keep the size.
 final class HeadDimTests: LoftTestCase {
     func writeModel(to folder: URL) throws -> LlamaConfig {
-        var c = LlamaConfig(unchecked: 64, layers: 2, heads: 4, kvHeads: 2, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
-                            ropeTheta: 10_000, maxSequenceLength: 256, tiedEmbeddings: false)
+        var c = LlamaConfig(
+            unchecked: 64, layers: 2, heads: 4, kvHeads: 2, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
+            ropeTheta: 10_000, maxSequenceLength: 256, tiedEmbeddings: false)
         c.explicitHeadDim = 32
         var rng = RandomState(seed: 3)
         var tensors: [String: SafeTensor] = [:]
         for tensor in LlamaTensor.all(for: c) {
             let shape = tensor.shape(in: c)
-            let values = shape.count == 1 ? [Float](repeating: 1, count: shape[0]) : rng.normal(count: shape.reduce(1, *), std: 0.08)
+            let values =
+                shape.count == 1
+                ? [Float](repeating: 1, count: shape[0]) : rng.normal(count: shape.reduce(1, *), std: 0.08)
             tensors[HuggingFaceNames.name(of: tensor)] = SafeTensor(values, shape: shape)
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try SafeTensorsFile.write(tensors, to: folder.appendingPathComponent("model.safetensors"))
-        try JSONSerialization.data(withJSONObject: c.huggingFaceJSON).write(to: folder.appendingPathComponent("config.json"))
+        try JSONSerialization.data(withJSONObject: c.huggingFaceJSON).write(
+            to: folder.appendingPathComponent("config.json"))
         return c
     }
 
@@ -45,8 +49,9 @@ final class HeadDimTests: LoftTestCase {
         let worst = zip(last, full.suffix(128)).map { abs($0 - $1) }.max() ?? .infinity
         XCTAssertLessThanOrEqual(worst, 1e-5, "cached decoding = the causal pass")
         // GGUF keeps the size (attention.key_length)
-        let gguf = try GGUFWriter.llama(source: HuggingFaceCheckpoint(folder: folder.path),
-                                        tokenizer: try bpe(), linearType: .f32, name: "head-dim")
+        let gguf = try GGUFWriter.llama(
+            source: HuggingFaceCheckpoint(folder: folder.path),
+            tokenizer: try bpe(), linearType: .f32, name: "head-dim")
         let url = folder.appendingPathComponent("m.gguf")
         try gguf.write(to: url)
         let read = try LlamaModel(checkpoint: GGUFCheckpoint(path: url.path))
@@ -57,15 +62,21 @@ final class HeadDimTests: LoftTestCase {
 
     func testHeadDimInConfigJSONIsCheckedAsAnInteger() throws {
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("config.json")
-        try Data(#"{"hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 96, "vocab_size": 128, "head_dim": 0}"#.utf8).write(to: url)
-        XCTAssertThrowsError(try LlamaConfig(huggingFaceConfigAt: url.path)) { XCTAssertTrue("\($0)".contains("'head_dim'"), "\($0)") }
+        try Data(
+            #"{"hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 96, "vocab_size": 128, "head_dim": 0}"#
+                .utf8
+        ).write(to: url)
+        XCTAssertThrowsError(try LlamaConfig(huggingFaceConfigAt: url.path)) {
+            XCTAssertTrue("\($0)".contains("'head_dim'"), "\($0)")
+        }
     }
 
     /// 128 byte-level tokens (the model's vocabulary), no merges.
     func bpe() throws -> ByteLevelBPETokenizer {
         let alphabet = ByteLevelBPETokenizer.byteAlphabet
         let printable = Array(alphabet[32..<160])
-        return try ByteLevelBPETokenizer(path: "t", tokens: printable, merges: [], tokenTypes: [], bosID: nil, eosID: nil,
-                                         addsBOS: false, preTokenizer: .gpt2)
+        return try ByteLevelBPETokenizer(
+            path: "t", tokens: printable, merges: [], tokenTypes: [], bosID: nil, eosID: nil,
+            addsBOS: false, preTokenizer: .gpt2)
     }
 }

@@ -10,8 +10,9 @@ import _TestSupport
 /// closing note of stop 22).
 final class RopeScalingTests: LoftTestCase {
     func config(_ scaling: RopeScaling?) -> LlamaConfig {
-        var c = LlamaConfig(unchecked: 64, layers: 1, heads: 4, kvHeads: 4, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
-                            ropeTheta: 10_000, maxSequenceLength: 512, tiedEmbeddings: false)
+        var c = LlamaConfig(
+            unchecked: 64, layers: 1, heads: 4, kvHeads: 4, hiddenDim: 96, vocabularySize: 128, normEps: 1e-6,
+            ropeTheta: 10_000, maxSequenceLength: 512, tiedEmbeddings: false)
         c.ropeScaling = scaling
         return c
     }
@@ -22,31 +23,58 @@ final class RopeScalingTests: LoftTestCase {
     }
 
     func testInverseFrequenciesMatchTransformers() {
-        assertClose(config(.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 64)).ropeInverseFrequencies,
-                    [1.0, 0.24438458681106567, 0.013042256236076355, 0.0039528473280370235, 0.0012499999720603228,
-                     0.00039528473280370235, 0.0001250000059371814, 3.9528473280370235e-05])
-        assertClose(config(.linear(factor: 4)).ropeInverseFrequencies,
-                    [0.25, 0.07905694097280502, 0.02500000037252903, 0.007905694656074047, 0.0024999999441206455,
-                     0.0007905694656074047, 0.0002500000118743628, 7.905694656074047e-05])
+        assertClose(
+            config(.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 64))
+                .ropeInverseFrequencies,
+            [
+                1.0, 0.24438458681106567, 0.013042256236076355, 0.0039528473280370235, 0.0012499999720603228,
+                0.00039528473280370235, 0.0001250000059371814, 3.9528473280370235e-05,
+            ])
+        assertClose(
+            config(.linear(factor: 4)).ropeInverseFrequencies,
+            [
+                0.25, 0.07905694097280502, 0.02500000037252903, 0.007905694656074047, 0.0024999999441206455,
+                0.0007905694656074047, 0.0002500000118743628, 7.905694656074047e-05,
+            ])
         // dynamic ×4 with max_position_embeddings 512: plain RoPE up to 512 positions, then θ grows with the length
         let dynamic = config(.dynamic(factor: 4))
-        for length in [0, 300, 512] { XCTAssertEqual(dynamic.ropeInverseFrequencies(length: length), config(nil).ropeInverseFrequencies) }
-        assertClose(dynamic.ropeInverseFrequencies(length: 1000),
-                    [1.0, 0.2526495158672333, 0.06383177638053894, 0.01612706668674946, 0.004074495751410723,
-                     0.001029419363476336, 0.0002600823063403368, 6.570966797880828e-05])
-        assertClose(dynamic.ropeInverseFrequencies(length: 2048),
-                    [1.0, 0.21921247243881226, 0.048054102808237076, 0.010534058324992657, 0.002309196861460805,
-                     0.0005062047275714576, 0.0001109663862735033, 2.432521250739228e-05])
+        for length in [0, 300, 512] {
+            XCTAssertEqual(dynamic.ropeInverseFrequencies(length: length), config(nil).ropeInverseFrequencies)
+        }
+        assertClose(
+            dynamic.ropeInverseFrequencies(length: 1000),
+            [
+                1.0, 0.2526495158672333, 0.06383177638053894, 0.01612706668674946, 0.004074495751410723,
+                0.001029419363476336, 0.0002600823063403368, 6.570966797880828e-05,
+            ])
+        assertClose(
+            dynamic.ropeInverseFrequencies(length: 2048),
+            [
+                1.0, 0.21921247243881226, 0.048054102808237076, 0.010534058324992657, 0.002309196861460805,
+                0.0005062047275714576, 0.0001109663862735033, 2.432521250739228e-05,
+            ])
     }
 
     func testHuggingFaceConfigsOfBothTransformersVersionsAreRead() throws {
         let folder = try Fixtures.temporaryDirectory(self)
-        let base = #""hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 96, "vocab_size": 128"#
+        let base =
+            #""hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 96, "vocab_size": 128"#
         let llama3 = RopeScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 64)
-        for (entry, expected) in [(#""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#, llama3),
-                                  (#""rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#, llama3),
-                                  (#""rope_scaling": {"type": "linear", "factor": 4.0}"#, .linear(factor: 4)),
-                                  (#""rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}"#, .dynamic(factor: 2))] as [(String, RopeScaling)] {
+        for (entry, expected) in [
+            (
+                #""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#,
+                llama3
+            ),
+            (
+                #""rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#,
+                llama3
+            ),
+            (#""rope_scaling": {"type": "linear", "factor": 4.0}"#, .linear(factor: 4)),
+            (
+                #""rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}"#,
+                .dynamic(factor: 2)
+            ),
+        ] as [(String, RopeScaling)] {
             let url = folder.appendingPathComponent("config.json")
             try Data("{\(base), \(entry)}".utf8).write(to: url)
             let read = try LlamaConfig(huggingFaceConfigAt: url.path)
@@ -69,8 +97,10 @@ final class RopeScalingTests: LoftTestCase {
         c.ropeScaling = .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 64)
         var gguf = GGUFWriter()
         gguf.set("general.architecture", .string("llama"))
-        for (key, value) in [("embedding_length", c.dim), ("block_count", c.layers), ("feed_forward_length", c.hiddenDim),
-                             ("attention.head_count", c.heads), ("attention.head_count_kv", c.kvHeads), ("vocab_size", c.vocabularySize)] {
+        for (key, value) in [
+            ("embedding_length", c.dim), ("block_count", c.layers), ("feed_forward_length", c.hiddenDim),
+            ("attention.head_count", c.heads), ("attention.head_count_kv", c.kvHeads), ("vocab_size", c.vocabularySize),
+        ] {
             gguf.set("llama." + key, .uint32(UInt32(value)))
         }
         var unscaled = c
@@ -81,6 +111,8 @@ final class RopeScalingTests: LoftTestCase {
         try gguf.write(to: url)
         let read = try GGUFCheckpoint(path: url.path).config
         XCTAssertEqual(read.ropeScaling, .frequencyFactors(factors))
-        for (a, b) in zip(read.ropeInverseFrequencies, c.ropeInverseFrequencies) { XCTAssertEqual(a, b, accuracy: 1e-6 * b) }
+        for (a, b) in zip(read.ropeInverseFrequencies, c.ropeInverseFrequencies) {
+            XCTAssertEqual(a, b, accuracy: 1e-6 * b)
+        }
     }
 }

@@ -18,8 +18,11 @@ final class StoriesGoldenTests: LoftTestCase {
 
     func testLlama2CHeaderGivesTheConfig() throws {
         let config = try Self.llama2cModel().config
-        XCTAssertEqual(config, LlamaConfig(dim: 64, layers: 5, heads: 8, kvHeads: 4, hiddenDim: 172, vocabularySize: 512,
-                                           normEps: 1e-5, ropeTheta: 10_000, maxSequenceLength: 512, tiedEmbeddings: true))
+        XCTAssertEqual(
+            config,
+            LlamaConfig(
+                dim: 64, layers: 5, heads: 8, kvHeads: 4, hiddenDim: 172, vocabularySize: 512,
+                normEps: 1e-5, ropeTheta: 10_000, maxSequenceLength: 512, tiedEmbeddings: true))
         XCTAssertEqual(try Self.huggingFaceModel().config.dim, 64)
     }
 
@@ -33,9 +36,11 @@ final class StoriesGoldenTests: LoftTestCase {
         let maxDiff = zip(logits.data, expected).map { abs($0 - $1) }.max()!
         XCTAssertLessThanOrEqual(maxDiff, 1e-4, "max |logit − golden| = \(maxDiff)")
         print("stories260K logits vs transformers: max |difference| \(maxDiff)")
-        XCTAssertEqual(model.loss(tokens: tokens, labels: tokens, batch: 1, steps: 64).item, golden["loss"][0], accuracy: 1e-5)
-        XCTAssertEqual(model.loss(tokens: tokens, labels: golden.ids("labels_masked"), batch: 1, steps: 64).item,
-                       golden["loss_masked"][0], accuracy: 1e-5)
+        XCTAssertEqual(
+            model.loss(tokens: tokens, labels: tokens, batch: 1, steps: 64).item, golden["loss"][0], accuracy: 1e-5)
+        XCTAssertEqual(
+            model.loss(tokens: tokens, labels: golden.ids("labels_masked"), batch: 1, steps: 64).item,
+            golden["loss_masked"][0], accuracy: 1e-5)
     }
 
     func testLlama2CFileMatchesReferenceLogits() throws { try checkForwardGolden(Self.llama2cModel()) }

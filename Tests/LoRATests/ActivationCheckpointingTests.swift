@@ -13,7 +13,9 @@ final class ActivationCheckpointingTests: LoftTestCase {
         let both = tokens + tokens.reversed(), bothLabels = labels + labels.reversed()
         var results: [(Float, [[Float]])] = []
         for checkpointing in [false, true] {
-            for (index, layer) in model.blocks.flatMap(\.loraLayers).enumerated() { layer.dropoutRNG = RandomState(seed: UInt64(index)) }
+            for (index, layer) in model.blocks.flatMap(\.loraLayers).enumerated() {
+                layer.dropoutRNG = RandomState(seed: UInt64(index))
+            }
             let loss = model.loss(tokens: both, labels: bothLabels, batch: 2, steps: 64, checkpointing: checkpointing)
             loss.backward()
             let parameters = model.trainableParameters.map(\.tensor)

@@ -11,8 +11,9 @@ func goldenLoRAModel(dropout: Float = 0) throws -> (LlamaModel, GoldenTensors) {
     for (layer, block) in model.blocks.enumerated() {
         for module in LinearModule.allCases {
             let prefix = "base_model.model." + HuggingFaceNames.modulePath(layer: layer, module)
-            block[module] = LoRALinear(base: block[module], a: golden["init.\(prefix).lora_A.weight"],
-                                       b: golden["init.\(prefix).lora_B.weight"], rank: 4, alpha: 8, dropout: dropout)
+            block[module] = LoRALinear(
+                base: block[module], a: golden["init.\(prefix).lora_A.weight"],
+                b: golden["init.\(prefix).lora_B.weight"], rank: 4, alpha: 8, dropout: dropout)
         }
     }
     return (model, golden)

@@ -10,8 +10,10 @@ final class LoRALinearTests: LoftTestCase {
     func testZeroBEqualsBaseForFP32AndQuantizedBases() {
         var rng = RandomState(seed: 1)
         let w = rng.normal(count: 12 * 20, std: 0.1)
-        let bases: [LinearLayer] = [Linear(weight: Tensor(w, shape: [12, 20])),
-                                    QuantizedLinear(weight: QuantizedTensor(w, shape: [12, 20], codebook: .nf4))]
+        let bases: [LinearLayer] = [
+            Linear(weight: Tensor(w, shape: [12, 20])),
+            QuantizedLinear(weight: QuantizedTensor(w, shape: [12, 20], codebook: .nf4)),
+        ]
         for base in bases {
             let (a, b) = LoRALinear.gaussianInit(in: 20, out: 12, rank: 4, rng: &rng)
             let lora = LoRALinear(base: base, a: a, b: b, rank: 4, alpha: 8)
@@ -41,7 +43,8 @@ final class LoRALinearTests: LoftTestCase {
     func testDropoutOnlyWithAStream() {
         var rng = RandomState(seed: 6)
         let base = Linear(weight: Tensor(rng.normal(count: 8 * 8), shape: [8, 8]))
-        let lora = LoRALinear(base: base, a: rng.normal(count: 2 * 8), b: rng.normal(count: 8 * 2), rank: 2, alpha: 2, dropout: 0.5)
+        let lora = LoRALinear(
+            base: base, a: rng.normal(count: 2 * 8), b: rng.normal(count: 8 * 2), rank: 2, alpha: 2, dropout: 0.5)
         let x = randomTensor([3, 8], seed: 7, requiresGrad: false)
         XCTAssertEqual(lora(x).data, lora(x).data, "no stream: deterministic evaluation")
         lora.dropoutRNG = RandomState(seed: 8)
@@ -59,8 +62,10 @@ final class LoRALinearTests: LoftTestCase {
         let w = rng.normal(count: 12 * 64, std: 0.1)
         let (a, b) = (rng.normal(count: 3 * 64, std: 0.1), rng.normal(count: 12 * 3, std: 0.1))
         let quantized = QuantizedTensor(w, shape: [12, 64], codebook: .nf4)
-        for (name, base, dense) in [("fp32", Linear(weight: Tensor(w, shape: [12, 64])) as LinearLayer, w),
-                                    ("nf4", QuantizedLinear(weight: quantized), quantized.dequantized())] {
+        for (name, base, dense) in [
+            ("fp32", Linear(weight: Tensor(w, shape: [12, 64])) as LinearLayer, w),
+            ("nf4", QuantizedLinear(weight: quantized), quantized.dequantized()),
+        ] {
             for p: Float in [0, 0.3] {
                 let lora = LoRALinear(base: base, a: a, b: b, rank: 3, alpha: 6, dropout: p)
                 lora.dropoutRNG = RandomState(seed: 10)
@@ -69,11 +74,14 @@ final class LoRALinearTests: LoftTestCase {
                 let seed = seedRNG.normal(count: 2 * 5 * 12)
                 let y = lora(x)
                 y.backward(seed: seed)
-                let (refA, refB) = (Tensor(a, shape: [3, 64], requiresGrad: true), Tensor(b, shape: [12, 3], requiresGrad: true))
+                let (refA, refB) = (
+                    Tensor(a, shape: [3, 64], requiresGrad: true), Tensor(b, shape: [12, 3], requiresGrad: true)
+                )
                 let refX = Tensor(x.data, shape: x.shape, requiresGrad: true)
                 var stream = RandomState(seed: 10)
                 let dropped = p > 0 ? refX.dropout(p, rng: &stream) : refX
-                let reference = refX.matmul(Tensor(dense, shape: [12, 64]), transposeOther: true)
+                let reference =
+                    refX.matmul(Tensor(dense, shape: [12, 64]), transposeOther: true)
                     + dropped.matmul(refA, transposeOther: true).matmul(refB, transposeOther: true, scale: 2)
                 reference.backward(seed: seed)
                 assertClose(y.data, reference.data, atol: 1e-5, "\(name) p \(p) y")
@@ -89,7 +97,8 @@ final class LoRALinearTests: LoftTestCase {
     /// every other operation is the same), with dropout, over an NF4 base.
     func testResidualFusedNodeEqualsAddedOps() {
         var rng = RandomState(seed: 14)
-        let base = QuantizedLinear(weight: QuantizedTensor(rng.normal(count: 12 * 64, std: 0.1), shape: [12, 64], codebook: .nf4))
+        let base = QuantizedLinear(
+            weight: QuantizedTensor(rng.normal(count: 12 * 64, std: 0.1), shape: [12, 64], codebook: .nf4))
         let (a, b) = (rng.normal(count: 3 * 64, std: 0.1), rng.normal(count: 12 * 3, std: 0.1))
         let seed = rng.normal(count: 2 * 5 * 12)
         func run(fused: Bool) -> [[Float]] {
@@ -101,7 +110,9 @@ final class LoRALinearTests: LoftTestCase {
             return [y.data, x.grad!, residual.grad!, lora.loraA.grad!, lora.loraB.grad!]
         }
         let (fused, composed) = (run(fused: true), run(fused: false))
-        for (i, name) in ["y", "dx", "dresidual", "dA", "dB"].enumerated() { XCTAssertEqual(fused[i], composed[i], name) }
+        for (i, name) in ["y", "dx", "dresidual", "dA", "dB"].enumerated() {
+            XCTAssertEqual(fused[i], composed[i], name)
+        }
     }
 
     /// `accumulateInputGradient` of a LoRA layer adds dy·(W + s·B·A).
@@ -109,10 +120,16 @@ final class LoRALinearTests: LoftTestCase {
         var rng = RandomState(seed: 13)
         let base = Linear(weight: Tensor(rng.normal(count: 6 * 5), shape: [6, 5]))
         let lora = LoRALinear(base: base, a: rng.normal(count: 2 * 5), b: rng.normal(count: 6 * 2), rank: 2, alpha: 4)
-        let merged = zip(base.weight.data, Linalg.product(lora.loraB.data, lora.loraA.data, m: 6, k: 2, n: 5)).map { $0 + 2 * $1 }
+        let merged = zip(base.weight.data, Linalg.product(lora.loraB.data, lora.loraA.data, m: 6, k: 2, n: 5)).map {
+            $0 + 2 * $1
+        }
         let dy = rng.normal(count: 3 * 6)
         var dx = [Float](repeating: 1, count: 3 * 5)
-        dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { lora.accumulateInputGradient(d.baseAddress!, rows: 3, into: $0.baseAddress!, compute: .fp32) } }
+        dy.withUnsafeBufferPointer { d in
+            dx.withUnsafeMutableBufferPointer {
+                lora.accumulateInputGradient(d.baseAddress!, rows: 3, into: $0.baseAddress!, compute: .fp32)
+            }
+        }
         let expected = Linalg.product(dy, merged, m: 3, k: 6, n: 5).map { $0 + 1 }
         assertClose(dx, expected, atol: 1e-5)
     }

@@ -25,8 +25,9 @@ final class LoftQTests: LoftTestCase {
         for (name, shape, w, setting) in try goldenSettings() {
             let (bits, rank, iterations) = (setting["bits"] as! Int, setting["rank"] as! Int, setting["iters"] as! Int)
             var rng = RandomState(seed: 1)
-            let options = LoftQ.Options(codebook: bits == 4 ? .nf4 : .nf2, rank: rank, alpha: Float(rank),
-                                        iterations: iterations, svd: .exact)
+            let options = LoftQ.Options(
+                codebook: bits == 4 ? .nf4 : .nf2, rank: rank, alpha: Float(rank),
+                iterations: iterations, svd: .exact)
             let result = try LoftQ.initialize(weight: w, shape: shape, options: options, rng: &rng)
             let key = "\(name) \(setting["key"]!)"
             XCTAssertEqual(result.plainError, setting["rel_err_quant"] as! Double, accuracy: 1e-6, key)
@@ -44,15 +45,19 @@ final class LoftQTests: LoftTestCase {
             let (bits, rank, iterations) = (setting["bits"] as! Int, setting["rank"] as! Int, setting["iters"] as! Int)
             for alpha in [Float(rank), 2 * Float(rank)] {
                 var rng = RandomState(seed: 2)
-                let options = LoftQ.Options(codebook: bits == 4 ? .nf4 : .nf2, rank: rank, alpha: alpha, iterations: iterations)
+                let options = LoftQ.Options(
+                    codebook: bits == 4 ? .nf4 : .nf2, rank: rank, alpha: alpha, iterations: iterations)
                 let result = try LoftQ.initialize(weight: w, shape: shape, options: options, rng: &rng)
                 XCTAssertLessThan(result.error, result.plainError)
                 XCTAssertEqual(result.error, result.errors.min())
                 guard iterations == 1 else { continue }
                 let key = setting["key"] as! String
                 let golden = try GoldenTensors(path: Fixtures.golden("loftq/\(name).safetensors"))
-                let peft = Linalg.product(golden["\(key).lora_B"], golden["\(key).lora_A"], m: shape[0], k: rank, n: shape[1])
-                let ours = Linalg.product(result.b, result.a, m: shape[0], k: rank, n: shape[1]).map { $0 * options.scaling }
+                let peft = Linalg.product(
+                    golden["\(key).lora_B"], golden["\(key).lora_A"], m: shape[0], k: rank, n: shape[1])
+                let ours = Linalg.product(result.b, result.a, m: shape[0], k: rank, n: shape[1]).map {
+                    $0 * options.scaling
+                }
                 XCTAssertEqual(ours.count, peft.count, "\(name) \(key): product sizes")
                 let diff = LoftQ.frobeniusNorm(zip(ours, peft).map { $0 - $1 }) / LoftQ.frobeniusNorm(peft)
                 XCTAssertLessThanOrEqual(diff, 1e-4, "\(name) \(key) alpha \(alpha)")
@@ -66,7 +71,8 @@ final class LoftQTests: LoftTestCase {
             var results: [Double] = []
             for method in [LoftQ.SVDMethod.exact, .randomized(oversample: 10, powerIterations: 3)] {
                 var rng = RandomState(seed: 3)
-                let options = LoftQ.Options(codebook: bits == 4 ? .nf4 : .nf2, rank: 16, alpha: 16, iterations: 5, svd: method)
+                let options = LoftQ.Options(
+                    codebook: bits == 4 ? .nf4 : .nf2, rank: 16, alpha: 16, iterations: 5, svd: method)
                 results.append(try LoftQ.initialize(weight: w, shape: shape, options: options, rng: &rng).error)
             }
             XCTAssertLessThanOrEqual(results[1], results[0] * 1.01, "randomized \(results[1]) vs exact \(results[0])")
@@ -78,8 +84,10 @@ final class LoftQTests: LoftTestCase {
         let (m, n, r) = (40, 30, 3)
         let left = rng.normal(count: m * r), right = rng.normal(count: r * n)
         let matrix = Linalg.product(left, right, m: m, k: r, n: n)
-        for svd in [try Linalg.svd(matrix, rows: m, columns: n, rank: r),
-                    try Linalg.randomizedSVD(matrix, rows: m, columns: n, rank: r, rng: &rng)] {
+        for svd in [
+            try Linalg.svd(matrix, rows: m, columns: n, rank: r),
+            try Linalg.randomizedSVD(matrix, rows: m, columns: n, rank: r, rng: &rng),
+        ] {
             var us = svd.u
             for i in 0..<m { for j in 0..<r { us[i * r + j] *= svd.s[j] } }
             let rebuilt = Linalg.product(us, svd.vt, m: m, k: r, n: n)

@@ -13,12 +13,18 @@ final class SharedInputInferenceTests: LoftTestCase {
         var rng = RandomState(seed: 31)
         let inFeatures = 512
         func adapter(over base: LinearLayer) -> LoRALinear {
-            LoRALinear(base: base, a: rng.normal(count: 8 * inFeatures, std: 0.05), b: rng.normal(count: base.outFeatures * 8, std: 0.05),
-                       rank: 8, alpha: 16)
+            LoRALinear(
+                base: base, a: rng.normal(count: 8 * inFeatures, std: 0.05),
+                b: rng.normal(count: base.outFeatures * 8, std: 0.05),
+                rank: 8, alpha: 16)
         }
-        let nf4 = QuantizedLinear(weight: QuantizedTensor(rng.normal(count: 256 * inFeatures, std: 0.05), shape: [256, inFeatures], codebook: .nf4))
+        let nf4 = QuantizedLinear(
+            weight: QuantizedTensor(
+                rng.normal(count: 256 * inFeatures, std: 0.05), shape: [256, inFeatures], codebook: .nf4))
         let dense = Linear(weight: Tensor(rng.normal(count: 72 * inFeatures, std: 0.05), shape: [72, inFeatures]))
-        let bare = QuantizedLinear(weight: QuantizedTensor(rng.normal(count: 64 * inFeatures, std: 0.05), shape: [64, inFeatures], codebook: .nf2))
+        let bare = QuantizedLinear(
+            weight: QuantizedTensor(
+                rng.normal(count: 64 * inFeatures, std: 0.05), shape: [64, inFeatures], codebook: .nf2))
         let layers: [LinearLayer] = [adapter(over: nf4), adapter(over: dense), bare]
         for rows in [1, 3, 4, 16, 17] {
             let x = Tensor(rng.normal(count: rows * inFeatures), shape: [rows, inFeatures])
@@ -27,7 +33,11 @@ final class SharedInputInferenceTests: LoftTestCase {
             for (index, layer) in layers.enumerated() {
                 // The layer alone through the pointer path: its base's product, then the adapter's two sgemms.
                 var expected = [Float](repeating: 0, count: rows * layer.outFeatures)
-                x.withValues { xs in expected.withUnsafeMutableBufferPointer { layer.infer(xs.baseAddress!, rows: rows, into: $0.baseAddress!, compute: .fp32) } }
+                x.withValues { xs in
+                    expected.withUnsafeMutableBufferPointer {
+                        layer.infer(xs.baseAddress!, rows: rows, into: $0.baseAddress!, compute: .fp32)
+                    }
+                }
                 XCTAssertEqual(shared[index].shape, [rows, layer.outFeatures])
                 // Both sum 512 products of magnitude ≲ 0.2 in fp32 in different orders: 1e-5 absolute.
                 assertClose(shared[index].data, expected, atol: 1e-5, "layer \(index), rows \(rows)")

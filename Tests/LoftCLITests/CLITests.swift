@@ -7,8 +7,9 @@ import _TestSupport
 /// Runs the built `loft` executable and checks what a user sees.
 final class CLITests: LoftTestCase {
     func testBinaryExists() {
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: loftURL.path),
-                      "no loft binary at \(loftURL.path)")
+        XCTAssertTrue(
+            FileManager.default.isExecutableFile(atPath: loftURL.path),
+            "no loft binary at \(loftURL.path)")
     }
 
     func testHelpListsSubcommands() throws {
@@ -31,7 +32,12 @@ final class CLITests: LoftTestCase {
             (["bench", "forward", "--dim", "66", "--heads", "4", "--layers", "1"], "--dim/"),
             (["bench", "loftq", "--iterations", "0"], "--iterations"),
             (["bench", "dequant", "--runs", "-1"], "--runs"),
-            (["quantize", "--model", try Fixtures.data("models/stories260K/stories260K.bin"), "--alpha", "0", "--out", "/tmp/never-written"], "--alpha"),
+            (
+                [
+                    "quantize", "--model", try Fixtures.data("models/stories260K/stories260K.bin"), "--alpha", "0",
+                    "--out", "/tmp/never-written",
+                ], "--alpha"
+            ),
         ]
         for (arguments, flag) in cases {
             let (status, _, err) = try runLoft(arguments)
@@ -53,7 +59,8 @@ final class BenchGemmCLITests: LoftTestCase {
     struct Report: Decodable {
         struct Runtime: Decodable { let blasCore: String; let blasCoreSource: String; let blasThreads: Int }
         struct Result: Decodable {
-            let m: Int; let k: Int; let n: Int; let transposeB: Bool; let threads: Int; let compute: String; let gflopsMedian: Double
+            let m: Int; let k: Int; let n: Int; let transposeB: Bool; let threads: Int; let compute: String;
+            let gflopsMedian: Double
         }
         let runtime: Runtime
         let results: [Result]
@@ -69,11 +76,16 @@ final class BenchGemmCLITests: LoftTestCase {
         let computes = BLAS.bf16KernelAvailable ? ["fp32", "bf16"] : ["fp32"]
         var expected: [String] = []
         for (m, k, n) in [(1024, 768, 768), (1024, 768, 2048), (2048, 4096, 4096)] {
-            for transposeB in [false, true] { for compute in computes { for threads in [1, 2] {
-                expected.append("\(m) \(k) \(n) \(transposeB) \(compute) \(threads)")
-            } } }
+            for transposeB in [false, true] {
+                for compute in computes {
+                    for threads in [1, 2] {
+                        expected.append("\(m) \(k) \(n) \(transposeB) \(compute) \(threads)")
+                    }
+                }
+            }
         }
-        XCTAssertEqual(report.results.map { "\($0.m) \($0.k) \($0.n) \($0.transposeB) \($0.compute) \($0.threads)" }, expected)
+        XCTAssertEqual(
+            report.results.map { "\($0.m) \($0.k) \($0.n) \($0.transposeB) \($0.compute) \($0.threads)" }, expected)
         XCTAssertTrue(report.results.allSatisfy { $0.gflopsMedian > 0 })
 
         let environment = ProcessInfo.processInfo.environment
@@ -81,8 +93,9 @@ final class BenchGemmCLITests: LoftTestCase {
         if let userCore = environment["OPENBLAS_CORETYPE"], !userCore.isEmpty {
             XCTAssertEqual(core, userCore.lowercased(), "a user-set kernel is kept")
         } else if environment["LOFT_BLAS_CORE"]?.lowercased() != "keep", CPUFeatures.current.avx2 {
-            XCTAssertTrue(BLASCoreChoice.modernCores.contains(core),
-                          "AVX2/AVX-512 CPU must not run the generic kernel, got \(report.runtime.blasCore)")
+            XCTAssertTrue(
+                BLASCoreChoice.modernCores.contains(core),
+                "AVX2/AVX-512 CPU must not run the generic kernel, got \(report.runtime.blasCore)")
         }
     }
 }
@@ -91,12 +104,18 @@ final class BenchGemmCLITests: LoftTestCase {
 final class GenerateCLITests: LoftTestCase {
 
     func testGreedyGenerationPrintsTheReferenceStory() throws {
-        let golden = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.data("models/stories260K/golden_greedy.json")))) as! [String: Any]
-        let (status, out, err) = try runLoft(["generate", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
-                                              "--max-new-tokens", "200"])
+        let golden =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: try Fixtures.data("models/stories260K/golden_greedy.json")))
+            ) as! [String: Any]
+        let (status, out, err) = try runLoft([
+            "generate", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
+            "--max-new-tokens", "200",
+        ])
         XCTAssertEqual(status, 0, err)
-        XCTAssertEqual(out.trimmingCharacters(in: .newlines), (golden["expected_text"] as! String).trimmingCharacters(in: .newlines))
+        XCTAssertEqual(
+            out.trimmingCharacters(in: .newlines),
+            (golden["expected_text"] as! String).trimmingCharacters(in: .newlines))
         XCTAssertTrue(err.contains("200 tokens in"), err)
     }
 
@@ -113,8 +132,10 @@ final class QuantizeCLITests: LoftTestCase {
         let stories = try Fixtures.data("models/stories260K/stories260K.bin")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
-        let (status, stdout, stderr) = try runLoft(["quantize", "--model", stories,
-                                                    "--bits", "2.5", "--rank", "8", "--loftq-iters", "2", "--out", out.path, "--json"])
+        let (status, stdout, stderr) = try runLoft([
+            "quantize", "--model", stories,
+            "--bits", "2.5", "--rank", "8", "--loftq-iters", "2", "--out", out.path, "--json",
+        ])
         XCTAssertEqual(status, 0, stderr)
         let json = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as! [String: Any]
         let report = json["report"] as! [String: Any]
@@ -122,20 +143,27 @@ final class QuantizeCLITests: LoftTestCase {
         XCTAssertEqual((report["matrices"] as! [Any]).count, 35)
         XCTAssertLessThan(report["average_init_error"] as! Double, report["average_plain_error"] as! Double)
         XCTAssertGreaterThan(json["peak_rss_bytes"] as! Int, 0)
-        let (genStatus, text, genErr) = try runLoft(["generate", "--model", out.path, "--prompt", "Once upon a time", "--max-new-tokens", "20"])
+        let (genStatus, text, genErr) = try runLoft([
+            "generate", "--model", out.path, "--prompt", "Once upon a time", "--max-new-tokens", "20",
+        ])
         XCTAssertEqual(genStatus, 0, genErr)
         XCTAssertTrue(text.hasPrefix("Once upon a time"), text)
         XCTAssertGreaterThan(text.count, "Once upon a time".count + 10)
         let gaussianOut = out.appendingPathExtension("gaussian")
         defer { try? FileManager.default.removeItem(at: gaussianOut) }
-        let (gStatus, gJSON, gErr) = try runLoft(["quantize", "--model", stories,
-                                                  "--init", "gaussian", "--out", gaussianOut.path, "--json"])
+        let (gStatus, gJSON, gErr) = try runLoft([
+            "quantize", "--model", stories,
+            "--init", "gaussian", "--out", gaussianOut.path, "--json",
+        ])
         XCTAssertEqual(gStatus, 0, gErr)
-        let gReport = (try JSONSerialization.jsonObject(with: Data(gJSON.utf8)) as! [String: Any])["report"] as! [String: Any]
+        let gReport =
+            (try JSONSerialization.jsonObject(with: Data(gJSON.utf8)) as! [String: Any])["report"] as! [String: Any]
         XCTAssertEqual(gReport["initialization"] as? String, "gaussian")
         XCTAssertEqual(gReport["average_init_error"] as? Double, gReport["average_plain_error"] as? Double)
-        let (again, _, againErr) = try runLoft(["quantize", "--model", stories,
-                                                "--out", out.path])
+        let (again, _, againErr) = try runLoft([
+            "quantize", "--model", stories,
+            "--out", out.path,
+        ])
         XCTAssertNotEqual(again, 0)
         XCTAssertTrue(againErr.contains("already exists"), againErr)
     }
@@ -146,14 +174,17 @@ final class TrainCLITests: LoftTestCase {
     var root: URL { Fixtures.packageRoot }
 
     func arguments(_ runs: URL, steps: Int) throws -> [String] {
-        let data = try Fixtures.data("models/stories260K/stories260K.bin").replacingOccurrences(of: "/models/stories260K/stories260K.bin", with: "")
-        return ["train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path, "--runs-dir", runs.path,
-                "--set", "name=cli", "--set", "model.path=\(data)/models/stories260K/stories260K.bin",
-                "--set", "model.tokenizer=\(data)/models/stories260K/tok512.model",
-                "--set", "data.train_path=\(data)/gsm8k/train.jsonl", "--set", "data.eval_path=\(data)/gsm8k/test.jsonl",
-                "--set", "data.limit_train=64", "--set", "data.max_seq_len=256", "--set", "training.batch_size=2",
-                "--set", "training.max_steps=\(steps)", "--set", "eval.every_steps=0", "--set", "eval.max_batches=2",
-                "--set", "checkpoint.every_steps=0", "--set", "logging.every_steps=1", "--set", "lora.loftq_iters=1"]
+        let data = try Fixtures.data("models/stories260K/stories260K.bin").replacingOccurrences(
+            of: "/models/stories260K/stories260K.bin", with: "")
+        return [
+            "train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path, "--runs-dir", runs.path,
+            "--set", "name=cli", "--set", "model.path=\(data)/models/stories260K/stories260K.bin",
+            "--set", "model.tokenizer=\(data)/models/stories260K/tok512.model",
+            "--set", "data.train_path=\(data)/gsm8k/train.jsonl", "--set", "data.eval_path=\(data)/gsm8k/test.jsonl",
+            "--set", "data.limit_train=64", "--set", "data.max_seq_len=256", "--set", "training.batch_size=2",
+            "--set", "training.max_steps=\(steps)", "--set", "eval.every_steps=0", "--set", "eval.max_batches=2",
+            "--set", "checkpoint.every_steps=0", "--set", "logging.every_steps=1", "--set", "lora.loftq_iters=1",
+        ]
     }
 
     func testInterruptSavesACheckpointAndResumeFinishes() throws {
@@ -180,8 +211,13 @@ final class TrainCLITests: LoftTestCase {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let step = Int(latest.dropFirst("step-".count))!
         XCTAssertGreaterThanOrEqual(step, 3)
-        for file in ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "trainer_state.json", "config.yaml"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent("\(latest)/\(file)").path), file)
+        for file in [
+            "adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "trainer_state.json",
+            "config.yaml",
+        ] {
+            XCTAssertTrue(
+                FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent("\(latest)/\(file)").path),
+                file)
         }
         let (status, _, err) = try runLoft(try arguments(runs, steps: step + 2) + ["--resume", "latest"])
         XCTAssertEqual(status, 0, err)
@@ -197,8 +233,10 @@ final class TrainCLITests: LoftTestCase {
     }
 
     func testConfigErrorExitsNonZeroNamingTheKey() throws {
-        let (status, _, err) = try runLoft(["train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path,
-                                            "--set", "training.learning_rat=1"])
+        let (status, _, err) = try runLoft([
+            "train", "--config", root.appendingPathComponent("configs/gsm8k.yaml").path,
+            "--set", "training.learning_rat=1",
+        ])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(err.contains("unknown key 'training.learning_rat'"), err)
     }
@@ -228,10 +266,14 @@ final class EvalCLITests: LoftTestCase {
     func testPerplexityJSON() throws {
         let text = FileManager.default.temporaryDirectory.appendingPathComponent("loft-ppl-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: text) }
-        try String(repeating: "Once upon a time, there was a little girl named Lily. She loved to play outside.\n", count: 20)
-            .write(to: text, atomically: true, encoding: .utf8)
-        let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", try Fixtures.golden("stories260K-hf"),
-                                              "--data", text.path, "--seq-len", "64", "--json"])
+        try String(
+            repeating: "Once upon a time, there was a little girl named Lily. She loved to play outside.\n", count: 20
+        )
+        .write(to: text, atomically: true, encoding: .utf8)
+        let (status, out, err) = try runLoft([
+            "eval", "--perplexity", "--model", try Fixtures.golden("stories260K-hf"),
+            "--data", text.path, "--seq-len", "64", "--json",
+        ])
         XCTAssertEqual(status, 0, err)
         let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
         let result = json["result"] as! [String: Any]
@@ -242,9 +284,11 @@ final class EvalCLITests: LoftTestCase {
     func testGSM8KWritesPredictions() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loft-pred-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: out) }
-        let (status, stdout, err) = try runLoft(["eval", "--gsm8k", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
-                                                 "--data", try Fixtures.data("gsm8k/test.jsonl"),
-                                                 "--limit", "3", "--batch", "2", "--max-new-tokens", "16", "--out", out.path])
+        let (status, stdout, err) = try runLoft([
+            "eval", "--gsm8k", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
+            "--data", try Fixtures.data("gsm8k/test.jsonl"),
+            "--limit", "3", "--batch", "2", "--max-new-tokens", "16", "--out", out.path,
+        ])
         XCTAssertEqual(status, 0, err)
         XCTAssertTrue(stdout.contains("GSM8K test (3 questions)"), stdout)
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")

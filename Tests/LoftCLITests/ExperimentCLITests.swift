@@ -12,12 +12,15 @@ final class ExperimentCLITests: LoftTestCase {
         let score = root.appendingPathComponent("score.raw")
         try (text.split(separator: "\n", omittingEmptySubsequences: false).prefix(60).joined(separator: "\n") + "\n")
             .write(to: score, atomically: true, encoding: .utf8)
+        let model = try Fixtures.data("models/stories260K/stories260K.bin")
+        let tokenizer = try Fixtures.data("models/stories260K/tok512.model")
+        let wikitext = try Fixtures.data("wikitext-2-raw/wiki.valid.raw")
         try """
         name: base
-        model: {path: \(try Fixtures.data("models/stories260K/stories260K.bin")), tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))}
+        model: {path: \(model), tokenizer: \(tokenizer)}
         quantization: {bits: 2}
         lora: {rank: 4, alpha: 4, loftq_iters: 1}
-        data: {dataset: wikitext2, train_path: \(try Fixtures.data("wikitext-2-raw/wiki.valid.raw")), eval_path: null, max_seq_len: 64}
+        data: {dataset: wikitext2, train_path: \(wikitext), eval_path: null, max_seq_len: 64}
         training: {batch_size: 2, max_steps: 2}
         logging: {every_steps: 1}
         """.write(to: root.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
@@ -36,11 +39,14 @@ final class ExperimentCLITests: LoftTestCase {
         XCTAssertEqual(again, 0, againErr)
         XCTAssertTrue(againErr.contains("before, skipped"), againErr)
         let svg = root.appendingPathComponent("e.svg").path
-        let (plotStatus, _, plotErr) = try runLoft(["plot", "--config", experiment.path, "--runs-dir", runs, "--out", svg])
+        let (plotStatus, _, plotErr) = try runLoft([
+            "plot", "--config", experiment.path, "--runs-dir", runs, "--out", svg,
+        ])
         XCTAssertEqual(plotStatus, 0, plotErr)
         XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains("<polyline"))
 
-        try "name: e\nbase: base.yaml\nevaluate: {}\ncells: [{name: a, sett: []}]\n".write(to: experiment, atomically: true, encoding: .utf8)
+        try "name: e\nbase: base.yaml\nevaluate: {}\ncells: [{name: a, sett: []}]\n".write(
+            to: experiment, atomically: true, encoding: .utf8)
         let (bad, _, badErr) = try runLoft(["experiment", "--config", experiment.path, "--runs-dir", runs])
         XCTAssertNotEqual(bad, 0)
         XCTAssertTrue(badErr.contains("cell.sett") && badErr.split(separator: "\n").count == 1, badErr)
@@ -52,10 +58,12 @@ final class ExperimentCLITests: LoftTestCase {
     /// the report names the compute type the products got. The path matrix runs both cases.
     func testEvalInBF16IsCloseToFP32() throws {
         func perplexity(_ compute: String) throws -> (Double, String) {
-            let (status, out, err) = try runLoft(["eval", "--perplexity", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
-                                                  "--tokenizer", try Fixtures.data("models/stories260K/tok512.model"),
-                                                  "--data", try Fixtures.data("wikitext-2-raw/wiki.valid.raw"), "--seq-len", "128",
-                                                  "--compute-dtype", compute, "--json"])
+            let (status, out, err) = try runLoft([
+                "eval", "--perplexity", "--model", try Fixtures.data("models/stories260K/stories260K.bin"),
+                "--tokenizer", try Fixtures.data("models/stories260K/tok512.model"),
+                "--data", try Fixtures.data("wikitext-2-raw/wiki.valid.raw"), "--seq-len", "128",
+                "--compute-dtype", compute, "--json",
+            ])
             XCTAssertEqual(status, 0, err)
             let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
             let effective = try XCTUnwrap(object?["effective_compute_dtype"] as? String)

@@ -10,16 +10,21 @@ final class MPITests: LoftTestCase {
     /// accumulation 2, dropout 0 (masks are drawn per rank's slice, so with dropout the ranks'
     /// masks differ from one process's).
     func config(in folder: URL) throws -> String {
+        let model = try Fixtures.data("models/stories260K/stories260K.bin")
+        let tokenizer = try Fixtures.data("models/stories260K/tok512.model")
+        let gsm8k = try Fixtures.data("gsm8k/train.jsonl")
         let yaml = """
-        name: mpi
-        model: {path: \(try Fixtures.data("models/stories260K/stories260K.bin")), tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))}
-        quantization: {bits: 4}
-        lora: {rank: 4, alpha: 8, dropout: 0.0, loftq_iters: 2}
-        data: {dataset: gsm8k, train_path: \(try Fixtures.data("gsm8k/train.jsonl")), eval_path: null, max_seq_len: 256, limit_train: 64}
-        training: {seed: 7, batch_size: 8, grad_accumulation: 2, max_steps: 6, learning_rate: 5e-3, schedule: cosine, warmup_steps: 1}
-        checkpoint: {every_steps: 3, keep_last: 2}
-        logging: {every_steps: 1}
-        """
+            name: mpi
+            model: {path: \(model), tokenizer: \(tokenizer)}
+            quantization: {bits: 4}
+            lora: {rank: 4, alpha: 8, dropout: 0.0, loftq_iters: 2}
+            data: {dataset: gsm8k, train_path: \(gsm8k), eval_path: null, max_seq_len: 256, limit_train: 64}
+            training:
+              {seed: 7, batch_size: 8, grad_accumulation: 2, max_steps: 6, learning_rate: 5e-3, schedule: cosine,
+               warmup_steps: 1}
+            checkpoint: {every_steps: 3, keep_last: 2}
+            logging: {every_steps: 1}
+            """
         let url = folder.appendingPathComponent("run.yaml")
         try yaml.write(to: url, atomically: true, encoding: .utf8)
         return url.path
@@ -48,10 +53,11 @@ final class MPITests: LoftTestCase {
     }
 
     func losses(_ run: URL) throws -> [Double] {
-        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").compactMap {
-            let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            return object?["kind"] as? String == "train" ? object?["loss"] as? Double : nil
-        }
+        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap {
+                let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                return object?["kind"] as? String == "train" ? object?["loss"] as? Double : nil
+            }
     }
 
     func adapter(_ run: URL) throws -> [String: [Float]] {
@@ -59,7 +65,10 @@ final class MPITests: LoftTestCase {
         return try Dictionary(uniqueKeysWithValues: file.entries.keys.map { ($0, try file.floats($0)) })
     }
 
-    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], relative: Float, file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(
+        _ a: [String: [Float]], _ b: [String: [Float]], relative: Float, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertEqual(Set(a.keys), Set(b.keys), file: file, line: line)
         for (name, values) in a {
             let other = b[name] ?? []
@@ -72,7 +81,9 @@ final class MPITests: LoftTestCase {
     func testTwoRanksMatchOneProcessAndRepeatBitForBit() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let config = try config(in: root)
-        let (one, two, again) = (root.appendingPathComponent("one"), root.appendingPathComponent("two"), root.appendingPathComponent("again"))
+        let (one, two, again) = (
+            root.appendingPathComponent("one"), root.appendingPathComponent("two"), root.appendingPathComponent("again")
+        )
         for (folder, ranks) in [(one, nil), (two, 2), (again, 2)] as [(URL, Int?)] {
             let (status, errors) = try train(["--config", config, "--runs-dir", folder.path], ranks: ranks)
             XCTAssertEqual(status, 0, errors)
@@ -82,10 +93,13 @@ final class MPITests: LoftTestCase {
         XCTAssertEqual(reference.count, 6)
         XCTAssertEqual(distributed.count, 6)
         for (a, b) in zip(reference, distributed) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(a)) }
-        assertClose(try adapter(one.appendingPathComponent("mpi")), try adapter(two.appendingPathComponent("mpi")), relative: 1e-5)
+        assertClose(
+            try adapter(one.appendingPathComponent("mpi")), try adapter(two.appendingPathComponent("mpi")),
+            relative: 1e-5)
         XCTAssertEqual(try losses(again.appendingPathComponent("mpi")), distributed, "same world size, same bits")
-        XCTAssertEqual(try Data(contentsOf: again.appendingPathComponent("mpi/final/adapter_model.safetensors")),
-                       try Data(contentsOf: two.appendingPathComponent("mpi/final/adapter_model.safetensors")))
+        XCTAssertEqual(
+            try Data(contentsOf: again.appendingPathComponent("mpi/final/adapter_model.safetensors")),
+            try Data(contentsOf: two.appendingPathComponent("mpi/final/adapter_model.safetensors")))
     }
 
     /// A checkpoint written by 2 ranks resumes on 1 (and one written by 1 resumes on 2): the data
@@ -103,11 +117,15 @@ final class MPITests: LoftTestCase {
             try FileManager.default.removeItem(at: run.appendingPathComponent("final"))
             try FileManager.default.removeItem(at: run.appendingPathComponent("checkpoints/step-000006"))
             try FileManager.default.removeItem(at: run.appendingPathComponent("metrics.jsonl"))
-            let (status, errors) = try train(["--config", config, "--runs-dir", split.path, "--resume", "latest"], ranks: second)
+            let (status, errors) = try train(
+                ["--config", config, "--runs-dir", split.path, "--resume", "latest"], ranks: second)
             XCTAssertEqual(status, 0, errors)
             let resumed = try losses(run)
             XCTAssertEqual(resumed.count, 3, "steps 4–6 after the step-3 checkpoint")
-            for (a, b) in zip(reference.suffix(3), resumed) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(a), "\(String(describing: first)) → \(String(describing: second))") }
+            for (a, b) in zip(reference.suffix(3), resumed) {
+                XCTAssertEqual(
+                    a, b, accuracy: 1e-5 * abs(a), "\(String(describing: first)) → \(String(describing: second))")
+            }
             assertClose(try adapter(whole.appendingPathComponent("mpi")), try adapter(run), relative: 1e-5)
         }
     }
@@ -116,7 +134,8 @@ final class MPITests: LoftTestCase {
     func testAFailingRankEndsTheJobNamingItself() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let config = try config(in: root)
-        let (status, errors) = try train(["--config", config, "--runs-dir", root.path, "--set", "training.batch_size=3"], ranks: 2)
+        let (status, errors) = try train(
+            ["--config", config, "--runs-dir", root.path, "--set", "training.batch_size=3"], ranks: 2)
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(errors.contains("rank 0 of 2") || errors.contains("rank 1 of 2"), errors)
         XCTAssertTrue(errors.contains("training.batch_size"), errors)
@@ -130,8 +149,10 @@ final class MPITests: LoftTestCase {
         let model = try Fixtures.data("models/stories260K/stories260K.bin")
         for (name, ranks) in [("one", nil), ("two", 2)] as [(String, Int?)] {
             let process = Process()
-            let arguments = ["quantize", "--model", model, "--bits", "2.5", "--rank", "4", "--alpha", "8", "--loftq-iters", "2",
-                             "--double-quant", "--out", root.appendingPathComponent(name).path]
+            let arguments = [
+                "quantize", "--model", model, "--bits", "2.5", "--rank", "4", "--alpha", "8", "--loftq-iters", "2",
+                "--double-quant", "--out", root.appendingPathComponent(name).path,
+            ]
             if let ranks {
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", loftURL.path] + arguments
@@ -148,17 +169,24 @@ final class MPITests: LoftTestCase {
             XCTAssertEqual(process.terminationStatus, 0, name)
         }
         for file in ["model.safetensors", "config.json"] {
-            XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("one/" + file)),
-                           try Data(contentsOf: root.appendingPathComponent("two/" + file)), file)
+            XCTAssertEqual(
+                try Data(contentsOf: root.appendingPathComponent("one/" + file)),
+                try Data(contentsOf: root.appendingPathComponent("two/" + file)), file)
         }
         let configs = try ["one", "two"].map { name -> NSDictionary in
             var json = try Fixtures.json(root.appendingPathComponent(name + "/adapter/adapter_config.json").path)
-            json["base_model_name_or_path"] = nil   // the folder's own path
+            json["base_model_name_or_path"] = nil  // the folder's own path
             return json as NSDictionary
         }
         XCTAssertEqual(configs[0], configs[1])
-        let adapters = try ["one", "two"].map { try SafeTensorsFile(path: root.appendingPathComponent($0 + "/adapter/adapter_model.safetensors").path) }
-        XCTAssertEqual(adapters[0].metadata.filter { $0.key != "loft.base" }, adapters[1].metadata.filter { $0.key != "loft.base" })
-        for name in adapters[0].entries.keys { XCTAssertEqual(try adapters[0].floats(name), try adapters[1].floats(name), name) }
+        let adapters = try ["one", "two"].map {
+            try SafeTensorsFile(path: root.appendingPathComponent($0 + "/adapter/adapter_model.safetensors").path)
+        }
+        XCTAssertEqual(
+            adapters[0].metadata.filter { $0.key != "loft.base" }, adapters[1].metadata.filter { $0.key != "loft.base" }
+        )
+        for name in adapters[0].entries.keys {
+            XCTAssertEqual(try adapters[0].floats(name), try adapters[1].floats(name), name)
+        }
     }
 }

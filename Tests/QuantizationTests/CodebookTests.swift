@@ -33,7 +33,8 @@ final class CodebookTests: LoftTestCase {
             for _ in 0..<20_000 {
                 let v = rng.nextUniform() * 2.2 - 1.1
                 let distances = codebook.levels.map { abs(v - $0) }
-                XCTAssertEqual(codebook.nearest(v), distances.firstIndex(of: distances.min()!)!, "\(codebook.name) \(v)")
+                XCTAssertEqual(
+                    codebook.nearest(v), distances.firstIndex(of: distances.min()!)!, "\(codebook.name) \(v)")
             }
         }
     }

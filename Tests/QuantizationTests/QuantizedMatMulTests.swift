@@ -30,7 +30,8 @@ final class QuantizedMatMulTests: LoftTestCase {
     }
 
     func testGradientCheck() {
-        let q = QuantizedTensor(RandomStateValues.normal(count: 6 * 5, seed: 8, std: 1), shape: [6, 5], codebook: .nf4, blockSize: 8)
+        let q = QuantizedTensor(
+            RandomStateValues.normal(count: 6 * 5, seed: 8, std: 1), shape: [6, 5], codebook: .nf4, blockSize: 8)
         gradCheck([randomTensor([3, 5], seed: 9)]) { $0[0].matmul(quantized: q) }
     }
 }
@@ -45,8 +46,9 @@ final class QuantizedDirectKernelTests: LoftTestCase {
         let (out, inF) = (37, 192)
         for codebook in [Codebook.nf4, .nf2, .uniform(bits: 4), .uniform(bits: 2)] {
             for (blockSize, doubleQuant) in [(64, false), (32, true), (64, true), (16, false), (48, false)] {
-                let q = QuantizedTensor(RandomStateValues.normal(count: out * inF, seed: 11), shape: [out, inF], codebook: codebook,
-                                        blockSize: blockSize, doubleQuant: doubleQuant)
+                let q = QuantizedTensor(
+                    RandomStateValues.normal(count: out * inF, seed: 11), shape: [out, inF], codebook: codebook,
+                    blockSize: blockSize, doubleQuant: doubleQuant)
                 let w = q.dequantized()
                 for m in [1, 5, 16] {
                     XCTAssertTrue(q.usesDirectKernel(rows: m))
@@ -64,11 +66,16 @@ final class QuantizedDirectKernelTests: LoftTestCase {
                     }
                     for path in paths {
                         var y = [Float](repeating: .nan, count: m * out)
-                        XCTAssertTrue(x.withUnsafeBufferPointer { xs in
-                            y.withUnsafeMutableBufferPointer { q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!, path: path) }
-                        })
+                        XCTAssertTrue(
+                            x.withUnsafeBufferPointer { xs in
+                                y.withUnsafeMutableBufferPointer {
+                                    q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!, path: path)
+                                }
+                            })
                         for k in 0..<y.count where !(abs(y[k] - expected[k]) <= bound[k]) {
-                            XCTFail("\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) m \(m) [\(k)]: \(y[k]) vs \(expected[k])")
+                            XCTFail(
+                                "\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) m \(m) [\(k)]: \(y[k]) vs \(expected[k])"
+                            )
                             break
                         }
                     }
@@ -83,18 +90,25 @@ final class QuantizedDirectKernelTests: LoftTestCase {
     func testRowRangesEqualTheWholeProduct() {
         let (out, inF, m) = (37, 192, 3)
         for doubleQuant in [false, true] {
-            let q = QuantizedTensor(RandomStateValues.normal(count: out * inF, seed: 15), shape: [out, inF], codebook: .nf4,
-                                    blockSize: 64, doubleQuant: doubleQuant)
+            let q = QuantizedTensor(
+                RandomStateValues.normal(count: out * inF, seed: 15), shape: [out, inF], codebook: .nf4,
+                blockSize: 64, doubleQuant: doubleQuant)
             let x = RandomStateValues.normal(count: m * inF, seed: 16)
             var whole = [Float](repeating: .nan, count: m * out), pieces = whole
             x.withUnsafeBufferPointer { xs in
-                whole.withUnsafeMutableBufferPointer { _ = q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!) }
+                whole.withUnsafeMutableBufferPointer {
+                    _ = q.multiplyDirect(xs.baseAddress!, rows: m, into: $0.baseAddress!)
+                }
                 pieces.withUnsafeMutableBufferPointer { y in
                     for range in [0..<10, 10..<11, 11..<11, 11..<37] {
                         XCTAssertTrue(q.multiplyRows(xs.baseAddress!, rows: m, outputs: range, into: y.baseAddress!))
-                        for b in 0..<m { XCTAssertTrue(y[b * out + 36].isNaN || range.upperBound == 37, "feature 36 written early") }
+                        for b in 0..<m {
+                            XCTAssertTrue(y[b * out + 36].isNaN || range.upperBound == 37, "feature 36 written early")
+                        }
                     }
-                    XCTAssertFalse(q.multiplyRows(xs.baseAddress!, rows: m, outputs: 30..<38, into: y.baseAddress!), "past the last feature")
+                    XCTAssertFalse(
+                        q.multiplyRows(xs.baseAddress!, rows: m, outputs: 30..<38, into: y.baseAddress!),
+                        "past the last feature")
                 }
             }
             XCTAssertEqual(pieces.map(\.bitPattern), whole.map(\.bitPattern), "double quant \(doubleQuant)")
@@ -107,14 +121,17 @@ final class QuantizedDirectKernelTests: LoftTestCase {
     func testShapesOutsideTheKernelAreRefused() {
         let q = QuantizedTensor(RandomStateValues.normal(count: 8 * 100, seed: 12), shape: [8, 100], codebook: .nf4)
         XCTAssertFalse(q.usesDirectKernel(rows: 1), "100 columns are not whole blocks of 64")
-        let square = QuantizedTensor(RandomStateValues.normal(count: 64 * 64, seed: 13), shape: [64, 64], codebook: .nf4)
+        let square = QuantizedTensor(
+            RandomStateValues.normal(count: 64 * 64, seed: 13), shape: [64, 64], codebook: .nf4)
         XCTAssertTrue(square.usesDirectKernel(rows: 16))
         XCTAssertFalse(square.usesDirectKernel(rows: 17))
-        let eight = QuantizedTensor(RandomStateValues.normal(count: 64 * 64, seed: 14), shape: [64, 64], codebook: .uniform(bits: 8))
+        let eight = QuantizedTensor(
+            RandomStateValues.normal(count: 64 * 64, seed: 14), shape: [64, 64], codebook: .uniform(bits: 8))
         XCTAssertFalse(eight.usesDirectKernel(rows: 1))
         var y = [Float](repeating: 0, count: 8)
-        XCTAssertFalse([Float](repeating: 1, count: 100).withUnsafeBufferPointer { x in
-            y.withUnsafeMutableBufferPointer { q.multiplyDirect(x.baseAddress!, rows: 1, into: $0.baseAddress!) }
-        })
+        XCTAssertFalse(
+            [Float](repeating: 1, count: 100).withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { q.multiplyDirect(x.baseAddress!, rows: 1, into: $0.baseAddress!) }
+            })
     }
 }

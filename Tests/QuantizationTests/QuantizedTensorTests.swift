@@ -56,7 +56,8 @@ final class QuantizedTensorTests: LoftTestCase {
             let plain = try XCTUnwrap(matrix["plain"] as? [String: [String: Any]])
             for (bits, codebook) in [(4, Codebook.nf4), (2, Codebook.nf2)] {
                 let q = QuantizedTensor(w, shape: shape, codebook: codebook)
-                XCTAssertEqual(q.codes.unpacked.map(Float.init), golden["plain_b\(bits).codes"], "\(name) b\(bits) codes")
+                XCTAssertEqual(
+                    q.codes.unpacked.map(Float.init), golden["plain_b\(bits).codes"], "\(name) b\(bits) codes")
                 guard case .plain(let absmax) = q.scales else { return XCTFail() }
                 XCTAssertEqual(absmax.map(\.bitPattern), golden["plain_b\(bits).absmax"].map(\.bitPattern))
                 let deq = q.dequantized()
@@ -65,7 +66,9 @@ final class QuantizedTensorTests: LoftTestCase {
                 let expected = try XCTUnwrap(plain["b\(bits)"]?["rel_err_quant"] as? Double)
                 XCTAssertEqual((diff / norm).squareRoot(), expected, accuracy: 1e-6 * expected)
                 // T = 1 settings: PEFT's returned Q is the plain quantization, bit for bit.
-                for key in ["b\(bits)_r8_t1"] { XCTAssertEqual(deq.map(\.bitPattern), golden["\(key).Q"].map(\.bitPattern)) }
+                for key in ["b\(bits)_r8_t1"] {
+                    XCTAssertEqual(deq.map(\.bitPattern), golden["\(key).Q"].map(\.bitPattern))
+                }
             }
         }
     }
@@ -92,16 +95,22 @@ final class DequantizeKernelTests: LoftTestCase {
             for doubleQuant in [false, true] {
                 for blockSize in [64, 16, 32, 128] {
                     let shape = [48, 100]
-                    let q = QuantizedTensor(rng.normal(count: shape.product), shape: shape, codebook: codebook, blockSize: blockSize,
-                                            doubleQuant: doubleQuant)
+                    let q = QuantizedTensor(
+                        rng.normal(count: shape.product), shape: shape, codebook: codebook, blockSize: blockSize,
+                        doubleQuant: doubleQuant)
                     let absmax = q.scales.absmax(blocks: 0..<q.scales.count)
                     let expected = (0..<q.count).map { codebook.levels[Int(q.codes[$0])] * absmax[$0 / q.blockSize] }
                     XCTAssertEqual(q.dequantized(), expected, "\(codebook.name) dq \(doubleQuant) whole")
                     for path in paths {
                         for range in [0..<64, 128..<640, 3..<77, 1000..<1017, 4736..<4800, 0..<4800] {
                             var out = [Float](repeating: .nan, count: range.count)
-                            XCTAssertTrue(out.withUnsafeMutableBufferPointer { q.dequantize(range, into: $0.baseAddress!, path: path) })
-                            XCTAssertEqual(out, Array(expected[range]), "\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) \(range)")
+                            XCTAssertTrue(
+                                out.withUnsafeMutableBufferPointer {
+                                    q.dequantize(range, into: $0.baseAddress!, path: path)
+                                })
+                            XCTAssertEqual(
+                                out, Array(expected[range]),
+                                "\(path) \(codebook.name) block \(blockSize) dq \(doubleQuant) \(range)")
                         }
                     }
                 }
@@ -121,7 +130,8 @@ final class DequantizeKernelTests: LoftTestCase {
         let q = QuantizedTensor([Float](repeating: 0.5, count: 64), shape: [64], codebook: .nf4)
         for path in SIMDPath.allCases where !path.isSupported {
             var out = [Float](repeating: .nan, count: 64)
-            XCTAssertFalse(out.withUnsafeMutableBufferPointer { q.dequantize(0..<64, into: $0.baseAddress!, path: path) })
+            XCTAssertFalse(
+                out.withUnsafeMutableBufferPointer { q.dequantize(0..<64, into: $0.baseAddress!, path: path) })
             XCTAssertTrue(out.allSatisfy(\.isNaN))
         }
     }

@@ -10,7 +10,8 @@ final class ExperimentTests: LoftTestCase {
     /// Writes the base run config, a short text to score and the experiment into `root`.
     func makeExperiment(in root: URL) throws -> String {
         let text = try String(contentsOfFile: try Fixtures.data("wikitext-2-raw/wiki.test.raw"), encoding: .utf8)
-        let short = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(120).joined(separator: "\n") + "\n"
+        let short =
+            text.split(separator: "\n", omittingEmptySubsequences: false).prefix(120).joined(separator: "\n") + "\n"
         try short.write(to: root.appendingPathComponent("score.raw"), atomically: true, encoding: .utf8)
         try """
         name: base
@@ -74,7 +75,8 @@ final class ExperimentTests: LoftTestCase {
         XCTAssertEqual(outcome, .interrupted(cell: "loftq-2"))
         XCTAssertTrue(try other.results().isEmpty)
         var resumed = false
-        XCTAssertEqual(try other.run(only: ["loftq-2"]) { if case .cellStarted(_, _, _, let r) = $0 { resumed = r } }, .completed)
+        XCTAssertEqual(
+            try other.run(only: ["loftq-2"]) { if case .cellStarted(_, _, _, let r) = $0 { resumed = r } }, .completed)
         XCTAssertTrue(resumed, "the second sitting resumes from the checkpoint")
         let again = try XCTUnwrap(try other.results().first)
         XCTAssertEqual(again.final.perplexity, loftq.final.perplexity)
@@ -82,11 +84,15 @@ final class ExperimentTests: LoftTestCase {
         XCTAssertEqual(again.timing.sittings, 2)
 
         let table = ExperimentReport.table(results)
-        XCTAssertTrue(table.contains("| qlora-2 | qlora | 2.00 |") && table.contains("| loftq-2 | loftq | 2.00 |"), table)
-        XCTAssertEqual(ExperimentReport.layerTable(results).split(separator: "\n").count, 2 + 5, "header, rule, 5 layers")
+        XCTAssertTrue(
+            table.contains("| qlora-2 | qlora | 2.00 |") && table.contains("| loftq-2 | loftq | 2.00 |"), table)
+        XCTAssertEqual(
+            ExperimentReport.layerTable(results).split(separator: "\n").count, 2 + 5, "header, rule, 5 layers")
         let curve = try ExperimentPlot.lossCurve(runFolder: runner.directory.appendingPathComponent("loftq-2"))
         XCTAssertEqual(curve.map(\.x), [1, 2, 3, 4])
-        let svg = ExperimentPlot.svg(title: "mini", results: results, curves: [ExperimentPlot.Series(label: "loftq-2", points: curve, dashed: false)])
+        let svg = ExperimentPlot.svg(
+            title: "mini", results: results,
+            curves: [ExperimentPlot.Series(label: "loftq-2", points: curve, dashed: false)])
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("<polyline") && svg.contains("loftq"), svg)
 
         // A GSM8K grid (accuracy, no perplexity) plots accuracy against bits.
@@ -104,7 +110,9 @@ final class ExperimentTests: LoftTestCase {
             gsm8kResults.append(try XCTUnwrap(try CellResult.read(folder)))
         }
         let accuracySVG = ExperimentPlot.svg(title: "mini", results: gsm8kResults, curves: [])
-        XCTAssertTrue(accuracySVG.contains("final GSM8K accuracy (%)") && !accuracySVG.contains("accuracy (%): no data"), accuracySVG)
+        XCTAssertTrue(
+            accuracySVG.contains("final GSM8K accuracy (%)") && !accuracySVG.contains("accuracy (%): no data"),
+            accuracySVG)
         XCTAssertTrue(accuracySVG.contains("<polyline"), "the accuracies are drawn: \(accuracySVG)")
     }
 
@@ -129,8 +137,9 @@ final class ExperimentTests: LoftTestCase {
         XCTAssertEqual(failed, ["diverges"])
         XCTAssertEqual(try runner.results().map(\.cell), ["loftq-4"])
         XCTAssertEqual(runner.failures().map(\.cell), ["diverges"])
-        XCTAssertTrue(runner.failures()[0].error.contains("not finite") || runner.failures()[0].error.contains("non-finite"),
-                      runner.failures()[0].error)
+        XCTAssertTrue(
+            runner.failures()[0].error.contains("not finite") || runner.failures()[0].error.contains("non-finite"),
+            runner.failures()[0].error)
         let table = ExperimentReport.table(try runner.results(), failures: runner.failures())
         XCTAssertTrue(table.contains("- diverges: failed — "), table)
         var skipped: [String] = []
@@ -142,7 +151,10 @@ final class ExperimentTests: LoftTestCase {
         let root = try Fixtures.temporaryDirectory(self)
         let cases: [(String, String)] = [
             ("name: x\nbase: b.yaml\nevaluate: {}\ncells: [{name: a}]\ncolour: red\n", "colour"),
-            ("name: x\nbase: b.yaml\nevaluate: {perplexity: {data: t, seqlen: 5}}\ncells: [{name: a}]\n", "perplexity.seqlen"),
+            (
+                "name: x\nbase: b.yaml\nevaluate: {perplexity: {data: t, seqlen: 5}}\ncells: [{name: a}]\n",
+                "perplexity.seqlen"
+            ),
             ("name: x\nbase: b.yaml\nevaluate: {}\ncells: [{name: a}, {name: a}]\n", "appears twice"),
             ("name: x\nbase: b.yaml\nevaluate: {}\ncells: [{name: ../up}]\n", "cells.name"),
             ("name: x\nbase: b.yaml\nevaluate: {}\ncells: []\n", "at least one cell"),
@@ -150,7 +162,9 @@ final class ExperimentTests: LoftTestCase {
         for (index, (yaml, expected)) in cases.enumerated() {
             let file = root.appendingPathComponent("bad\(index).yaml")
             try yaml.write(to: file, atomically: true, encoding: .utf8)
-            XCTAssertThrowsError(try ExperimentConfig.load(file.path)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+            XCTAssertThrowsError(try ExperimentConfig.load(file.path)) {
+                XCTAssertTrue("\($0)".contains(expected), "\($0)")
+            }
         }
     }
 }

@@ -23,15 +23,19 @@ final class ExportTests: LoftTestCase {
         for layer in built.model.blocks.flatMap(\.loraLayers) {
             for tensor in [layer.loraA, layer.loraB] {
                 let noise = rng.normal(count: tensor.count, std: 0.05)
-                tensor.data.withUnsafeMutableBufferPointer { values in for i in values.indices { values[i] += noise[i] } }
+                tensor.data.withUnsafeMutableBufferPointer { values in for i in values.indices { values[i] += noise[i] }
+                }
             }
         }
-        return ModelLoader.Loaded(model: built.model, tokenizer: built.tokenizer, description: "stories260K NF4 + noisy adapter")
+        return ModelLoader.Loaded(
+            model: built.model, tokenizer: built.tokenizer, description: "stories260K NF4 + noisy adapter")
     }
 
     let tokens: [Int32] = [1, 403, 261, 365, 411, 268, 304, 297, 308, 280, 324, 266, 259, 500, 39, 14]
 
-    func logits(_ model: LlamaModel) -> [Float] { model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data }
+    func logits(_ model: LlamaModel) -> [Float] {
+        model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data
+    }
 
     func worst(_ a: [Float], _ b: [Float]) -> Float {
         XCTAssertEqual(a.count, b.count)
@@ -50,7 +54,8 @@ final class ExportTests: LoftTestCase {
         XCTAssertEqual(adapterConfig["base_model_name_or_path"] as? String, backbone.standardizedFileURL.path)
 
         // fp32 files: the same sums in another order (the base's fp32 linear vs the dequantizing one)
-        let withAdapter = try ModelLoader.load(model: backbone.path, adapter: backbone.appendingPathComponent("adapter").path)
+        let withAdapter = try ModelLoader.load(
+            model: backbone.path, adapter: backbone.appendingPathComponent("adapter").path)
         XCTAssertLessThanOrEqual(worst(logits(withAdapter.model), reference), 1e-4)
         let mergedModel = try ModelLoader.load(model: merged.path)
         XCTAssertLessThanOrEqual(worst(logits(mergedModel.model), reference), 1e-4)
@@ -69,16 +74,27 @@ final class ExportTests: LoftTestCase {
         try Exporter.backbone(try trainedModel(), type: .fp32, to: folder)
         let golden = URL(fileURLWithPath: try Fixtures.golden("stories260K_lora_adapter"))
         let ours = folder.appendingPathComponent("adapter")
-        let (goldenFile, ourFile) = (try SafeTensorsFile(path: golden.appendingPathComponent("adapter_model.safetensors").path),
-                                     try SafeTensorsFile(path: ours.appendingPathComponent("adapter_model.safetensors").path))
+        let (goldenFile, ourFile) = (
+            try SafeTensorsFile(path: golden.appendingPathComponent("adapter_model.safetensors").path),
+            try SafeTensorsFile(path: ours.appendingPathComponent("adapter_model.safetensors").path)
+        )
         XCTAssertEqual(ourFile.names, goldenFile.names)
-        for name in goldenFile.names { XCTAssertEqual(ourFile.entries[name]?.shape, goldenFile.entries[name]?.shape, name) }
-        let (goldenConfig, ourConfig) = (try Fixtures.json(golden.appendingPathComponent("adapter_config.json").path),
-                                         try Fixtures.json(ours.appendingPathComponent("adapter_config.json").path))
-        for key in ["peft_type", "r", "lora_alpha", "lora_dropout", "bias", "fan_in_fan_out", "init_lora_weights", "use_rslora", "use_dora"] {
+        for name in goldenFile.names {
+            XCTAssertEqual(ourFile.entries[name]?.shape, goldenFile.entries[name]?.shape, name)
+        }
+        let (goldenConfig, ourConfig) = (
+            try Fixtures.json(golden.appendingPathComponent("adapter_config.json").path),
+            try Fixtures.json(ours.appendingPathComponent("adapter_config.json").path)
+        )
+        for key in [
+            "peft_type", "r", "lora_alpha", "lora_dropout", "bias", "fan_in_fan_out", "init_lora_weights", "use_rslora",
+            "use_dora",
+        ] {
             XCTAssertEqual(ourConfig[key] as? NSObject, goldenConfig[key] as? NSObject, key)  // NSNumber: 0 equals 0.0
         }
-        XCTAssertEqual((ourConfig["target_modules"] as? [String])?.sorted(), (goldenConfig["target_modules"] as? [String])?.sorted())
+        XCTAssertEqual(
+            (ourConfig["target_modules"] as? [String])?.sorted(),
+            (goldenConfig["target_modules"] as? [String])?.sorted())
     }
 
     func testBF16FolderIsWithinBF16Precision() throws {
@@ -96,10 +112,13 @@ final class ExportTests: LoftTestCase {
         var loaded = try trainedModel()
         let letters = "etaoinshrdlucmfw".map(String.init)
         var pieces = ByteLevelBPETokenizer.byteAlphabet, merges: [String] = []
-        for l in letters { for r in letters where merges.count < 254 { merges.append(l + " " + r); pieces.append(l + r) } }
-        let bpe = try ByteLevelBPETokenizer(path: "bpe", tokens: pieces + ["<s>", "</s>"], merges: merges,
-                                            tokenTypes: [Int](repeating: 1, count: 510) + [3, 3], bosID: 510, eosID: 511,
-                                            addsBOS: true, preTokenizer: .gpt2)
+        for l in letters {
+            for r in letters where merges.count < 254 { merges.append(l + " " + r); pieces.append(l + r) }
+        }
+        let bpe = try ByteLevelBPETokenizer(
+            path: "bpe", tokens: pieces + ["<s>", "</s>"], merges: merges,
+            tokenTypes: [Int](repeating: 1, count: 510) + [3, 3], bosID: 510, eosID: 511,
+            addsBOS: true, preTokenizer: .gpt2)
         loaded = ModelLoader.Loaded(model: loaded.model, tokenizer: bpe, description: loaded.description)
         let reference = logits(loaded.model)
         let folder = try Fixtures.temporaryDirectory(self)
@@ -128,15 +147,21 @@ final class ExportTests: LoftTestCase {
     func testLoftQAdapterOnAnotherBaseIsWarnedAbout() throws {
         let stories = try Fixtures.data("models/stories260K/stories260K.bin")
         let folder = try Fixtures.temporaryDirectory(self).appendingPathComponent("q")
-        let options = try LoftQuantizer.Options(bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 8,
-                                                iterations: 1, initialization: .loftq, svd: "auto", seed: 0)
-        _ = try LoftQuantizer.quantize(model: stories, tokenizer: try Fixtures.data("models/stories260K/tok512.model"),
-                                       options: options, output: folder)
+        let options = try LoftQuantizer.Options(
+            bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 8,
+            iterations: 1, initialization: .loftq, svd: "auto", seed: 0)
+        _ = try LoftQuantizer.quantize(
+            model: stories, tokenizer: try Fixtures.data("models/stories260K/tok512.model"),
+            options: options, output: folder)
         let adapter = folder.appendingPathComponent("adapter").path
         XCTAssertEqual(try ModelLoader.load(model: folder.path, adapter: adapter).warnings, [])
-        let warnings = try ModelLoader.load(model: stories, adapter: adapter,
-                                            tokenizer: try Fixtures.data("models/stories260K/tok512.model")).warnings
+        let warnings = try ModelLoader.load(
+            model: stories, adapter: adapter,
+            tokenizer: try Fixtures.data("models/stories260K/tok512.model")
+        ).warnings
         XCTAssertEqual(warnings.count, 1)
-        XCTAssertTrue(warnings.first?.contains("LoftQ") == true && warnings.first?.contains("export --backbone") == true, "\(warnings)")
+        XCTAssertTrue(
+            warnings.first?.contains("LoftQ") == true && warnings.first?.contains("export --backbone") == true,
+            "\(warnings)")
     }
 }

@@ -10,7 +10,9 @@ import _TestSupport
 /// SmolLM2-135M-Instruct end to end through the front door: chat prompts, greedy generation and
 /// WikiText-2 perplexity against transformers (`../shared/golden/smollm2`).
 final class SmolLM2Tests: LoftTestCase {
-    static let loaded = Result { try ModelLoader.load(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")) }
+    static let loaded = Result {
+        try ModelLoader.load(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    }
 
     func testChatPromptsAndGreedyAnswersMatchTransformers() throws {
         let loaded = try Self.loaded.get()
@@ -25,7 +27,8 @@ final class SmolLM2Tests: LoftTestCase {
             XCTAssertEqual(ids, (item["prompt_ids"] as? [Int])?.map(Int32.init), question)
             let expected = try XCTUnwrap(item["greedy_ids"] as? [Int]).map(Int32.init)
             var rng = RandomState(seed: 0)
-            let output = try loaded.model.generate(prompt: ids, maxNewTokens: expected.count, rng: &rng, stopTokens: [2])
+            let output = try loaded.model.generate(
+                prompt: ids, maxNewTokens: expected.count, rng: &rng, stopTokens: [2])
             XCTAssertEqual(output, Array(expected.prefix { $0 != 2 }), question)
             XCTAssertEqual(try loaded.tokenizer.decode(output) + "<|im_end|>", item["text"] as? String)
         }
@@ -40,7 +43,10 @@ final class SmolLM2Tests: LoftTestCase {
         let start = Date()
         let blocks = try Perplexity.blocks(text: text, kind: .hf, tokenizer: loaded.tokenizer, length: 512)
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "SmolLM2 tokenizer: %.2f MB/s on wiki.test.raw (rows tokenized one by one)", Double(text.utf8.count) / seconds / 1e6))
+        print(
+            String(
+                format: "SmolLM2 tokenizer: %.2f MB/s on wiki.test.raw (rows tokenized one by one)",
+                Double(text.utf8.count) / seconds / 1e6))
         XCTAssertEqual(blocks.tokens.count, golden["n_blocks"] as? Int)
         XCTAssertEqual(blocks.tokens[0].prefix(20).map(Int.init), golden["first_20_tokens"] as? [Int])
         let first = Perplexity.Blocks(tokens: Array(blocks.tokens.prefix(8)), firstScored: 0)
@@ -53,10 +59,12 @@ final class SmolLM2Tests: LoftTestCase {
     /// equal on every golden case) and the chat template.
     func testQuantizeFolderCarriesTokenizerAndChatTemplate() throws {
         let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("q")
-        let options = try LoftQuantizer.Options(bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 4,
-                                                iterations: 1, initialization: .gaussian, svd: "auto", seed: 0)
-        _ = try LoftQuantizer.quantize(model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"),
-                                       tokenizer: nil, options: options, output: out)
+        let options = try LoftQuantizer.Options(
+            bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 4,
+            iterations: 1, initialization: .gaussian, svd: "auto", seed: 0)
+        _ = try LoftQuantizer.quantize(
+            model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"),
+            tokenizer: nil, options: options, output: out)
         let folder = try ModelLoader.load(model: out.path)
         XCTAssertEqual(folder.chatTemplate, try Self.loaded.get().chatTemplate)
         XCTAssertEqual(folder.tokenizer.addsBOS, false)
@@ -64,7 +72,9 @@ final class SmolLM2Tests: LoftTestCase {
         let golden = try Fixtures.json(Fixtures.golden("smollm2/tokenizer_golden.json"))
         for item in try XCTUnwrap(golden["cases"] as? [[String: Any]]) {
             let text = try XCTUnwrap(item["text"] as? String)
-            XCTAssertEqual(try folder.tokenizer.encode(text, addBOS: true), (item["ids"] as? [Int])?.map(Int32.init), text.debugDescription)
+            XCTAssertEqual(
+                try folder.tokenizer.encode(text, addBOS: true), (item["ids"] as? [Int])?.map(Int32.init),
+                text.debugDescription)
         }
         XCTAssertEqual(try folder.tokenizer.encode("<|im_start|>user", addBOS: false).first, 1)
     }
@@ -76,8 +86,10 @@ final class SmolLM2Tests: LoftTestCase {
         let loaded = try Self.loaded.get()
         let problems = Array(try GSM8K.load(try Fixtures.data("gsm8k/test.jsonl"), limit: 2))
         var records: [GSM8KEvaluation.Prediction] = []
-        let result = try GSM8KEvaluation.run(model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: 2,
-                                             maxNewTokens: 24, sampling: SamplingOptions(), seed: 0) { records.append($0) }
+        let result = try GSM8KEvaluation.run(
+            model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: 2,
+            maxNewTokens: 24, sampling: SamplingOptions(), seed: 0
+        ) { records.append($0) }
         XCTAssertEqual(result.questions, 2)
         XCTAssertEqual(records.map(\.gold), problems.map(\.goldAnswer))
         for (record, problem) in zip(records, problems) {
@@ -87,7 +99,8 @@ final class SmolLM2Tests: LoftTestCase {
             let single = try loaded.model.generate(prompt: prompt, maxNewTokens: 24, rng: &rng, stopTokens: [2])
             XCTAssertFalse(single.isEmpty)
             XCTAssertEqual(record.output, try loaded.tokenizer.decode(single), "question \(record.index)")
-            XCTAssertEqual(record.correct, GSM8KEvaluation.matches(GSM8KEvaluation.answer(record.output), gold: record.gold))
+            XCTAssertEqual(
+                record.correct, GSM8KEvaluation.matches(GSM8KEvaluation.answer(record.output), gold: record.gold))
         }
         XCTAssertEqual(result.accuracy, Double(records.filter(\.correct).count) / 2)
     }

@@ -10,12 +10,15 @@ final class AtomicFileTests: LoftTestCase {
         let url = root.appendingPathComponent("state.json")
         try AtomicFile.write(Data("old".utf8), to: url)
         struct Interrupted: Error {}
-        XCTAssertThrowsError(try AtomicFile.write(to: url) { emit in
-            try Data("partial".utf8).withUnsafeBytes(emit)
-            throw Interrupted()
-        })
+        XCTAssertThrowsError(
+            try AtomicFile.write(to: url) { emit in
+                try Data("partial".utf8).withUnsafeBytes(emit)
+                throw Interrupted()
+            })
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "old", "a failed write keeps the previous file")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.path), ["state.json"], "and leaves no temporary file")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: root.path), ["state.json"],
+            "and leaves no temporary file")
 
         let missing = root.appendingPathComponent("no-such-folder/x.json")
         XCTAssertThrowsError(try AtomicFile.write(Data("x".utf8), to: missing)) {

@@ -26,13 +26,15 @@ final class SentencePieceTokenizerTests: LoftTestCase {
     }
 
     func testLlama2GoldenEncodings() throws {
-        try checkGolden(Fixtures.data("tokenizers/llama2/golden_encodings.json"),
-                        model: Fixtures.data("tokenizers/llama2/tokenizer.model"))
+        try checkGolden(
+            Fixtures.data("tokenizers/llama2/golden_encodings.json"),
+            model: Fixtures.data("tokenizers/llama2/tokenizer.model"))
     }
 
     func testTok512GoldenEncodings() throws {
-        try checkGolden(Fixtures.data("models/stories260K/tok512_golden_encodings.json"),
-                        model: Fixtures.data("models/stories260K/tok512.model"))
+        try checkGolden(
+            Fixtures.data("models/stories260K/tok512_golden_encodings.json"),
+            model: Fixtures.data("models/stories260K/tok512.model"))
     }
 
     func testPieceLookup() throws {

@@ -13,7 +13,9 @@ final class ContinuedTrainingTests: LoftTestCase {
 
     func train(_ config: RunConfig, root: URL) throws -> [TrainingEvent] {
         var events: [TrainingEvent] = []
-        _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run(resume: nil) { events.append($0); return .proceed }
+        _ = try Trainer(config: config, configFile: "test.yaml", runsRoot: root).run(resume: nil) {
+            events.append($0); return .proceed
+        }
         return events
     }
 
@@ -28,19 +30,26 @@ final class ContinuedTrainingTests: LoftTestCase {
             let trained = try ModelLoader.load(model: root.appendingPathComponent("first").path)
             let expected = trained.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data
 
-            let second = try smallRunConfig(name: "second", steps: 2, extra: [base, "lora.init=adapter", "lora.adapter=\(adapter)"])
+            let second = try smallRunConfig(
+                name: "second", steps: 2, extra: [base, "lora.init=adapter", "lora.adapter=\(adapter)"])
             let built = try ModelBuilder.build(second, file: "test.yaml")
-            XCTAssertEqual(built.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data, expected, base)
+            XCTAssertEqual(
+                built.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data, expected, base
+            )
             XCTAssertTrue(built.warnings.isEmpty, "\(built.warnings)")
-            XCTAssertEqual(built.model.blocks[0].loraLayers.first?.dropout, second.lora.dropout, "the run's dropout, not the adapter's")
+            XCTAssertEqual(
+                built.model.blocks[0].loraLayers.first?.dropout, second.lora.dropout,
+                "the run's dropout, not the adapter's")
 
             let events = try train(second, root: root)
             let losses = events.compactMap { if case .step(let r) = $0 { return r.loss } else { return nil } }
             XCTAssertEqual(losses.count, 2)
             XCTAssertTrue(losses.allSatisfy(\.isFinite))
             let continued = try ModelLoader.load(model: root.appendingPathComponent("second").path)
-            XCTAssertNotEqual(continued.model.trainableParameters.map(\.tensor.data), trained.model.trainableParameters.map(\.tensor.data),
-                              "two more steps moved the factors")
+            XCTAssertNotEqual(
+                continued.model.trainableParameters.map(\.tensor.data),
+                trained.model.trainableParameters.map(\.tensor.data),
+                "two more steps moved the factors")
         }
     }
 
@@ -49,11 +58,16 @@ final class ContinuedTrainingTests: LoftTestCase {
     func testContinuesFromAPEFTAdapter() throws {
         let base = try Fixtures.golden("stories260K-hf"), adapter = try Fixtures.golden("stories260K_lora_adapter")
         let expected = try ModelLoader.load(model: base, adapter: adapter).model
-        let config = try smallRunConfig(name: "peft", steps: 1, extra: ["model.path=\(base)", "model.tokenizer=null", "quantization=none",
-                                                                         "lora.init=adapter", "lora.adapter=\(adapter)"])
+        let config = try smallRunConfig(
+            name: "peft", steps: 1,
+            extra: [
+                "model.path=\(base)", "model.tokenizer=null", "quantization=none",
+                "lora.init=adapter", "lora.adapter=\(adapter)",
+            ])
         let built = try ModelBuilder.build(config, file: "test.yaml")
-        XCTAssertEqual(built.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data,
-                       expected.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data)
+        XCTAssertEqual(
+            built.model.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data,
+            expected.logits(tokens: tokens, batch: 1, steps: tokens.count, recording: false).data)
         XCTAssertTrue(built.warnings.isEmpty)
     }
 
@@ -63,7 +77,9 @@ final class ContinuedTrainingTests: LoftTestCase {
         let root = try Fixtures.temporaryDirectory(self)
         _ = try train(try smallRunConfig(name: "loftq", steps: 1), root: root)
         let adapter = root.appendingPathComponent("loftq/final").path
-        let events = try train(try smallRunConfig(name: "next", steps: 1, extra: ["lora.init=adapter", "lora.adapter=\(adapter)"]), root: root)
+        let events = try train(
+            try smallRunConfig(name: "next", steps: 1, extra: ["lora.init=adapter", "lora.adapter=\(adapter)"]),
+            root: root)
         let warnings = events.compactMap { if case .warning(let text) = $0 { return text } else { return nil } }
         XCTAssertEqual(warnings.count, 1)
         XCTAssertTrue(warnings.first?.contains("started by LoftQ") ?? false, "\(warnings)")
@@ -79,12 +95,18 @@ final class ContinuedTrainingTests: LoftTestCase {
             (["lora.init=adapter"], "key 'lora.adapter': missing"),
             (["lora.adapter=\(adapter)"], "key 'lora.adapter': is only read with lora.init: adapter"),
             (["lora.init=adapter", "lora.adapter=\(adapter)", "lora.rank=8"], "lora.rank (8 vs the adapter's 4)"),
-            (["lora.init=adapter", "lora.adapter=\(adapter)", "lora.alpha=4"], "lora.alpha (4.0 vs the adapter's 8.0)"),
+            (
+                ["lora.init=adapter", "lora.adapter=\(adapter)", "lora.alpha=4"],
+                "lora.alpha (4.0 vs the adapter's 8.0)"
+            ),
             (["lora.init=adapter", "lora.adapter=\(root.path)/nowhere"], "key 'lora.adapter': no such file or folder"),
         ]
         for (extra, message) in cases {
-            XCTAssertThrowsError(try Trainer(config: try smallRunConfig(name: "bad", steps: 1, extra: extra), configFile: "test.yaml",
-                                             runsRoot: root)) { error in
+            XCTAssertThrowsError(
+                try Trainer(
+                    config: try smallRunConfig(name: "bad", steps: 1, extra: extra), configFile: "test.yaml",
+                    runsRoot: root)
+            ) { error in
                 XCTAssertTrue("\(error)".contains(message), "\(extra): \(error)")
             }
         }

@@ -15,7 +15,9 @@ final class DataTests: LoftTestCase {
         XCTAssertEqual(problems.count, 3)
         let first = problems[0]
         XCTAssertTrue(first.prompt.hasPrefix("Janet’s ducks lay 16 eggs"))
-        XCTAssertTrue(first.prompt.hasSuffix("?\nAnswer the above question. First think step by step and then answer the final number.\n"))
+        XCTAssertTrue(
+            first.prompt.hasSuffix(
+                "?\nAnswer the above question. First think step by step and then answer the final number.\n"))
         XCTAssertTrue(first.target.hasSuffix("The final answer is:  18"), first.target)
         XCTAssertFalse(first.target.contains("####"))
         XCTAssertEqual(first.goldAnswer, "18")
@@ -26,7 +28,8 @@ final class DataTests: LoftTestCase {
         XCTAssertEqual(example.tokens.last, 2, "EOS ends the target")
         XCTAssertEqual(Array(example.tokens.prefix(promptIDs.count)), promptIDs, "the prompt tokens are a prefix")
         XCTAssertTrue(example.labels.prefix(promptIDs.count).allSatisfy { $0 == -100 }, "no loss on the prompt")
-        XCTAssertEqual(Array(example.labels.dropFirst(promptIDs.count)), Array(example.tokens.dropFirst(promptIDs.count)))
+        XCTAssertEqual(
+            Array(example.labels.dropFirst(promptIDs.count)), Array(example.tokens.dropFirst(promptIDs.count)))
         XCTAssertEqual(try tok.decode(Array(example.tokens.dropFirst(promptIDs.count).dropLast())), first.target)
         let short = try GSM8K.example(first, tokenizer: tok, maxLength: 20)
         XCTAssertEqual(short.tokens.count, 20)
@@ -64,7 +67,8 @@ final class DataTests: LoftTestCase {
     }
 
     func testBatchPadsRightWithMasks() {
-        let batch = Batch([Example(tokens: [1, 5, 6], labels: [-100, 5, 6]), Example(tokens: [1, 7], labels: [1, 7])], padID: 2)
+        let batch = Batch(
+            [Example(tokens: [1, 5, 6], labels: [-100, 5, 6]), Example(tokens: [1, 7], labels: [1, 7])], padID: 2)
         XCTAssertEqual(batch.tokens, [1, 5, 6, 1, 7, 2])
         XCTAssertEqual(batch.labels, [-100, 5, 6, 1, 7, -100])
         XCTAssertEqual(batch.attentionMask, [1, 1, 1, 1, 1, 0])

@@ -17,7 +17,8 @@ final class EvaluationTests: LoftTestCase {
     /// One block of the golden tokens: perplexity = exp(the golden mean NLL over its 63 targets).
     func testPerplexityOfGoldenTokens() throws {
         let golden = try GoldenTensors(path: Fixtures.golden("stories260K_forward.safetensors"))
-        let result = Perplexity.evaluate(model: try stories(), blocks: Perplexity.Blocks(tokens: [golden.ids("tokens")], firstScored: 0))
+        let result = Perplexity.evaluate(
+            model: try stories(), blocks: Perplexity.Blocks(tokens: [golden.ids("tokens")], firstScored: 0))
         XCTAssertEqual(result.targets, 63)
         XCTAssertEqual(result.meanNLL, Double(golden["loss"][0]), accuracy: 1e-5)
         XCTAssertEqual(result.perplexity, exp(Double(golden["loss"][0])), accuracy: 1e-4 * result.perplexity)
@@ -46,7 +47,8 @@ final class EvaluationTests: LoftTestCase {
         typealias E = GSM8KEvaluation
         XCTAssertEqual(E.strictAnswer("so 3+4=7.\nThe final answer is:  1,234"), "1234")
         XCTAssertEqual(E.strictAnswer("The final answer is: $18.50 dollars"), "18.50")
-        XCTAssertEqual(E.strictAnswer("The final answer is: -5\nThe final answer is: 6"), "-5", "the phrase twice: the first")
+        XCTAssertEqual(
+            E.strictAnswer("The final answer is: -5\nThe final answer is: 6"), "-5", "the phrase twice: the first")
         XCTAssertEqual(E.strictAnswer("#### 72"), "72")
         XCTAssertNil(E.strictAnswer("I think it is 12"))
         XCTAssertNil(E.strictAnswer("The final answer is: unknown"))
@@ -76,9 +78,12 @@ final class EvaluationTests: LoftTestCase {
             for module in LinearModule.allCases {
                 let lora = block[module] as! LoRALinear
                 let base = (lora.base as! Linear).weight.data
-                let update = Linalg.product(lora.loraB.data, lora.loraA.data, m: lora.outFeatures, k: lora.rank, n: lora.inFeatures)
-                merged.blocks[layer][module] = Linear(weight: Tensor(zip(base, update).map { $0 + lora.scaling * $1 },
-                                                                     shape: [lora.outFeatures, lora.inFeatures]))
+                let update = Linalg.product(
+                    lora.loraB.data, lora.loraA.data, m: lora.outFeatures, k: lora.rank, n: lora.inFeatures)
+                merged.blocks[layer][module] = Linear(
+                    weight: Tensor(
+                        zip(base, update).map { $0 + lora.scaling * $1 },
+                        shape: [lora.outFeatures, lora.inFeatures]))
             }
         }
         XCTAssertEqual(merged.loss(tokens: tokens, labels: labels, batch: 1, steps: 64).item, adapted, accuracy: 1e-5)

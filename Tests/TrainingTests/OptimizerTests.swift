@@ -8,10 +8,15 @@ import _TestSupport
 /// AdamW, the cosine schedule and clipping against torch / transformers (golden/adamw.*).
 final class OptimizerTests: LoftTestCase {
     func golden() throws -> (GoldenTensors, [String: Any]) {
-        (try GoldenTensors(path: Fixtures.golden("adamw.safetensors")), try Fixtures.json(Fixtures.golden("adamw.json")))
+        (
+            try GoldenTensors(path: Fixtures.golden("adamw.safetensors")),
+            try Fixtures.json(Fixtures.golden("adamw.json"))
+        )
     }
 
-    func slice(_ values: [Float], _ index: Int, _ size: Int) -> [Float] { Array(values[(index * size)..<((index + 1) * size)]) }
+    func slice(_ values: [Float], _ index: Int, _ size: Int) -> [Float] {
+        Array(values[(index * size)..<((index + 1) * size)])
+    }
 
     /// Parameters atol 1e-6, moments rtol 1e-5 (the golden README's tolerances).
     func checkRun(prefix: String, steps: Int, lrs: (Int) -> Double) throws {
@@ -51,7 +56,8 @@ final class OptimizerTests: LoftTestCase {
 
     func testLinearAndConstantSchedules() {
         let linear = LRSchedule(kind: .linear, peak: 1, warmupSteps: 2, totalSteps: 10)
-        XCTAssertEqual((0..<11).map { linear.learningRate(at: $0) }, [0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0])
+        XCTAssertEqual(
+            (0..<11).map { linear.learningRate(at: $0) }, [0, 0.5, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0])
         let constant = LRSchedule(kind: .constant, peak: 2, warmupSteps: 4, totalSteps: 10)
         XCTAssertEqual((0..<6).map { constant.learningRate(at: $0) }, [0, 0.5, 1, 1.5, 2, 2])
     }
@@ -73,13 +79,17 @@ final class OptimizerTests: LoftTestCase {
 final class SpikeGuardTests: LoftTestCase {
     func testZScoreOverAFullWindow() throws {
         var detector = OutlierDetector(window: 4)
-        for value in [1.0, 2, 3, 4] { XCTAssertNil(detector.update(value), "nothing is judged until the window is full") }
+        for value in [1.0, 2, 3, 4] {
+            XCTAssertNil(detector.update(value), "nothing is judged until the window is full")
+        }
         // mean 2.5, population std √1.25
         XCTAssertEqual(try XCTUnwrap(detector.update(100)), (100 - 2.5) / 1.25.squareRoot(), accuracy: 1e-12)
         // the window is now 2, 3, 4, 100
         XCTAssertEqual(try XCTUnwrap(detector.update(27.25)), 0, accuracy: 1e-12)
         var guardOff = SpikeGuard(window: 2)
-        for step in 0..<6 { XCTAssertFalse(guardOff.shouldSkip(loss: Float(step * step), gradNorm: 1, lossBound: 0, gradBound: 0)) }
+        for step in 0..<6 {
+            XCTAssertFalse(guardOff.shouldSkip(loss: Float(step * step), gradNorm: 1, lossBound: 0, gradBound: 0))
+        }
     }
 
     /// With a bound so low that any loss above the window's mean is an outlier, some updates are
@@ -88,13 +98,17 @@ final class SpikeGuardTests: LoftTestCase {
     func testSkippedUpdatesLeaveTheAdapterAndResumeExactly() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let extra = ["training.skip_loss_zscore=0.000001", "training.spike_window=2", "lora.dropout=0"]
-        func run(_ name: String, stopAfter: Int?, resume: String?) throws -> [(loss: Float, skipped: Bool, weights: [Float])] {
-            let trainer = try Trainer(config: try smallRunConfig(name: name, steps: 8, checkpointEvery: 4, extra: extra),
-                                      configFile: "test.yaml", runsRoot: root)
+        func run(_ name: String, stopAfter: Int?, resume: String?) throws -> [(
+            loss: Float, skipped: Bool, weights: [Float]
+        )] {
+            let trainer = try Trainer(
+                config: try smallRunConfig(name: name, steps: 8, checkpointEvery: 4, extra: extra),
+                configFile: "test.yaml", runsRoot: root)
             var records: [(loss: Float, skipped: Bool, weights: [Float])] = []
             _ = try trainer.run(resume: resume) { event in
                 guard case .step(let record) = event else { return .proceed }
-                records.append((record.loss, record.skipped, trainer.model.trainableParameters.flatMap { $0.tensor.data }))
+                records.append(
+                    (record.loss, record.skipped, trainer.model.trainableParameters.flatMap { $0.tensor.data }))
                 return stopAfter.map { record.step >= $0 ? .stop : .proceed } ?? .proceed
             }
             return records
@@ -104,7 +118,9 @@ final class SpikeGuardTests: LoftTestCase {
         let skipped = straight.indices.filter { straight[$0].skipped }
         XCTAssertFalse(skipped.isEmpty, "a near-zero bound skips some updates: \(straight.map(\.loss))")
         XCTAssertLessThan(skipped.count, 8)
-        for index in skipped where index > 0 { XCTAssertEqual(straight[index].weights, straight[index - 1].weights, "step \(index + 1) skipped") }
+        for index in skipped where index > 0 {
+            XCTAssertEqual(straight[index].weights, straight[index - 1].weights, "step \(index + 1) skipped")
+        }
         for index in straight.indices where index > 0 && !straight[index].skipped {
             XCTAssertNotEqual(straight[index].weights, straight[index - 1].weights, "step \(index + 1) updated")
         }

@@ -24,8 +24,9 @@ final class SteadyStateAllocationTests: LoftTestCase {
     /// activation); without it, malloc sees every buffer (the control that the counter counts).
     func testStepsAfterTheFirstTakeEveryBufferFromTheArena() throws {
         XCTAssertEqual(loft_malloc_counter_active(), 1, "the test process must call the counting malloc")
-        let options = try ModelBenchmark.Options(preset: nil, dim: 256, layers: 2, heads: 4, kvHeads: 2, hidden: 512, vocab: 1024,
-                                                 bits: "4", rank: 8, batch: 2, sequence: 128, steps: 1, activationCheckpointing: false)
+        let options = try ModelBenchmark.Options(
+            preset: nil, dim: 256, layers: 2, heads: 4, kvHeads: 2, hidden: 512, vocab: 1024,
+            bits: "4", rank: 8, batch: 2, sequence: 128, steps: 1, activationCheckpointing: false)
         let model = try ModelBenchmark.buildModel(options)
         let arena = ParameterArena(model.trainableParameters.map(\.tensor))
         let optimizer = AdamW(count: arena.count, weightDecay: 0.01)
@@ -46,7 +47,8 @@ final class SteadyStateAllocationTests: LoftTestCase {
         let plainEnd = Counts()
         let plainBuffers = plainEnd.arena.systemBytes - plainStart.arena.systemBytes
         XCTAssertGreaterThan(plainBuffers, 4 << 20, "a step's buffers")
-        XCTAssertGreaterThanOrEqual(plainEnd.mallocBytes - plainStart.mallocBytes, plainBuffers, "malloc sees every buffer")
+        XCTAssertGreaterThanOrEqual(
+            plainEnd.mallocBytes - plainStart.mallocBytes, plainBuffers, "malloc sees every buffer")
 
         StepArena.begin()
         defer { StepArena.end() }
@@ -54,11 +56,14 @@ final class SteadyStateAllocationTests: LoftTestCase {
         let start = Counts()
         for _ in 0..<3 { step(); StepArena.endStep() }
         let end = Counts()
-        XCTAssertEqual(end.arena.systemAllocations - start.arena.systemAllocations, 0, "no buffer from the system in steady state")
+        XCTAssertEqual(
+            end.arena.systemAllocations - start.arena.systemAllocations, 0, "no buffer from the system in steady state")
         let served = end.arena.reusedBytes - start.arena.reusedBytes
         XCTAssertGreaterThanOrEqual(served, 3 * plainBuffers * 9 / 10, "the arena serves the step's buffers")
         let mallocBytes = end.mallocBytes - start.mallocBytes
-        XCTAssertLessThan(Double(mallocBytes), 0.05 * Double(served), "malloc'd \(mallocBytes) bytes in 3 steps; arena served \(served)")
+        XCTAssertLessThan(
+            Double(mallocBytes), 0.05 * Double(served),
+            "malloc'd \(mallocBytes) bytes in 3 steps; arena served \(served)")
         XCTAssertGreaterThan(end.arena.cachedBytes, 0, "a step's buffers wait for the next step")
         StepArena.beginBatch(shape: [2, 128])
         XCTAssertEqual(StepArena.statistics.cachedBytes, end.arena.cachedBytes, "the same shape keeps them")
@@ -70,10 +75,12 @@ final class SteadyStateAllocationTests: LoftTestCase {
     /// gradient accumulation and clipping, steps 3–6 ask the system for no buffer.
     func testTrainerStepsAllocateNoBuffersOnFixedLengthBatches() throws {
         let root = try Fixtures.temporaryDirectory(self)
-        let config = try smallRunConfig(name: "arena", steps: 6, extra: [
-            "data.dataset=wikitext2", "data.train_path=\(try Fixtures.data("wikitext-2-raw/wiki.valid.raw"))",
-            "data.max_seq_len=64", "data.limit_train=64", "training.max_grad_norm=1.0",
-        ])
+        let config = try smallRunConfig(
+            name: "arena", steps: 6,
+            extra: [
+                "data.dataset=wikitext2", "data.train_path=\(try Fixtures.data("wikitext-2-raw/wiki.valid.raw"))",
+                "data.max_seq_len=64", "data.limit_train=64", "training.max_grad_norm=1.0",
+            ])
         let trainer = try Trainer(config: config, configFile: "test.yaml", runsRoot: root)
         var atStep: [Int: StepArena.Statistics] = [:]
         _ = try trainer.run { event in
@@ -81,7 +88,8 @@ final class SteadyStateAllocationTests: LoftTestCase {
             return .proceed
         }
         let (third, sixth) = (try XCTUnwrap(atStep[3]), try XCTUnwrap(atStep[6]))
-        XCTAssertEqual(sixth.systemAllocations - third.systemAllocations, 0, "steps 4–6 took every buffer from the arena")
+        XCTAssertEqual(
+            sixth.systemAllocations - third.systemAllocations, 0, "steps 4–6 took every buffer from the arena")
         XCTAssertGreaterThan(sixth.reuses - third.reuses, 100)
         XCTAssertEqual(StepArena.statistics.cachedBytes, 0, "the arena is empty once the run ends")
     }

@@ -14,7 +14,9 @@ final class TrainerTests: LoftTestCase {
         try smallRunConfig(name: name, steps: steps, checkpointEvery: checkpointEvery, extra: extra)
     }
 
-    func run(_ config: RunConfig, root: URL, resume: String? = nil, stopAfter: Int? = nil) throws -> (TrainingOutcome, [Float]) {
+    func run(_ config: RunConfig, root: URL, resume: String? = nil, stopAfter: Int? = nil) throws -> (
+        TrainingOutcome, [Float]
+    ) {
         let trainer = try Trainer(config: config, configFile: "test.yaml", runsRoot: root)
         var losses: [Float] = []
         let outcome = try trainer.run(resume: resume) { event in
@@ -36,7 +38,8 @@ final class TrainerTests: LoftTestCase {
         let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(3).reduce(0, +) / 3
         XCTAssertLessThan(last, first - 0.5, "loss must fall: \(losses)")
         let final = root.appendingPathComponent("curve/final")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: final.appendingPathComponent("adapter_model.safetensors").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: final.appendingPathComponent("adapter_model.safetensors").path))
         let adapter = try AdapterFiles.readConfig(final)
         XCTAssertEqual(adapter.r, 4)
         XCTAssertEqual(adapter.peftType, "LORA")
@@ -67,7 +70,9 @@ final class TrainerTests: LoftTestCase {
         var stateA = try Checkpoint.readState(root.appendingPathComponent("straight/checkpoints/step-000004")).0
         var stateB = try Checkpoint.readState(root.appendingPathComponent("split/checkpoints/step-000004")).0
         // The runs' names differ, so their config.yaml (and its checksum) does; the weight files' do not.
-        for name in ["adapter_model.safetensors", "optimizer.safetensors"] { XCTAssertEqual(stateA.checksums?[name], stateB.checksums?[name], name) }
+        for name in ["adapter_model.safetensors", "optimizer.safetensors"] {
+            XCTAssertEqual(stateA.checksums?[name], stateB.checksums?[name], name)
+        }
         (stateA.checksums, stateB.checksums) = (nil, nil)
         XCTAssertEqual(stateA, stateB)
     }
@@ -87,8 +92,9 @@ final class TrainerTests: LoftTestCase {
 
     func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
         let root = try Fixtures.temporaryDirectory(self)
-        let exploding = try config(name: "nan", steps: 6, checkpointEvery: 1,
-                                   extra: ["training.learning_rate=1e30", "training.max_grad_norm=0", "training.warmup_steps=0"])
+        let exploding = try config(
+            name: "nan", steps: 6, checkpointEvery: 1,
+            extra: ["training.learning_rate=1e30", "training.max_grad_norm=0", "training.warmup_steps=0"])
         XCTAssertThrowsError(try run(exploding, root: root)) { error in
             XCTAssertTrue("\(error)".contains("is not finite"), "\(error)")
         }
@@ -104,10 +110,14 @@ final class TrainerTests: LoftTestCase {
     /// step 6 (seen: 7.18 → 5.17), where a run that does not learn moves it by rounding only.
     func testFullPrecisionBaselineTrains() throws {
         let root = try Fixtures.temporaryDirectory(self)
-        let trainer = try Trainer(config: try config(name: "fp32", steps: 6, extra: [
-            "quantization=none", "lora.init=gaussian", "data.eval_path=\(try Fixtures.data("gsm8k/train.jsonl"))",
-            "eval.every_steps=1", "eval.max_batches=2",
-        ]), configFile: "test.yaml", runsRoot: root)
+        let trainer = try Trainer(
+            config: try config(
+                name: "fp32", steps: 6,
+                extra: [
+                    "quantization=none", "lora.init=gaussian",
+                    "data.eval_path=\(try Fixtures.data("gsm8k/train.jsonl"))",
+                    "eval.every_steps=1", "eval.max_batches=2",
+                ]), configFile: "test.yaml", runsRoot: root)
         var evaluations: [Double] = []
         _ = try trainer.run { event in
             if case .evaluation(let record) = event { evaluations.append(record.loss) }
@@ -115,7 +125,11 @@ final class TrainerTests: LoftTestCase {
         }
         XCTAssertGreaterThanOrEqual(evaluations.count, 6)
         XCTAssertLessThan(evaluations[5], evaluations[0] - 1, "the evaluation loss must fall: \(evaluations)")
-        XCTAssertThrowsError(try Trainer(config: try config(name: "x", steps: 1, extra: ["quantization=none"]), configFile: "t.yaml", runsRoot: root)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                config: try config(name: "x", steps: 1, extra: ["quantization=none"]), configFile: "t.yaml",
+                runsRoot: root)
+        ) {
             XCTAssertTrue("\($0)".contains("lora.init"), "\($0)")
         }
     }
@@ -129,13 +143,18 @@ final class TrainerTests: LoftTestCase {
 /// normalisation as a property. 1e-5 absorbs summation-order changes in BLAS across CPUs, while a
 /// real change of the arithmetic moves them by far more.
 final class LossCurveTests: LoftTestCase {
-    static let expected: [Float] = [6.092348, 6.9601483, 5.744391, 5.615092, 4.683307, 4.871156, 5.1163573, 4.931954, 4.3552213, 4.6594462]
+    static let expected: [Float] = [
+        6.092348, 6.9601483, 5.744391, 5.615092, 4.683307, 4.871156, 5.1163573, 4.931954, 4.3552213, 4.6594462,
+    ]
 
     /// Batch 4 × accumulation 2 takes the step of batch 8 × 1: the same examples, the loss and
     /// gradient normalised by the same target count (dropout off: its masks are drawn per micro-batch).
     func testAccumulationEqualsOneLargerBatch() throws {
         var curves: [[Float]] = []
-        for set in [["training.batch_size=4", "training.grad_accumulation=2"], ["training.batch_size=8", "training.grad_accumulation=1"]] {
+        for set in [
+            ["training.batch_size=4", "training.grad_accumulation=2"],
+            ["training.batch_size=8", "training.grad_accumulation=1"],
+        ] {
             let root = try Fixtures.temporaryDirectory(self)
             var losses: [Float] = []
             // 3 steps = 24 of the epoch's examples: at an epoch's end a second micro-batch would
@@ -154,7 +173,8 @@ final class LossCurveTests: LoftTestCase {
     func testFirstTenLossesArePinned() throws {
         let root = try Fixtures.temporaryDirectory(self)
         var losses: [Float] = []
-        let trainer = try Trainer(config: try smallRunConfig(name: "pinned", steps: 10), configFile: "test.yaml", runsRoot: root)
+        let trainer = try Trainer(
+            config: try smallRunConfig(name: "pinned", steps: 10), configFile: "test.yaml", runsRoot: root)
         _ = try trainer.run { event in
             if case .step(let record) = event { losses.append(record.loss) }
             return .proceed
@@ -192,7 +212,8 @@ final class LossCurveTests: LoftTestCase {
             XCTAssertGreaterThan(relative.max() ?? 0, 0, "bf16 products must change the numbers")
             for (step, difference) in relative.enumerated() { XCTAssertLessThan(difference, 0.005, "step \(step + 1)") }
         } else {
-            XCTAssertEqual(bf16.map(\.bitPattern), fp32.map(\.bitPattern), "without the bf16 kernel the products run in fp32")
+            XCTAssertEqual(
+                bf16.map(\.bitPattern), fp32.map(\.bitPattern), "without the bf16 kernel the products run in fp32")
         }
     }
 }
@@ -202,24 +223,34 @@ final class QuantizedFolderTrainingTests: LoftTestCase {
     func testTrainsFromAQuantizeFolderAndChecksItsAdapter() throws {
         let root = try Fixtures.temporaryDirectory(self)
         let folder = root.appendingPathComponent("q")
-        _ = try LoftQuantizer.run(source: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
-                                  tokenizerPath: Fixtures.data("models/stories260K/tok512.model"),
-                                  options: .init(spec: .init(bits: 2.5), rank: 4, alpha: 8, iterations: 2), output: folder)
-        let base = try smallRunConfig(name: "fromfolder", steps: 3, extra: ["model.path=\(folder.path)", "model.tokenizer=null",
-                                                                                  "lora.dropout=0"])
+        _ = try LoftQuantizer.run(
+            source: Llama2CCheckpoint(path: Fixtures.data("models/stories260K/stories260K.bin")),
+            tokenizerPath: Fixtures.data("models/stories260K/tok512.model"),
+            options: .init(spec: .init(bits: 2.5), rank: 4, alpha: 8, iterations: 2), output: folder)
+        let base = try smallRunConfig(
+            name: "fromfolder", steps: 3,
+            extra: [
+                "model.path=\(folder.path)", "model.tokenizer=null",
+                "lora.dropout=0",
+            ])
         let trainer = try Trainer(config: base, configFile: "t.yaml", runsRoot: root)
         let reference = try QuantizedFolder.load(folder.path)
         let tokens: [Int32] = [1, 403, 407, 261, 378]
-        XCTAssertEqual(trainer.model.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data,
-                       reference.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data, "the folder's base and adapter, unchanged")
+        XCTAssertEqual(
+            trainer.model.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data,
+            reference.logits(tokens: tokens, batch: 1, steps: 5, recording: false).data,
+            "the folder's base and adapter, unchanged")
         var losses: [Float] = []
         _ = try trainer.run { event in
             if case .step(let record) = event { losses.append(record.loss) }
             return .proceed
         }
         XCTAssertEqual(losses.count, 3)
-        XCTAssertThrowsError(try Trainer(config: try smallRunConfig(name: "x", steps: 1, extra: ["model.path=\(folder.path)", "lora.rank=8"]),
-                                         configFile: "t.yaml", runsRoot: root)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                config: try smallRunConfig(name: "x", steps: 1, extra: ["model.path=\(folder.path)", "lora.rank=8"]),
+                configFile: "t.yaml", runsRoot: root)
+        ) {
             XCTAssertTrue("\($0)".contains("lora.rank (8 vs the folder's 4)"), "\($0)")
         }
     }
@@ -228,38 +259,37 @@ final class QuantizedFolderTrainingTests: LoftTestCase {
 /// A small fast config: 32 GSM8K problems cut to 256 tokens, dropout and accumulation on.
 func smallRunConfig(name: String, steps: Int, checkpointEvery: Int = 0, extra: [String] = []) throws -> RunConfig {
     let yaml = """
-    name: \(name)
-    model:
-      path: \(try Fixtures.data("models/stories260K/stories260K.bin"))
-      tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))
-    quantization:
-      bits: 4
-    lora:
-      rank: 4
-      alpha: 8
-      dropout: 0.1
-      loftq_iters: 2
-    data:
-      dataset: gsm8k
-      train_path: \(try Fixtures.data("gsm8k/train.jsonl"))
-      eval_path: null
-      max_seq_len: 256
-      limit_train: 32
-    training:
-      seed: 7
-      batch_size: 4
-      grad_accumulation: 2
-      max_steps: \(steps)
-      learning_rate: 5e-3
-      schedule: cosine
-      warmup_steps: 1
-      weight_decay: 0.01
-    checkpoint:
-      every_steps: \(checkpointEvery)
-      keep_last: 5
-    logging:
-      every_steps: 1
-    """
+        name: \(name)
+        model:
+          path: \(try Fixtures.data("models/stories260K/stories260K.bin"))
+          tokenizer: \(try Fixtures.data("models/stories260K/tok512.model"))
+        quantization:
+          bits: 4
+        lora:
+          rank: 4
+          alpha: 8
+          dropout: 0.1
+          loftq_iters: 2
+        data:
+          dataset: gsm8k
+          train_path: \(try Fixtures.data("gsm8k/train.jsonl"))
+          eval_path: null
+          max_seq_len: 256
+          limit_train: 32
+        training:
+          seed: 7
+          batch_size: 4
+          grad_accumulation: 2
+          max_steps: \(steps)
+          learning_rate: 5e-3
+          schedule: cosine
+          warmup_steps: 1
+          weight_decay: 0.01
+        checkpoint:
+          every_steps: \(checkpointEvery)
+          keep_last: 5
+        logging:
+          every_steps: 1
+        """
     return try ConfigLoader.parse(yaml, file: "test.yaml", overrides: extra)
 }
-

@@ -11,24 +11,30 @@ extension Tensor {
     /// - Parameters: `self` = q [B, T, H, Dh]; `key`, `value` [B, T, Hkv, Dh], `Hkv` divides `H`;
     ///   `rotary` for T positions and Dh; the score and sum products run in `compute`.
     /// - Returns: [B, T, H, Dh].
-    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil, compute: ComputeType = .fp32) -> Tensor {
-        precondition(rank == 4 && key.rank == 4 && key.shape == value.shape
-                     && key.shape[0] == shape[0] && key.shape[1] == shape[1]
-                     && key.shape[3] == shape[3] && key.shape[2] > 0 && shape[2] % key.shape[2] == 0,
-                     "causalAttention: q \(shape), k \(key.shape), v \(value.shape)")
-        precondition(rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
-                     "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
-        let dims = AttentionDims(batch: shape[0], steps: shape[1], heads: shape[2],
-                                 kvHeads: key.shape[2], headDim: shape[3], rotary: rotary, compute: compute)
+    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil, compute: ComputeType = .fp32)
+        -> Tensor
+    {
+        precondition(
+            rank == 4 && key.rank == 4 && key.shape == value.shape
+                && key.shape[0] == shape[0] && key.shape[1] == shape[1]
+                && key.shape[3] == shape[3] && key.shape[2] > 0 && shape[2] % key.shape[2] == 0,
+            "causalAttention: q \(shape), k \(key.shape), v \(value.shape)")
+        precondition(
+            rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
+            "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
+        let dims = AttentionDims(
+            batch: shape[0], steps: shape[1], heads: shape[2],
+            kvHeads: key.shape[2], headDim: shape[3], rotary: rotary, compute: compute)
         var logSumExp = [Float](repeating: 0, count: dims.batch * dims.heads * dims.steps)
         let output = uninitializedFloats(count) { out in
             logSumExp.withUnsafeMutableBufferPointer { lse in
                 withValues { q in
                     key.withValues { k in
                         value.withValues { v in
-                            attentionForward(dims, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
-                                             out: SendablePointer(out.baseAddress!),
-                                             logSumExp: SendablePointer(lse.baseAddress!))
+                            attentionForward(
+                                dims, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
+                                out: SendablePointer(out.baseAddress!),
+                                logSumExp: SendablePointer(lse.baseAddress!))
                         }
                     }
                 }
@@ -52,7 +58,8 @@ extension Tensor {
                                                 dims, q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!,
                                                 out: o.baseAddress!, logSumExp: lse.baseAddress!,
                                                 dOut: dOut.baseAddress!, dq: SendablePointer(dqB.baseAddress!),
-                                                dk: SendablePointer(dkB.baseAddress!), dv: SendablePointer(dvB.baseAddress!),
+                                                dk: SendablePointer(dkB.baseAddress!),
+                                                dv: SendablePointer(dvB.baseAddress!),
                                                 needs: (needs[0], needs[1], needs[2]))
                                         }
                                     }
@@ -98,17 +105,20 @@ private func attentionForward(
             for item in range {
                 let (b, h) = (item / d.heads, item % d.heads)
                 d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
-                d.rotary.rotate(rows: t, width: dh, from: k + d.kvOffset(b, h / d.group), stride: d.kvRowStride, into: ks)
-                BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                           alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, compute: d.compute)
+                d.rotary.rotate(
+                    rows: t, width: dh, from: k + d.kvOffset(b, h / d.group), stride: d.kvRowStride, into: ks)
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                    alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, compute: d.compute)
                 for i in 0..<t {  // row i attends to keys 0...i
                     let row = s + i * t
                     logSumExp.pointer[item * t + i] = softmaxRow(row, into: row, count: i + 1)
                     for j in (i + 1)..<t { row[j] = 0 }
                 }
-                BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
-                           a: s, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
-                           c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, compute: d.compute)
+                BLAS.sgemm(
+                    transposeA: false, transposeB: false, m: t, n: dh, k: t,
+                    a: s, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
+                    c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, compute: d.compute)
             }
         }
     }
@@ -138,8 +148,9 @@ private func attentionBackward(
                     let op = out + d.qOffset(b, h), dop = dOut + d.qOffset(b, h)
                     let lse = logSumExp + (b * d.heads + h) * t
                     d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                               alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, compute: d.compute)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                        alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, compute: d.compute)
                     for i in 0..<t {
                         let row = pp + i * t
                         _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
@@ -149,30 +160,36 @@ private func attentionBackward(
                         rowDot[i] = dot
                     }
                     if needs.v {
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
-                                   a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                                   c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, compute: d.compute)
+                        BLAS.sgemm(
+                            transposeA: true, transposeB: false, m: t, n: dh, k: t,
+                            a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
+                            c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, compute: d.compute)
                     }
                     guard needs.q || needs.k else { continue }
-                    BLAS.sgemm(transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                               a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, compute: d.compute)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: t, n: t, k: dh,
+                        a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, compute: d.compute)
                     for i in 0..<t {
                         for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
                         for j in (i + 1)..<t { dsp[i * t + j] = 0 }
                     }
                     if needs.q {
-                        BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: dh, k: t,
-                                   alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, compute: d.compute)
-                        d.rotary.rotateBack(rows: t, width: dh, from: dqs, adding: dq.pointer + d.qOffset(b, h), stride: d.qRowStride)
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: false, m: t, n: dh, k: t,
+                            alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, compute: d.compute)
+                        d.rotary.rotateBack(
+                            rows: t, width: dh, from: dqs, adding: dq.pointer + d.qOffset(b, h), stride: d.qRowStride)
                     }
                     if needs.k {
-                        BLAS.sgemm(transposeA: true, transposeB: false, m: t, n: dh, k: t,
-                                   alpha: d.scale, a: dsp, lda: t, b: qs, ldb: dh, beta: 1,
-                                   c: dks, ldc: dh, compute: d.compute)
+                        BLAS.sgemm(
+                            transposeA: true, transposeB: false, m: t, n: dh, k: t,
+                            alpha: d.scale, a: dsp, lda: t, b: qs, ldb: dh, beta: 1,
+                            c: dks, ldc: dh, compute: d.compute)
                     }
                 }
                 if needs.k {
-                    d.rotary.rotateBack(rows: t, width: dh, from: dks, adding: dk.pointer + d.kvOffset(b, g), stride: d.kvRowStride)
+                    d.rotary.rotateBack(
+                        rows: t, width: dh, from: dks, adding: dk.pointer + d.kvOffset(b, g), stride: d.kvRowStride)
                 }
             }
         }

@@ -21,10 +21,12 @@ public enum LinearCrossEntropy {
     /// `(softmax − onehot(target))·w` of each counted row into `dh` [N, D] (ignored rows get 0),
     /// and when `dw` is given, `Σ (softmax − onehot)ᵀ·h` added to `dw` [V, D]. `chunk` overrides
     /// the rows per chunk (tests). The products by `w` (frozen) run in `compute`.
-    public static func run(h: UnsafePointer<Float>, rows n: Int, w: UnsafePointer<Float>, vocab v: Int, dim d: Int,
-                           targets: [Int32], ignoreIndex: Int32, nll: UnsafeMutablePointer<Float>,
-                           dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil,
-                           compute: ComputeType = .fp32) {
+    public static func run(
+        h: UnsafePointer<Float>, rows n: Int, w: UnsafePointer<Float>, vocab v: Int, dim d: Int,
+        targets: [Int32], ignoreIndex: Int32, nll: UnsafeMutablePointer<Float>,
+        dh: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, chunk: Int? = nil,
+        compute: ComputeType = .fp32
+    ) {
         guard n > 0 else { return }
         let bf16 = BLAS.usesBF16Kernel(compute)
         let step = max(1, min(n, chunk ?? chunkRows(vocab: v, rows: n, packedOnce: bf16 && dh != nil)))
@@ -34,14 +36,18 @@ public enum LinearCrossEntropy {
         let (logitsP, nllP) = (SendablePointer(logits), SendablePointer(nll))
         // In bf16, the frozen projection is packed once for all chunks (once per layout), not once per chunk.
         let packedW = bf16 ? BF16PackedOperand(left: false, w, ld: d, transposed: true, rows: v, depth: d) : nil
-        let packedWForDh = bf16 && dh != nil ? BF16PackedOperand(left: false, w, ld: d, transposed: false, rows: d, depth: v) : nil
+        let packedWForDh =
+            bf16 && dh != nil ? BF16PackedOperand(left: false, w, ld: d, transposed: false, rows: d, depth: v) : nil
         for start in stride(from: 0, to: n, by: step) {
             let c = min(step, n - start)
-            if let packedW, let packedH = BF16PackedOperand(left: true, h + start * d, ld: d, transposed: false, rows: c, depth: d) {
+            if let packedW,
+                let packedH = BF16PackedOperand(left: true, h + start * d, ld: d, transposed: false, rows: c, depth: d)
+            {
                 BLAS.bf16gemm(packedA: packedH, packedB: packedW, c: logits, ldc: v)
             } else {
-                BLAS.sgemm(transposeA: false, transposeB: true, m: c, n: v, k: d, a: h + start * d, lda: d, b: w, ldb: d,
-                           c: logits, ldc: v)
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: c, n: v, k: d, a: h + start * d, lda: d, b: w, ldb: d,
+                    c: logits, ldc: v)
             }
             let wantsGrad = dh != nil || dw != nil
             targets.withUnsafeBufferPointer { t in
@@ -67,16 +73,20 @@ public enum LinearCrossEntropy {
                 }
             }
             if let dh {
-                if let packedWForDh, let packedGrad = BF16PackedOperand(left: true, logits, ld: v, transposed: false, rows: c, depth: v) {
+                if let packedWForDh,
+                    let packedGrad = BF16PackedOperand(left: true, logits, ld: v, transposed: false, rows: c, depth: v)
+                {
                     BLAS.bf16gemm(packedA: packedGrad, packedB: packedWForDh, c: dh + start * d, ldc: d)
                 } else {
-                    BLAS.sgemm(transposeA: false, transposeB: false, m: c, n: d, k: v, a: logits, lda: v, b: w, ldb: d,
-                               c: dh + start * d, ldc: d)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: c, n: d, k: v, a: logits, lda: v, b: w, ldb: d,
+                        c: dh + start * d, ldc: d)
                 }
             }
             if let dw {
-                BLAS.sgemm(transposeA: true, transposeB: false, m: v, n: d, k: c, a: logits, lda: v, b: h + start * d, ldb: d,
-                           beta: 1, c: dw, ldc: d)
+                BLAS.sgemm(
+                    transposeA: true, transposeB: false, m: v, n: d, k: c, a: logits, lda: v, b: h + start * d, ldb: d,
+                    beta: 1, c: dw, ldc: d)
             }
         }
     }
@@ -87,10 +97,13 @@ extension Tensor {
     /// `targets` (one per row, `ignoreIndex` rows not counted) → [], without holding the logits:
     /// equal to `matmul(weight, transposeOther: true).crossEntropy(targets:)`. `chunkRows`
     /// overrides the rows per chunk (tests); the products by a frozen `weight` run in `compute`.
-    public func linearCrossEntropy(weight: Tensor, targets: [Int32], ignoreIndex: Int32 = Tensor.ignoreIndex,
-                                   chunkRows: Int? = nil, compute: ComputeType = .fp32) -> Tensor {
+    public func linearCrossEntropy(
+        weight: Tensor, targets: [Int32], ignoreIndex: Int32 = Tensor.ignoreIndex,
+        chunkRows: Int? = nil, compute: ComputeType = .fp32
+    ) -> Tensor {
         let (v, d) = (weight.shape[0], weight.shape.count == 2 ? weight.shape[1] : 0)
-        precondition(weight.rank == 2 && shape.last == d, "linearCrossEntropy: hidden \(shape) with weight \(weight.shape)")
+        precondition(
+            weight.rank == 2 && shape.last == d, "linearCrossEntropy: hidden \(shape) with weight \(weight.shape)")
         let n = count / max(d, 1)
         precondition(targets.count == n, "linearCrossEntropy: \(targets.count) targets for \(n) rows")
         for target in targets where target != ignoreIndex {
@@ -106,10 +119,11 @@ extension Tensor {
                 nll.withUnsafeMutableBufferPointer { nllB in
                     dh.withUnsafeMutableBufferPointer { dhB in
                         dw.withUnsafeMutableBufferPointer { dwB in
-                            LinearCrossEntropy.run(h: h.baseAddress!, rows: n, w: w.baseAddress!, vocab: v, dim: d, targets: targets,
-                                                   ignoreIndex: ignoreIndex, nll: nllB.baseAddress!,
-                                                   dh: needsHidden ? dhB.baseAddress! : nil, dw: needsWeight ? dwB.baseAddress! : nil,
-                                                   chunk: chunkRows, compute: compute)
+                            LinearCrossEntropy.run(
+                                h: h.baseAddress!, rows: n, w: w.baseAddress!, vocab: v, dim: d, targets: targets,
+                                ignoreIndex: ignoreIndex, nll: nllB.baseAddress!,
+                                dh: needsHidden ? dhB.baseAddress! : nil, dw: needsWeight ? dwB.baseAddress! : nil,
+                                chunk: chunkRows, compute: compute)
                         }
                     }
                 }

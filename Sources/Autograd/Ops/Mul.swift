@@ -13,7 +13,8 @@ extension Tensor {
             }
         }
         return Tape.record("mul", data: result, shape: outShape, inputs: [self, other]) { dy, inputs, needs in
-            for (index, (mine, theirs)) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])].enumerated() where needs[index] {
+            for (index, (mine, theirs)) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])].enumerated()
+            where needs[index] {
                 let (nm, nt) = (mine.count, theirs.count)
                 let g = zeroedFloats(nm) { out in
                     theirs.withValues { t in
@@ -30,9 +31,12 @@ extension Tensor {
 
     /// `factor · self`.
     public func scaled(by factor: Float) -> Tensor {
-        let result = uninitializedFloats(count) { out in withValues { x in for i in 0..<x.count { out[i] = x[i] * factor } } }
+        let result = uninitializedFloats(count) { out in
+            withValues { x in for i in 0..<x.count { out[i] = x[i] * factor } }
+        }
         return Tape.record("scale", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
-            inputs[0].addGrad(uninitializedFloats(dy.count) { out in for i in 0..<dy.count { out[i] = dy[i] * factor } })
+            inputs[0].addGrad(
+                uninitializedFloats(dy.count) { out in for i in 0..<dy.count { out[i] = dy[i] * factor } })
         }
     }
 

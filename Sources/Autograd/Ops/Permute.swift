@@ -4,8 +4,9 @@ extension Tensor {
     /// The tensor with its dimensions reordered: output dimension `i` is input dimension
     /// `order[i]`. Splitting attention heads is `x.reshaped([B, T, H, Dh]).permuted([0, 2, 1, 3])`.
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.count == rank && Set(order) == Set(0..<rank),
-                     "permute: order \(order) for shape \(shape)")
+        precondition(
+            order.count == rank && Set(order) == Set(0..<rank),
+            "permute: order \(order) for shape \(shape)")
         let outShape = order.map { shape[$0] }
         let result = withValues { permuteValues($0, shape: shape, order: order) }
         var inverse = [Int](repeating: 0, count: order.count)

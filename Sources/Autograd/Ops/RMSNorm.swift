@@ -22,7 +22,9 @@ extension Tensor {
                                 rP.pointer[row] = 1 / (Float(sumSquares / Double(dim)) + eps).squareRoot()
                             }
                         }
-                        Self.scaleRows(x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim, into: outP.pointer)
+                        Self.scaleRows(
+                            x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim,
+                            into: outP.pointer)
                     }
                 }
             }
@@ -72,7 +74,9 @@ extension Tensor {
                     withValues { x in
                         weight.withValues { w in
                             savedInverseRMS.withUnsafeBufferPointer { r in
-                                Self.scaleRows(x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim, into: out.baseAddress!)
+                                Self.scaleRows(
+                                    x.baseAddress!, by: r.baseAddress!, weight: w.baseAddress!, rows: rows, dim: dim,
+                                    into: out.baseAddress!)
                             }
                         }
                     }
@@ -84,8 +88,10 @@ extension Tensor {
 
     /// y[row] = x[row] · r[row] · w for [rows, D] rows, on both cores (the forward, and its
     /// recomputation from the saved r).
-    private static func scaleRows(_ x: UnsafePointer<Float>, by r: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
-                                  rows: Int, dim: Int, into y: UnsafeMutablePointer<Float>) {
+    private static func scaleRows(
+        _ x: UnsafePointer<Float>, by r: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
+        rows: Int, dim: Int, into y: UnsafeMutablePointer<Float>
+    ) {
         let out = SendablePointer(y)
         Parallel.forEach(rows, costPerItem: 2 * dim) { range in
             for row in range {

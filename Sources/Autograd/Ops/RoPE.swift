@@ -14,7 +14,9 @@ public struct RotaryTable {
     /// The tables for `positions` positions starting at `offset`, unscaled frequencies of base `theta`.
     public init(headDim: Int, positions: Int, offset: Int, theta: Float) {
         precondition(headDim % 2 == 0, "RoPE: head size \(headDim) must be even")
-        self.init(inverseFrequency: Self.inverseFrequencies(headDim: headDim, theta: theta), positions: positions, offset: offset)
+        self.init(
+            inverseFrequency: Self.inverseFrequencies(headDim: headDim, theta: theta), positions: positions,
+            offset: offset)
     }
 
     /// θ^(−2i/Dh) for i < Dh/2, unscaled (the exponent in Float32, as transformers computes it).
@@ -33,7 +35,10 @@ public struct RotaryTable {
                 sinTable[t * half + i] = Foundation.sin(angle)
             }
         }
-        (self.cos, self.sin, self.positions, self.half) = (cosTable, sinTable, positions, half)
+        self.cos = cosTable
+        self.sin = sinTable
+        self.positions = positions
+        self.half = half
     }
 }
 
@@ -48,8 +53,9 @@ extension Tensor {
 
     /// RoPE with precomputed tables (`table.positions == T`, `table.half == Dh/2`).
     public func rope(_ table: RotaryTable) -> Tensor {
-        precondition(rank == 4 && table.positions == shape[1] && 2 * table.half == shape[3],
-                     "rope: x \(shape) with table for \(table.positions) positions, Dh \(2 * table.half)")
+        precondition(
+            rank == 4 && table.positions == shape[1] && 2 * table.half == shape[3],
+            "rope: x \(shape) with table for \(table.positions) positions, Dh \(2 * table.half)")
         let result = withValues { rotate($0, table: table, inverse: false) }
         let shape = shape
         return Tape.record("rope", data: result, shape: shape, inputs: [self]) { dy, inputs, _ in
@@ -65,8 +71,9 @@ extension Tensor {
             for b in 0..<batch {
                 for h in 0..<heads {
                     let offset = (b * steps * heads + h) * dh
-                    table.rotate(rows: steps, from: values.baseAddress! + offset, stride: heads * dh,
-                                 into: out.baseAddress! + offset, stride: heads * dh, inverse: inverse)
+                    table.rotate(
+                        rows: steps, from: values.baseAddress! + offset, stride: heads * dh,
+                        into: out.baseAddress! + offset, stride: heads * dh, inverse: inverse)
                 }
             }
         }
@@ -77,9 +84,11 @@ extension RotaryTable {
     /// One head's rows: target row t = R(angle(t))·(source row t), or Rᵀ (`inverse`, the backward),
     /// written or added (`accumulate`); row t is `stride` floats after row t − 1 on either side,
     /// and source and target may be the same rows. Pairs `(x[i], x[i + Dh/2])` rotate.
-    public func rotate(rows: Int, from source: UnsafePointer<Float>, stride sourceStride: Int,
-                into target: UnsafeMutablePointer<Float>, stride targetStride: Int,
-                inverse: Bool = false, accumulate: Bool = false) {
+    public func rotate(
+        rows: Int, from source: UnsafePointer<Float>, stride sourceStride: Int,
+        into target: UnsafeMutablePointer<Float>, stride targetStride: Int,
+        inverse: Bool = false, accumulate: Bool = false
+    ) {
         let sign: Float = inverse ? -1 : 1
         cos.withUnsafeBufferPointer { cosT in
             sin.withUnsafeBufferPointer { sinT in
@@ -100,7 +109,9 @@ extension RotaryTable {
 extension Optional where Wrapped == RotaryTable {
     /// One head of `rows` positions, row t (`stride` apart in `source`) rotated at table position t
     /// into the contiguous `target` [rows, Dh]; without a table, a copy (the fused attention's Q', K').
-    func rotate(rows: Int, width: Int, from source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>) {
+    func rotate(
+        rows: Int, width: Int, from source: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>
+    ) {
         guard let table = self else {
             for t in 0..<rows { target.advanced(by: t * width).update(from: source + t * stride, count: width) }
             return
@@ -110,11 +121,15 @@ extension Optional where Wrapped == RotaryTable {
 
     /// The transpose of `rotate`, accumulated: `target` rows (`stride` apart) += Rᵀ(source row t)
     /// for the contiguous gradient `source` [rows, Dh]; without a table, an add.
-    func rotateBack(rows: Int, width: Int, from source: UnsafePointer<Float>, adding target: UnsafeMutablePointer<Float>, stride: Int) {
+    func rotateBack(
+        rows: Int, width: Int, from source: UnsafePointer<Float>, adding target: UnsafeMutablePointer<Float>,
+        stride: Int
+    ) {
         guard let table = self else {
             for t in 0..<rows { for i in 0..<width { target[t * stride + i] += source[t * width + i] } }
             return
         }
-        table.rotate(rows: rows, from: source, stride: width, into: target, stride: stride, inverse: true, accumulate: true)
+        table.rotate(
+            rows: rows, from: source, stride: width, into: target, stride: stride, inverse: true, accumulate: true)
     }
 }

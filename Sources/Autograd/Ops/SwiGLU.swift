@@ -9,7 +9,8 @@ extension Tensor {
     public func swiGLU(up: Tensor) -> Tensor {
         precondition(shape == up.shape, "swiGLU: gate \(shape) with up \(up.shape)")
         let n = count
-        let output = Tape.record("swiGLU", data: Self.swiGLUValues(self, up), shape: shape, inputs: [self, up]) { dy, inputs, needs in
+        let output = Tape.record("swiGLU", data: Self.swiGLUValues(self, up), shape: shape, inputs: [self, up]) {
+            dy, inputs, needs in
             let (gateT, upT) = (inputs[0], inputs[1])
             let dGate = FloatBuffer(uninitialized: n), dUp = FloatBuffer(uninitialized: n)
             gateT.withValues { a in
@@ -21,8 +22,9 @@ extension Tensor {
                             let path = loft_simd_active()
                             Parallel.forEach(n, costPerItem: 8) { range in
                                 let (i, count) = (range.lowerBound, Int64(range.count))
-                                loft_swiglu_backward(path, a.baseAddress! + i, b.baseAddress! + i, dy.baseAddress! + i,
-                                                     gP.pointer + i, uP.pointer + i, count)
+                                loft_swiglu_backward(
+                                    path, a.baseAddress! + i, b.baseAddress! + i, dy.baseAddress! + i,
+                                    gP.pointer + i, uP.pointer + i, count)
                             }
                         }
                     }
@@ -44,7 +46,8 @@ extension Tensor {
                 up.withValues { b in
                     Parallel.forEach(a.count, costPerItem: 6) { range in
                         let i = range.lowerBound
-                        loft_swiglu_forward(path, a.baseAddress! + i, b.baseAddress! + i, outP.pointer + i, Int64(range.count))
+                        loft_swiglu_forward(
+                            path, a.baseAddress! + i, b.baseAddress! + i, outP.pointer + i, Int64(range.count))
                     }
                 }
             }

@@ -30,8 +30,10 @@ public enum BLASCoreChoice: Equatable, Sendable {
     ///   - features: the CPU's instruction sets.
     ///   - currentCore: `openblas_get_corename()` of the loaded library.
     ///   - environment: the process environment.
-    public static func decide(features: CPUFeatures, currentCore: String,
-                              environment: [String: String]) -> BLASCoreChoice {
+    public static func decide(
+        features: CPUFeatures, currentCore: String,
+        environment: [String: String]
+    ) -> BLASCoreChoice {
         if environment[switchVariable]?.lowercased() == "keep" {
             return .keep(reason: "\(switchVariable)=keep")
         }

@@ -13,8 +13,9 @@ public enum BLASCoreSwitch {
     /// about is recorded for `RuntimeInfo`.
     public static func applyIfNeeded(environment: [String: String]) -> String? {
         record(environment: environment)
-        let choice = BLASCoreChoice.decide(features: .current, currentCore: BLAS.coreName,
-                                           environment: environment)
+        let choice = BLASCoreChoice.decide(
+            features: .current, currentCore: BLAS.coreName,
+            environment: environment)
         guard case .use(let core) = choice else { return nil }
         setenv(BLASCoreChoice.coreVariable, core, 1)
         setenv(BLASCoreChoice.replacedVariable, BLAS.coreName, 1)

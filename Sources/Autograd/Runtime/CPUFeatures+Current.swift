@@ -6,8 +6,9 @@ extension CPUFeatures {
     /// The features of this CPU (cpuid).
     public static var current: CPUFeatures {
         let f = loft_cpu_features_get()
-        return CPUFeatures(avx2: f.avx2, fma: f.fma, avx512f: f.avx512f, avx512bw: f.avx512bw,
-                           avx512dq: f.avx512dq, avx512vl: f.avx512vl, avx512bf16: f.avx512bf16)
+        return CPUFeatures(
+            avx2: f.avx2, fma: f.fma, avx512f: f.avx512f, avx512bw: f.avx512bw,
+            avx512dq: f.avx512dq, avx512vl: f.avx512vl, avx512bf16: f.avx512bf16)
     }
 }
 

@@ -36,19 +36,22 @@ public struct RuntimeInfo: Codable, Sendable {
     /// The values for this process, for products asked to run in `compute` (the compute type
     /// recorded is the one they get here).
     public static func current(compute: ComputeType) -> RuntimeInfo {
-        RuntimeInfo(blasCore: BLAS.coreName,
-                    blasCoreSource: blasCoreSource,
-                    blasThreads: BLAS.threads,
-                    blasConfig: BLAS.configuration, workers: Parallel.workerCount,
-                    cpuFeatures: CPUFeatures.current.names, kernelPath: .active,
-                    bf16Products: BLAS.bf16KernelAvailable, computeType: BLAS.effective(compute))
+        RuntimeInfo(
+            blasCore: BLAS.coreName,
+            blasCoreSource: blasCoreSource,
+            blasThreads: BLAS.threads,
+            blasConfig: BLAS.configuration, workers: Parallel.workerCount,
+            cpuFeatures: CPUFeatures.current.names, kernelPath: .active,
+            bf16Products: BLAS.bf16KernelAvailable, computeType: BLAS.effective(compute))
     }
 
     /// One line: `BLAS: OpenBLAS … core SkylakeX, 2 threads; kernels: avx512; CPU: avx2 avx512f …`.
     public var summary: String {
-        "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; workers: \(workers); "
+        let cpu = cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " ")
+        return
+            "BLAS: \(blasConfig), core \(blasCore) (\(blasCoreSource)), \(blasThreads) threads; workers: \(workers); "
             + "kernels: \(kernelPath.rawValue); bf16 products: \(bf16ProductsDescription); "
-            + "compute: \(computeType.rawValue); CPU: \(cpuFeatures.isEmpty ? "no AVX" : cpuFeatures.joined(separator: " "))"
+            + "compute: \(computeType.rawValue); CPU: \(cpu)"
     }
 }
 
@@ -69,10 +72,15 @@ public struct CPUFeatures: Equatable, Sendable {
         avx512vl = false, avx512bf16 = false
 
     /// Features as given.
-    public init(avx2: Bool = false, fma: Bool = false, avx512f: Bool = false,
-                avx512bw: Bool = false, avx512dq: Bool = false, avx512vl: Bool = false,
-                avx512bf16: Bool = false) {
-        (self.avx2, self.fma, self.avx512f, self.avx512bw) = (avx2, fma, avx512f, avx512bw)
+    public init(
+        avx2: Bool = false, fma: Bool = false, avx512f: Bool = false,
+        avx512bw: Bool = false, avx512dq: Bool = false, avx512vl: Bool = false,
+        avx512bf16: Bool = false
+    ) {
+        self.avx2 = avx2
+        self.fma = fma
+        self.avx512f = avx512f
+        self.avx512bw = avx512bw
         (self.avx512dq, self.avx512vl, self.avx512bf16) = (avx512dq, avx512vl, avx512bf16)
     }
 
@@ -81,8 +89,10 @@ public struct CPUFeatures: Equatable, Sendable {
 
     /// The names of the features present.
     public var names: [String] {
-        [("avx2", avx2), ("fma", fma), ("avx512f", avx512f), ("avx512bw", avx512bw),
-         ("avx512dq", avx512dq), ("avx512vl", avx512vl), ("avx512_bf16", avx512bf16)]
-            .filter { $0.1 }.map { $0.0 }
+        [
+            ("avx2", avx2), ("fma", fma), ("avx512f", avx512f), ("avx512bw", avx512bw),
+            ("avx512dq", avx512dq), ("avx512vl", avx512vl), ("avx512_bf16", avx512bf16),
+        ]
+        .filter { $0.1 }.map { $0.0 }
     }
 }

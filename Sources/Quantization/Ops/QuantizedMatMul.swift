@@ -22,8 +22,9 @@ extension QuantizedTensor {
         for start in stride(from: 0, to: rows, by: step) {
             let end = min(rows, start + step)
             Parallel.forEach(end - start, costPerItem: 4 * columns) { local in
-                dequantize(((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
-                           into: tileP.pointer + local.lowerBound * columns)
+                dequantize(
+                    ((start + local.lowerBound) * columns)..<((start + local.upperBound) * columns),
+                    into: tileP.pointer + local.lowerBound * columns)
             }
             body(start..<end, UnsafePointer(tile.baseAddress))
         }
@@ -44,7 +45,9 @@ extension QuantizedTensor {
     /// `path` (nil: the active one), both cores over the output rows. False, writing nothing, when
     /// the kernel does not take this shape or the CPU lacks `path`.
     @discardableResult
-    public func multiplyDirect(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, path: SIMDPath? = nil) -> Bool {
+    public func multiplyDirect(
+        _ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>, path: SIMDPath? = nil
+    ) -> Bool {
         let path = path ?? .active
         guard usesDirectKernel(rows: m), path.isSupported else { return false }
         let (xP, yP) = (SendablePointer(UnsafeMutablePointer(mutating: x)), SendablePointer(y))
@@ -61,21 +64,25 @@ extension QuantizedTensor {
     /// output rows across cores; different ranges may run at once). False, writing nothing, as
     /// `multiplyDirect`. Double-quantized scales are expanded for these rows only.
     @discardableResult
-    public func multiplyRows(_ x: UnsafePointer<Float>, rows m: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>,
-                             path: SIMDPath? = nil) -> Bool {
+    public func multiplyRows(
+        _ x: UnsafePointer<Float>, rows m: Int, outputs: Range<Int>, into y: UnsafeMutablePointer<Float>,
+        path: SIMDPath? = nil
+    ) -> Bool {
         let path = path ?? .active
-        guard usesDirectKernel(rows: m), path.isSupported, outputs.lowerBound >= 0, outputs.upperBound <= shape[0] else { return false }
+        guard usesDirectKernel(rows: m), path.isSupported, outputs.lowerBound >= 0, outputs.upperBound <= shape[0]
+        else { return false }
         if outputs.isEmpty { return true }
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         let blocks = (outputs.lowerBound * inFeatures / blockSize)..<(outputs.upperBound * inFeatures / blockSize)
-        let firstByte = outputs.lowerBound * inFeatures * codebook.bits / 8   // rows hold whole blocks of 16·k codes
+        let firstByte = outputs.lowerBound * inFeatures * codebook.bits / 8  // rows hold whole blocks of 16·k codes
         func run(_ scale: UnsafePointer<Float>) {
             codebook.levels.withUnsafeBufferPointer { levels in
                 codes.bytes.withUnsafeBufferPointer { bytes in
-                    _ = DequantizationKernel.gemv(path: path, codes: bytes.baseAddress! + firstByte, bits: codebook.bits,
-                                                  levels: levels.baseAddress!, absmax: scale, blockSize: blockSize,
-                                                  inFeatures: inFeatures, rows: 0..<outputs.count, x: x, batch: m,
-                                                  y: y + outputs.lowerBound, ldy: outFeatures)
+                    _ = DequantizationKernel.gemv(
+                        path: path, codes: bytes.baseAddress! + firstByte, bits: codebook.bits,
+                        levels: levels.baseAddress!, absmax: scale, blockSize: blockSize,
+                        inFeatures: inFeatures, rows: 0..<outputs.count, x: x, batch: m,
+                        y: y + outputs.lowerBound, ldy: outFeatures)
                 }
             }
         }
@@ -88,26 +95,32 @@ extension QuantizedTensor {
 
     /// `y = x·deq(W)ᵀ` for `x` [rows, in] into `y` [rows, out], no tape: the packed-code kernel
     /// for a few rows (decoding), else tiles of W dequantized and multiplied by sgemm in `compute`.
-    public func multiply(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
-                         compute: ComputeType = .fp32) {
+    public func multiply(
+        _ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+        compute: ComputeType = .fp32
+    ) {
         precondition(shape.count == 2, "quantized matmul: weight must be [out, in], got \(shape)")
         if multiplyDirect(x, rows: m, into: y) { return }
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
-            BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,
-                       a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures,
-                       compute: compute)
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: m, n: range.count, k: inFeatures,
+                a: x, lda: inFeatures, b: tile, ldb: inFeatures, c: y + range.lowerBound, ldc: outFeatures,
+                compute: compute)
         }
     }
 
     /// `dx += dy·deq(W)` for `dy` [rows, out] into `dx` [rows, in], the products in `compute`.
-    public func multiplyTransposed(accumulating dy: UnsafePointer<Float>, rows m: Int, into dx: UnsafeMutablePointer<Float>,
-                                   compute: ComputeType = .fp32) {
+    public func multiplyTransposed(
+        accumulating dy: UnsafePointer<Float>, rows m: Int, into dx: UnsafeMutablePointer<Float>,
+        compute: ComputeType = .fp32
+    ) {
         let (outFeatures, inFeatures) = (shape[0], shape[1])
         forEachTile { range, tile in
-            BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: inFeatures, k: range.count,
-                       a: dy + range.lowerBound, lda: outFeatures, b: tile, ldb: inFeatures,
-                       beta: 1, c: dx, ldc: inFeatures, compute: compute)
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: m, n: inFeatures, k: range.count,
+                a: dy + range.lowerBound, lda: outFeatures, b: tile, ldb: inFeatures,
+                beta: 1, c: dx, ldc: inFeatures, compute: compute)
         }
     }
 }
@@ -116,18 +129,22 @@ extension Tensor {
     /// `self · deq(weight)ᵀ`: [..., in] with a quantized weight [out, in] → [..., out].
     /// The backward sends `dy·deq(W)` to `self` and nothing else; both products run in `compute`.
     public func matmul(quantized weight: QuantizedTensor, compute: ComputeType = .fp32) -> Tensor {
-        precondition(weight.shape.count == 2 && shape.last == weight.shape[1],
-                     "quantized matmul: x \(shape) × Wᵀ with W \(weight.shape)")
+        precondition(
+            weight.shape.count == 2 && shape.last == weight.shape[1],
+            "quantized matmul: x \(shape) × Wᵀ with W \(weight.shape)")
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let rows = count / inFeatures
         let y = FloatBuffer(zeros: rows * outFeatures)
         withValues { x in
-            y.withUnsafeMutableBufferPointer { weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!, compute: compute) }
+            y.withUnsafeMutableBufferPointer {
+                weight.multiply(x.baseAddress!, rows: rows, into: $0.baseAddress!, compute: compute)
+            }
         }
         return Tape.record("quantizedMatmul", data: y, shape: Array(shape.dropLast()) + [outFeatures], inputs: [self]) {
             dy, inputs, _ in
             inputs[0].accumulateGrad { dx in
-                weight.multiplyTransposed(accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!, compute: compute)
+                weight.multiplyTransposed(
+                    accumulating: dy.baseAddress!, rows: rows, into: dx.baseAddress!, compute: compute)
             }
         }
     }

@@ -34,7 +34,9 @@ public enum ConfigLoader {
         } catch {
             throw TrainingError.unreadableConfig(file: file, detail: yamlProblem(error))
         }
-        guard case .mapping = root else { throw TrainingError.invalidValue(file: file, key: "(top level)", detail: "expected a mapping of sections") }
+        guard case .mapping = root else {
+            throw TrainingError.invalidValue(file: file, key: "(top level)", detail: "expected a mapping of sections")
+        }
         for override in overrides { try apply(override, to: &root) }
         try checkKeys(root, file: file)
         let config: RunConfig
@@ -49,10 +51,13 @@ public enum ConfigLoader {
 
     /// A YAML error in one line with its line number (Yams's text repeats the whole file).
     public static func yamlProblem(_ error: Error) -> String {
-        guard let yaml = error as? YamlError else { return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)" }
+        guard let yaml = error as? YamlError else {
+            return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+        }
         switch yaml {
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return "key '\(duplicates.joined(separator: "', '"))' appears twice in the mapping that starts at line \(context.mark.line)"
+            let keys = duplicates.joined(separator: "', '")
+            return "key '\(keys)' appears twice in the mapping that starts at line \(context.mark.line)"
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
             return "\(problem) (line \(mark.line), column \(mark.column))"
         default:
@@ -65,7 +70,9 @@ public enum ConfigLoader {
         guard let equals = override.firstIndex(of: "=") else { throw TrainingError.badOverride(override) }
         let path = override[..<equals].split(separator: ".").map(String.init)
         let valueText = String(override[override.index(after: equals)...])
-        guard (1...2).contains(path.count), !path.contains(where: \.isEmpty) else { throw TrainingError.badOverride(override) }
+        guard (1...2).contains(path.count), !path.contains(where: \.isEmpty) else {
+            throw TrainingError.badOverride(override)
+        }
         let value = (try? Yams.compose(yaml: valueText)).flatMap { $0 } ?? Node(valueText)
         guard var mapping = root.mapping else { throw TrainingError.badOverride(override) }
         if path.count == 1 {
@@ -84,17 +91,20 @@ public enum ConfigLoader {
         for (keyNode, value) in root.mapping! {
             let key = keyNode.string ?? "\(keyNode)"
             guard topLevel.contains(key) else {
-                throw TrainingError.unknownKey(file: file, key: key, line: keyNode.mark.map { $0.line }, known: topLevel)
+                throw TrainingError.unknownKey(
+                    file: file, key: key, line: keyNode.mark.map { $0.line }, known: topLevel)
             }
             guard let known = schema[key] else { continue }
             if key == "quantization", value.string == "none" { continue }
             guard let section = value.mapping else {
-                throw TrainingError.invalidValue(file: file, key: key, detail: "expected a mapping of \(known.joined(separator: ", "))")
+                throw TrainingError.invalidValue(
+                    file: file, key: key, detail: "expected a mapping of \(known.joined(separator: ", "))")
             }
             for (innerNode, _) in section {
                 let inner = innerNode.string ?? "\(innerNode)"
                 if !known.contains(inner) {
-                    throw TrainingError.unknownKey(file: file, key: "\(key).\(inner)", line: innerNode.mark.map { $0.line }, known: known)
+                    throw TrainingError.unknownKey(
+                        file: file, key: "\(key).\(inner)", line: innerNode.mark.map { $0.line }, known: known)
                 }
             }
         }
@@ -111,19 +121,26 @@ public enum ConfigLoader {
     ]
 
     static func describe(_ error: DecodingError, file: String) -> TrainingError {
-        func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".") }
+        func key(_ path: [CodingKey]) -> String {
+            path.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".")
+        }
         switch error {
         case .typeMismatch(let type, let context):
-            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(DecodingError.plainName(of: type))")
+            return .invalidValue(
+                file: file, key: key(context.codingPath), detail: "expected \(DecodingError.plainName(of: type))")
         case .valueNotFound(let type, let context):
-            return .invalidValue(file: file, key: key(context.codingPath), detail: "expected \(DecodingError.plainName(of: type)), found nothing")
+            return .invalidValue(
+                file: file, key: key(context.codingPath),
+                detail: "expected \(DecodingError.plainName(of: type)), found nothing")
         case .keyNotFound(let missing, let context):
             return .invalidValue(file: file, key: key(context.codingPath + [missing]), detail: "missing")
         case .dataCorrupted(let context):
             let name = key(context.codingPath)
             let allowed = choices.first { name == $0.key || name.hasPrefix($0.key + ".") }?.value
-            return .invalidValue(file: file, key: name, detail: allowed.map { "expected one of \($0.joined(separator: ", "))" }
-                                 ?? "not a valid value")
+            return .invalidValue(
+                file: file, key: name,
+                detail: allowed.map { "expected one of \($0.joined(separator: ", "))" }
+                    ?? "not a valid value")
         @unknown default:
             return .invalidValue(file: file, key: "?", detail: "\(error)")
         }
@@ -141,35 +158,54 @@ public enum ConfigLoader {
         try check(c.lora.rank >= 1 && c.lora.rank <= 1 << 16, "lora.rank", c.lora.rank, "in 1...65536")
         try check(c.lora.alpha > 0 && c.lora.alpha.isFinite, "lora.alpha", c.lora.alpha, "finite and > 0")
         try check(c.lora.dropout >= 0 && c.lora.dropout < 1, "lora.dropout", c.lora.dropout, "in [0, 1)")
-        try check(!c.lora.targetModules.isEmpty && Set(c.lora.targetModules).count == c.lora.targetModules.count,
-                  "lora.target_modules", c.lora.targetModules.map(\.rawValue), "a non-empty list of distinct modules")
-        try check(c.lora.loftqIters >= 1 && c.lora.loftqIters <= 1000, "lora.loftq_iters", c.lora.loftqIters, "in 1...1000")
+        try check(
+            !c.lora.targetModules.isEmpty && Set(c.lora.targetModules).count == c.lora.targetModules.count,
+            "lora.target_modules", c.lora.targetModules.map(\.rawValue), "a non-empty list of distinct modules")
+        try check(
+            c.lora.loftqIters >= 1 && c.lora.loftqIters <= 1000, "lora.loftq_iters", c.lora.loftqIters, "in 1...1000")
         if c.lora.initialization == .adapter, c.lora.adapter == nil {
-            throw TrainingError.invalidValue(file: file, key: "lora.adapter", detail: "missing; lora.init: adapter continues from this PEFT adapter folder")
+            throw TrainingError.invalidValue(
+                file: file, key: "lora.adapter",
+                detail: "missing; lora.init: adapter continues from this PEFT adapter folder")
         }
         if c.lora.initialization != .adapter, c.lora.adapter != nil {
-            throw TrainingError.invalidValue(file: file, key: "lora.adapter", detail: "is only read with lora.init: adapter (here \(c.lora.initialization.rawValue))")
+            throw TrainingError.invalidValue(
+                file: file, key: "lora.adapter",
+                detail: "is only read with lora.init: adapter (here \(c.lora.initialization.rawValue))")
         }
-        try check(c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
+        try check(
+            c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
         let t = c.training
         try check(t.batchSize >= 1 && t.batchSize <= 1 << 20, "training.batch_size", t.batchSize, "in 1...2^20")
-        try check(t.batchSize * c.data.maxSeqLen <= 1 << 26, "training.batch_size", t.batchSize,
-                  "at most 2^26 tokens a micro-batch with max_seq_len \(c.data.maxSeqLen)")
-        try check(t.gradAccumulation >= 1 && t.gradAccumulation <= 1 << 20, "training.grad_accumulation", t.gradAccumulation, "in 1...2^20")
+        try check(
+            t.batchSize * c.data.maxSeqLen <= 1 << 26, "training.batch_size", t.batchSize,
+            "at most 2^26 tokens a micro-batch with max_seq_len \(c.data.maxSeqLen)")
+        try check(
+            t.gradAccumulation >= 1 && t.gradAccumulation <= 1 << 20, "training.grad_accumulation", t.gradAccumulation,
+            "in 1...2^20")
         try check(t.epochs >= 1 || t.maxSteps >= 1, "training.epochs", t.epochs, "≥ 1 (or max_steps ≥ 1)")
         try check(t.maxSteps >= 0, "training.max_steps", t.maxSteps, "≥ 0")
         try check(t.learningRate >= 0 && t.learningRate.isFinite, "training.learning_rate", t.learningRate, "≥ 0")
-        try check(t.maxSteps <= 1 << 40 && t.epochs <= 1 << 20, "training.max_steps", t.maxSteps, "≤ 2^40 (and epochs ≤ 2^20)")
+        let bounded = t.maxSteps <= 1 << 40 && t.epochs <= 1 << 20
+        try check(bounded, "training.max_steps", t.maxSteps, "≤ 2^40 (and epochs ≤ 2^20)")
         try check(t.warmupSteps >= 0 && t.warmupSteps <= 1 << 40, "training.warmup_steps", t.warmupSteps, "in 0...2^40")
         try check(t.warmupRatio >= 0 && t.warmupRatio < 1, "training.warmup_ratio", t.warmupRatio, "in [0, 1)")
         try check(t.weightDecay >= 0, "training.weight_decay", t.weightDecay, "≥ 0")
-        try check(t.betas.count == 2 && t.betas.allSatisfy { $0 >= 0 && $0 < 1 }, "training.betas", t.betas, "two values in [0, 1)")
+        try check(
+            t.betas.count == 2 && t.betas.allSatisfy { $0 >= 0 && $0 < 1 }, "training.betas", t.betas,
+            "two values in [0, 1)")
         try check(t.eps > 0 && t.eps.isFinite, "training.eps", t.eps, "finite and > 0")
         try check(t.weightDecay.isFinite, "training.weight_decay", t.weightDecay, "finite")
-        try check(t.maxGradNorm >= 0 && t.maxGradNorm.isFinite, "training.max_grad_norm", t.maxGradNorm, "finite and ≥ 0 (0 disables clipping)")
-        try check(t.skipLossZScore >= 0 && t.skipLossZScore.isFinite, "training.skip_loss_zscore", t.skipLossZScore, "finite and ≥ 0 (0: off)")
-        try check(t.skipGradZScore >= 0 && t.skipGradZScore.isFinite, "training.skip_grad_zscore", t.skipGradZScore, "finite and ≥ 0 (0: off)")
+        try check(
+            t.maxGradNorm >= 0 && t.maxGradNorm.isFinite, "training.max_grad_norm", t.maxGradNorm,
+            "finite and ≥ 0 (0 disables clipping)")
+        try check(
+            t.skipLossZScore >= 0 && t.skipLossZScore.isFinite, "training.skip_loss_zscore", t.skipLossZScore,
+            "finite and ≥ 0 (0: off)")
+        try check(
+            t.skipGradZScore >= 0 && t.skipGradZScore.isFinite, "training.skip_grad_zscore", t.skipGradZScore,
+            "finite and ≥ 0 (0: off)")
         try check((2...1_000_000).contains(t.spikeWindow), "training.spike_window", t.spikeWindow, "in 2...1000000")
         try check(c.checkpoint.everySteps >= 0, "checkpoint.every_steps", c.checkpoint.everySteps, "≥ 0")
         try check(c.checkpoint.keepLast >= 1, "checkpoint.keep_last", c.checkpoint.keepLast, "≥ 1")

@@ -44,7 +44,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// The defaults.
         public init() {}
         /// The spec these values describe.
-        public var spec: QuantizationSpec { QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant) }
+        public var spec: QuantizationSpec {
+            QuantizationSpec(method: method, bits: bits, blockSize: blockSize, doubleQuant: doubleQuant)
+        }
     }
 
     /// `lora`: the adapters.
@@ -153,7 +155,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
 extension KeyedDecodingContainer {
     /// The value at `key`, or `fallback` when the key is absent.
-    func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T { try decodeIfPresent(T.self, forKey: key) ?? fallback }
+    func value<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
 
     /// The optional value at `key`: `fallback` when the key is absent, nil when it is `null`.
     func optional<T: Decodable>(_ key: Key, _ fallback: T?) throws -> T? {
@@ -162,7 +166,9 @@ extension KeyedDecodingContainer {
 }
 
 extension RunConfig {
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, model, quantization, lora, data, training, checkpoint, eval, logging }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, model, quantization, lora, data, training, checkpoint, eval, logging
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -186,7 +192,11 @@ extension RunConfig {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         try c.encode(model, forKey: .model)
-        if let quantization { try c.encode(quantization, forKey: .quantization) } else { try c.encode("none", forKey: .quantization) }
+        if let quantization {
+            try c.encode(quantization, forKey: .quantization)
+        } else {
+            try c.encode("none", forKey: .quantization)
+        }
         try c.encode(lora, forKey: .lora)
         try c.encode(data, forKey: .data)
         try c.encode(training, forKey: .training)
@@ -200,7 +210,9 @@ extension RunConfig.ModelSection {
     enum CodingKeys: String, CodingKey, CaseIterable { case path, tokenizer, format }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (path, tokenizer, format) = (try c.value(.path, d.path), try c.optional(.tokenizer, d.tokenizer), try c.value(.format, d.format))
+        (path, tokenizer, format) = (
+            try c.value(.path, d.path), try c.optional(.tokenizer, d.tokenizer), try c.value(.format, d.format)
+        )
     }
     /// Every key, `null` included (absent would mean the default).
     public func encode(to encoder: Encoder) throws {
@@ -212,7 +224,9 @@ extension RunConfig.ModelSection {
 }
 
 extension RunConfig.QuantizationSection {
-    enum CodingKeys: String, CodingKey, CaseIterable { case bits, method, blockSize = "block_size", doubleQuant = "double_quant" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case bits, method, blockSize = "block_size", doubleQuant = "double_quant"
+    }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
         (bits, method) = (try c.value(.bits, d.bits), try c.value(.method, d.method))
@@ -222,24 +236,33 @@ extension RunConfig.QuantizationSection {
 
 extension RunConfig.LoRASection {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case rank, alpha, dropout, targetModules = "target_modules", initialization = "init", loftqIters = "loftq_iters", adapter
+        case rank, alpha, dropout, targetModules = "target_modules", initialization = "init", loftqIters =
+            "loftq_iters", adapter
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (rank, alpha, dropout) = (try c.value(.rank, d.rank), try c.value(.alpha, d.alpha), try c.value(.dropout, d.dropout))
+        (rank, alpha, dropout) = (
+            try c.value(.rank, d.rank), try c.value(.alpha, d.alpha), try c.value(.dropout, d.dropout)
+        )
         targetModules = try c.value(.targetModules, d.targetModules)
-        (initialization, loftqIters) = (try c.value(.initialization, d.initialization), try c.value(.loftqIters, d.loftqIters))
+        (initialization, loftqIters) = (
+            try c.value(.initialization, d.initialization), try c.value(.loftqIters, d.loftqIters)
+        )
         adapter = try c.optional(.adapter, d.adapter)
     }
 }
 
 extension RunConfig.DataSection {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, trainPath = "train_path", evalPath = "eval_path", maxSeqLen = "max_seq_len", limitTrain = "limit_train"
+        case dataset, trainPath = "train_path", evalPath = "eval_path", maxSeqLen = "max_seq_len", limitTrain =
+            "limit_train"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (dataset, trainPath, evalPath) = (try c.value(.dataset, d.dataset), try c.value(.trainPath, d.trainPath), try c.optional(.evalPath, d.evalPath))
+        (dataset, trainPath, evalPath) = (
+            try c.value(.dataset, d.dataset), try c.value(.trainPath, d.trainPath),
+            try c.optional(.evalPath, d.evalPath)
+        )
         (maxSeqLen, limitTrain) = (try c.value(.maxSeqLen, d.maxSeqLen), try c.value(.limitTrain, d.limitTrain))
     }
     /// Every key, `null` included (absent would mean the default).
@@ -263,14 +286,27 @@ extension RunConfig.TrainingSection {
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (seed, batchSize, gradAccumulation) = (try c.value(.seed, d.seed), try c.value(.batchSize, d.batchSize), try c.value(.gradAccumulation, d.gradAccumulation))
-        (epochs, maxSteps, learningRate) = (try c.value(.epochs, d.epochs), try c.value(.maxSteps, d.maxSteps), try c.value(.learningRate, d.learningRate))
-        (schedule, warmupSteps, warmupRatio) = (try c.value(.schedule, d.schedule), try c.value(.warmupSteps, d.warmupSteps), try c.value(.warmupRatio, d.warmupRatio))
-        (weightDecay, betas, eps) = (try c.value(.weightDecay, d.weightDecay), try c.value(.betas, d.betas), try c.value(.eps, d.eps))
+        (seed, batchSize, gradAccumulation) = (
+            try c.value(.seed, d.seed), try c.value(.batchSize, d.batchSize),
+            try c.value(.gradAccumulation, d.gradAccumulation)
+        )
+        (epochs, maxSteps, learningRate) = (
+            try c.value(.epochs, d.epochs), try c.value(.maxSteps, d.maxSteps),
+            try c.value(.learningRate, d.learningRate)
+        )
+        (schedule, warmupSteps, warmupRatio) = (
+            try c.value(.schedule, d.schedule), try c.value(.warmupSteps, d.warmupSteps),
+            try c.value(.warmupRatio, d.warmupRatio)
+        )
+        (weightDecay, betas, eps) = (
+            try c.value(.weightDecay, d.weightDecay), try c.value(.betas, d.betas), try c.value(.eps, d.eps)
+        )
         maxGradNorm = try c.value(.maxGradNorm, d.maxGradNorm)
         activationCheckpointing = try c.value(.activationCheckpointing, d.activationCheckpointing)
         computeDtype = try c.value(.computeDtype, d.computeDtype)
-        (skipLossZScore, skipGradZScore) = (try c.value(.skipLossZScore, d.skipLossZScore), try c.value(.skipGradZScore, d.skipGradZScore))
+        (skipLossZScore, skipGradZScore) = (
+            try c.value(.skipLossZScore, d.skipLossZScore), try c.value(.skipGradZScore, d.skipGradZScore)
+        )
         spikeWindow = try c.value(.spikeWindow, d.spikeWindow)
     }
 }
@@ -279,7 +315,9 @@ extension RunConfig.CheckpointSection {
     enum CodingKeys: String, CodingKey, CaseIterable { case dir, everySteps = "every_steps", keepLast = "keep_last" }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
-        (dir, everySteps, keepLast) = (try c.optional(.dir, d.dir), try c.value(.everySteps, d.everySteps), try c.value(.keepLast, d.keepLast))
+        (dir, everySteps, keepLast) = (
+            try c.optional(.dir, d.dir), try c.value(.everySteps, d.everySteps), try c.value(.keepLast, d.keepLast)
+        )
     }
     /// Every key, `null` included (absent would mean the default).
     public func encode(to encoder: Encoder) throws {

@@ -43,7 +43,9 @@ public struct Batch: Sendable {
     /// Targets that count for the loss.
     public var targetCount: Int {
         var count = 0
-        for b in 0..<batchSize { for t in 1..<max(1, steps) where labels[b * steps + t] != Tensor.ignoreIndex { count += 1 } }
+        for b in 0..<batchSize {
+            for t in 1..<max(1, steps) where labels[b * steps + t] != Tensor.ignoreIndex { count += 1 }
+        }
         return count
     }
 }

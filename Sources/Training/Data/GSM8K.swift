@@ -7,7 +7,8 @@ import Tokenizers
 /// reference: LoftQ (Li et al. 2023) GSM8K fine-tuning recipe
 public enum GSM8K {
     /// The instruction appended to every question.
-    public static let instruction = "\nAnswer the above question. First think step by step and then answer the final number.\n"
+    public static let instruction =
+        "\nAnswer the above question. First think step by step and then answer the final number.\n"
 
     /// One problem.
     public struct Problem: Equatable, Sendable {
@@ -22,7 +23,8 @@ public enum GSM8K {
         /// The gold number (commas stripped), from after `####`.
         public var goldAnswer: String {
             guard let range = answer.range(of: "####", options: .backwards) else { return "" }
-            return answer[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: ",", with: "")
+            return answer[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(
+                of: ",", with: "")
         }
     }
 
@@ -30,7 +32,8 @@ public enum GSM8K {
     public static func load(_ path: String, limit: Int = 0) throws -> [Problem] {
         try JSONLines.read(path, limit: limit) { object, line in
             guard let question = object["question"] as? String, let answer = object["answer"] as? String else {
-                throw TrainingError.badData(file: path, line: line, detail: "expected string keys \"question\" and \"answer\"")
+                throw TrainingError.badData(
+                    file: path, line: line, detail: "expected string keys \"question\" and \"answer\"")
             }
             return Problem(question: question, answer: answer)
         }
@@ -52,7 +55,9 @@ public enum GSM8K {
 /// JSON Lines reading with errors that name the line.
 public enum JSONLines {
     /// Parses each non-empty line of `path` into an object and maps it.
-    public static func read<T>(_ path: String, limit: Int = 0, _ transform: ([String: Any], Int) throws -> T) throws -> [T] {
+    public static func read<T>(_ path: String, limit: Int = 0, _ transform: ([String: Any], Int) throws -> T) throws
+        -> [T]
+    {
         let text = try TextBlocks.read(path)
         var result: [T] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -61,7 +66,9 @@ public enum JSONLines {
             switch JSONText.object(Data(line.utf8)) {
             case .success(let parsed): object = parsed
             case .failure(let problem):
-                throw TrainingError.badData(file: path, line: index + 1, detail: problem.detail.replacingOccurrences(of: "at line 1, ", with: "at "))
+                throw TrainingError.badData(
+                    file: path, line: index + 1,
+                    detail: problem.detail.replacingOccurrences(of: "at line 1, ", with: "at "))
             }
             result.append(try transform(object, index + 1))
             if limit > 0 && result.count >= limit { break }

@@ -43,11 +43,13 @@ public enum TextBlocks {
     public static func read(_ path: String) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else { throw FileError.notFound(path: path) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.badData(file: path, line: nil, detail: "cannot be read (a folder, or no read permission)")
+            throw TrainingError.badData(
+                file: path, line: nil, detail: "cannot be read (a folder, or no read permission)")
         }
         switch String.utf8OrFirstBadLine(data) {
         case .success(let text): return text
-        case .failure(let problem): throw TrainingError.badData(file: path, line: problem.line, detail: problem.detailAfterLine)
+        case .failure(let problem):
+            throw TrainingError.badData(file: path, line: problem.line, detail: problem.detailAfterLine)
         }
     }
 }

@@ -12,8 +12,10 @@ public enum EvaluationLoss {
 
     /// Evaluates `examples` in order, `batchSize` at a time, at most `maxBatches` (0: all), the
     /// model computing as `execution` says.
-    public static func run(model: LlamaModel, examples: [Example], batchSize: Int, maxBatches: Int, padID: Int32,
-                           execution: ExecutionOptions = .fp32) -> Result {
+    public static func run(
+        model: LlamaModel, examples: [Example], batchSize: Int, maxBatches: Int, padID: Int32,
+        execution: ExecutionOptions = .fp32
+    ) -> Result {
         var totalLoss = 0.0, totalTargets = 0, batches = 0
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             if maxBatches > 0 && batches >= maxBatches { break }
@@ -22,8 +24,10 @@ public enum EvaluationLoss {
             batches += 1
             guard targets > 0 else { continue }
             StepArena.beginBatch(shape: [batch.batchSize, batch.steps])  // if a training loop keeps the arena
-            let loss = model.loss(tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps, recording: false,
-                                  execution: execution)
+            let loss = model.loss(
+                tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
+                recording: false,
+                execution: execution)
             totalLoss += Double(loss.item) * Double(targets)
             totalTargets += targets
         }

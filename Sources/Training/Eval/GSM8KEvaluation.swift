@@ -36,7 +36,8 @@ public enum GSM8KEvaluation {
 
     /// Whether `predicted` equals `gold` as numbers.
     public static func matches(_ predicted: String?, gold: String) -> Bool {
-        guard let predicted, let p = Double(predicted), let g = Double(gold.replacingOccurrences(of: ",", with: "")) else { return false }
+        guard let predicted, let p = Double(predicted), let g = Double(gold.replacingOccurrences(of: ",", with: ""))
+        else { return false }
         return abs(p - g) < 1e-6 * max(1, abs(g))
     }
 
@@ -76,9 +77,11 @@ public enum GSM8KEvaluation {
 
     /// Answers `problems` in batches of `batch`, the model computing as `execution` says;
     /// `onPrediction` sees each record.
-    public static func run(model: LlamaModel, tokenizer: any Tokenizer, problems: [GSM8K.Problem], batch: Int,
-                           maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64, execution: ExecutionOptions = .fp32,
-                           onPrediction: (Prediction) throws -> Void) throws -> Result {
+    public static func run(
+        model: LlamaModel, tokenizer: any Tokenizer, problems: [GSM8K.Problem], batch: Int,
+        maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64, execution: ExecutionOptions = .fp32,
+        onPrediction: (Prediction) throws -> Void
+    ) throws -> Result {
         var rng = RandomState(seed: seed).split("gsm8k-sampling")
         let started = Stopwatch.now()
         var correct = 0, strictCorrect = 0, flexibleCorrect = 0, generated = 0
@@ -86,17 +89,19 @@ public enum GSM8KEvaluation {
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
             let prompts = try group.map { try tokenizer.encode($0.prompt, addBOS: true) }
-            let outputs = try model.generateBatch(prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops,
-                                                   execution: execution)
+            let outputs = try model.generateBatch(
+                prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops,
+                execution: execution)
             for (offset, (problem, tokens)) in zip(group, outputs).enumerated() {
                 generated += tokens.count
                 let text = try tokenizer.decode(tokens)
                 let (strict, flexible, extracted) = (strictAnswer(text), flexibleAnswer(text), answer(text))
-                let record = Prediction(index: start + offset, prompt: problem.prompt, output: text, strict: strict,
-                                        flexible: flexible, extracted: extracted, gold: problem.goldAnswer,
-                                        correct: matches(extracted, gold: problem.goldAnswer),
-                                        strictCorrect: matches(strict, gold: problem.goldAnswer),
-                                        flexibleCorrect: matches(flexible, gold: problem.goldAnswer))
+                let record = Prediction(
+                    index: start + offset, prompt: problem.prompt, output: text, strict: strict,
+                    flexible: flexible, extracted: extracted, gold: problem.goldAnswer,
+                    correct: matches(extracted, gold: problem.goldAnswer),
+                    strictCorrect: matches(strict, gold: problem.goldAnswer),
+                    flexibleCorrect: matches(flexible, gold: problem.goldAnswer))
                 correct += record.correct ? 1 : 0
                 strictCorrect += record.strictCorrect ? 1 : 0
                 flexibleCorrect += record.flexibleCorrect ? 1 : 0
@@ -105,8 +110,9 @@ public enum GSM8KEvaluation {
         }
         let seconds = Stopwatch.now() - started
         let n = Double(max(1, problems.count))
-        return Result(questions: problems.count, accuracy: Double(correct) / n, strictAccuracy: Double(strictCorrect) / n,
-                      flexibleAccuracy: Double(flexibleCorrect) / n, generatedTokens: generated, seconds: seconds,
-                      tokensPerSecond: Double(generated) / max(seconds, 1e-9))
+        return Result(
+            questions: problems.count, accuracy: Double(correct) / n, strictAccuracy: Double(strictCorrect) / n,
+            flexibleAccuracy: Double(flexibleCorrect) / n, generatedTokens: generated, seconds: seconds,
+            tokensPerSecond: Double(generated) / max(seconds, 1e-9))
     }
 }

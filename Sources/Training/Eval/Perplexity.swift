@@ -23,19 +23,26 @@ public enum Perplexity {
     }
 
     /// The blocks of `text` under `kind`.
-    public static func blocks(text: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int) throws -> Blocks {
+    public static func blocks(text: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int) throws -> Blocks
+    {
         switch kind {
         case .hf:
-            return Blocks(tokens: try TextBlocks.hfBlocks(rows: TextBlocks.wikitextRows(text), tokenizer: tokenizer, length: length), firstScored: 0)
+            return Blocks(
+                tokens: try TextBlocks.hfBlocks(
+                    rows: TextBlocks.wikitextRows(text), tokenizer: tokenizer, length: length), firstScored: 0)
         case .llamaCpp:
-            return Blocks(tokens: try TextBlocks.llamaCppChunks(text: text, tokenizer: tokenizer, length: length), firstScored: length / 2)
+            return Blocks(
+                tokens: try TextBlocks.llamaCppChunks(text: text, tokenizer: tokenizer, length: length),
+                firstScored: length / 2)
         }
     }
 
     /// The blocks of the text file at `path` under `kind`, the first `maxBlocks` of them when that
     /// is given; throws, naming the file, when the text is shorter than one block.
-    public static func blocks(file path: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int,
-                              maxBlocks: Int? = nil) throws -> Blocks {
+    public static func blocks(
+        file path: String, kind: ProtocolKind, tokenizer: any Tokenizer, length: Int,
+        maxBlocks: Int? = nil
+    ) throws -> Blocks {
         var cut = try blocks(text: try TextBlocks.read(path), kind: kind, tokenizer: tokenizer, length: length)
         guard !cut.tokens.isEmpty else {
             throw TrainingError.badData(file: path, line: nil, detail: "shorter than one block of \(length) tokens")
@@ -55,8 +62,10 @@ public enum Perplexity {
 
     /// Scores `blocks` in batches of `batch`, the model computing as `execution` says;
     /// `progress(done, total)` after each batch.
-    public static func evaluate(model: LlamaModel, blocks: Blocks, batch: Int = 1, execution: ExecutionOptions = .fp32,
-                                progress: (Int, Int) -> Void = { _, _ in }) -> Result {
+    public static func evaluate(
+        model: LlamaModel, blocks: Blocks, batch: Int = 1, execution: ExecutionOptions = .fp32,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Result {
         let started = Stopwatch.now()
         var sum = 0.0, sumSquares = 0.0, targets = 0, tokens = 0
         let vocab = model.config.vocabularySize
@@ -65,8 +74,9 @@ public enum Perplexity {
             let steps = group[0].count
             // Each row's NLL from the fused projection + softmax in row chunks: the logits of a
             // batch are never held whole ([B·T, V] would be 400 MB for 4 × 512 tokens of a 49k vocabulary).
-            let hidden = model.hidden(tokens: group.flatMap { $0 }, batch: group.count, steps: steps, recording: false,
-                                      execution: execution)
+            let hidden = model.hidden(
+                tokens: group.flatMap { $0 }, batch: group.count, steps: steps, recording: false,
+                execution: execution)
             var targetIDs = [Int32](repeating: Tensor.ignoreIndex, count: group.count * steps)
             for (b, row) in group.enumerated() {
                 for t in max(0, blocks.firstScored)..<(steps - 1) { targetIDs[b * steps + t] = row[t + 1] }
@@ -74,9 +84,10 @@ public enum Perplexity {
             var nll = [Float](repeating: 0, count: targetIDs.count)
             hidden.withValues { h in
                 model.outputWeight.withValues { w in
-                    LinearCrossEntropy.run(h: h.baseAddress!, rows: targetIDs.count, w: w.baseAddress!, vocab: vocab,
-                                           dim: model.config.dim, targets: targetIDs, ignoreIndex: Tensor.ignoreIndex,
-                                           nll: &nll, dh: nil, dw: nil, compute: execution.compute)
+                    LinearCrossEntropy.run(
+                        h: h.baseAddress!, rows: targetIDs.count, w: w.baseAddress!, vocab: vocab,
+                        dim: model.config.dim, targets: targetIDs, ignoreIndex: Tensor.ignoreIndex,
+                        nll: &nll, dh: nil, dw: nil, compute: execution.compute)
                 }
             }
             for (value, target) in zip(nll, targetIDs) where target != Tensor.ignoreIndex {
@@ -90,8 +101,9 @@ public enum Perplexity {
         let mean = targets > 0 ? sum / Double(targets) : 0
         let variance = targets > 1 ? max(0, (sumSquares - Double(targets) * mean * mean) / Double(targets - 1)) : 0
         let seconds = Stopwatch.now() - started
-        return Result(perplexity: exp(mean), meanNLL: mean, standardError: (variance / Double(max(1, targets))).squareRoot(),
-                      targets: targets, blocks: blocks.tokens.count, tokens: tokens, seconds: seconds,
-                      tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
+        return Result(
+            perplexity: exp(mean), meanNLL: mean, standardError: (variance / Double(max(1, targets))).squareRoot(),
+            targets: targets, blocks: blocks.tokens.count, tokens: tokens, seconds: seconds,
+            tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
     }
 }

@@ -16,7 +16,10 @@ public final class AdamW {
 
     /// An optimizer for an arena of `count` elements.
     public init(count: Int, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0) {
-        (self.beta1, self.beta2, self.eps, self.weightDecay) = (beta1, beta2, eps, weightDecay)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
         m = [Float](repeating: 0, count: count)
         v = m
     }

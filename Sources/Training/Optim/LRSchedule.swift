@@ -14,7 +14,10 @@ public struct LRSchedule: Equatable, Sendable {
 
     /// A schedule peaking at `peak` after `warmupSteps`, ending at `totalSteps`.
     public init(kind: Kind, peak: Double, warmupSteps: Int, totalSteps: Int) {
-        (self.kind, self.peak, self.warmupSteps, self.totalSteps) = (kind, peak, warmupSteps, totalSteps)
+        self.kind = kind
+        self.peak = peak
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
     }
 
     /// The learning rate of 0-based optimizer step `step`.

@@ -36,7 +36,9 @@ public struct SpikeGuard: Codable, Equatable, Sendable {
     public init(window: Int) { (loss, gradNorm) = (OutlierDetector(window: window), OutlierDetector(window: window)) }
 
     /// Feeds a step's loss and gradient norm; true when the update should be skipped.
-    public mutating func shouldSkip(loss value: Float, gradNorm norm: Double, lossBound: Double, gradBound: Double) -> Bool {
+    public mutating func shouldSkip(loss value: Float, gradNorm norm: Double, lossBound: Double, gradBound: Double)
+        -> Bool
+    {
         let lossZ = loss.update(Double(value)), gradZ = gradNorm.update(norm)
         return (lossBound > 0 && (lossZ ?? 0) > lossBound) || (gradBound > 0 && (gradZ ?? 0) > gradBound)
     }
