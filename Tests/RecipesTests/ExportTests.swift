@@ -146,13 +146,7 @@ final class ExportTests: LoftTestCase {
     /// JSON PEFT reads); applied to the original checkpoint it draws a warning, on its own folder none.
     func testLoftQAdapterOnAnotherBaseIsWarnedAbout() throws {
         let stories = try Fixtures.data("models/stories260K/stories260K.bin")
-        let folder = try Fixtures.temporaryDirectory(self).appendingPathComponent("q")
-        let options = try LoftQuantizer.Options(
-            bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 8,
-            iterations: 1, initialization: .loftq, svd: "auto", seed: 0)
-        _ = try LoftQuantizer.quantize(
-            model: stories, tokenizer: try Fixtures.data("models/stories260K/tok512.model"),
-            options: options, output: folder)
+        let folder = try quantizedStories()
         let adapter = folder.appendingPathComponent("adapter").path
         XCTAssertEqual(try ModelLoader.load(model: folder.path, adapter: adapter).warnings, [])
         let warnings = try ModelLoader.load(

@@ -25,20 +25,8 @@ final class TrapTests: LoftTestCase {
 
     var stories: String { get throws { try Fixtures.data("models/stories260K/stories260K.bin") } }
 
-    /// A `loft quantize` folder of stories260K (rank 4, one LoftQ step).
-    func quantizedFolder() throws -> URL {
-        let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("q")
-        let options = try LoftQuantizer.Options(
-            bits: 4, method: .nf, blockSize: 64, doubleQuant: false, rank: 4, alpha: 8,
-            iterations: 1, initialization: .loftq, svd: "auto", seed: 0)
-        _ = try LoftQuantizer.quantize(
-            model: stories, tokenizer: try Fixtures.data("models/stories260K/tok512.model"),
-            options: options, output: out)
-        return out
-    }
-
     func testQuantizedFolderWithAForeignTokenizerIsRefusedEverywhere() throws {
-        let folder = try quantizedFolder()
+        let folder = try quantizedStories()
         XCTAssertEqual(
             try ModelLoader.load(model: folder.path).tokenizer.vocabularySize, 512, "the folder's own tokenizer fits")
         let tokenizer = folder.appendingPathComponent("tokenizer.model")
@@ -60,7 +48,7 @@ final class TrapTests: LoftTestCase {
     }
 
     func testZeroBlockSizeInAQuantizedFolderIsAnError() throws {
-        let folder = try quantizedFolder()
+        let folder = try quantizedStories()
         let configURL = folder.appendingPathComponent("config.json")
         var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
         var quantization = try XCTUnwrap(json["quantization_config"] as? [String: Any])
@@ -73,7 +61,7 @@ final class TrapTests: LoftTestCase {
     }
 
     func testAdapterWithRankZeroOrBadAlphaIsAnError() throws {
-        let folder = try quantizedFolder().appendingPathComponent("adapter")
+        let folder = try quantizedStories().appendingPathComponent("adapter")
         let configURL = folder.appendingPathComponent("adapter_config.json")
         let original = try Data(contentsOf: configURL)
         for (key, value, message) in [("r", 0 as Any, "'r'"), ("lora_alpha", 0.0 as Any, "'lora_alpha'")] {
