@@ -73,6 +73,39 @@ else
     echo "setup: $model_file fetched (sha256 ok)"
 fi
 
-# 4. The release build of `loft`.
+# 4. llama.cpp's reference files, from the llama-cpp-python 0.3.36 sdist (MIT) on PyPI: its
+#    tokenizer test vocabularies (models/ggml-vocab-*.gguf with their .inp/.out cases) and real
+#    chat templates (models/templates/*.jinja), unpacked under data/llama.cpp/. The 77 MB archive
+#    is fetched once into data/downloads/ (sha256-checked, not built: pip would compile it).
+sdist=llama_cpp_python-0.3.36.tar.gz
+sdist_sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+sdist_url=https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/$sdist
+mkdir -p data/downloads
+if ! { [ -f "data/downloads/$sdist" ] && echo "$sdist_sha  data/downloads/$sdist" | sha256sum -c --status; }; then
+    echo "setup: fetching $sdist (llama.cpp's tokenizer tests and chat templates, ~77 MB)"
+    if ! curl -sSfL -o "data/downloads/$sdist.partial" "$sdist_url"; then
+        echo "setup: error: could not download $sdist_url (PyPI unreachable?)" >&2
+        exit 1
+    fi
+    if ! echo "$sdist_sha  data/downloads/$sdist.partial" | sha256sum -c --status; then
+        rm -f "data/downloads/$sdist.partial"
+        echo "setup: error: $sdist does not have sha256 $sdist_sha; not used." >&2
+        exit 1
+    fi
+    mv "data/downloads/$sdist.partial" "data/downloads/$sdist"
+    rm -rf data/llama.cpp
+fi
+if [ ! -f data/llama.cpp/.complete ]; then
+    rm -rf data/llama.cpp data/llama.cpp.partial
+    mkdir -p data/llama.cpp.partial
+    tar -xzf "data/downloads/$sdist" -C data/llama.cpp.partial --strip-components=3 \
+        --wildcards 'llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-*' \
+        'llama_cpp_python-0.3.36/vendor/llama.cpp/models/templates/*'
+    touch data/llama.cpp.partial/.complete
+    mv data/llama.cpp.partial data/llama.cpp
+fi
+echo "setup: llama.cpp reference files in data/llama.cpp/models ($(ls data/llama.cpp/models | wc -l) files)"
+
+# 5. The release build of `loft`.
 swift build -c release --product loft
 echo "setup: built $(pwd)/.build/release/loft"

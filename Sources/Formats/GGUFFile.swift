@@ -101,7 +101,11 @@ public final class GGUFFile: @unchecked Sendable {
             throw FormatError.invalidGGUF(
                 path: path, field: "general.alignment", detail: "\(alignment); expected a positive multiple of 8")
         }
-        let dataStart = (reader.offset + alignment - 1) / alignment * alignment
+        // A file without tensors (a vocabulary) may end right after its metadata, unpadded.
+        let dataStart =
+            raw.isEmpty
+            ? min(file.size, (reader.offset + alignment - 1) / alignment * alignment)
+            : (reader.offset + alignment - 1) / alignment * alignment
         guard dataStart <= file.size else {
             throw FormatError.truncated(
                 path: path, detail: "the data section would start at \(dataStart), past the end (\(file.size) bytes)")

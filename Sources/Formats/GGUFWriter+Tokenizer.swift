@@ -14,13 +14,7 @@ extension GGUFWriter {
         switch tokenizer {
         case let bpe as ByteLevelBPETokenizer:
             set("tokenizer.ggml.model", .string("gpt2"))
-            let pre: String
-            switch bpe.preTokenizerKind {
-            case .gpt2: pre = "gpt2"
-            case .smollm: pre = "smollm"
-            case .llama3: pre = "llama-bpe"
-            }
-            set("tokenizer.ggml.pre", .string(pre))
+            set("tokenizer.ggml.pre", .string(bpe.preTokenizerKind.llamaCppName))
             set("tokenizer.ggml.tokens", .strings(bpe.tokenStrings))
             let types = bpe.types.isEmpty ? [Int](repeating: 1, count: bpe.vocabularySize) : bpe.types
             set("tokenizer.ggml.token_type", .int32s(types.map { Int32(clamping: $0) }))
@@ -37,6 +31,17 @@ extension GGUFWriter {
             if let unk = sentencePiece.unkID { set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
             if let pad = sentencePiece.padID { set("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad))) }
             set("tokenizer.ggml.add_eos_token", .bool(false))
+        case let vocabulary as PieceVocabularyTokenizer:
+            set("tokenizer.ggml.model", .string("llama"))
+            set("tokenizer.ggml.pre", .string("default"))
+            set("tokenizer.ggml.tokens", .strings(vocabulary.pieces))
+            set("tokenizer.ggml.scores", .float32s(vocabulary.scores))
+            let types =
+                vocabulary.types.isEmpty ? [Int](repeating: 1, count: vocabulary.vocabularySize) : vocabulary.types
+            set("tokenizer.ggml.token_type", .int32s(types.map { Int32(clamping: $0) }))
+            set("tokenizer.ggml.add_space_prefix", .bool(vocabulary.addSpacePrefix))
+            if let unk = vocabulary.unkID { set("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk))) }
+            set("tokenizer.ggml.add_eos_token", .bool(false))
         default:
             throw FormatError.unsupported(
                 path: name,
@@ -46,5 +51,19 @@ extension GGUFWriter {
         if let bos = tokenizer.bosID { set("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos))) }
         if let eos = tokenizer.eosID { set("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))) }
         set("tokenizer.ggml.add_bos_token", .bool(tokenizer.addsBOS))
+    }
+}
+
+extension GGUFWriter {
+    /// Writes a vocabulary-only GGUF (no tensors, as llama.cpp's `ggml-vocab-*.gguf`): the
+    /// tokenizer and, when given, the chat template. What a `loft quantize` folder keeps of a
+    /// GGUF's SentencePiece vocabulary, which has no `tokenizer.model` to copy.
+    public static func writeVocabulary(_ tokenizer: any Tokenizer, chatTemplate: String?, to url: URL) throws {
+        var writer = GGUFWriter()
+        writer.set("general.architecture", .string("llama"))
+        writer.set("general.type", .string("vocab"))
+        try writer.setTokenizer(tokenizer, name: url.path)
+        if let chatTemplate { writer.set("tokenizer.chat_template", .string(chatTemplate)) }
+        try writer.write(to: url)
     }
 }

@@ -40,13 +40,19 @@ extension LoftQuantizer {
         let source = try ModelFiles.openCheckpoint(path, format: format)
         var tokenizerPath: String?
         if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
-            // The GGUF's BPE tokenizer goes into the folder as Hugging Face files.
-            let bpe = try gguf.tokenizer()
+            // The GGUF's tokenizer goes into the folder: byte-level BPE as Hugging Face files, a
+            // SentencePiece vocabulary as a vocabulary-only `tokenizer.gguf`.
+            let vocabulary = try gguf.tokenizer()
+            let template = gguf.file.metadata["tokenizer.chat_template"]?.string
             return try run(
                 source: source, tokenizerPath: nil, options: options, output: output, group: group,
-                writeTokenizer: {
-                    try bpe.writeHuggingFace(
-                        to: $0, chatTemplate: gguf.file.metadata["tokenizer.chat_template"]?.string)
+                writeTokenizer: { folder in
+                    if let bpe = vocabulary as? ByteLevelBPETokenizer {
+                        try bpe.writeHuggingFace(to: folder, chatTemplate: template)
+                    } else {
+                        try GGUFWriter.writeVocabulary(
+                            vocabulary, chatTemplate: template, to: folder.appendingPathComponent("tokenizer.gguf"))
+                    }
                 },
                 onMatrix: onMatrix)
         }

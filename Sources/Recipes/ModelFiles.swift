@@ -57,12 +57,19 @@ public enum ModelFiles {
                 if given.hasSuffix("tokenizer.json") { return (given as NSString).deletingLastPathComponent }
                 return hasBPEFiles(given) ? given : nil
             } ?? (isGGUF || !hasBPEFiles(modelPath) ? nil : modelPath)
+        let vocabularyFile = (modelPath as NSString).appendingPathComponent("tokenizer.gguf")
         if explicit == nil, isGGUF {
-            tokenizer = try (gguf ?? GGUFCheckpoint(path: modelPath)).tokenizer()
+            tokenizer = try gguf?.tokenizer() ?? GGUFFile(path: modelPath).tokenizer()
             path = modelPath
+        } else if let explicit, explicit.hasSuffix(".gguf") {
+            tokenizer = try GGUFFile(path: explicit).tokenizer()
+            path = explicit
         } else if let huggingFaceFolder {
             tokenizer = try ByteLevelBPETokenizer(huggingFaceFolder: huggingFaceFolder)
             path = (huggingFaceFolder as NSString).appendingPathComponent("tokenizer.json")
+        } else if explicit == nil, FileManager.default.fileExists(atPath: vocabularyFile) {
+            tokenizer = try GGUFFile(path: vocabularyFile).tokenizer()  // a GGUF's SentencePiece vocabulary
+            path = vocabularyFile
         } else {
             path = try tokenizerPath(forModel: modelPath, explicit: explicit)
             tokenizer = try SentencePieceTokenizer(path: path)
@@ -76,9 +83,11 @@ public enum ModelFiles {
     }
 
     /// The tokenizer of the model at `modelPath`, checked against its vocabulary, without loading
-    /// any weight (headers only): what `loft tokenize` uses.
+    /// any weight (headers only): what `loft tokenize` uses. A GGUF's own tokenizer is read
+    /// whatever the architecture (a vocabulary-only file has none of the model's tensors).
     public static func tokenizer(forModel modelPath: String, explicit: String?) throws -> any Tokenizer {
         let format = try format(of: modelPath)
+        if format == .gguf, explicit == nil { return try GGUFFile(path: modelPath).tokenizer() }
         if format == .loft {
             let config = try LlamaConfig(
                 huggingFaceConfigAt: (modelPath as NSString).appendingPathComponent("config.json"))

@@ -71,8 +71,13 @@ extension ByteLevelBPETokenizer {
     static let llama3Pattern =
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
+    /// Qwen2's pre-tokenizer regex as `tokenizer.json` spells it.
+    static let qwen2Pattern =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+
     /// `smollm` for `Sequence[Digits(individual), ByteLevel]`, `gpt2` for a lone `ByteLevel`,
-    /// `llama3` for `Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex: false)]`.
+    /// `llama3` for `Sequence[Split(Llama-3's regex, Isolated), ByteLevel(use_regex: false)]`,
+    /// `qwen2` for the same with Qwen2's regex.
     static func preTokenizer(of value: Any?) -> PreTokenizer? {
         guard let object = value as? [String: Any] else { return nil }
         switch object["type"] as? String {
@@ -86,11 +91,13 @@ extension ByteLevelBPETokenizer {
                 return .smollm
             }
             if steps.count == 2, steps[0].0 == "Split", steps[1].0 == "ByteLevel",
-                steps[1].1["use_regex"] as? Bool == false,
-                (steps[0].1["pattern"] as? [String: Any])?["Regex"] as? String == llama3Pattern,
-                steps[0].1["behavior"] as? String == "Isolated"
+                steps[1].1["use_regex"] as? Bool == false, steps[0].1["behavior"] as? String == "Isolated"
             {
-                return .llama3
+                switch (steps[0].1["pattern"] as? [String: Any])?["Regex"] as? String {
+                case llama3Pattern: return .llama3
+                case qwen2Pattern: return .qwen2
+                default: return nil
+                }
             }
             return nil
         default: return nil
@@ -118,14 +125,15 @@ extension ByteLevelBPETokenizer {
         case .gpt2: pre = byteLevel
         case .smollm:
             pre = ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
-        case .llama3:
+        case .llama3, .qwen2:
             var plain = byteLevel
             plain["use_regex"] = false
             pre = [
                 "type": "Sequence",
                 "pretokenizers": [
                     [
-                        "type": "Split", "pattern": ["Regex": Self.llama3Pattern], "behavior": "Isolated",
+                        "type": "Split", "behavior": "Isolated",
+                        "pattern": ["Regex": preTokenizer == .qwen2 ? Self.qwen2Pattern : Self.llama3Pattern],
                         "invert": false,
                     ], plain,
                 ],

@@ -68,9 +68,10 @@ extension ByteLevelBPETokenizer {
 
     /// Llama-3's pre-tokenizer (llama.cpp's `llama-bpe`) on `s[range]`, a scanner with the regex's
     /// alternation order: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
-    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-    /// reference: meta-llama/llama3 tokenizer.py (pat_str); llama.cpp llama-vocab.cpp (LLAMA3)
-    static func llama3Pieces(_ s: ArraySlice<Unicode.Scalar>, _ range: Range<Int>) -> [Range<Int>] {
+    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`; with `digitRun` 1 (`\p{N}` alone),
+    /// Qwen2's.
+    /// reference: meta-llama/llama3 tokenizer.py (pat_str); llama.cpp llama-vocab.cpp (LLAMA3, QWEN2)
+    static func llama3Pieces(_ s: ArraySlice<Unicode.Scalar>, _ range: Range<Int>, digitRun: Int) -> [Range<Int>] {
         var pieces: [Range<Int>] = []
         var i = range.lowerBound
         let end = range.upperBound
@@ -104,9 +105,9 @@ extension ByteLevelBPETokenizer {
                 let stop = run(from: i + 1, while: .letter)
                 pieces.append(i..<stop); i = stop; continue
             }
-            // \p{N}{1,3}
+            // \p{N}{1,3} (Qwen2: \p{N})
             if kindOfC == .number {
-                let stop = run(from: i, while: .number, limit: 3)
+                let stop = run(from: i, while: .number, limit: digitRun)
                 pieces.append(i..<stop); i = stop; continue
             }
             //  ?[^\s\p{L}\p{N}]+[\r\n]*

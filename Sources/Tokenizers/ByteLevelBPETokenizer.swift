@@ -15,6 +15,33 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         /// Llama-3's regex (letters with one leading non-letter, digits in threes, newlines kept
         /// apart), words found whole in the vocabulary taken as they are (`ignore_merges`).
         case llama3
+        /// Qwen2's regex: Llama-3's with every digit alone, merges always applied.
+        case qwen2
+
+        /// The pre-tokenizer llama.cpp calls `name` (`tokenizer.ggml.pre`), nil for one not read.
+        /// reference: llama.cpp llama-vocab.cpp (llama_vocab::impl::load: pre-tokenizer names)
+        public init?(llamaCppName name: String) {
+            switch name {
+            case "smollm": self = .smollm
+            case "gpt2", "gpt-2", "default": self = .gpt2
+            case "llama-bpe", "llama3", "llama-v3": self = .llama3
+            case "qwen2", "deepseek-r1-qwen": self = .qwen2
+            default: return nil
+            }
+        }
+
+        /// The names `init(llamaCppName:)` reads.
+        public static let llamaCppNames = ["gpt2", "smollm", "llama-bpe", "qwen2"]
+
+        /// The name a GGUF writer gives it.
+        public var llamaCppName: String {
+            switch self {
+            case .gpt2: return "gpt2"
+            case .smollm: return "smollm"
+            case .llama3: return "llama-bpe"
+            case .qwen2: return "qwen2"
+            }
+        }
     }
 
     public let path: String
@@ -133,7 +160,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         guard !s.isEmpty else { return [] }
         switch preTokenizer {
         case .gpt2: return Self.gpt2Pieces(s, s.startIndex..<s.endIndex)
-        case .llama3: return Self.llama3Pieces(s, s.startIndex..<s.endIndex)
+        case .llama3: return Self.llama3Pieces(s, s.startIndex..<s.endIndex, digitRun: 3)
+        case .qwen2: return Self.llama3Pieces(s, s.startIndex..<s.endIndex, digitRun: 1)
         case .smollm:
             var pieces: [Range<Int>] = [], start = s.startIndex
             for i in s.indices where Self.kind(s[i]) == .number {

@@ -247,7 +247,8 @@ final class BadGGUFTests: LoftTestCase {
 /// The byte-level BPE tokenizer of the SmolLM2 GGUF against transformers' conversion of it.
 final class SmolLM2TokenizerTests: LoftTestCase {
     func tokenizer() throws -> ByteLevelBPETokenizer {
-        try GGUFCheckpoint(path: Fixtures.data(SmolLM2GGUFTests.relativePath)).tokenizer()
+        let tokenizer = try GGUFCheckpoint(path: Fixtures.data(SmolLM2GGUFTests.relativePath)).tokenizer()
+        return try XCTUnwrap(tokenizer as? ByteLevelBPETokenizer, "SmolLM2's GGUF holds byte-level BPE")
     }
 
     func testEveryGoldenCaseEncodesAndDecodes() throws {

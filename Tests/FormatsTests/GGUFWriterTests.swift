@@ -75,7 +75,7 @@ final class GGUFWriterTests: LoftTestCase {
                     for (a, e) in zip(actual, expected) { XCTAssertEqual(a, Float(Float16(e))) }
                 }
             }
-            let back = try read.tokenizer()
+            let back = try XCTUnwrap(try read.tokenizer() as? ByteLevelBPETokenizer)
             XCTAssertEqual(back.tokenStrings, bpe.tokenStrings)
             XCTAssertEqual(back.mergeRules, bpe.mergeRules)
             XCTAssertEqual(back.types, bpe.types)
