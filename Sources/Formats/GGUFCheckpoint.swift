@@ -1,9 +1,10 @@
 import Foundation
 import Llama
 
-/// A llama.cpp GGUF file of a Llama-architecture model as a checkpoint: `llama.*` metadata → the
-/// config, `blk.{i}.*` names → the model's, every tensor dequantized to fp32 when read, and the
-/// `attn_q`/`attn_k` rows (stored for ggml's interleaved RoPE) un-permuted to `rotate_half`.
+/// A llama.cpp GGUF file of a Llama-family model (architecture `llama`: Llama, Mistral; or
+/// `qwen2`) as a checkpoint: `ARCH.*` metadata → the config, `blk.{i}.*` names → the model's,
+/// every tensor dequantized to fp32 when read, and in a `llama` file the `attn_q`/`attn_k` rows
+/// (stored for ggml's interleaved RoPE) un-permuted to `rotate_half`.
 /// Embeddings are tied when there is no `output.weight`.
 /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: names, permute), gguf-py constants (keys)
 public final class GGUFCheckpoint: CheckpointSource {
@@ -20,10 +21,11 @@ public final class GGUFCheckpoint: CheckpointSource {
         guard let architecture = m["general.architecture"]?.string else {
             throw FormatError.invalidGGUF(path: path, field: "general.architecture", detail: "missing")
         }
-        guard architecture == "llama" else {
+        guard let family = ModelFamily.allCases.first(where: { $0.ggufArchitecture == architecture }) else {
             throw FormatError.unsupported(
-                path: path, detail: "general.architecture '\(architecture)' (only 'llama' is read)")
+                path: path, detail: "general.architecture '\(architecture)' (llama and qwen2 are read)")
         }
+        let prefix = architecture + "."
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             guard let raw = m[key] else {
                 if let value { return value }
@@ -42,51 +44,53 @@ public final class GGUFCheckpoint: CheckpointSource {
             return Float(number)
         }
         var ropeScaling: RopeScaling? = nil
-        if let scaling = m["llama.rope.scaling.type"]?.string, scaling != "none" {
+        if let scaling = m[prefix + "rope.scaling.type"]?.string, scaling != "none" {
             guard scaling == "linear" else {
                 throw FormatError.unsupported(
-                    path: path, detail: "llama.rope.scaling.type '\(scaling)' (none and linear are read)")
+                    path: path, detail: "\(prefix)rope.scaling.type '\(scaling)' (none and linear are read)")
             }
-            ropeScaling = .linear(factor: try float("llama.rope.scaling.factor", default: 1))
+            ropeScaling = .linear(factor: try float(prefix + "rope.scaling.factor", default: 1))
         }
         if file.tensors["rope_freqs.weight"] != nil {  // llama.cpp's per-frequency divisors (Llama-3.1's scaling)
             guard ropeScaling == nil else {
                 throw FormatError.invalidGGUF(
-                    path: path, field: "rope_freqs.weight", detail: "given with llama.rope.scaling.type linear")
+                    path: path, field: "rope_freqs.weight", detail: "given with \(prefix)rope.scaling.type linear")
             }
             ropeScaling = .frequencyFactors(try file.floats("rope_freqs.weight"))
         }
-        let heads = try int("llama.attention.head_count")
-        let dim = try int("llama.embedding_length")
+        let heads = try int(prefix + "attention.head_count")
+        let dim = try int(prefix + "embedding_length")
         let vocabulary = try int(
-            "llama.vocab_size",
+            prefix + "vocab_size",
             default: m["tokenizer.ggml.tokens"]?.array?.count
                 ?? file.tensors["token_embd.weight"]?.shape.first ?? 0)
         var config = LlamaConfig(
-            unchecked: dim, layers: try int("llama.block_count"), heads: heads,
-            kvHeads: try int("llama.attention.head_count_kv", default: heads),
-            hiddenDim: try int("llama.feed_forward_length"), vocabularySize: vocabulary,
-            normEps: try float("llama.attention.layer_norm_rms_epsilon", default: 1e-5),
-            ropeTheta: try float("llama.rope.freq_base", default: 10_000),
-            maxSequenceLength: try int("llama.context_length", default: 2048),
+            unchecked: dim, layers: try int(prefix + "block_count"), heads: heads,
+            kvHeads: try int(prefix + "attention.head_count_kv", default: heads),
+            hiddenDim: try int(prefix + "feed_forward_length"), vocabularySize: vocabulary,
+            normEps: try float(prefix + "attention.layer_norm_rms_epsilon", default: 1e-5),
+            ropeTheta: try float(prefix + "rope.freq_base", default: 10_000),
+            maxSequenceLength: try int(prefix + "context_length", default: 2048),
             tiedEmbeddings: file.tensors["output.weight"] == nil)
         config.ropeScaling = ropeScaling
-        if let keyLength = m["llama.attention.key_length"]?.int, heads > 0, keyLength != dim / heads || dim % heads != 0
+        if let keyLength = m[prefix + "attention.key_length"]?.int, heads > 0,
+            keyLength != dim / heads || dim % heads != 0
         {
-            guard m["llama.attention.value_length"]?.int ?? keyLength == keyLength else {
+            guard m[prefix + "attention.value_length"]?.int ?? keyLength == keyLength else {
                 throw FormatError.unsupported(
-                    path: path, detail: "llama.attention.value_length differs from key_length")
+                    path: path, detail: "\(prefix)attention.value_length differs from key_length")
             }
             config.explicitHeadDim = keyLength
         }
         if let problem = config.validationProblem {
-            throw FormatError.invalidGGUF(path: path, field: "llama.*", detail: problem)
+            throw FormatError.invalidGGUF(path: path, field: prefix + "*", detail: problem)
         }
-        if let ropeDims = m["llama.rope.dimension_count"]?.int, ropeDims != config.headDim {
+        if let ropeDims = m[prefix + "rope.dimension_count"]?.int, ropeDims != config.headDim {
             throw FormatError.unsupported(
                 path: path,
-                detail: "llama.rope.dimension_count \(ropeDims) (partial RoPE; head size is \(config.headDim))")
+                detail: "\(prefix)rope.dimension_count \(ropeDims) (partial RoPE; head size is \(config.headDim))")
         }
+        config.family = family
         self.config = config
     }
 
@@ -99,6 +103,8 @@ public final class GGUFCheckpoint: CheckpointSource {
         let name = name(of: tensor)
         guard file.tensors[name] != nil else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
         let values = try file.floats(name)
+        // llama.cpp stores Llama's q and k rows for interleaved RoPE; Qwen2's (NeoX RoPE) as they are.
+        guard config.family.ggufArchitecture == "llama" else { return values }
         switch tensor {
         case .linear(_, .q):
             return interleavedToRotateHalf(values, heads: config.heads, headDim: config.headDim, columns: config.dim)

@@ -9,20 +9,25 @@ enum GGUFNames {
         case .embedding: return "token_embd.weight"
         case .attentionNorm(let layer): return "blk.\(layer).attn_norm.weight"
         case .mlpNorm(let layer): return "blk.\(layer).ffn_norm.weight"
-        case .linear(let layer, let module):
-            let short: String
-            switch module {
-            case .q: short = "attn_q"
-            case .k: short = "attn_k"
-            case .v: short = "attn_v"
-            case .o: short = "attn_output"
-            case .gate: short = "ffn_gate"
-            case .up: short = "ffn_up"
-            case .down: short = "ffn_down"
-            }
-            return "blk.\(layer).\(short).weight"
+        case .linear(let layer, let module): return "blk.\(layer).\(short(module)).weight"
+        case .bias(let layer, let module): return "blk.\(layer).\(short(module)).bias"
         case .finalNorm: return "output_norm.weight"
         case .output: return "output.weight"
         }
+    }
+
+    /// llama.cpp's name of a decoder linear (`attn_q`, `ffn_down`, ...).
+    static func short(_ module: LinearModule) -> String {
+        let short: String
+        switch module {
+        case .q: short = "attn_q"
+        case .k: short = "attn_k"
+        case .v: short = "attn_v"
+        case .o: short = "attn_output"
+        case .gate: short = "ffn_gate"
+        case .up: short = "ffn_up"
+        case .down: short = "ffn_down"
+        }
+        return short
     }
 }

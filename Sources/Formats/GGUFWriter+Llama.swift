@@ -14,8 +14,9 @@ extension GGUFWriter {
         name: String
     ) throws -> GGUFWriter {
         let c = source.config
+        let architecture = c.family.ggufArchitecture
         var gguf = GGUFWriter()
-        gguf.set("general.architecture", .string("llama"))
+        gguf.set("general.architecture", .string(architecture))
         gguf.set("general.name", .string(name))
         gguf.set("general.file_type", .uint32(linearType.fileType))
         for (key, value) in [
@@ -24,14 +25,14 @@ extension GGUFWriter {
             ("attention.head_count_kv", c.kvHeads), ("rope.dimension_count", c.headDim),
             ("vocab_size", c.vocabularySize),
         ] {
-            gguf.set("llama." + key, .uint32(UInt32(value)))
+            gguf.set(architecture + "." + key, .uint32(UInt32(value)))
         }
-        gguf.set("llama.rope.freq_base", .float32(c.ropeTheta))
+        gguf.set(architecture + ".rope.freq_base", .float32(c.ropeTheta))
         if c.explicitHeadDim != nil {
-            gguf.set("llama.attention.key_length", .uint32(UInt32(c.headDim)))
-            gguf.set("llama.attention.value_length", .uint32(UInt32(c.headDim)))
+            gguf.set(architecture + ".attention.key_length", .uint32(UInt32(c.headDim)))
+            gguf.set(architecture + ".attention.value_length", .uint32(UInt32(c.headDim)))
         }
-        gguf.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
+        gguf.set(architecture + ".attention.layer_norm_rms_epsilon", .float32(c.normEps))
         switch c.ropeScaling {
         case nil: break
         case .dynamic:
@@ -41,8 +42,8 @@ extension GGUFWriter {
                     "dynamic (NTK) RoPE scaling has no GGUF form: llama.cpp does not implement it (export --merged for transformers)"
             )
         case .linear(let factor):
-            gguf.set("llama.rope.scaling.type", .string("linear"))
-            gguf.set("llama.rope.scaling.factor", .float32(factor))
+            gguf.set(architecture + ".rope.scaling.type", .string("linear"))
+            gguf.set(architecture + ".rope.scaling.factor", .float32(factor))
         case .llama3, .frequencyFactors:
             // as llama.cpp's converter: the scaling as per-frequency divisors, unscaled ÷ scaled
             var unscaled = c
@@ -55,10 +56,11 @@ extension GGUFWriter {
         for tensor in LlamaTensor.all(for: c) {
             let shape = tensor.shape(in: c)
             var values = try source.floats(tensor)
-            switch tensor {
-            case .linear(_, .q):
+            // Llama's q and k rows go to ggml's interleaved RoPE; Qwen2's (NeoX RoPE) stay as they are.
+            switch (architecture, tensor) {
+            case ("llama", .linear(_, .q)):
                 values = rotateHalfToInterleaved(values, heads: c.heads, headDim: c.headDim, columns: c.dim)
-            case .linear(_, .k):
+            case ("llama", .linear(_, .k)):
                 values = rotateHalfToInterleaved(values, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
             default: break
             }

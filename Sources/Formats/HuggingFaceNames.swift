@@ -15,6 +15,7 @@ public enum HuggingFaceNames {
         case .attentionNorm(let layer): return "model.layers.\(layer).input_layernorm.weight"
         case .mlpNorm(let layer): return "model.layers.\(layer).post_attention_layernorm.weight"
         case .linear(let layer, let module): return modulePath(layer: layer, module) + ".weight"
+        case .bias(let layer, let module): return modulePath(layer: layer, module) + ".bias"
         case .finalNorm: return "model.norm.weight"
         case .output: return "lm_head.weight"
         }

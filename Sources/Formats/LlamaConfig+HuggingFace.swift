@@ -30,9 +30,11 @@ extension LlamaConfig {
             }
             return number.floatValue
         }
-        if let type = json["model_type"] as? String, type != "llama" {
+        let type = json["model_type"] as? String ?? "llama"
+        guard let family = ModelFamily(rawValue: type) else {
+            let known = ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")
             throw FormatError.invalidConfig(
-                path: path, key: "model_type", detail: "'\(type)' is not supported; expected 'llama'")
+                path: path, key: "model_type", detail: "'\(type)' is not supported; expected one of \(known)")
         }
         var theta = try float(json["rope_theta"], key: "rope_theta", default: 10_000)
         var scaling: RopeScaling? = nil
@@ -83,7 +85,14 @@ extension LlamaConfig {
                 path: path, key: "hidden_act", detail: "'\(activation)' is not supported; expected 'silu' (SwiGLU)")
         }
         for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
-            throw FormatError.invalidConfig(path: path, key: key, detail: "biases in the projections are not supported")
+            throw FormatError.invalidConfig(
+                path: path, key: key, detail: "biases in these projections are not supported (Qwen2's q/k/v biases are)"
+            )
+        }
+        // Qwen2's sliding window is off in every released model; on, its layers would differ.
+        if family == .qwen2, (json["use_sliding_window"] as? Bool) == true {
+            throw FormatError.invalidConfig(
+                path: path, key: "use_sliding_window", detail: "sliding-window attention in Qwen2 is not supported")
         }
         let heads = try int("num_attention_heads")
         let dim = try int("hidden_size")
@@ -95,6 +104,17 @@ extension LlamaConfig {
             maxSequenceLength: try int("max_position_embeddings", default: 2048),
             tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false)
         config.ropeScaling = scaling
+        config.family = family
+        // Mistral attends within a sliding window: a window no shorter than the context is plain
+        // causal attention; a shorter one becomes the context (longer inputs are refused as
+        // beyond it), so no position ever attends past the window.
+        if family == .mistral, let raw = json["sliding_window"], !(raw is NSNull) {
+            let window = try int("sliding_window")
+            guard window >= 1 else {
+                throw FormatError.invalidConfig(path: path, key: "sliding_window", detail: "\(window); expected ≥ 1")
+            }
+            config.maxSequenceLength = min(config.maxSequenceLength, window)
+        }
         if let raw = json["head_dim"], !(raw is NSNull) {
             let headDim = try int("head_dim")
             guard headDim >= 1, headDim <= 1 << 16 else {
@@ -111,14 +131,25 @@ extension LlamaConfig {
     /// The Hugging Face `config.json` object for this config.
     public var huggingFaceJSON: [String: Any] {
         [
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
+            "architectures": [family.huggingFaceArchitecture], "model_type": family.huggingFaceModelType,
+            "hidden_size": dim,
             "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kvHeads,
             "intermediate_size": hiddenDim, "vocab_size": vocabularySize,
             "rms_norm_eps": Double("\(normEps)") ?? Double(normEps),
             "rope_theta": Double("\(ropeTheta)") ?? Double(ropeTheta), "max_position_embeddings": maxSequenceLength,
             "tie_word_embeddings": tiedEmbeddings, "hidden_act": "silu", "head_dim": headDim,
             "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
-        ].merging(ropeScalingJSON) { $1 }
+        ].merging(ropeScalingJSON) { $1 }.merging(familyJSON) { $1 }
+    }
+
+    /// What a family's transformers config adds: Qwen2's window off, Mistral's window (the
+    /// context Loft ran it with).
+    var familyJSON: [String: Any] {
+        switch family {
+        case .llama: return [:]
+        case .mistral: return ["sliding_window": maxSequenceLength]
+        case .qwen2: return ["use_sliding_window": false]
+        }
     }
 
     /// `rope_scaling` as transformers writes it (none for per-frequency factors of a GGUF, which

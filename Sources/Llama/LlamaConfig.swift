@@ -19,6 +19,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     /// A head size the checkpoint states apart from D / H (Hugging Face `head_dim`, GGUF
     /// `attention.key_length`); nil: D / H.
     public var explicitHeadDim: Int? = nil
+    /// The family (what the checkpoint holds beyond Llama's tensors: Qwen2's q/k/v biases).
+    public var family = ModelFamily.llama
 
     /// A config from its values; traps on inconsistent shapes (a programming error).
     public init(

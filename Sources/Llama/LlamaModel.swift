@@ -44,12 +44,15 @@ public final class LlamaModel {
                 }
                 return try makeLinear(layer, module, try source.tensor(.linear(layer: layer, module)))
             }
-            blocks.append(
-                TransformerBlock(
-                    attentionNorm: try source.tensor(.attentionNorm(layer: layer)),
-                    mlpNorm: try source.tensor(.mlpNorm(layer: layer)),
-                    q: try linear(.q), k: try linear(.k), v: try linear(.v), o: try linear(.o),
-                    gate: try linear(.gate), up: try linear(.up), down: try linear(.down)))
+            let block = TransformerBlock(
+                attentionNorm: try source.tensor(.attentionNorm(layer: layer)),
+                mlpNorm: try source.tensor(.mlpNorm(layer: layer)),
+                q: try linear(.q), k: try linear(.k), v: try linear(.v), o: try linear(.o),
+                gate: try linear(.gate), up: try linear(.up), down: try linear(.down))
+            if c.family.hasQKVBias {
+                block.qkvBias = try [LinearModule.q, .k, .v].map { try source.tensor(.bias(layer: layer, $0)) }
+            }
+            blocks.append(block)
         }
         let embedding = try source.tensor(.embedding)
         self.init(

@@ -28,6 +28,8 @@ public enum LlamaTensor: Hashable, Sendable, CustomStringConvertible {
     case attentionNorm(layer: Int), mlpNorm(layer: Int)
     /// A decoder linear's weight [out, in].
     case linear(layer: Int, LinearModule)
+    /// A decoder linear's bias [out] (Qwen2's q, k and v projections).
+    case bias(layer: Int, LinearModule)
     /// The final RMSNorm weight [D].
     case finalNorm
     /// The output projection [V, D] (absent when tied to the embedding).
@@ -39,6 +41,7 @@ public enum LlamaTensor: Hashable, Sendable, CustomStringConvertible {
         case .embedding, .output: return [c.vocabularySize, c.dim]
         case .attentionNorm, .mlpNorm, .finalNorm: return [c.dim]
         case .linear(_, let module): return module.shape(in: c)
+        case .bias(_, let module): return [module.shape(in: c)[0]]
         }
     }
 
@@ -48,6 +51,7 @@ public enum LlamaTensor: Hashable, Sendable, CustomStringConvertible {
         for layer in 0..<c.layers {
             tensors += [.attentionNorm(layer: layer), .mlpNorm(layer: layer)]
             tensors += LinearModule.allCases.map { .linear(layer: layer, $0) }
+            tensors += c.family.biasedModules.map { .bias(layer: layer, $0) }
         }
         tensors.append(.finalNorm)
         if !c.tiedEmbeddings { tensors.append(.output) }
@@ -60,6 +64,7 @@ public enum LlamaTensor: Hashable, Sendable, CustomStringConvertible {
         case .attentionNorm(let layer): return "layers.\(layer).attention_norm"
         case .mlpNorm(let layer): return "layers.\(layer).mlp_norm"
         case .linear(let layer, let module): return "layers.\(layer).\(module.rawValue)"
+        case .bias(let layer, let module): return "layers.\(layer).\(module.rawValue).bias"
         case .finalNorm: return "final_norm"
         case .output: return "output"
         }

@@ -11,6 +11,9 @@ public final class TransformerBlock {
     public var q: LinearLayer, k: LinearLayer, v: LinearLayer, o: LinearLayer
     /// The MLP linears.
     public var gate: LinearLayer, up: LinearLayer, down: LinearLayer
+    /// The biases [out] of q, k and v (Qwen2), frozen: part of the base, added after the
+    /// projections (and their adapters), as PEFT leaves a base layer's bias.
+    public var qkvBias: [Tensor]? = nil
 
     /// A block from its parts.
     public init(
@@ -33,6 +36,17 @@ public final class TransformerBlock {
     /// The trainable tensors of this block's linears.
     public var trainableParameters: [Tensor] {
         LinearModule.allCases.flatMap { self[$0].trainableParameters.map(\.tensor) }
+    }
+
+    /// The bias of `module`, if it has one.
+    public func bias(_ module: LinearModule) -> Tensor? {
+        guard let qkvBias else { return nil }
+        switch module {
+        case .q: return qkvBias[0]
+        case .k: return qkvBias[1]
+        case .v: return qkvBias[2]
+        default: return nil
+        }
     }
 
     /// The linear of module `module`.
@@ -84,7 +98,8 @@ public final class TransformerBlock {
                 : SharedInputInference.infer(layers, x, compute: compute, shared: execution.sharedInference)
         }
         let h = x.rmsNorm(weight: attentionNorm, eps: c.normEps)
-        let qkv = linears([self.q, self.k, self.v], h)
+        var qkv = linears([self.q, self.k, self.v], h)
+        if let qkvBias { qkv = zip(qkv, qkvBias).map { $0 + $1 } }
         let q = qkv[0].reshaped([batch, steps, c.heads, c.headDim])
         let k = qkv[1].reshaped([batch, steps, c.kvHeads, c.headDim])
         let v = qkv[2].reshaped([batch, steps, c.kvHeads, c.headDim])

@@ -33,6 +33,11 @@ public final class ModelTensors: CheckpointSource {
         case .attentionNorm(let layer): return model.blocks[layer].attentionNorm.data
         case .mlpNorm(let layer): return model.blocks[layer].mlpNorm.data
         case .linear(let layer, let module): return Self.weight(of: model.blocks[layer][module], merged: merged)
+        case .bias(let layer, let module):
+            guard let bias = model.blocks[layer].bias(module) else {
+                throw LlamaError.missingTensor(name: name(of: tensor), source: sourceDescription)
+            }
+            return bias.data
         }
     }
 

@@ -20,6 +20,12 @@ public enum Fixtures {
         try firstExisting([packageRoot.appendingPathComponent("../shared/golden/\(relative)")])
     }
 
+    /// `Tests/Resources/<relative>`: small references checked in with the tests (each made by a
+    /// script under `scripts/references/`).
+    public static func resource(_ relative: String) throws -> String {
+        try firstExisting([packageRoot.appendingPathComponent("Tests/Resources/\(relative)")])
+    }
+
     /// A fresh empty temporary folder, removed when the test ends.
     public static func temporaryDirectory(_ testCase: XCTestCase) throws -> URL {
         let url = FileManager.default.temporaryDirectory
