@@ -17,6 +17,11 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         case llama3
         /// Qwen2's regex: Llama-3's with every digit alone, merges always applied.
         case qwen2
+        /// DeepSeek LLM's sequence of splits (newlines, letter runs of its scripts, punctuation,
+        /// trailing spaces, CJK runs, digit runs).
+        case deepseekLLM
+        /// DeepSeek Coder's sequence of splits (newlines, letters, punctuation, CJK, digits alone).
+        case deepseekCoder
 
         /// The pre-tokenizer llama.cpp calls `name` (`tokenizer.ggml.pre`), nil for one not read.
         /// reference: llama.cpp llama-vocab.cpp (llama_vocab::impl::load: pre-tokenizer names)
@@ -26,12 +31,14 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
             case "gpt2", "gpt-2", "default": self = .gpt2
             case "llama-bpe", "llama3", "llama-v3": self = .llama3
             case "qwen2", "deepseek-r1-qwen": self = .qwen2
+            case "deepseek-llm": self = .deepseekLLM
+            case "deepseek-coder": self = .deepseekCoder
             default: return nil
             }
         }
 
         /// The names `init(llamaCppName:)` reads.
-        public static let llamaCppNames = ["gpt2", "smollm", "llama-bpe", "qwen2"]
+        public static let llamaCppNames = ["gpt2", "smollm", "llama-bpe", "qwen2", "deepseek-llm", "deepseek-coder"]
 
         /// The name a GGUF writer gives it.
         public var llamaCppName: String {
@@ -40,6 +47,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
             case .smollm: return "smollm"
             case .llama3: return "llama-bpe"
             case .qwen2: return "qwen2"
+            case .deepseekLLM: return "deepseek-llm"
+            case .deepseekCoder: return "deepseek-coder"
             }
         }
     }
@@ -60,6 +69,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     /// Special tokens matched whole in the input, longest first (control ones, type 3, decode to
     /// nothing; user-defined ones, type 4, to their text).
     let specials: [(text: [Unicode.Scalar], id: Int32)]
+    /// `specials` by first character (a vocabulary may hold thousands: DeepSeek's 2,398).
+    let specialsByFirst: [Unicode.Scalar: [(text: [Unicode.Scalar], id: Int32)]]
     let preTokenizer: PreTokenizer
     /// The token id of each byte's printable character (nil when the vocabulary lacks it: such a
     /// byte becomes `unkID`, or is dropped without one, as in Hugging Face's BPE).
@@ -118,6 +129,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
             specials.append((Array(tokens[index].unicodeScalars), Int32(index)))
         }
         self.specials = specials.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
+        specialsByFirst = Dictionary(grouping: self.specials) { $0.text[0] }
     }
 
     // MARK: - Encoding
@@ -144,7 +156,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     /// The special token starting at `i`, if any (the longest).
     private func special(at i: Int, in s: [Unicode.Scalar]) -> (id: Int32, length: Int)? {
-        for (text, id) in specials where text.count <= s.count - i && text[0] == s[i] {
+        guard let candidates = specialsByFirst[s[i]] else { return nil }
+        for (text, id) in candidates where text.count <= s.count - i {
             if s[i..<(i + text.count)].elementsEqual(text) { return (id, text.count) }
         }
         return nil
@@ -162,6 +175,8 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         case .gpt2: return Self.gpt2Pieces(s, s.startIndex..<s.endIndex)
         case .llama3: return Self.llama3Pieces(s, s.startIndex..<s.endIndex, digitRun: 3)
         case .qwen2: return Self.llama3Pieces(s, s.startIndex..<s.endIndex, digitRun: 1)
+        case .deepseekLLM: return Self.ruleSplitPieces(s, s.startIndex..<s.endIndex, rules: Self.deepseekLLMRules)
+        case .deepseekCoder: return Self.ruleSplitPieces(s, s.startIndex..<s.endIndex, rules: Self.deepseekCoderRules)
         case .smollm:
             var pieces: [Range<Int>] = [], start = s.startIndex
             for i in s.indices where Self.kind(s[i]) == .number {

@@ -53,9 +53,38 @@ final class LlamaCppVocabularyTests: LoftTestCase {
     /// tokenizer is read all the same.
     func testGPT2BPEFromAnotherArchitecture() throws { try check("gpt-2") }
 
+    func testDeepSeekLLMBPE() throws { try check("deepseek-llm") }
+    func testDeepSeekCoderBPE() throws { try check("deepseek-coder") }
+
+    /// What Loft writes of these vocabularies reads back to the same ids on every case: byte-level
+    /// BPE as Hugging Face files (the pre-tokenizer as its `Split` regexes), SentencePiece as a
+    /// vocabulary-only GGUF.
+    func testWrittenVocabulariesReadBackTheSame() throws {
+        let folder = try Fixtures.temporaryDirectory(self)
+        for name in ["deepseek-coder", "llama-spm"] {  // (the larger vocabularies take seconds of JSON each)
+            let (tokenizer, cases) = try cases(name)
+            let back: any Tokenizer
+            if let bpe = tokenizer as? ByteLevelBPETokenizer {
+                let written = folder.appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: written, withIntermediateDirectories: true)
+                try bpe.writeHuggingFace(to: written)
+                let read = try ByteLevelBPETokenizer(huggingFaceFolder: written.path)
+                XCTAssertEqual(read.preTokenizerKind, bpe.preTokenizerKind, name)
+                back = read
+            } else {
+                let written = folder.appendingPathComponent("\(name).gguf")
+                try GGUFWriter.writeVocabulary(tokenizer, chatTemplate: nil, to: written)
+                back = try GGUFFile(path: written.path).tokenizer()
+            }
+            for (text, expected) in cases {
+                XCTAssertEqual(try back.encode(text, addBOS: false, addEOS: false), expected, "\(name): \(text)")
+            }
+        }
+    }
+
     /// Pre-tokenizers Loft does not implement are refused by name, not approximated.
     func testUnknownPreTokenizersAreRefusedByName() throws {
-        for name in ["deepseek-llm", "deepseek-coder", "falcon"] {
+        for name in ["falcon", "starcoder", "command-r"] {
             let path = try Fixtures.data("llama.cpp/models/ggml-vocab-\(name).gguf")
             XCTAssertThrowsError(try GGUFFile(path: path).tokenizer()) { error in
                 XCTAssertTrue("\(error)".contains("tokenizer.ggml.pre '\(name)'"), "\(error)")
