@@ -140,6 +140,13 @@ final class ExportTests: LoftTestCase {
         XCTAssertEqual(try GGUFFile(path: spFile.path).metadata["tokenizer.ggml.model"]?.string, "llama")
         let spRead = try GGUFCheckpoint(path: spFile.path)
         XCTAssertLessThanOrEqual(worst(logits(try LlamaModel(checkpoint: spRead)), logits(sentencePiece.model)), 1e-4)
+        // and reads back as a vocabulary that tokenizes as libsentencepiece does (tok512 collapses
+        // runs of spaces, which llama.cpp's tokenizer never does: texts with single spaces here)
+        let vocabulary = try XCTUnwrap(try ModelLoader.load(model: spFile.path).tokenizer as? PieceVocabularyTokenizer)
+        for text in ["Once upon a time, there was a little girl.", "Lily said: \"Hi!\" 123 ümlaut", "a\nb"] {
+            XCTAssertEqual(
+                try vocabulary.encode(text, addBOS: true), try sentencePiece.tokenizer.encode(text, addBOS: true), text)
+        }
     }
 
     /// An adapter LoftQ started on Loft's quantized base is marked (safetensors metadata, not the
