@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the matrix runs (a few minutes in all): the pinned loss curve and a bf16 run beside fp32;
-# the stories260K (llama2.c and HF) and SmolLM2 (GGUF) logits against transformers; decoding
-# against the forward, greedy stories and SmolLM2 answers; an NF4 training step (the curve) and a
+# the stories260K (llama2.c and HF), SmolLM2 (GGUF), Mistral and Qwen2 (HF, GGUF) logits against
+# transformers; decoding against the forward, greedy stories and SmolLM2 answers; an NF4 training step (the curve) and a
 # mixed NF4/NF2 one (a 2.5-bit quantize folder); the dequantization, packed-code, dense-row,
 # softmax and SwiGLU kernels; the bf16 products and `eval --compute-dtype bf16`.
 tests=(
@@ -31,6 +31,7 @@ tests=(
   'SharedInputInferenceTests'
   'BF16GEMMTests'
   'ExperimentCLITests.testEvalInBF16IsCloseToFP32'
+  'ModelFamilyTests'
 )
 filter=$(IFS='|'; echo "${tests[*]}")
 all=${1:-}
