@@ -65,6 +65,12 @@ public enum FuzzSeeds {
             source: source, tokenizer: bpeTokenizer(path: "seed"), linearType: .q8_0, name: "stories260K"
         )
         .write(to: try folder("gguf").appendingPathComponent("model.gguf"))
+        // tok512 as a GGUF's SentencePiece vocabulary: in a model file, and alone (no tensors)
+        let sentencePiece = try SentencePieceTokenizer(path: sources.tokenizer)
+        try GGUFWriter.llama(source: source, tokenizer: sentencePiece, linearType: .f16, name: "stories260K")
+            .write(to: try folder("gguf-spm").appendingPathComponent("model.gguf"))
+        try GGUFWriter.writeVocabulary(
+            sentencePiece, chatTemplate: nil, to: try folder("gguf-vocab").appendingPathComponent("vocab.gguf"))
         let problems = try String(contentsOfFile: sources.gsm8k, encoding: .utf8).split(separator: "\n").prefix(6)
         try (problems.joined(separator: "\n") + "\n").write(
             to: try folder("gsm8k-jsonl").appendingPathComponent("test.jsonl"),

@@ -46,6 +46,16 @@ public struct FuzzTarget: Sendable {
                 ["generate", "--model", $0 + "/model.gguf"] + prompt
             },
             FuzzTarget(
+                name: "gguf-spm", summary: "GGUF with a SentencePiece vocabulary", files: [("model.gguf", .binary)]
+            ) {
+                ["generate", "--model", $0 + "/model.gguf"] + prompt
+            },
+            FuzzTarget(
+                name: "gguf-vocab", summary: "vocabulary-only GGUF (no tensors)", files: [("vocab.gguf", .binary)]
+            ) {
+                ["tokenize", "--model", $0 + "/vocab.gguf", "--text", "Once upon a time, 3 cats. ümlaut"]
+            },
+            FuzzTarget(
                 name: "tokenizer-json", summary: "tokenizer.json + tokenizer_config.json",
                 files: [("hf/tokenizer.json", .text), ("hf/tokenizer_config.json", .text)]
             ) {
