@@ -120,7 +120,7 @@ extension ByteLevelBPETokenizer {
         SplitRule(
             shape: .spaceThenRun,
             accepts: characterClass(deepseekPunctuation)),
-        SplitRule(shape: .trailingSpaces, accepts: isSpace),
+        SplitRule(shape: .trailingSpaces, accepts: { isSpace($0) }),
         SplitRule(shape: .run, accepts: cjk),
         SplitRule(shape: .run, accepts: category("N")),
     ]
