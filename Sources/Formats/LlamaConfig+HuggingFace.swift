@@ -89,6 +89,13 @@ extension LlamaConfig {
                 path: path, key: key, detail: "biases in these projections are not supported (Qwen2's q/k/v biases are)"
             )
         }
+        // transformers 5 lists each layer's attention: only full (causal) attention is computed.
+        if let types = json["layer_types"] as? [Any],
+            let other = types.first(where: { $0 as? String != "full_attention" })
+        {
+            throw FormatError.invalidConfig(
+                path: path, key: "layer_types", detail: "'\(other)' layers are not supported (full_attention is)")
+        }
         // Qwen2's sliding window is off in every released model; on, its layers would differ.
         if family == .qwen2, (json["use_sliding_window"] as? Bool) == true {
             throw FormatError.invalidConfig(

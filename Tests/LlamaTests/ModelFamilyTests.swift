@@ -72,4 +72,21 @@ final class ModelFamilyTests: LoftTestCase {
         XCTAssertGreaterThan(zip(unbiased, expected).map { abs($0 - $1) }.max() ?? 0, 0.1)
         XCTAssertEqual(decoded.count, tokens.count * vocabulary)
     }
+
+    /// What the block does not compute is refused by the config key that asks for it.
+    func testAttentionTheBlockDoesNotComputeIsRefusedByKey() throws {
+        let original = try Fixtures.resource("families/qwen2/config.json")
+        let folder = try Fixtures.temporaryDirectory(self)
+        for (key, value) in [
+            ("layer_types", ["full_attention", "sliding_attention"] as Any), ("use_sliding_window", true),
+        ] {
+            var json = try Fixtures.json(original)
+            json[key] = value
+            let path = folder.appendingPathComponent("config.json")
+            try JSONSerialization.data(withJSONObject: json).write(to: path)
+            XCTAssertThrowsError(try LlamaConfig(huggingFaceConfigAt: path.path)) { error in
+                XCTAssertTrue("\(error)".contains(key), "\(error)")
+            }
+        }
+    }
 }
