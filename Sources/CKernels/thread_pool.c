@@ -31,6 +31,7 @@
 enum { SPIN_PAUSES = 1 << 13 };
 
 static _Atomic uint64_t ticket;            // (region << 32) | next unclaimed chunk
+#define CLOSED_CHUNK 0xFFFFFFFFu           // the chunk field of a finished region: claims nothing
 static _Atomic uint32_t region;            // the futex word: bumped once per region
 static _Atomic int64_t finished;           // chunks finished in the current region
 static _Atomic int sleepers;               // workers in futex_wait
@@ -64,7 +65,8 @@ static void claim_chunks(uint32_t r) {
         if ((uint32_t)(seen >> 32) != r) return;
         int64_t chunk = (int64_t)(uint32_t)seen;
         // Read before the swap: a successful swap proves region r was still open, so these
-        // belong to r (the next region is published only after all of r's chunks finished).
+        // belong to r (the caller closes r's ticket once all its chunks finished, and only then
+        // may the next region be published).
         loft_pool_task task = atomic_load_explicit(&current_task, memory_order_relaxed);
         void *context = atomic_load_explicit(&current_context, memory_order_relaxed);
         if (chunk >= atomic_load_explicit(&current_chunks, memory_order_relaxed)) return;
@@ -142,5 +144,10 @@ void loft_pool_run(int64_t chunks, int workers, loft_pool_task task, void *conte
     for (unsigned spin = 0; atomic_load(&finished) < chunks; ++spin) {
         if (spin < (1u << 16)) CPU_RELAX(); else sched_yield();
     }
+    // Close the region before the next caller may publish its own: a helper that read the ticket
+    // (r, chunks) just before the last chunk finished could otherwise still win its swap after the
+    // next region's task and count are published, and run a chunk of the next region that was
+    // never handed out (twice, or on a context already gone), counting it as finished.
+    atomic_store(&ticket, ((uint64_t)r << 32) | CLOSED_CHUNK);
     pthread_mutex_unlock(&caller_lock);
 }
