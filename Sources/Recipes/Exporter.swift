@@ -82,6 +82,11 @@ public enum Exporter {
         case let sentencePiece as SentencePieceTokenizer:
             try FileManager.default.copyItem(
                 atPath: sentencePiece.path, toPath: folder.appendingPathComponent("tokenizer.model").path)
+        case is PieceVocabularyTokenizer:
+            throw RecipeError.invalidOption(
+                name: "--tokenizer",
+                detail: "a GGUF's SentencePiece vocabulary has no Hugging Face form here; give the model's "
+                    + "tokenizer.model with --tokenizer (or export --gguf)")
         default:
             throw RecipeError.invalidOption(name: "--tokenizer", detail: "\(type(of: tokenizer)) cannot be exported")
         }

@@ -149,6 +149,24 @@ final class ExportTests: LoftTestCase {
         }
     }
 
+    /// A model whose tokenizer came from a GGUF's SentencePiece vocabulary exports to GGUF, and to
+    /// a Hugging Face folder only with the model's `tokenizer.model` given (the error says so).
+    func testGGUFSentencePieceVocabularyNeedsItsModelFileForHuggingFace() throws {
+        let gguf = try Fixtures.resource("families/mistral/model-f32.gguf")
+        let folder = try Fixtures.temporaryDirectory(self)
+        let loaded = try ModelLoader.load(model: gguf)
+        XCTAssertTrue(loaded.tokenizer is PieceVocabularyTokenizer)
+        XCTAssertThrowsError(try Exporter.merged(loaded, type: .fp32, to: folder.appendingPathComponent("hf"))) {
+            XCTAssertTrue("\($0)".contains("tokenizer.model"), "\($0)")
+        }
+        try Exporter.gguf(loaded, type: .f32, to: folder.appendingPathComponent("m.gguf"), name: "m")
+        let withModel = try ModelLoader.load(
+            model: gguf, tokenizer: try Fixtures.resource("families/mistral/tokenizer.model"))
+        try Exporter.merged(withModel, type: .fp32, to: folder.appendingPathComponent("hf2"))
+        XCTAssertEqual(
+            try HuggingFaceCheckpoint(folder: folder.appendingPathComponent("hf2").path).config.family, .llama)
+    }
+
     /// An adapter LoftQ started on Loft's quantized base is marked (safetensors metadata, not the
     /// JSON PEFT reads); applied to the original checkpoint it draws a warning, on its own folder none.
     func testLoftQAdapterOnAnotherBaseIsWarnedAbout() throws {
