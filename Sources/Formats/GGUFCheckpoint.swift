@@ -95,14 +95,17 @@ public final class GGUFCheckpoint: CheckpointSource {
     }
 
     /// GGUF's name of `tensor` (`blk.{i}.attn_q.weight`, ...).
-    public func name(of tensor: LlamaTensor) -> String { GGUFNames.name(of: tensor) }
+    public func name(of tensor: LlamaTensor) -> String { GGUFNames.storedName(of: tensor, family: config.family) }
 
-    public func shape(of tensor: LlamaTensor) -> [Int]? { file.tensors[name(of: tensor)]?.shape }
+    public func shape(of tensor: LlamaTensor) -> [Int]? {
+        guard let stored = file.tensors[name(of: tensor)]?.shape else { return nil }
+        return FusedRows.shape(of: tensor, stored: stored, config: config)
+    }
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
         let name = name(of: tensor)
         guard file.tensors[name] != nil else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
-        let values = try file.floats(name)
+        let values = FusedRows.slice(try file.floats(name), of: tensor, config: config)
         // llama.cpp stores Llama's q and k rows for interleaved RoPE; Qwen2's (NeoX RoPE) as they are.
         guard config.family.ggufArchitecture == "llama" else { return values }
         switch tensor {
@@ -116,7 +119,7 @@ public final class GGUFCheckpoint: CheckpointSource {
 
     /// Tensors no model tensor maps to, except RoPE frequency tables llama.cpp may store.
     public var unexpectedTensorNames: [String] {
-        let known = Set(LlamaTensor.all(for: config).map(name(of:)))
+        let known = Set(GGUFNames.storedTensors(for: config).map(\.name))
         return file.tensorOrder.filter { !known.contains($0) && $0 != "rope_freqs.weight" }
     }
 }

@@ -16,6 +16,29 @@ enum GGUFNames {
         }
     }
 
+    /// The name a GGUF of `family` stores `tensor` under: `name(of:)`, except for Phi-3's stacked
+    /// linears (`attn_qkv`; gate and up together as `ffn_up`).
+    static func storedName(of tensor: LlamaTensor, family: ModelFamily) -> String {
+        guard case .linear(let layer, let module) = tensor, let group = family.fusedGroup(of: module) else {
+            return name(of: tensor)
+        }
+        return "blk.\(layer).\(group == [.q, .k, .v] ? "attn_qkv" : "ffn_up").weight"
+    }
+
+    /// The tensors a GGUF of `c` stores, in order, each with the model tensors it holds.
+    static func storedTensors(for c: LlamaConfig) -> [(name: String, parts: [LlamaTensor])] {
+        var stored: [(name: String, parts: [LlamaTensor])] = []
+        for tensor in LlamaTensor.all(for: c) {
+            let name = storedName(of: tensor, family: c.family)
+            if let last = stored.last, last.name == name {
+                stored[stored.count - 1].parts.append(tensor)
+            } else {
+                stored.append((name, [tensor]))
+            }
+        }
+        return stored
+    }
+
     /// llama.cpp's name of a decoder linear (`attn_q`, `ffn_down`, ...).
     static func short(_ module: LinearModule) -> String {
         let short: String

@@ -53,24 +53,29 @@ extension GGUFWriter {
         }
         try gguf.setTokenizer(tokenizer, name: name)
 
-        for tensor in LlamaTensor.all(for: c) {
-            let shape = tensor.shape(in: c)
-            var values = try source.floats(tensor)
-            // Llama's q and k rows go to ggml's interleaved RoPE; Qwen2's (NeoX RoPE) stay as they are.
-            switch (architecture, tensor) {
-            case ("llama", .linear(_, .q)):
-                values = rotateHalfToInterleaved(values, heads: c.heads, headDim: c.headDim, columns: c.dim)
-            case ("llama", .linear(_, .k)):
-                values = rotateHalfToInterleaved(values, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
-            default: break
+        for (name, parts) in GGUFNames.storedTensors(for: c) {
+            var values: [Float] = []
+            for tensor in parts {
+                var part = try source.floats(tensor)
+                // Llama's q and k rows go to ggml's interleaved RoPE; Qwen2's and Phi-3's (NeoX RoPE) stay.
+                switch (architecture, tensor) {
+                case ("llama", .linear(_, .q)):
+                    part = rotateHalfToInterleaved(part, heads: c.heads, headDim: c.headDim, columns: c.dim)
+                case ("llama", .linear(_, .k)):
+                    part = rotateHalfToInterleaved(part, heads: c.kvHeads, headDim: c.headDim, columns: c.dim)
+                default: break
+                }
+                values += part
             }
+            let first = parts[0].shape(in: c)
+            let shape = parts.count == 1 ? first : [parts.map { $0.shape(in: c)[0] }.reduce(0, +), first[1]]
             var type: TensorType = shape.count == 1 ? .f32 : linearType
             // The output projection (the embedding, when tied) at 4 bits costs the most quality:
             // Q8_0 there, as llama.cpp's quantizer keeps it above the linears' type.
-            let isOutput = tensor == .output || (tensor == .embedding && c.tiedEmbeddings)
+            let isOutput = parts[0] == .output || (parts[0] == .embedding && c.tiedEmbeddings)
             if isOutput, type == .q4_0 || type == .q4_1 { type = .q8_0 }
             if shape[shape.count - 1] % type.ggml.blockSize != 0 { type = .f16 }
-            try gguf.addTensor(GGUFNames.name(of: tensor), values: values, shape: shape, type: type)
+            try gguf.addTensor(name, values: values, shape: shape, type: type)
         }
         return gguf
     }

@@ -47,11 +47,14 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
         }
     }
 
-    public func name(of tensor: LlamaTensor) -> String { HuggingFaceNames.name(of: tensor) }
+    public func name(of tensor: LlamaTensor) -> String {
+        HuggingFaceNames.storedName(of: tensor, family: config.family)
+    }
 
     public func shape(of tensor: LlamaTensor) -> [Int]? {
         let name = name(of: tensor)
-        return fileOfTensor[name]?.entries[name]?.shape
+        guard let shape = fileOfTensor[name]?.entries[name]?.shape else { return nil }
+        return FusedRows.shape(of: tensor, stored: shape, config: config)
     }
 
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
@@ -59,7 +62,7 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
         guard let file = fileOfTensor[name] else {
             throw LlamaError.missingTensor(name: name, source: sourceDescription)
         }
-        return try file.floats(name)
+        return FusedRows.slice(try file.floats(name), of: tensor, config: config)
     }
 
     public var unexpectedTensorNames: [String] {

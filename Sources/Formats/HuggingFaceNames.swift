@@ -21,10 +21,36 @@ public enum HuggingFaceNames {
         }
     }
 
+    /// The name a checkpoint of `family` stores `tensor` under: `name(of:)`, except for a linear
+    /// its family stacks with others (Phi-3's `qkv_proj`, `gate_up_proj`).
+    public static func storedName(of tensor: LlamaTensor, family: ModelFamily) -> String {
+        guard case .linear(let layer, let module) = tensor, let group = family.fusedGroup(of: module) else {
+            return name(of: tensor)
+        }
+        return modulePath(layer: layer, group[0]).replacingOccurrences(
+            of: group[0].rawValue, with: ModelFamily.fusedName(group))
+            + ".weight"
+    }
+
+    /// The tensors a checkpoint of `c` stores, in order, each with the model tensors it holds
+    /// (several stacked by rows for a fused group).
+    public static func storedTensors(for c: LlamaConfig) -> [(name: String, parts: [LlamaTensor])] {
+        var stored: [(name: String, parts: [LlamaTensor])] = []
+        for tensor in LlamaTensor.all(for: c) {
+            let name = storedName(of: tensor, family: c.family)
+            if let last = stored.last, last.name == name {
+                stored[stored.count - 1].parts.append(tensor)
+            } else {
+                stored.append((name, [tensor]))
+            }
+        }
+        return stored
+    }
+
     /// Stored names that are not tensors of `config` and not tolerated extras (rotary buffers, a
     /// stored `lm_head` next to tied embeddings).
     public static func unexpected(_ names: [String], config: LlamaConfig) -> [String] {
-        let known = Set(LlamaTensor.all(for: config).map(name(of:)))
+        let known = Set(LlamaTensor.all(for: config).map { storedName(of: $0, family: config.family) })
         return names.filter { !known.contains($0) && !$0.hasSuffix("rotary_emb.inv_freq") && $0 != "lm_head.weight" }
     }
 }

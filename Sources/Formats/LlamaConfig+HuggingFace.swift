@@ -112,10 +112,14 @@ extension LlamaConfig {
             tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false)
         config.ropeScaling = scaling
         config.family = family
-        // Mistral attends within a sliding window: a window no shorter than the context is plain
+        if family == .phi3, let factor = (json["partial_rotary_factor"] as? NSNumber)?.doubleValue, factor != 1 {
+            throw FormatError.invalidConfig(
+                path: path, key: "partial_rotary_factor", detail: "\(factor) (partial RoPE) is not supported")
+        }
+        // Mistral and Phi-3 attend within a sliding window: a window no shorter than the context is plain
         // causal attention; a shorter one becomes the context (longer inputs are refused as
         // beyond it), so no position ever attends past the window.
-        if family == .mistral, let raw = json["sliding_window"], !(raw is NSNull) {
+        if family == .mistral || family == .phi3, let raw = json["sliding_window"], !(raw is NSNull) {
             let window = try int("sliding_window")
             guard window >= 1 else {
                 throw FormatError.invalidConfig(path: path, key: "sliding_window", detail: "\(window); expected ≥ 1")
@@ -155,6 +159,8 @@ extension LlamaConfig {
         switch family {
         case .llama: return [:]
         case .mistral: return ["sliding_window": maxSequenceLength]
+        // (Phi3Config's default pad id, 32000, is outside a smaller vocabulary: transformers asserts)
+        case .phi3: return ["sliding_window": maxSequenceLength, "pad_token_id": NSNull()]
         case .qwen2: return ["use_sliding_window": false]
         }
     }

@@ -217,7 +217,9 @@ public enum AdapterFiles {
             throw FormatError.invalidConfig(
                 path: path, key: "lora_dropout", detail: "\(config.loraDropout); expected a value in [0, 1)")
         }
-        if let unknown = config.targetModules.first(where: { LinearModule(rawValue: $0) == nil }) {
+        if let unknown = config.targetModules.first(where: {
+            LinearModule(rawValue: $0) == nil && fusedMembers($0) == nil
+        }) {
             throw FormatError.invalidConfig(path: path, key: "target_modules", detail: "unknown module \(unknown)")
         }
         return config
@@ -225,7 +227,7 @@ public enum AdapterFiles {
 
     /// The target modules of a checked config.
     public static func modules(_ config: AdapterConfig) -> [LinearModule] {
-        config.targetModules.compactMap(LinearModule.init(rawValue:))
+        config.targetModules.flatMap { name in LinearModule(rawValue: name).map { [$0] } ?? fusedMembers(name) ?? [] }
     }
 
     /// Wraps the target linears of `model` with the adapter in `folder` (PEFT files). Every
@@ -242,11 +244,25 @@ public enum AdapterFiles {
         for (layer, block) in model.blocks.enumerated() where config.layersToTransform?.contains(layer) ?? true {
             for module in modules(config) {
                 let base = block[module]
-                let (rank, alpha) = config.rankAndAlpha(modulePath: HuggingFaceNames.modulePath(layer: layer, module))
-                let aKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_A")
-                let bKey = PEFTNames.key(layer: layer, module: module, tensor: "lora_B")
+                // A stacked module (Phi-3's qkv_proj) holds the adapter of its group: the whole A,
+                // and this member's rows of B.
+                var path = HuggingFaceNames.modulePath(layer: layer, module)
+                var rows: Range<Int>? = nil
+                var outFeatures = base.outFeatures
+                if let group = model.config.family.fusedGroup(of: module),
+                    !file.names.contains(PEFTNames.key(layer: layer, module: module, tensor: "lora_A"))
+                {
+                    path = HuggingFaceNames.modulePath(layer: layer, group[0])
+                        .replacingOccurrences(of: group[0].rawValue, with: ModelFamily.fusedName(group))
+                    rows = module.rows(in: group, config: model.config)
+                    outFeatures = group.map { $0.shape(in: model.config)[0] }.reduce(0, +)
+                }
+                let (rank, alpha) = config.rankAndAlpha(modulePath: path)
+                let aKey = "base_model.model.\(path).lora_A.weight"
+                let bKey = "base_model.model.\(path).lora_B.weight"
                 let a = try file.floats(aKey, shape: [rank, base.inFeatures])
-                let b = try file.floats(bKey, shape: [base.outFeatures, rank])
+                var b = try file.floats(bKey, shape: [outFeatures, rank])
+                if let rows { b = Array(b[(rows.lowerBound * rank)..<(rows.upperBound * rank)]) }
                 used.formUnion([aKey, bKey])
                 let frozen = (base as? LoRALinear)?.base ?? base
                 block[module] = LoRALinear(

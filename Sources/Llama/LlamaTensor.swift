@@ -19,6 +19,19 @@ public enum LinearModule: String, CaseIterable, Codable, Sendable {
     }
 }
 
+extension LinearModule {
+    /// The rows of this module's weight inside the stacked tensor of `group` ([Σ out, in]).
+    public func rows(in group: [LinearModule], config c: LlamaConfig) -> Range<Int> {
+        var start = 0
+        for module in group {
+            let rows = module.shape(in: c)[0]
+            if module == self { return start..<(start + rows) }
+            start += rows
+        }
+        return start..<start
+    }
+}
+
 /// A tensor of the decoder, named the model's way. Every file format maps its own names onto
 /// these, once (`HuggingFaceNames`, the llama2.c layout, GGUF's `blk.*` names).
 public enum LlamaTensor: Hashable, Sendable, CustomStringConvertible {

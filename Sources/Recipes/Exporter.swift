@@ -53,15 +53,20 @@ public enum Exporter {
                     try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
                     to: partial.appendingPathComponent(name))
             }
-            let tensors = LlamaTensor.all(for: c)
-            let byName = Dictionary(uniqueKeysWithValues: tensors.map { (HuggingFaceNames.name(of: $0), $0) })
+            // Each stored tensor with the model tensors it holds (Phi-3's stacked q/k/v, gate/up).
+            let stored = HuggingFaceNames.storedTensors(for: c)
+            let byName = Dictionary(uniqueKeysWithValues: stored.map { ($0.name, $0.parts) })
+            func shape(_ parts: [LlamaTensor]) -> [Int] {
+                let first = parts[0].shape(in: c)
+                return parts.count == 1 ? first : [parts.map { $0.shape(in: c)[0] }.reduce(0, +), first[1]]
+            }
             try SafeTensorsFile.writeStreaming(
-                layout: tensors.map { (HuggingFaceNames.name(of: $0), type.dtype, $0.shape(in: c)) },
+                layout: stored.map { ($0.name, type.dtype, shape($0.parts)) },
                 metadata: ["format": "pt"], to: partial.appendingPathComponent("model.safetensors")
             ) { name, emit in
-                guard let tensor = byName[name] else { return }
-                let values = try source.floats(tensor)
-                try SafeTensor(values, shape: tensor.shape(in: c), dtype: type.dtype).bytes.withUnsafeBytes(emit)
+                guard let parts = byName[name] else { return }
+                let values = try parts.flatMap { try source.floats($0) }
+                try SafeTensor(values, shape: shape(parts), dtype: type.dtype).bytes.withUnsafeBytes(emit)
             }
             try writeTokenizer(tokenizer, chatTemplate: chatTemplate, to: partial)
             try extra(partial)
@@ -110,7 +115,8 @@ public enum Exporter {
         try writeHuggingFace(
             source, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder
         ) { partial in
-            try AdapterFiles.write(model: loaded.model, config: config, to: partial.appendingPathComponent("adapter"))
+            try AdapterFiles.writeForPEFT(
+                model: loaded.model, config: config, to: partial.appendingPathComponent("adapter"))
         }
     }
 

@@ -171,7 +171,7 @@ struct RunProgress {
         try checkpointIfNeeded()
         let final = trainer.runDirectory.appendingPathComponent("final")
         if leads {
-            try AdapterFiles.write(model: trainer.model, config: trainer.adapterConfig, to: final)
+            try AdapterFiles.writeForPEFT(model: trainer.model, config: trainer.adapterConfig, to: final)
             try AtomicFile.write(Data(configYAML.utf8), to: final.appendingPathComponent("config.yaml"))
         }
         emit(.finished(step: state.step, adapter: final))

@@ -56,6 +56,17 @@ final class ModelFamilyTests: LoftTestCase {
             try error(GGUFCheckpoint(path: folder + "/model-q8_0.gguf"), "qwen2"), 0.25, "q8_0 GGUF (8-bit noise)")
     }
 
+    func testPhi3MatchesTransformers() throws {
+        let folder = try Fixtures.resource("families/phi3")
+        let source = try HuggingFaceCheckpoint(folder: folder)
+        XCTAssertEqual(source.config.family, .phi3)
+        XCTAssertLessThan(try error(source, "phi3"), 1e-4, "Hugging Face folder (fused qkv_proj, gate_up_proj)")
+        let gguf = try GGUFCheckpoint(path: folder + "/model-f32.gguf")
+        XCTAssertEqual(gguf.config.family, .phi3)
+        XCTAssertLessThan(try error(gguf, "phi3"), 1e-4, "f32 GGUF (attn_qkv, fused ffn_up)")
+        XCTAssertLessThan(try error(GGUFCheckpoint(path: folder + "/model-q8_0.gguf"), "phi3"), 0.25, "q8_0 GGUF")
+    }
+
     /// The biases matter (the model without them is another model), and KV-cache decoding adds
     /// them too: prefill + one token at a time equals the whole-sequence forward.
     func testQwen2BiasesReachEveryPath() throws {

@@ -42,6 +42,8 @@ FAMILIES = {
                 dict(sliding_window=None, tie_word_embeddings=False)),
     "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM,
               dict(use_sliding_window=False, tie_word_embeddings=True)),
+    "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM,
+             dict(sliding_window=None, tie_word_embeddings=False, pad_token_id=0)),
 }
 
 
@@ -57,7 +59,7 @@ def converter(work):
 
 def make(family, llama_cpp):
     config_type, model_type, extra = FAMILIES[family]
-    torch.manual_seed({"mistral": 1, "qwen2": 2}[family])
+    torch.manual_seed({"mistral": 1, "qwen2": 2, "phi3": 3}[family])
     config = config_type(**COMMON, **extra)
     model = model_type(config).eval()
     with torch.no_grad():
@@ -88,5 +90,5 @@ def make(family, llama_cpp):
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as work:
         llama_cpp = converter(work)
-        for family in FAMILIES:
+        for family in sys.argv[1:] or FAMILIES:
             make(family, llama_cpp)

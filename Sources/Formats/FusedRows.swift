@@ -1,0 +1,29 @@
+import Llama
+
+/// The rows of a linear its family stores stacked with others (Phi-3's `qkv_proj` [q + 2·kv, D]
+/// and `gate_up_proj` [2F, D]): what checkpoint readers cut out and writers stack again.
+/// reference: transformers modeling_phi3.py (Phi3Attention.qkv_proj, Phi3MLP.gate_up_proj)
+enum FusedRows {
+    /// The rows of `tensor` in its stored tensor, nil when it is stored alone.
+    static func rows(of tensor: LlamaTensor, config c: LlamaConfig) -> Range<Int>? {
+        guard case .linear(_, let module) = tensor, let group = c.family.fusedGroup(of: module) else { return nil }
+        return module.rows(in: group, config: c)
+    }
+
+    /// The shape a reader reports for `tensor` stored with shape `stored`: its rows of a stacked
+    /// tensor of the right width, else the stored shape (the reader's checks then refuse it).
+    static func shape(of tensor: LlamaTensor, stored: [Int], config c: LlamaConfig) -> [Int] {
+        guard let rows = rows(of: tensor, config: c), stored.count == 2, stored[0] >= rows.upperBound else {
+            return stored
+        }
+        return [rows.count, stored[1]]
+    }
+
+    /// `tensor`'s rows of the stored `values` (all of them when it is stored alone).
+    static func slice(_ values: [Float], of tensor: LlamaTensor, config c: LlamaConfig) -> [Float] {
+        guard let rows = rows(of: tensor, config: c) else { return values }
+        let columns = tensor.shape(in: c)[1]
+        guard values.count >= rows.upperBound * columns else { return values }
+        return Array(values[(rows.lowerBound * columns)..<(rows.upperBound * columns)])
+    }
+}
