@@ -125,6 +125,7 @@ extension LlamaConfig {
                 throw FormatError.invalidConfig(path: path, key: "sliding_window", detail: "\(window); expected ≥ 1")
             }
             config.maxSequenceLength = min(config.maxSequenceLength, window)
+            config.slidingWindow = window
         }
         if let raw = json["head_dim"], !(raw is NSNull) {
             let headDim = try int("head_dim")
@@ -158,9 +159,9 @@ extension LlamaConfig {
     var familyJSON: [String: Any] {
         switch family {
         case .llama: return [:]
-        case .mistral: return ["sliding_window": maxSequenceLength]
+        case .mistral: return ["sliding_window": slidingWindow ?? NSNull()]
         // (Phi3Config's default pad id, 32000, is outside a smaller vocabulary: transformers asserts)
-        case .phi3: return ["sliding_window": maxSequenceLength, "pad_token_id": NSNull()]
+        case .phi3: return ["sliding_window": slidingWindow ?? NSNull(), "pad_token_id": NSNull()]
         case .qwen2: return ["use_sliding_window": false]
         }
     }

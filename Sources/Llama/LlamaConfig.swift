@@ -21,6 +21,10 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var explicitHeadDim: Int? = nil
     /// The family (what the checkpoint holds beyond Llama's tensors: Qwen2's q/k/v biases).
     public var family = ModelFamily.llama
+    /// The attention window the checkpoint states (Mistral's, Phi-3's `sliding_window`), nil:
+    /// none. `maxSequenceLength` is held within it, and sequences longer than it are refused
+    /// (Loft's attention is plain causal: beyond the window it would compute another model).
+    public var slidingWindow: Int? = nil
 
     /// A config from its values; traps on inconsistent shapes (a programming error).
     public init(

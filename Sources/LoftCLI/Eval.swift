@@ -62,6 +62,10 @@ struct Eval: ParsableCommand {
     }
 
     func runPerplexity(_ loaded: ModelLoader.Loaded) throws {
+        if let window = loaded.model.config.slidingWindow, seqLen > window {
+            throw ValidationError(
+                "--seq-len \(seqLen) is longer than the model's sliding window of \(window) positions")
+        }
         let path: String
         switch data ?? "wikitext2:validation" {
         case "wikitext2:validation": path = "data/wikitext-2-raw/wiki.valid.raw"

@@ -46,6 +46,7 @@ public enum ModelBuilder {
         let format = try ModelFiles.format(of: path, declared: config.model.format)
         if format == .loft {
             let model = try loftFolder(config, file: file)
+            try checkWindow(of: model.config, config, file: file)
             let tokenizer = try ModelFiles.tokenizer(
                 forModel: path, format: format, explicit: config.model.tokenizer, config: model.config)
             let warnings = try continueFromAdapter(config, file: file, model: model, isLoftFolder: true)
@@ -60,6 +61,7 @@ public enum ModelBuilder {
                 file: file, key: "lora.init",
                 detail: "loftq needs a quantized base; use gaussian with quantization: none")
         }
+        try checkWindow(of: source.config, config, file: file)
         let assembled = try assemble(config, source: source, group: group)
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
         let plainError = mean(assembled.matrixErrors.map(\.plainError))
@@ -120,6 +122,15 @@ public enum ModelBuilder {
             }
         }
         return Assembled(model: model, matrixErrors: matrixErrors)
+    }
+
+    /// Refuses sequences longer than the model's sliding window (Loft's attention is plain causal).
+    static func checkWindow(of model: LlamaConfig, _ config: RunConfig, file: String) throws {
+        guard let window = model.slidingWindow, config.data.maxSeqLen > window else { return }
+        throw TrainingError.invalidValue(
+            file: file, key: "data.max_seq_len",
+            detail: "\(config.data.maxSeqLen) is longer than the model's sliding window of \(window) positions "
+                + "(sliding-window attention is not computed; use at most \(window))")
     }
 
     /// A `loft quantize` folder: its adapter must agree with the `lora` section; it is attached

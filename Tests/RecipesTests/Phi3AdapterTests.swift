@@ -50,3 +50,32 @@ final class Phi3AdapterTests: LoftTestCase {
         XCTAssertEqual(try AdapterFiles.readConfig(again).rankPattern, ["qkv_proj": 12, "gate_up_proj": 8])
     }
 }
+
+/// A model with a sliding window shorter than the run's sequences is refused by key: Loft's
+/// attention is plain causal, which differs from the window's beyond it.
+final class SlidingWindowTests: LoftTestCase {
+    func testSequencesLongerThanTheWindowAreRefused() throws {
+        let folder = try Fixtures.temporaryDirectory(self)
+        let reference = try Fixtures.resource("families/mistral")
+        for name in ["model.safetensors", "tokenizer.model"] {
+            try FileManager.default.copyItem(
+                atPath: reference + "/" + name, toPath: folder.appendingPathComponent(name).path)
+        }
+        var json = try Fixtures.json(reference + "/config.json")
+        json["sliding_window"] = 32
+        try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("config.json"))
+        XCTAssertEqual(
+            try LlamaConfig(huggingFaceConfigAt: folder.appendingPathComponent("config.json").path)
+                .maxSequenceLength, 32)
+        var config = RunConfig()
+        config.model.path = folder.path
+        config.data.trainPath = try Fixtures.data("gsm8k/train.jsonl")
+        config.data.evalPath = nil
+        config.data.maxSeqLen = 64
+        XCTAssertThrowsError(try ModelBuilder.build(config, file: "run.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("data.max_seq_len") && "\(error)".contains("32"), "\(error)")
+        }
+        config.data.maxSeqLen = 32
+        XCTAssertNoThrow(try ModelBuilder.build(config, file: "run.yaml"))
+    }
+}
