@@ -26,4 +26,21 @@ enum FusedRows {
         guard values.count >= rows.upperBound * columns else { return values }
         return Array(values[(rows.lowerBound * columns)..<(rows.upperBound * columns)])
     }
+
+    /// The tensors a checkpoint of `c` stores, in order, each with the model tensors it holds
+    /// (several stacked by rows for a fused group), `name` giving each model tensor's stored name.
+    static func storedTensors(for c: LlamaConfig, name: (LlamaTensor) -> String) -> [(
+        name: String, parts: [LlamaTensor]
+    )] {
+        var stored: [(name: String, parts: [LlamaTensor])] = []
+        for tensor in LlamaTensor.all(for: c) {
+            let storedName = name(tensor)
+            if let last = stored.last, last.name == storedName {
+                stored[stored.count - 1].parts.append(tensor)
+            } else {
+                stored.append((storedName, [tensor]))
+            }
+        }
+        return stored
+    }
 }

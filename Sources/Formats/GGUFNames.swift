@@ -27,16 +27,7 @@ enum GGUFNames {
 
     /// The tensors a GGUF of `c` stores, in order, each with the model tensors it holds.
     static func storedTensors(for c: LlamaConfig) -> [(name: String, parts: [LlamaTensor])] {
-        var stored: [(name: String, parts: [LlamaTensor])] = []
-        for tensor in LlamaTensor.all(for: c) {
-            let name = storedName(of: tensor, family: c.family)
-            if let last = stored.last, last.name == name {
-                stored[stored.count - 1].parts.append(tensor)
-            } else {
-                stored.append((name, [tensor]))
-            }
-        }
-        return stored
+        FusedRows.storedTensors(for: c) { storedName(of: $0, family: c.family) }
     }
 
     /// llama.cpp's name of a decoder linear (`attn_q`, `ffn_down`, ...).

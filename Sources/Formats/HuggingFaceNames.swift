@@ -35,16 +35,7 @@ public enum HuggingFaceNames {
     /// The tensors a checkpoint of `c` stores, in order, each with the model tensors it holds
     /// (several stacked by rows for a fused group).
     public static func storedTensors(for c: LlamaConfig) -> [(name: String, parts: [LlamaTensor])] {
-        var stored: [(name: String, parts: [LlamaTensor])] = []
-        for tensor in LlamaTensor.all(for: c) {
-            let name = storedName(of: tensor, family: c.family)
-            if let last = stored.last, last.name == name {
-                stored[stored.count - 1].parts.append(tensor)
-            } else {
-                stored.append((name, [tensor]))
-            }
-        }
-        return stored
+        FusedRows.storedTensors(for: c) { storedName(of: $0, family: c.family) }
     }
 
     /// Stored names that are not tensors of `config` and not tolerated extras (rotary buffers, a
