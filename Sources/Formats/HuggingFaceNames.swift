@@ -27,9 +27,14 @@ public enum HuggingFaceNames {
         guard case .linear(let layer, let module) = tensor, let group = family.fusedGroup(of: module) else {
             return name(of: tensor)
         }
-        return modulePath(layer: layer, group[0]).replacingOccurrences(
+        return fusedModulePath(layer: layer, group) + ".weight"
+    }
+
+    /// The HF path of a stacked group's module, without `.weight`:
+    /// `model.layers.{i}.self_attn.qkv_proj` (also where PEFT puts its adapter).
+    public static func fusedModulePath(layer: Int, _ group: [LinearModule]) -> String {
+        modulePath(layer: layer, group[0]).replacingOccurrences(
             of: group[0].rawValue, with: ModelFamily.fusedName(group))
-            + ".weight"
     }
 
     /// The tensors a checkpoint of `c` stores, in order, each with the model tensors it holds

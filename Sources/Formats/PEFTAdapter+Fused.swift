@@ -55,8 +55,7 @@ extension AdapterFiles {
                     }
                 }
                 let name = ModelFamily.fusedName(group)
-                let path = HuggingFaceNames.modulePath(layer: layer, group[0])
-                    .replacingOccurrences(of: group[0].rawValue, with: name)
+                let path = HuggingFaceNames.fusedModulePath(layer: layer, group)
                 tensors["base_model.model.\(path).lora_A.weight"] = SafeTensor(a, shape: [rank, first.inFeatures])
                 tensors["base_model.model.\(path).lora_B.weight"] = SafeTensor(b, shape: [rows, rank])
                 fusedConfig.rankPattern[name] = rank
@@ -81,10 +80,6 @@ extension AdapterFiles {
 
     /// The stacked module `name` (`qkv_proj`, `gate_up_proj`) names, as its members.
     static func fusedMembers(_ name: String) -> [LinearModule]? {
-        switch name {
-        case "qkv_proj": return [.q, .k, .v]
-        case "gate_up_proj": return [.gate, .up]
-        default: return nil
-        }
+        ModelFamily.allCases.lazy.flatMap(\.fusedGroups).first { ModelFamily.fusedName($0) == name }
     }
 }

@@ -252,8 +252,7 @@ public enum AdapterFiles {
                 if let group = model.config.family.fusedGroup(of: module),
                     !file.names.contains(PEFTNames.key(layer: layer, module: module, tensor: "lora_A"))
                 {
-                    path = HuggingFaceNames.modulePath(layer: layer, group[0])
-                        .replacingOccurrences(of: group[0].rawValue, with: ModelFamily.fusedName(group))
+                    path = HuggingFaceNames.fusedModulePath(layer: layer, group)
                     rows = module.rows(in: group, config: model.config)
                     outFeatures = group.map { $0.shape(in: model.config)[0] }.reduce(0, +)
                 }
