@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["Autograd", "Quantization"]),
         .target(name: "Llama", dependencies: ["Autograd", "LoRA", "Quantization"]),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Support"]),
+        .target(name: "ChatTemplates"),
         .target(name: "Formats", dependencies: ["Autograd", "Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(
             name: "Training",
@@ -70,6 +71,7 @@ let package = Package(
                 "Autograd", "Tokenizers", "Formats", "Recipes", "Llama", "LoRA", "Quantization", "_TestSupport",
             ]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "_TestSupport"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates", "_TestSupport"]),
         .testTarget(
             name: "TrainingTests",
             dependencies: [

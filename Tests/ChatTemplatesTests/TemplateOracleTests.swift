@@ -1,0 +1,80 @@
+import ChatTemplates
+import Foundation
+import XCTest
+import _TestSupport
+
+/// Every real chat template of llama.cpp's set (and three of Tests/Resources/chat-templates)
+/// renders what jinja2 renders, as transformers drives it, on a set of conversations with and
+/// without the generation prompt (`expected.json`, made by scripts/references/make-chat-templates.py);
+/// a render that raised in jinja2 raises here. A template Loft cannot run must be refused when
+/// parsed, naming the construct, and none of the in-scope ones may be.
+final class TemplateOracleTests: XCTestCase {
+    /// The templates the issue names as in scope: each must render equal to jinja2.
+    static let inScope = [
+        "meta-llama-Llama-3.1-8B-Instruct.jinja", "meta-llama-Llama-3.2-3B-Instruct.jinja",
+        "meta-llama-Llama-2-7b-chat.jinja", "mistralai-Mistral-7B-Instruct-v0.1.jinja",
+        "mistralai-Mistral-Nemo-Instruct-2407.jinja", "Qwen-Qwen2.5-7B-Instruct.jinja",
+        "microsoft-Phi-3.5-mini-instruct.jinja", "google-gemma-2-2b-it.jinja", "smollm2-135m-instruct.jinja",
+        "HuggingFaceTB-SmolLM3-3B.jinja", "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja",
+        "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+    ]
+
+    func testEveryTemplateRendersAsJinja2OrIsRefusedByName() throws {
+        let expected = try Fixtures.json(try Fixtures.resource("chat-templates/expected.json"))
+        let conversations = try XCTUnwrap(expected["conversations"] as? [[[String: String]]])
+        let dateString = try XCTUnwrap(expected["date_string"] as? String)
+        let templates = try XCTUnwrap(expected["templates"] as? [[String: Any]])
+        XCTAssertEqual(templates.count, 73)
+        var equal: [String] = [], refused: [String] = [], wrong: [String] = []
+        for entry in templates {
+            let file = try XCTUnwrap(entry["file"] as? String)
+            let folder =
+                entry["origin"] as? String == "llama.cpp"
+                ? try Fixtures.data("llama.cpp/models/templates") : try Fixtures.resource("chat-templates")
+            let source = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
+            let template: JinjaTemplate
+            do {
+                template = try JinjaTemplate(source)
+            } catch {
+                refused.append("\(file): \(error)")
+                continue
+            }
+            var problems: [String] = []
+            for render in try XCTUnwrap(entry["renders"] as? [[String: Any]]) {
+                let index = try XCTUnwrap(render["conversation"] as? Int)
+                let generation = try XCTUnwrap(render["generation_prompt"] as? Bool)
+                let messages = JinjaValue.list(
+                    conversations[index].map { message in
+                        .dict(
+                            JinjaDict([
+                                ("role", .string(message["role"] ?? "")),
+                                ("content", .string(message["content"] ?? "")),
+                            ]))
+                    })
+                let variables: [String: JinjaValue] = [
+                    "messages": messages, "tools": .none, "documents": .none,
+                    "add_generation_prompt": .bool(generation),
+                    "bos_token": .string(entry["bos_token"] as? String ?? ""),
+                    "eos_token": .string(entry["eos_token"] as? String ?? ""), "date_string": .string(dateString),
+                ]
+                let label = "conversation \(index), generation prompt \(generation)"
+                do {
+                    let text = try template.render(variables).text
+                    if let error = render["error"] as? String {
+                        problems.append("\(label): jinja2 raised (\(error)), Loft rendered \(text.debugDescription)")
+                    } else if let output = render["output"] as? String, output != text {
+                        problems.append("\(label): expected \(output.debugDescription), got \(text.debugDescription)")
+                    }
+                } catch {
+                    if render["error"] == nil { problems.append("\(label): Loft raised \(error)") }
+                }
+            }
+            if problems.isEmpty { equal.append(file) } else { wrong.append("\(file): \(problems[0]) (\(problems.count) renders)") }
+        }
+        print("templates equal to jinja2: \(equal.count), refused: \(refused.count), different: \(wrong.count)")
+        for line in refused { print("refused \(line)") }
+        for line in wrong { print("DIFFERENT \(line)") }
+        XCTAssertEqual(wrong, [], "a template renders differently from jinja2 instead of being refused")
+        for file in Self.inScope { XCTAssertTrue(equal.contains(file), "\(file) is in scope but not equal") }
+    }
+}
