@@ -92,12 +92,12 @@ enum JinjaBuiltins {
         case "mapping": if case .dict = value { return true } else { return false }
         case "iterable":
             switch value {
-            case .list, .dict, .string, .undefined: return true
+            case .list, .tuple, .dict, .string, .undefined: return true
             default: return false
             }
         case "sequence":
             switch value {
-            case .list, .dict, .string: return true
+            case .list, .tuple, .dict, .string: return true
             default: return false
             }
         case "callable":

@@ -23,7 +23,7 @@ extension JinjaInterpreter {
         case "length", "count":
             switch value {
             case .string(let text): return .int(text.unicodeScalars.count)
-            case .list(let items): return .int(items.count)
+            case .list(let items), .tuple(let items): return .int(items.count)
             case .dict(let dict): return .int(dict.keys.count)
             case .undefined: return .int(0)
             default: throw JinjaError(line: 0, "object of type '\(value.typeName)' has no len()")
@@ -68,10 +68,10 @@ extension JinjaInterpreter {
         case "items":
             if case .undefined = value { return .list([]) }
             guard case .dict(let dict) = value else { throw JinjaError(line: 0, "items filter takes a dict") }
-            return .list(dict.entries.map { .list([$0.0, $0.1]) })
+            return .list(dict.entries.map { .tuple([$0.0, $0.1]) })
         case "dictsort":
             guard case .dict(let dict) = value else { throw JinjaError(line: 0, "dictsort takes a dict") }
-            let pairs = try JinjaFilterHelpers.sorted(dict.entries.map { .list([$0.0, $0.1]) }) {
+            let pairs = try JinjaFilterHelpers.sorted(dict.entries.map { .tuple([$0.0, $0.1]) }) {
                 try self.item($0, .int(0))
             }
             return .list(pairs)

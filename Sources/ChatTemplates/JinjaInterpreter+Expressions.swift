@@ -8,7 +8,8 @@ extension JinjaInterpreter {
         switch expression {
         case .literal(let value): return value
         case .name(let name): return lookup(name)
-        case .list(let items), .tuple(let items): return .list(try items.map(evaluate))
+        case .list(let items): return .list(try items.map(evaluate))
+        case .tuple(let items): return .tuple(try items.map(evaluate))
         case .dict(let pairs):
             var dict = JinjaDict()
             for (keyExpression, valueExpression) in pairs {
@@ -84,7 +85,7 @@ extension JinjaInterpreter {
     /// one is undefined.
     func item(_ object: JinjaValue, _ index: JinjaValue) throws -> JinjaValue {
         switch (object, index) {
-        case (.list(let items), _):
+        case (.list(let items), _), (.tuple(let items), _):
             guard let position = index.integer else { return .undefined("item") }
             let resolved = position < 0 ? items.count + position : position
             return items.indices.contains(resolved) ? items[resolved] : .undefined("item \(position)")
@@ -121,6 +122,7 @@ extension JinjaInterpreter {
         }
         switch object {
         case .list(let items): return .list(try indices(items.count).map { items[$0] })
+        case .tuple(let items): return .tuple(try indices(items.count).map { items[$0] })
         case .string(let text):
             let scalars = Array(text.unicodeScalars)
             var result = String.UnicodeScalarView()

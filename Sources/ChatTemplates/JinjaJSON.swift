@@ -32,7 +32,7 @@ enum JinjaJSON {
         default: throw JinjaError(line: 0, "tojson(): indent must be an integer or a string")
         }
         if options.indent != nil { options.itemSeparator = "," }
-        if case .list(let pair)? = separators, pair.count == 2, case .string(let item) = pair[0],
+        if let pair = separators?.sequenceItems, pair.count == 2, case .string(let item) = pair[0],
             case .string(let key) = pair[1]
         {
             (options.itemSeparator, options.keySeparator) = (item, key)
@@ -51,7 +51,7 @@ enum JinjaJSON {
             if number.isInfinite { return number > 0 ? "Infinity" : "-Infinity" }
             return JinjaValue.pythonFloat(number)
         case .string(let text): return quote(text, asciiOnly: options.asciiOnly)
-        case .list(let items):
+        case .list(let items), .tuple(let items):
             guard !items.isEmpty else { return "[]" }
             return try container("[", "]", items.map { try encode($0, options, level: level + 1) }, options, level)
         case .dict(let dict):

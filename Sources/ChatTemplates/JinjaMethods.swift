@@ -23,7 +23,7 @@ enum JinjaMethods {
             return try stringMethod(name, text, argument: argument, string: string, limits: limits)
         case .dict(let dict):
             switch name {
-            case "items": return .list(dict.entries.map { .list([$0.0, $0.1]) })
+            case "items": return .list(dict.entries.map { .tuple([$0.0, $0.1]) })
             case "keys": return .list(dict.keyValues)
             case "values": return .list(dict.entries.map { $0.1 })
             case "get":
@@ -33,7 +33,7 @@ enum JinjaMethods {
                 throw JinjaError(line: 0, "access to attribute '\(name)' of 'dict' object is unsafe")
             default: break
             }
-        case .list(let items):
+        case .list(let items), .tuple(let items):
             switch name {
             case "index":
                 guard let needle = argument(0, "value"), let position = items.firstIndex(of: needle) else {
@@ -68,7 +68,7 @@ enum JinjaMethods {
             var candidates: [String] = []
             switch argument(0, "prefix") {
             case .string(let one)?: candidates = [one]
-            case .list(let many)?: candidates = many.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            case .list(let many)?, .tuple(let many)?: candidates = many.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             default: throw JinjaError(line: 0, "\(name)() takes a string or a tuple of strings")
             }
             let scalars = Array(text.unicodeScalars)
@@ -99,7 +99,7 @@ enum JinjaMethods {
             }
             return .int(found)
         case "join":
-            guard case .list(let items)? = argument(0, "iterable") else { throw JinjaError(line: 0, "join() takes a list") }
+            guard let items = argument(0, "iterable")?.sequenceItems else { throw JinjaError(line: 0, "join() takes a list") }
             return .string(items.map(\.text).joined(separator: text))
         case "format": return .string(try JinjaText.format(text, argument: argument))
         case "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower":

@@ -12,6 +12,7 @@ enum JinjaOperators {
         switch (op, left, right) {
         case ("+", .string(let a), .string(let b)): return .string(a + b)
         case ("+", .list(let a), .list(let b)): return .list(a + b)
+        case ("+", .tuple(let a), .tuple(let b)): return .tuple(a + b)
         case ("*", .string(let text), _) where right.integer != nil:
             return .string(String(repeating: text, count: try repeatCount(right.integer ?? 0, text.utf8.count, limits)))
         case ("*", _, .string(let text)) where left.integer != nil:
@@ -121,7 +122,7 @@ enum JinjaOperators {
         case (.string(let a), .string(let b)):
             let x = Array(a.unicodeScalars).map(\.value), y = Array(b.unicodeScalars).map(\.value)
             return x.lexicographicallyPrecedes(y) ? -1 : x == y ? 0 : 1
-        case (.list(let a), .list(let b)):
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             for (x, y) in zip(a, b) where x != y { return try ordering(x, y) }
             return a.count < b.count ? -1 : a.count > b.count ? 1 : 0
         default:
@@ -137,7 +138,7 @@ enum JinjaOperators {
                 throw JinjaError(line: 0, "'in <string>' requires string as left operand, not \(needle.typeName)")
             }
             return part.isEmpty || text.range(of: part, options: .literal) != nil
-        case .list(let items): return items.contains(needle)
+        case .list(let items), .tuple(let items): return items.contains(needle)
         case .dict(let dict): return dict[value: needle] != nil
         case .namespace(let namespace):
             guard case .string(let key) = needle else { return false }

@@ -170,7 +170,7 @@ final class JinjaInterpreter {
     /// The items a `for` visits: a list's items, a dict's keys, a string's characters.
     func iterate(_ value: JinjaValue) throws -> [JinjaValue] {
         switch value {
-        case .list(let items): return items
+        case .list(let items), .tuple(let items): return items
         case .dict(let dict): return dict.keyValues
         case .string(let text): return text.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []

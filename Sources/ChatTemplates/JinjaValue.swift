@@ -13,6 +13,8 @@ public indirect enum JinjaValue: Sendable {
     case double(Double)
     case string(String)
     case list([JinjaValue])
+    /// A tuple (`(a, b)`, a dict's items): a list that prints with parentheses and never equals one.
+    case tuple([JinjaValue])
     case dict(JinjaDict)
     /// A mutable namespace (`namespace(...)`), shared by reference.
     case namespace(JinjaNamespace)
@@ -29,9 +31,17 @@ public indirect enum JinjaValue: Sendable {
         case .int(let value): return value != 0
         case .double(let value): return value != 0
         case .string(let value): return !value.isEmpty
-        case .list(let values): return !values.isEmpty
+        case .list(let values), .tuple(let values): return !values.isEmpty
         case .dict(let dict): return !dict.keyValues.isEmpty
         case .namespace, .macro, .function: return true
+        }
+    }
+
+    /// The items of a list or tuple.
+    var sequenceItems: [JinjaValue]? {
+        switch self {
+        case .list(let items), .tuple(let items): return items
+        default: return nil
         }
     }
 
@@ -60,6 +70,8 @@ public indirect enum JinjaValue: Sendable {
         case .double(let value): return Self.pythonFloat(value)
         case .string(let value): return Self.pythonQuoted(value)
         case .list(let values): return "[" + values.map(\.representation).joined(separator: ", ") + "]"
+        case .tuple(let values):
+            return "(" + values.map(\.representation).joined(separator: ", ") + (values.count == 1 ? ",)" : ")")
         case .dict(let dict):
             let items = dict.entries.map { $0.0.representation + ": " + $0.1.representation }
             return "{" + items.joined(separator: ", ") + "}"
@@ -79,6 +91,7 @@ public indirect enum JinjaValue: Sendable {
         case .double: return "float"
         case .string: return "str"
         case .list: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .macro: return "Macro"
@@ -125,7 +138,7 @@ extension JinjaValue: Equatable {
         switch (lhs, rhs) {
         case (.undefined, .undefined), (.none, .none): return true
         case (.string(let a), .string(let b)): return a == b
-        case (.list(let a), .list(let b)): return a == b
+        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)): return a == b
         case (.dict(let a), .dict(let b)): return a == b
         case (.namespace(let a), .namespace(let b)): return a === b
         case (.function(let a), .function(let b)): return a == b

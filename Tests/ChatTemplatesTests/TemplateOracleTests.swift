@@ -78,3 +78,34 @@ final class TemplateOracleTests: XCTestCase {
         for file in Self.inScope { XCTAssertTrue(equal.contains(file), "\(file) is in scope but not equal") }
     }
 }
+
+/// Small templates for the semantics real templates rely on, rendered by jinja2 (`snippets` of
+/// expected.json): scoping, loop variables, filters, tests, methods, slicing, whitespace, JSON, errors.
+final class TemplateSemanticsTests: XCTestCase {
+    func testSnippetsRenderAsJinja2() throws {
+        let expected = try Fixtures.json(try Fixtures.resource("chat-templates/expected.json"))
+        let messages = try XCTUnwrap(expected["snippet_messages"] as? [[String: String]])
+        let snippets = try XCTUnwrap(expected["snippets"] as? [[String: String]])
+        XCTAssertGreaterThan(snippets.count, 40)
+        let variables: [String: JinjaValue] = [
+            "messages": .list(
+                messages.map {
+                    .dict(JinjaDict([("role", .string($0["role"] ?? "")), ("content", .string($0["content"] ?? ""))]))
+                }),
+            "tools": .none, "documents": .none, "add_generation_prompt": .bool(false),
+        ]
+        for snippet in snippets {
+            let source = try XCTUnwrap(snippet["source"])
+            do {
+                let text = try JinjaTemplate(source).render(variables).text
+                if let error = snippet["error"] {
+                    XCTFail("\(source.debugDescription): jinja2 raised \(error), Loft rendered \(text.debugDescription)")
+                } else {
+                    XCTAssertEqual(text, snippet["output"], source.debugDescription)
+                }
+            } catch {
+                if snippet["error"] == nil { XCTFail("\(source.debugDescription): Loft raised \(error)") }
+            }
+        }
+    }
+}

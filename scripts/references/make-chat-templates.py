@@ -58,6 +58,55 @@ SPECIALS = {
 }
 
 
+# Small templates for the semantics real templates rely on (scoping, loop variables, filters,
+# tests, string methods, slicing, whitespace control, JSON), rendered with the same environment.
+SNIPPETS = [
+    "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }},{% endfor %}{{ x }}",
+    "{% for i in [1, 2, 3] %}{% if i == 2 %}{{ y }}{% endif %}{% set y = i %}{% endfor %}[{{ y }}]",
+    "{% set ns = namespace(total=0) %}{% for i in range(5) %}{% set ns.total = ns.total + i %}{% endfor %}{{ ns.total }}",
+    "{% for a in 'xyz' %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.first }}{{ loop.last }}{{ loop.length }}|{% endfor %}",
+    "{% for i in range(10) if i is odd %}{{ i }}:{{ loop.index }}{% if loop.last %}!{% endif %} {% endfor %}",
+    "{% for i in [] %}x{% else %}empty{% endfor %}",
+    "{% for i in range(9) %}{% if i == 5 %}{% break %}{% endif %}{% if i is even %}{% continue %}{% endif %}{{ i }}{% endfor %}",
+    "{% for k, v in {'b': 1, 'a': [1, 'x'], 'c': none}.items() %}{{ k }}={{ v }};{% endfor %}",
+    "{{ {'a': 1, 'b': [true, none, 1.5, 'q\"u']} | tojson }}|{{ [1, {'x': 'é'}] | tojson(indent=2) }}",
+    "{{ 'a\\nb\\tc\\u00e9\\\\' | tojson }}{{ {'k': 2, 'a': 1} | tojson(sort_keys=true) }}{{ {1: 2} | tojson }}",
+    "{{ '  hi there  ' | trim }}|{{ 'xxhixx'.strip('x') }}|{{ '  a '.lstrip() }}|{{ ' a  '.rstrip() }}|",
+    "{{ 'a,b,,c'.split(',') }}{{ ' a  b c '.split() }}{{ 'a b c'.split(' ', 1) }}{{ 'a-b-c'.rsplit('-', 1) }}",
+    "{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x', 'lo')) }}{{ 'hello world'.title() }}{{ 'hELLO'.capitalize() }}",
+    "{{ 'abcdef'[1:4] }}{{ 'abcdef'[::-1] }}{{ 'abcdef'[-2:] }}{{ [1,2,3,4][1:] }}{{ [1,2,3,4][:-1] }}{{ [1,2,3][::2] }}",
+    "{{ 'héllo wörld'|upper }}{{ 'ABC'|lower }}{{ [3,1,2]|sort }}{{ ['b','A','c']|sort }}{{ [1,2]|reverse|list }}",
+    "{{ [1, 2, 3] | join(', ') }}|{{ [{'n': 'a'}, {'n': 'b'}] | map(attribute='n') | join }}|{{ ['a','B'] | map('upper') | list }}",
+    "{{ x | default('d') }}{{ '' | default('e', true) }}{{ none | default('f') }}{{ false | default('g', boolean=true) }}",
+    "{{ x is defined }}{{ none is none }}{{ 'a' is string }}{{ 1 is number }}{{ 1.0 is float }}{{ {} is mapping }}{{ [] is iterable }}{{ true is boolean }}{{ 3 is divisibleby 3 }}{{ 'a' is in 'abc' }}",
+    "{{ 1 + 2 * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 1 + 1.5 }} {{ 'a' ~ 1 ~ none }} {{ 'ab' * 3 }}",
+    "{{ 1 < 2 < 3 }}{{ 'b' > 'a' }}{{ 1 == 1.0 }}{{ [1] == [1] }}{{ 'x' in ['x'] }}{{ 'k' in {'k': 1} }}{{ 'q' not in 'abc' }}{{ not 0 }}",
+    "{{ 'yes' if 1 else 'no' }}{{ 'yes' if 0 }}|{{ none or 'b' }}{{ 'a' and 'c' }}{{ 0 and 1 }}",
+    "{% macro greet(name, punctuation='!') %}Hi {{ name }}{{ punctuation }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(name='C', punctuation='.') }}",
+    "{% set block %}inner {{ 1 + 1 }}{% endset %}[{{ block }}]{% filter upper %}shout {{ 'x' }}{% endfilter %}",
+    "  {% if true %}\n    indented\n  {% endif %}\nnext\n{{- ' stripped' -}}\n  end\n",
+    "a  {%- if true -%}  b  {%- endif -%}  c {# comment #}\n d {#- strip -#} e\n{%+ if true %}keep{% endif %}",
+    "{{ [1, 'a', none, true, 1.5, {'k': 'v'}] }}{{ {'a': 'b'} }}{{ \"it's\" }}{{ ['it\\'s'] }}",
+    "{{ '{} and {}'.format('x', 2) }}|{{ '{0}{1}{0}'.format('a', 'b') }}|{{ '{name}!'.format(name='N') }}",
+    "{{ 'a b c' | replace(' ', '-') }}{{ 'aaa'.replace('a', 'b', 2) }}{{ 'abcabc'.find('c') }}{{ 'abc'.count('x') }}",
+    "{{ messages | selectattr('role', 'equalto', 'user') | list | length }}{{ messages | rejectattr('role', 'equalto', 'user') | map(attribute='content') | join('+') }}",
+    "{{ 'line1\nline2\n\nline4' | indent(2) }}|{{ 'a\nb' | indent(4, true) }}|{{ 'x\n\ny' | indent(2, blank=true) }}",
+    "{{ [3, 1, 2] | max }}{{ [3, 1, 2] | min }}{{ [1, 2, 3] | sum }}{{ [1, 1, 'a', 'A'] | unique | list }}{{ {'b': 1, 'a': 2} | dictsort }}",
+    "{{ '42' | int + 1 }}{{ '4.5' | float }}{{ 'x' | int }}{{ 3.7 | int }}{{ -3 | abs }}{{ 2.567 | round(2) }}{{ 1 | string ~ 2 }}",
+    "{{ messages[0].role }}{{ messages[-1]['content'] }}{{ messages[5] is defined }}{{ messages[0].missing is defined }}{{ (messages | first).role }}{{ (messages | last).role }}",
+    "{{ raise_exception('stop here') }}",
+    "{{ undefined_name.attribute }}",
+    "{{ 1 + 'a' }}",
+    "{{ [].append(1) }}",
+    "{% for x in none %}{% endfor %}",
+    "{{ 'x' | tojson }}{{ none | tojson }}{{ 1.0 | tojson }}{{ 2 | tojson }}{{ '<>&\\'' | tojson }}",
+    "{{ (1, 2) }}{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = [1, 2] %}{% set c, d = t %}{{ d }}{{ c }}",
+    "{% set d = {'x': {'y': [1, {'z': 'deep'}]}} %}{{ d.x.y[1].z }}{{ d['x']['y'][0] }}{{ d.get('x').get('q', 'dflt') }}{{ d.keys() | list }}",
+    "{% for m in messages %}{{ loop.previtem.role if loop.previtem is defined else '-' }}>{{ loop.nextitem.role if loop.nextitem is defined else '-' }} {% endfor %}",
+]
+SNIPPET_MESSAGES = [turn("system", "S"), turn("user", "U1"), turn("assistant", "A1"), turn("user", "U2")]
+
+
 def specials(name):
     for prefix, tokens in SPECIALS.items():
         if name.startswith(prefix):
@@ -87,8 +136,18 @@ def main():
                     renders.append(entry)
             templates.append({"origin": origin, "file": name, "bos_token": bos, "eos_token": eos,
                               "renders": renders})
+    snippets = []
+    for source in SNIPPETS:
+        entry = {"source": source}
+        try:
+            rendered, _ = render_jinja_template([SNIPPET_MESSAGES], chat_template=source)
+            entry["output"] = rendered[0]
+        except Exception as error:
+            entry["error"] = f"{type(error).__name__}: {error}"
+        snippets.append(entry)
     result = {"made_by": f"transformers {transformers.__version__}, jinja2 {jinja2.__version__}",
-              "date_string": DATE_STRING, "conversations": CONVERSATIONS, "templates": templates}
+              "date_string": DATE_STRING, "conversations": CONVERSATIONS, "templates": templates,
+              "snippet_messages": SNIPPET_MESSAGES, "snippets": snippets}
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump(result, f, ensure_ascii=False, indent=1)
         f.write("\n")
