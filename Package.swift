@@ -30,15 +30,17 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Autograd", "Support", "Quantization", "LoRA", "Llama", "Tokenizers"]),
         .target(
             name: "Training",
-            dependencies: ["Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "Yams"]),
+            dependencies: [
+                "Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "ChatTemplates", "Yams",
+            ]),
         // MARK: - Recipes (what a command runs) and the executable
         .target(
             name: "Recipes",
             dependencies: [
                 "Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
-                "Support", "Yams",
+                "ChatTemplates", "Support", "Yams",
             ]),
-        .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers"]),
+        .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers", "ChatTemplates", "Training"]),
         .target(
             name: "Benchmarks",
             dependencies: ["Autograd", "Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
@@ -81,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "RecipesTests",
             dependencies: [
-                "Autograd", "Recipes", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
+                "Autograd", "Recipes", "ChatTemplates", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
                 "Training", "_TestSupport",
             ]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),

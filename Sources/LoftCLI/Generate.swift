@@ -24,8 +24,17 @@ struct Generate: ParsableCommand {
     @Option(help: "Seed of the sampling stream.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Send the prompt as a user turn of the model's chat template (ChatML).")
+    @Flag(help: "Send the prompt as a user turn of the model's chat template; stop at its end of turn.")
     var chat = false
+
+    @Option(help: "With --chat: a Jinja chat template file instead of the model's own.")
+    var chatTemplate: String?
+
+    @Option(help: "With --chat: a system turn before the prompt.")
+    var system: String?
+
+    @Flag(help: "With --chat: print the rendered prompt before the answer (plain prompts are always shown).")
+    var echo = false
 
     func validate() throws {
         guard maxNewTokens >= 1 && maxNewTokens <= 1 << 20 else {
@@ -38,14 +47,18 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let options = TextGeneration.Options(
+        var options = TextGeneration.Options(
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed, chat: chat,
             execution: .command())
+        (options.chatTemplate, options.system, options.echo) = (chatTemplate, system, !chat || echo)
+        var endsWithNewline = true
         let result = try TextGeneration.run(try source.load(), prompt: prompt, options: options) { text in
             print(text, terminator: "")
             fflush(stdout)
+            if !text.isEmpty { endsWithNewline = text.hasSuffix("\n") }
         }
-        print("")
+        if !endsWithNewline { print("") }
+        fflush(stdout)
         printError(
             String(
                 format: "%d tokens in %.2f s: %.1f tokens/s", result.tokens, result.seconds,

@@ -14,6 +14,14 @@ final class ProgressLine {
                 line += String(format: "; init error %.4f (plain quantization %.4f)", initError, plain)
             }
             emit(line, final: true)
+            if let data = p.data {
+                var counts = "data: train " + Self.describe(data.train)
+                if let eval = data.eval { counts += "; eval " + Self.describe(eval) }
+                emit(counts, final: true)
+                for refusal in [data.train.firstRefusal, data.eval?.firstRefusal].compactMap({ $0 }) {
+                    emit("  first refused: \(refusal)", final: true)
+                }
+            }
         case .warning(let text):
             emit("loft: warning: \(text)", final: true)
         case .resumed(let step, let from):
@@ -43,6 +51,10 @@ final class ProgressLine {
         case .finished(let step, _):
             emit("finished at step \(step)", final: true)
         }
+    }
+
+    static func describe(_ counts: DataCounts) -> String {
+        "\(counts.kept) kept, \(counts.truncated) truncated to max_seq_len, \(counts.refused) refused"
     }
 
     private var lastNote = 0.0

@@ -22,7 +22,7 @@ public enum Exporter {
     /// temporary name, renamed when whole): `config.json`, `model.safetensors` (one tensor in
     /// memory at a time), `generation_config.json` and the tokenizer's files.
     public static func writeHuggingFace(
-        _ source: CheckpointSource, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
+        _ source: CheckpointSource, tokenizer: any Tokenizer, chatTemplate: String?,
         type: FloatType, to folder: URL, extra: (URL) throws -> Void = { _ in }
     ) throws {
         guard !FileManager.default.fileExists(atPath: folder.path) else {
@@ -80,10 +80,10 @@ public enum Exporter {
 
     /// The tokenizer's own files: `tokenizer.model` (SentencePiece) or `tokenizer.json` and
     /// `tokenizer_config.json` (byte-level BPE, with the chat template).
-    static func writeTokenizer(_ tokenizer: any Tokenizer, chatTemplate: ChatTemplate?, to folder: URL) throws {
+    static func writeTokenizer(_ tokenizer: any Tokenizer, chatTemplate: String?, to folder: URL) throws {
         switch tokenizer {
         case let bpe as ByteLevelBPETokenizer:
-            try bpe.writeHuggingFace(to: folder, chatTemplate: chatTemplate?.templateText)
+            try bpe.writeHuggingFace(to: folder, chatTemplate: chatTemplate)
         case let sentencePiece as SentencePieceTokenizer:
             try FileManager.default.copyItem(
                 atPath: sentencePiece.path, toPath: folder.appendingPathComponent("tokenizer.model").path)
@@ -113,7 +113,7 @@ public enum Exporter {
             r: first.rank, loraAlpha: first.alpha, targetModules: modules.map(\.rawValue),
             initLoraWeights: .bool(true), baseModelNameOrPath: folder.standardizedFileURL.path)
         try writeHuggingFace(
-            source, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder
+            source, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplateSource?.text, type: type, to: folder
         ) { partial in
             try AdapterFiles.writeForPEFT(
                 model: loaded.model, config: config, to: partial.appendingPathComponent("adapter"))
@@ -124,7 +124,7 @@ public enum Exporter {
     public static func merged(_ loaded: ModelLoader.Loaded, type: FloatType, to folder: URL) throws {
         try writeHuggingFace(
             ModelTensors(model: loaded.model, merged: true, description: loaded.description),
-            tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, type: type, to: folder)
+            tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplateSource?.text, type: type, to: folder)
     }
 
     /// `--gguf`: the merged model as a llama.cpp file (`type` for the embedding and linears, F32
@@ -138,7 +138,7 @@ public enum Exporter {
         var writer = try GGUFWriter.llama(
             source: ModelTensors(model: loaded.model, merged: true, description: loaded.description),
             tokenizer: loaded.tokenizer, linearType: type, name: name)
-        if let template = loaded.chatTemplate?.templateText { writer.set("tokenizer.chat_template", .string(template)) }
+        if let template = loaded.chatTemplateSource?.text { writer.set("tokenizer.chat_template", .string(template)) }
         try writer.write(to: file)
     }
 }

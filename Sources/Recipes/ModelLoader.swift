@@ -1,3 +1,4 @@
+import ChatTemplates
 import Formats
 import Foundation
 import Llama
@@ -14,19 +15,28 @@ public enum ModelLoader {
         public let tokenizer: any Tokenizer
         /// E.g. `q25 + adapter runs/x/final`.
         public let description: String
-        /// The model's chat format, when its files name one (GGUF `tokenizer.chat_template`).
-        public var chatTemplate: ChatTemplate? = nil
+        /// The model's chat template text and where it was found, when its files hold one.
+        public var chatTemplateSource: (text: String, origin: String)? = nil
 
         /// What the user should know about the combination (e.g. a LoftQ adapter on another base).
         public var warnings: [String] = []
 
         /// A loaded model from its parts.
-        public init(model: LlamaModel, tokenizer: any Tokenizer, description: String, chatTemplate: ChatTemplate? = nil)
-        {
+        public init(model: LlamaModel, tokenizer: any Tokenizer, description: String) {
             self.model = model
             self.tokenizer = tokenizer
             self.description = description
-            self.chatTemplate = chatTemplate
+        }
+
+        /// The chat template to render with: `file` when given, else the model's own.
+        /// - Throws: when there is none, or Loft cannot run it (naming where it came from).
+        public func chatTemplate(file: String? = nil) throws -> ChatTemplate {
+            if let file { return try ModelFiles.chatTemplate(forModel: "", file: file, tokenizer: tokenizer) }
+            guard let source = chatTemplateSource else {
+                throw RecipeError.badChatTemplate(
+                    origin: description, detail: "the model's files hold no chat template; give one with --chat-template")
+            }
+            return try ModelFiles.chatTemplate(text: source.text, origin: source.origin, tokenizer: tokenizer)
         }
     }
 
@@ -49,9 +59,15 @@ public enum ModelLoader {
             let built = try ModelBuilder.build(config, file: runConfig.path)
             let adapterFolder = try adapter.map { URL(fileURLWithPath: $0) } ?? trainedAdapter(in: folder)
             try AdapterFiles.attach(adapterFolder, to: built.model)
-            return Loaded(
+            var loaded = Loaded(
                 model: built.model, tokenizer: built.tokenizer,
                 description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
+            if let file = config.data.chatTemplate, let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                loaded.chatTemplateSource = (text, file)
+            } else {
+                loaded.chatTemplateSource = ModelFiles.chatTemplateSource(forModel: config.model.path)
+            }
+            return loaded
         }
         // A GGUF is parsed once: weights, tokenizer and chat template all come from that one read.
         let format = try ModelFiles.format(of: path)
@@ -68,19 +84,8 @@ public enum ModelLoader {
         {
             loaded.warnings.append(warning)
         }
-        loaded.chatTemplate = chatTemplate(of: path, gguf: gguf)
+        loaded.chatTemplateSource = ModelFiles.chatTemplateSource(forModel: path, gguf: gguf?.file)
         return loaded
-    }
-
-    /// The chat template the model's files name: GGUF `tokenizer.chat_template`, else
-    /// `chat_template` in the folder's `tokenizer_config.json`.
-    static func chatTemplate(of path: String, gguf: GGUFCheckpoint?) -> ChatTemplate? {
-        if let gguf { return ChatTemplate(templateText: gguf.file.metadata["tokenizer.chat_template"]?.string) }
-        let configPath = (path as NSString).appendingPathComponent("tokenizer_config.json")
-        guard let data = FileManager.default.contents(atPath: configPath),
-            let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { return nil }
-        return ChatTemplate(templateText: config["chat_template"] as? String)
     }
 
     /// The adapter of a run folder (`final/`, else its latest checkpoint) or of a checkpoint or

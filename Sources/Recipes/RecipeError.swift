@@ -4,6 +4,8 @@ public enum RecipeError: Error, CustomStringConvertible {
     case vocabularyMismatch(tokenizer: String, tokenizerSize: Int, model: String, modelSize: Int)
     /// An option or flag has a value the recipe cannot run with.
     case invalidOption(name: String, detail: String)
+    /// A chat template that is missing, unreadable, or uses what Loft's Jinja does not run.
+    case badChatTemplate(origin: String, detail: String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum RecipeError: Error, CustomStringConvertible {
             return
                 "\(tokenizer): the tokenizer has \(tokenizerSize) pieces, the model \(model) has a vocabulary of \(modelSize)"
         case .invalidOption(let name, let detail): return "\(name): \(detail)"
+        case .badChatTemplate(let origin, let detail): return "\(origin): chat template: \(detail)"
         }
     }
 }

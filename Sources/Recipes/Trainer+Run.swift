@@ -47,7 +47,8 @@ struct RunProgress {
             .prepared(
                 Preparation(
                     totalSteps: t.totalSteps, trainExamples: t.trainExamples.count, evalExamples: t.evalExamples.count,
-                    trainableParameters: t.arena.count, initError: t.built.initError, plainError: t.built.plainError)))
+                    trainableParameters: t.arena.count, initError: t.built.initError, plainError: t.built.plainError,
+                    data: t.dataCounts)))
         if leads { for warning in t.built.warnings { emit(.warning(warning)) } }
         let removed = leads ? Checkpoint.removeLeftovers(in: t.checkpointDirectory) : []
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
@@ -55,7 +56,7 @@ struct RunProgress {
         if leads {
             try RunMetadata.write(
                 to: t.runDirectory, configFile: t.configFile, resumedFrom: resume,
-                compute: t.config.training.computeDtype)
+                compute: t.config.training.computeDtype, data: t.dataCounts)
         }
         permutation = order.permutation(epoch: state.epoch)
         (started, startStep) = (Stopwatch.now(), state.step)

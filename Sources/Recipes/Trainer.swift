@@ -1,4 +1,5 @@
 import Autograd
+import ChatTemplates
 import Distributed
 import Formats
 import Foundation
@@ -19,6 +20,10 @@ public final class Trainer {
     public let model: LlamaModel
     public let tokenizer: any Tokenizer
     public let trainExamples: [Example], evalExamples: [Example]
+    /// What the data files gave (printed at the start and written to `run.json`).
+    public let dataCounts: DataCountsByFile
+    /// The chat template's encoder of a `dataset: chat` run.
+    public let chat: ChatEncoder?
     public let totalSteps: Int
     public let schedule: LRSchedule
     let built: ModelBuilder.Built
@@ -49,12 +54,19 @@ public final class Trainer {
         built = try ModelBuilder.build(config, file: configFile, group: group)
         (model, tokenizer) = (built.model, built.tokenizer)
         let tokenizer = built.tokenizer
-        trainExamples = try DatasetLoader.examples(
-            config.data.trainPath, data: config.data, tokenizer: tokenizer,
-            limit: config.data.limitTrain)
-        evalExamples =
-            try config.data.evalPath.map { try DatasetLoader.examples($0, data: config.data, tokenizer: tokenizer) }
-            ?? []
+        let chat =
+            config.data.dataset == .chat
+            ? ChatEncoder(
+                template: try ModelFiles.chatTemplate(
+                    forModel: config.model.path, file: config.data.chatTemplate, tokenizer: tokenizer),
+                tokenizer: tokenizer) : nil
+        let train = try DatasetLoader.load(
+            config.data.trainPath, data: config.data, tokenizer: tokenizer, chat: chat, limit: config.data.limitTrain)
+        let eval = try config.data.evalPath.map {
+            try DatasetLoader.load($0, data: config.data, tokenizer: tokenizer, chat: chat)
+        }
+        (trainExamples, evalExamples, self.chat) = (train.examples, eval?.examples ?? [], chat)
+        dataCounts = DataCountsByFile(train: train.counts, eval: eval?.counts)
         let t = config.training
         let batchesPerEpoch = (trainExamples.count + t.batchSize - 1) / t.batchSize
         let stepsPerEpoch = (batchesPerEpoch + t.gradAccumulation - 1) / t.gradAccumulation

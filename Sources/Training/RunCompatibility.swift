@@ -24,7 +24,9 @@ public enum RunCompatibility {
         for section in sections {
             if let fields = object[section] as? [String: Any] {
                 // An unset optional (null) is left out, as it was before nulls were written.
-                for (key, value) in fields where !(value is NSNull) { flat["\(section).\(key)"] = text(value) }
+                for (key, value) in fields where !(value is NSNull) && !isNewDefault("\(section).\(key)", value) {
+                    flat["\(section).\(key)"] = text(value)
+                }
             } else {
                 flat[section] = text(object[section] ?? "none")
             }
@@ -32,6 +34,15 @@ public enum RunCompatibility {
         let training = object["training"] as? [String: Any] ?? [:]
         for key in trainingKeys { flat["training.\(key)"] = text(training[key] ?? "") }
         return flat
+    }
+
+    /// Keys added after runs were checkpointed, at their defaults: left out, so those runs resume.
+    private static func isNewDefault(_ key: String, _ value: Any) -> Bool {
+        switch key {
+        case "data.train_on": return value as? String == RunConfig.TrainOn.assistant.rawValue
+        case "data.packing": return value as? Bool == false
+        default: return false
+        }
     }
 
     /// A stable hash (FNV-1a, hex) of the compared keys.
@@ -60,17 +71,20 @@ public enum RunMetadata {
         let configFile: String
         let startedAt: String
         let resumedFrom: String?
+        let data: DataCountsByFile?
     }
 
     /// Writes the record atomically; `compute` is the run's compute type (the record names the
     /// one its products get on this CPU).
-    public static func write(to directory: URL, configFile: String, resumedFrom: String?, compute: ComputeType) throws {
+    public static func write(
+        to directory: URL, configFile: String, resumedFrom: String?, compute: ComputeType, data: DataCountsByFile? = nil
+    ) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let record = Record(
             runtime: .current(compute: compute), configFile: configFile,
-            startedAt: ISO8601DateFormatter().string(from: Date()), resumedFrom: resumedFrom)
+            startedAt: ISO8601DateFormatter().string(from: Date()), resumedFrom: resumedFrom, data: data)
         try AtomicFile.write(try encoder.encode(record), to: directory.appendingPathComponent("run.json"))
     }
 }

@@ -27,12 +27,15 @@ public struct Preparation: Codable, Sendable {
     public let totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int
     /// Mean LoftQ/QLoRA init error and plain quantization error over the quantized targets.
     public let initError: Double?, plainError: Double?
+    /// What the data files gave: examples kept, cut to max_seq_len, refused.
+    public var data: DataCountsByFile? = nil
 
     /// A record from its values.
     public init(
         totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int, initError: Double?,
-        plainError: Double?
+        plainError: Double?, data: DataCountsByFile? = nil
     ) {
+        self.data = data
         self.totalSteps = totalSteps
         self.trainExamples = trainExamples
         self.evalExamples = evalExamples

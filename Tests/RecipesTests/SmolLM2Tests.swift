@@ -1,9 +1,11 @@
 import Autograd
+import ChatTemplates
 import Formats
 import Foundation
 import Llama
 import Recipes
 import Tokenizers
+import Training
 import XCTest
 import _TestSupport
 
@@ -16,14 +18,17 @@ final class SmolLM2Tests: LoftTestCase {
 
     func testChatPromptsAndGreedyAnswersMatchTransformers() throws {
         let loaded = try Self.loaded.get()
-        let template = try XCTUnwrap(loaded.chatTemplate, "the GGUF's template is ChatML")
+        let template = try loaded.chatTemplate()
+        let encoder = ChatEncoder(template: template, tokenizer: loaded.tokenizer)
+        XCTAssertEqual(encoder.stopTokens(), [2], "<|im_end|> is SmolLM2's EOS and its end of turn")
         let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.golden("smollm2/greedy.json")))
         let cases = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         XCTAssertEqual(cases.count, 2)
         for item in cases {
             let question = try XCTUnwrap(item["question"] as? String)
-            XCTAssertEqual(template.prompt(user: question), item["prompt"] as? String)
-            let ids = try loaded.tokenizer.encode(template.prompt(user: question), addBOS: false)
+            let turn = [ChatMessage(role: "user", content: question)]
+            XCTAssertEqual(try template.render(turn, addGenerationPrompt: true), item["prompt"] as? String)
+            let ids = try encoder.prompt(turn)
             XCTAssertEqual(ids, (item["prompt_ids"] as? [Int])?.map(Int32.init), question)
             let expected = try XCTUnwrap(item["greedy_ids"] as? [Int]).map(Int32.init)
             var rng = RandomState(seed: 0)
@@ -66,7 +71,7 @@ final class SmolLM2Tests: LoftTestCase {
             model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"),
             tokenizer: nil, options: options, output: out)
         let folder = try ModelLoader.load(model: out.path)
-        XCTAssertEqual(folder.chatTemplate, try Self.loaded.get().chatTemplate)
+        XCTAssertEqual(folder.chatTemplateSource?.text, try Self.loaded.get().chatTemplateSource?.text)
         XCTAssertEqual(folder.tokenizer.addsBOS, false)
         XCTAssertEqual(folder.tokenizer.eosID, 2)
         let golden = try Fixtures.json(Fixtures.golden("smollm2/tokenizer_golden.json"))

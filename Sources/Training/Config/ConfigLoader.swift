@@ -117,6 +117,7 @@ public enum ConfigLoader {
         "lora.init": LoRAInitialization.allCases.map(\.rawValue),
         "lora.target_modules": LinearModule.allCases.map(\.rawValue),
         "data.dataset": RunConfig.DatasetKind.allCases.map(\.rawValue),
+        "data.train_on": RunConfig.TrainOn.allCases.map(\.rawValue),
         "training.schedule": LRSchedule.Kind.allCases.map(\.rawValue),
     ]
 
@@ -176,6 +177,11 @@ public enum ConfigLoader {
         try check(
             c.data.maxSeqLen >= 2 && c.data.maxSeqLen <= 1 << 24, "data.max_seq_len", c.data.maxSeqLen, "in 2...2^24")
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
+        if c.data.chatTemplate != nil, c.data.dataset != .chat {
+            throw TrainingError.invalidValue(
+                file: file, key: "data.chat_template",
+                detail: "is only read with data.dataset: chat (here \(c.data.dataset.rawValue))")
+        }
         let t = c.training
         try check(t.batchSize >= 1 && t.batchSize <= 1 << 20, "training.batch_size", t.batchSize, "in 1...2^20")
         try check(

@@ -108,8 +108,8 @@ extension RunConfig.LoRASection {
 
 extension RunConfig.DataSection {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, trainPath = "train_path", evalPath = "eval_path", maxSeqLen = "max_seq_len", limitTrain =
-            "limit_train"
+        case dataset, trainPath = "train_path", evalPath = "eval_path", maxSeqLen = "max_seq_len"
+        case limitTrain = "limit_train", chatTemplate = "chat_template", trainOn = "train_on", packing
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -118,6 +118,9 @@ extension RunConfig.DataSection {
             try c.optional(.evalPath, d.evalPath)
         )
         (maxSeqLen, limitTrain) = (try c.value(.maxSeqLen, d.maxSeqLen), try c.value(.limitTrain, d.limitTrain))
+        chatTemplate = try c.optional(.chatTemplate, d.chatTemplate)
+        trainOn = try c.value(.trainOn, d.trainOn)
+        packing = try c.value(.packing, d.packing)
     }
     /// Every key, `null` included (absent would mean the default).
     public func encode(to encoder: Encoder) throws {
@@ -127,6 +130,9 @@ extension RunConfig.DataSection {
         try c.encode(evalPath, forKey: .evalPath)
         try c.encode(maxSeqLen, forKey: .maxSeqLen)
         try c.encode(limitTrain, forKey: .limitTrain)
+        try c.encode(chatTemplate, forKey: .chatTemplate)
+        try c.encode(trainOn, forKey: .trainOn)
+        try c.encode(packing, forKey: .packing)
     }
 }
 

@@ -74,6 +74,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
         case text
         /// JSON lines of `text`, or `prompt` + `completion`.
         case jsonl
+        /// JSON lines of conversations (`messages`, OpenAI style, or `conversations`, ShareGPT
+        /// style) rendered by the model's chat template.
+        case chat
+    }
+
+    /// Which tokens of an example carry loss.
+    public enum TrainOn: String, Codable, Sendable, CaseIterable {
+        /// Every assistant turn (its content and end-of-turn token); a `jsonl` completion.
+        case assistant
+        /// The last assistant turn only (mlx-lm's `--mask-prompt`); a `jsonl` completion.
+        case last
+        /// Every token, prompts included.
+        case all
     }
 
     /// `data`: what to train and evaluate on.
@@ -86,6 +99,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var maxSeqLen = 256
         /// Use only the first N training examples (0: all).
         public var limitTrain = 0
+        /// `chat`: the template file (default: the model's own).
+        public var chatTemplate: String? = nil
+        /// `chat` and `jsonl`: which tokens carry loss.
+        public var trainOn = TrainOn.assistant
+        /// Pack several examples into each row of `max_seq_len` (attention kept inside each).
+        public var packing = false
         /// The defaults.
         public init() {}
     }

@@ -11,6 +11,12 @@ public struct Example: Equatable, Sendable {
         (self.tokens, self.labels) = (tokens, labels)
     }
 
+    /// The label of a token that carries no loss.
+    public static let ignored: Int32 = Tensor.ignoreIndex
+
+    /// The same tokens, every one a target.
+    public var allTrained: Example { Example(tokens: tokens, labels: tokens) }
+
     /// Targets that count (labels after the first position that are not ignored; the model
     /// predicts label t+1 from position t).
     public var targetCount: Int { labels.dropFirst().filter { $0 != Tensor.ignoreIndex }.count }
