@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "TrainingTests",
             dependencies: [
-                "Autograd", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization",
+                "Autograd", "ChatTemplates", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization",
                 "Tokenizers", "_TestSupport", "CMallocCounter",
             ]),
         .testTarget(

@@ -26,6 +26,19 @@ public enum ChatData {
         }
     }
 
+    /// The conversation of a JSON file: an object as a line of a chat dataset, or a list of turns.
+    public static func conversationFile(_ path: String) throws -> [ChatMessage] {
+        let text = try TextBlocks.read(path)
+        guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+            throw TrainingError.badData(file: path, line: nil, detail: "not valid JSON")
+        }
+        if let turns = value as? [Any] { return try messages(of: ["messages": turns], file: path, line: 1) }
+        guard let object = value as? [String: Any] else {
+            throw TrainingError.badData(file: path, line: nil, detail: "expected an object or a list of turns")
+        }
+        return try messages(of: object, file: path, line: 1)
+    }
+
     /// The turns of one parsed line.
     public static func messages(of object: [String: Any], file: String, line: Int) throws -> [ChatMessage] {
         func bad(_ detail: String) -> TrainingError { .badData(file: file, line: line, detail: detail) }

@@ -31,8 +31,8 @@ public struct ChatEncoder: Sendable {
             case .templateRaised(let message): return "the chat template raised: \(message)"
             case .noAssistantTurn: return "no assistant turn to train on"
             case .notIncremental(let turn):
-                return "the chat template renders turn \(turn) differently once later turns follow "
-                    + "(train_on: last trains only the final answer)"
+                return "the chat template's prompt for turn \(turn) is not a prefix of the rendered conversation "
+                    + "(it rewrites earlier turns, or its generation prompt differs from how it renders an answer)"
             }
         }
     }
