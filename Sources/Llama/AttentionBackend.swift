@@ -3,9 +3,10 @@ import Autograd
 /// How a decoder block's attention gets its positions and its past keys and values; the block
 /// itself is the same for every use.
 public enum AttentionBackend {
-    /// B sequences of T tokens from position 0, attending within themselves: RoPE with `table`
-    /// and the fused causal attention op, on the tape (training, perplexity).
-    case causal(RotaryTable)
+    /// B rows of T tokens from position 0, attending within themselves: RoPE with `table` and the
+    /// fused causal attention op, on the tape (training, perplexity). With `segments`, row b holds
+    /// packed sequences of those lengths, each attending within itself from position 0.
+    case causal(RotaryTable, segments: [[Int]]? = nil)
     /// T new tokens of one sequence (B = 1) at positions `cache.length...`, attending over the
     /// cache, into which their keys and values are appended (prompt prefill, one-by-one decoding);
     /// RoPE's table for those positions, built once for all layers (`cached(_:steps:config:)`).
@@ -42,8 +43,9 @@ public enum AttentionBackend {
     ) -> Tensor {
         let (batch, steps) = (q.shape[0], q.shape[1])
         switch self {
-        case .causal(let table):
-            return q.causalAttention(key: k, value: v, rotary: table, compute: compute).reshaped([batch, steps, c.qDim])
+        case .causal(let table, let segments):
+            return q.causalAttention(key: k, value: v, rotary: table, compute: compute, segments: segments)
+                .reshaped([batch, steps, c.qDim])
         case .cached(let cache, let table):
             precondition(batch == 1 && table.positions == steps, "cached attention: one sequence, got \(q.shape)")
             let start = cache.length

@@ -73,23 +73,25 @@ public final class LlamaModel {
     /// blocks compute as `execution` says; the output projection here stays fp32.
     public func logits(
         tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
-        checkpointing: Bool = false, execution: ExecutionOptions = .fp32
+        checkpointing: Bool = false, execution: ExecutionOptions = .fp32, segments: [[Int]]? = nil
     ) -> Tensor {
         hidden(
             tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing,
-            execution: execution
+            execution: execution, segments: segments
         )
         .matmul(outputWeight, transposeOther: true)
     }
 
-    /// The final-normed hidden states [B, T, D] the output projection reads (see `logits`).
+    /// The final-normed hidden states [B, T, D] the output projection reads (see `logits`);
+    /// `segments`: the lengths of the sequences packed in each row (see `AttentionBackend.causal`).
     public func hidden(
         tokens: [Int32], batch: Int, steps: Int, recording: Bool = true,
-        checkpointing: Bool = false, execution: ExecutionOptions = .fp32
+        checkpointing: Bool = false, execution: ExecutionOptions = .fp32, segments: [[Int]]? = nil
     ) -> Tensor {
         precondition(tokens.count == batch * steps, "logits: \(tokens.count) tokens for [\(batch), \(steps)]")
         let attention = AttentionBackend.causal(
-            RotaryTable(inverseFrequency: config.ropeInverseFrequencies(length: steps), positions: steps, offset: 0))
+            RotaryTable(inverseFrequency: config.ropeInverseFrequencies(length: steps), positions: steps, offset: 0),
+            segments: segments)
         var x = embedding.embedding(tokens, idsShape: [batch, steps])  // [B, T, D]
         for (layer, block) in blocks.enumerated() {
             if recording && checkpointing {
@@ -135,7 +137,7 @@ public final class LlamaModel {
     /// are never held. The blocks and the projection compute as `execution` says.
     public func loss(
         tokens: [Int32], labels: [Int32], batch: Int, steps: Int, recording: Bool = true,
-        checkpointing: Bool = false, execution: ExecutionOptions = .fp32
+        checkpointing: Bool = false, execution: ExecutionOptions = .fp32, segments: [[Int]]? = nil
     ) -> Tensor {
         precondition(labels.count == tokens.count, "loss: \(labels.count) labels for \(tokens.count) tokens")
         var targets = [Int32](repeating: Tensor.ignoreIndex, count: labels.count)
@@ -144,7 +146,7 @@ public final class LlamaModel {
         }
         return hidden(
             tokens: tokens, batch: batch, steps: steps, recording: recording, checkpointing: checkpointing,
-            execution: execution
+            execution: execution, segments: segments
         )
         .linearCrossEntropy(weight: outputWeight, targets: targets, compute: execution.compute)
     }

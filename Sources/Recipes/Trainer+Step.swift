@@ -58,7 +58,7 @@ extension Trainer {
             }
             let loss = model.loss(
                 tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
-                checkpointing: config.training.activationCheckpointing, execution: execution)
+                checkpointing: config.training.activationCheckpointing, execution: execution, segments: batch.segments)
             localLossSum += Double(loss.item) * targets
             loss.scaled(by: Float(targets / globalTargets)).backward()
         }

@@ -65,7 +65,8 @@ public final class Trainer {
         let eval = try config.data.evalPath.map {
             try DatasetLoader.load($0, data: config.data, tokenizer: tokenizer, chat: chat)
         }
-        (trainExamples, evalExamples, self.chat) = (train.examples, eval?.examples ?? [], chat)
+        let packed = config.data.packing ? Packing.pack(train.examples, length: config.data.maxSeqLen) : train.examples
+        (trainExamples, evalExamples, self.chat) = (packed, eval?.examples ?? [], chat)
         dataCounts = DataCountsByFile(train: train.counts, eval: eval?.counts)
         let t = config.training
         let batchesPerEpoch = (trainExamples.count + t.batchSize - 1) / t.batchSize

@@ -129,3 +129,46 @@ final class CausalAttentionCompositionTests: LoftTestCase {
         XCTAssertGreaterThan(zip(unrotated.0, fused.0).map { abs($0 - $1) }.max()!, 1e-3, "the table is applied")
     }
 }
+
+/// Packed rows: sequences side by side in one row attend only within themselves, from position 0.
+final class PackedAttentionTests: LoftTestCase {
+    /// Rows [t0, t1) of a [1, T, heads, Dh] tensor's values.
+    func rows(_ values: [Float], _ range: Range<Int>, width: Int) -> [Float] {
+        Array(values[(range.lowerBound * width)..<(range.upperBound * width)])
+    }
+
+    func testPackedRowEqualsEachSequenceAloneForwardAndBackward() {
+        let (t, h, hkv, dh) = (9, 4, 2, 4)
+        let lengths = [4, 3, 2]
+        let q = randomTensor([1, t, h, dh], seed: 11), k = randomTensor([1, t, hkv, dh], seed: 12)
+        let v = randomTensor([1, t, hkv, dh], seed: 13), seed = randomTensor([1, t, h, dh], seed: 14)
+        let table = RotaryTable(headDim: dh, positions: t, offset: 0, theta: 10000)
+        let packed = q.causalAttention(key: k, value: v, rotary: table, segments: [lengths])
+        packed.backward(seed: seed.data)
+        var start = 0
+        for n in lengths {
+            let range = start..<(start + n)
+            let qs = Tensor(rows(q.data, range, width: h * dh), shape: [1, n, h, dh], requiresGrad: true)
+            let ks = Tensor(rows(k.data, range, width: hkv * dh), shape: [1, n, hkv, dh], requiresGrad: true)
+            let vs = Tensor(rows(v.data, range, width: hkv * dh), shape: [1, n, hkv, dh], requiresGrad: true)
+            let alone = qs.causalAttention(
+                key: ks, value: vs, rotary: RotaryTable(headDim: dh, positions: n, offset: 0, theta: 10000))
+            assertClose(rows(packed.data, range, width: h * dh), alone.data, atol: 1e-6)
+            alone.backward(seed: rows(seed.data, range, width: h * dh))
+            assertClose(rows(q.grad!, range, width: h * dh), qs.grad!, atol: 1e-6)
+            assertClose(rows(k.grad!, range, width: hkv * dh), ks.grad!, atol: 1e-6)
+            assertClose(rows(v.grad!, range, width: hkv * dh), vs.grad!, atol: 1e-6)
+            start += n
+        }
+    }
+
+    func testPackedGradientsMatchFiniteDifferences() {
+        let table = RotaryTable(headDim: 4, positions: 6, offset: 0, theta: 10000)
+        gradCheck([
+            randomTensor([2, 6, 2, 4], seed: 21), randomTensor([2, 6, 1, 4], seed: 22),
+            randomTensor([2, 6, 1, 4], seed: 23),
+        ]) {
+            $0[0].causalAttention(key: $0[1], value: $0[2], rotary: table, segments: [[2, 4], [1, 3, 2]])
+        }
+    }
+}

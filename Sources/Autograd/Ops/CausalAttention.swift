@@ -9,11 +9,15 @@ extension Tensor {
     /// `h / (H / Hkv)` and q', k' are q, k rotated by `rotary` (RoPE inside the op: neither the
     /// rotated q and k nor their gradients are ever held as tensors; without a table, q' = q).
     /// - Parameters: `self` = q [B, T, H, Dh]; `key`, `value` [B, T, Hkv, Dh], `Hkv` divides `H`;
-    ///   `rotary` for T positions and Dh; the score and sum products run in `compute`.
+    ///   `rotary` for T positions and Dh; the score and sum products run in `compute`;
+    ///   `segments` (packed rows): row b holds sequences of these lengths (summing to T), each
+    ///   attending only within itself with positions restarting at 0 (block-diagonal causal mask);
+    ///   nil: one sequence a row.
     /// - Returns: [B, T, H, Dh].
-    public func causalAttention(key: Tensor, value: Tensor, rotary: RotaryTable? = nil, compute: ComputeType = .fp32)
-        -> Tensor
-    {
+    public func causalAttention(
+        key: Tensor, value: Tensor, rotary: RotaryTable? = nil, compute: ComputeType = .fp32,
+        segments: [[Int]]? = nil
+    ) -> Tensor {
         precondition(
             rank == 4 && key.rank == 4 && key.shape == value.shape
                 && key.shape[0] == shape[0] && key.shape[1] == shape[1]
@@ -22,9 +26,14 @@ extension Tensor {
         precondition(
             rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
             "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
+        precondition(
+            segments.map { $0.count == shape[0] && $0.allSatisfy { $0.allSatisfy { $0 > 0 } && $0.reduce(0, +) == shape[1] } }
+                ?? true,
+            "causalAttention: segments \(segments ?? []) for q \(shape)")
         let dims = AttentionDims(
             batch: shape[0], steps: shape[1], heads: shape[2],
-            kvHeads: key.shape[2], headDim: shape[3], rotary: rotary, compute: compute)
+            kvHeads: key.shape[2], headDim: shape[3], rotary: rotary, compute: compute,
+            segments: AttentionDims.starts(segments, batch: shape[0], steps: shape[1]))
         var logSumExp = [Float](repeating: 0, count: dims.batch * dims.heads * dims.steps)
         let output = uninitializedFloats(count) { out in
             logSumExp.withUnsafeMutableBufferPointer { lse in
@@ -82,6 +91,20 @@ struct AttentionDims {
     let rotary: RotaryTable?
     /// The compute type of the products (bf16 inputs where asked and the kernel runs).
     let compute: ComputeType
+    /// Per batch row, its sequences as (first row, length).
+    let segments: [[(start: Int, length: Int)]]
+
+    /// `lengths` per row as (start, length); one sequence of T a row when nil.
+    static func starts(_ lengths: [[Int]]?, batch: Int, steps: Int) -> [[(start: Int, length: Int)]] {
+        guard let lengths else { return Array(repeating: [(0, steps)], count: batch) }
+        return lengths.map { row in
+            var start = 0
+            return row.map { length in
+                defer { start += length }
+                return (start, length)
+            }
+        }
+    }
     var scale: Float { 1 / Float(headDim).squareRoot() }
     var group: Int { heads / kvHeads }
     var qRowStride: Int { heads * headDim }
@@ -104,21 +127,24 @@ private func attentionForward(
             let (s, qs, ks) = (buffer.baseAddress!, buffer.baseAddress! + t * t, buffer.baseAddress! + t * t + t * dh)
             for item in range {
                 let (b, h) = (item / d.heads, item % d.heads)
-                d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
-                d.rotary.rotate(
-                    rows: t, width: dh, from: k + d.kvOffset(b, h / d.group), stride: d.kvRowStride, into: ks)
-                BLAS.sgemm(
-                    transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                    alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: t, compute: d.compute)
-                for i in 0..<t {  // row i attends to keys 0...i
-                    let row = s + i * t
-                    logSumExp.pointer[item * t + i] = softmaxRow(row, into: row, count: i + 1)
-                    for j in (i + 1)..<t { row[j] = 0 }
+                for (start, n) in d.segments[b] {  // each sequence of the row alone, from position 0
+                    let qRow = d.qOffset(b, h) + start * d.qRowStride
+                    let kvRow = d.kvOffset(b, h / d.group) + start * d.kvRowStride
+                    d.rotary.rotate(rows: n, width: dh, from: q + qRow, stride: d.qRowStride, into: qs)
+                    d.rotary.rotate(rows: n, width: dh, from: k + kvRow, stride: d.kvRowStride, into: ks)
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: true, m: n, n: n, k: dh,
+                        alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: s, ldc: n, compute: d.compute)
+                    for i in 0..<n {  // row i attends to keys 0...i
+                        let row = s + i * n
+                        logSumExp.pointer[item * t + start + i] = softmaxRow(row, into: row, count: i + 1)
+                        for j in (i + 1)..<n { row[j] = 0 }
+                    }
+                    BLAS.sgemm(
+                        transposeA: false, transposeB: false, m: n, n: dh, k: n,
+                        a: s, lda: n, b: v + kvRow, ldb: d.kvRowStride,
+                        c: out.pointer + qRow, ldc: d.qRowStride, compute: d.compute)
                 }
-                BLAS.sgemm(
-                    transposeA: false, transposeB: false, m: t, n: dh, k: t,
-                    a: s, lda: t, b: v + d.kvOffset(b, h / d.group), ldb: d.kvRowStride,
-                    c: out.pointer + d.qOffset(b, h), ldc: d.qRowStride, compute: d.compute)
             }
         }
     }
@@ -141,57 +167,79 @@ private func attentionBackward(
             let dqs = ks + t * dh, dks = dqs + t * dh, rowDot = dks + t * dh
             for item in range {
                 let (b, g) = (item / d.kvHeads, item % d.kvHeads)
-                let vp = v + d.kvOffset(b, g)
-                d.rotary.rotate(rows: t, width: dh, from: k + d.kvOffset(b, g), stride: d.kvRowStride, into: ks)
-                dks.update(repeating: 0, count: t * dh)
-                for h in (g * d.group)..<((g + 1) * d.group) {
-                    let op = out + d.qOffset(b, h), dop = dOut + d.qOffset(b, h)
-                    let lse = logSumExp + (b * d.heads + h) * t
-                    d.rotary.rotate(rows: t, width: dh, from: q + d.qOffset(b, h), stride: d.qRowStride, into: qs)
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                        alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: t, compute: d.compute)
-                    for i in 0..<t {
-                        let row = pp + i * t
-                        _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
-                        for j in (i + 1)..<t { row[j] = 0 }
-                        var dot: Float = 0
-                        for e in 0..<dh { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
-                        rowDot[i] = dot
-                    }
-                    if needs.v {
-                        BLAS.sgemm(
-                            transposeA: true, transposeB: false, m: t, n: dh, k: t,
-                            a: pp, lda: t, b: dop, ldb: d.qRowStride, beta: 1,
-                            c: dv.pointer + d.kvOffset(b, g), ldc: d.kvRowStride, compute: d.compute)
-                    }
-                    guard needs.q || needs.k else { continue }
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: t, n: t, k: dh,
-                        a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: t, compute: d.compute)
-                    for i in 0..<t {
-                        for j in 0...i { dsp[i * t + j] = pp[i * t + j] * (dsp[i * t + j] - rowDot[i]) }
-                        for j in (i + 1)..<t { dsp[i * t + j] = 0 }
-                    }
-                    if needs.q {
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: false, m: t, n: dh, k: t,
-                            alpha: d.scale, a: dsp, lda: t, b: ks, ldb: dh, c: dqs, ldc: dh, compute: d.compute)
-                        d.rotary.rotateBack(
-                            rows: t, width: dh, from: dqs, adding: dq.pointer + d.qOffset(b, h), stride: d.qRowStride)
-                    }
-                    if needs.k {
-                        BLAS.sgemm(
-                            transposeA: true, transposeB: false, m: t, n: dh, k: t,
-                            alpha: d.scale, a: dsp, lda: t, b: qs, ldb: dh, beta: 1,
-                            c: dks, ldc: dh, compute: d.compute)
-                    }
-                }
-                if needs.k {
-                    d.rotary.rotateBack(
-                        rows: t, width: dh, from: dks, adding: dk.pointer + d.kvOffset(b, g), stride: d.kvRowStride)
+                for (start, n) in d.segments[b] {
+                    attentionBackwardSegment(
+                        d, b: b, g: g, start: start, n: n, q: q, k: k, v: v, out: out, logSumExp: logSumExp,
+                        dOut: dOut, dq: dq, dk: dk, dv: dv, needs: needs,
+                        scratch: (pp, dsp, qs, ks, dqs, dks, rowDot))
                 }
             }
         }
     }
+}
+
+/// The backward of one sequence (rows `start..<start + n` of batch row b) for key/value head g and
+/// the query heads that read it; `scratch` holds P, dS, Q', K', dQ', dK' and the row dots.
+private func attentionBackwardSegment(
+    _ d: AttentionDims, b: Int, g: Int, start: Int, n: Int,
+    q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+    dq: SendablePointer<Float>, dk: SendablePointer<Float>, dv: SendablePointer<Float>,
+    needs: (q: Bool, k: Bool, v: Bool),
+    scratch: (
+        pp: UnsafeMutablePointer<Float>, dsp: UnsafeMutablePointer<Float>, qs: UnsafeMutablePointer<Float>,
+        ks: UnsafeMutablePointer<Float>, dqs: UnsafeMutablePointer<Float>, dks: UnsafeMutablePointer<Float>,
+        rowDot: UnsafeMutablePointer<Float>
+    )
+) {
+    let (t, dh) = (d.steps, d.headDim)
+    let (pp, dsp, qs, ks, dqs, dks, rowDot) = scratch
+    let kvRow = d.kvOffset(b, g) + start * d.kvRowStride
+    let vp = v + kvRow
+    d.rotary.rotate(rows: n, width: dh, from: k + kvRow, stride: d.kvRowStride, into: ks)
+    dks.update(repeating: 0, count: n * dh)
+    for h in (g * d.group)..<((g + 1) * d.group) {
+        let qRow = d.qOffset(b, h) + start * d.qRowStride
+        let op = out + qRow, dop = dOut + qRow
+        let lse = logSumExp + (b * d.heads + h) * t + start
+        d.rotary.rotate(rows: n, width: dh, from: q + qRow, stride: d.qRowStride, into: qs)
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: n, n: n, k: dh,
+            alpha: d.scale, a: qs, lda: dh, b: ks, ldb: dh, c: pp, ldc: n, compute: d.compute)
+        for i in 0..<n {
+            let row = pp + i * n
+            _ = RowKernels.expSum(row, count: i + 1, shift: lse[i], writingTo: row)
+            for j in (i + 1)..<n { row[j] = 0 }
+            var dot: Float = 0
+            for e in 0..<dh { dot += dop[i * d.qRowStride + e] * op[i * d.qRowStride + e] }
+            rowDot[i] = dot
+        }
+        if needs.v {
+            BLAS.sgemm(
+                transposeA: true, transposeB: false, m: n, n: dh, k: n,
+                a: pp, lda: n, b: dop, ldb: d.qRowStride, beta: 1,
+                c: dv.pointer + kvRow, ldc: d.kvRowStride, compute: d.compute)
+        }
+        guard needs.q || needs.k else { continue }
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: n, n: n, k: dh,
+            a: dop, lda: d.qRowStride, b: vp, ldb: d.kvRowStride, c: dsp, ldc: n, compute: d.compute)
+        for i in 0..<n {
+            for j in 0...i { dsp[i * n + j] = pp[i * n + j] * (dsp[i * n + j] - rowDot[i]) }
+            for j in (i + 1)..<n { dsp[i * n + j] = 0 }
+        }
+        if needs.q {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: n, n: dh, k: n,
+                alpha: d.scale, a: dsp, lda: n, b: ks, ldb: dh, c: dqs, ldc: dh, compute: d.compute)
+            d.rotary.rotateBack(rows: n, width: dh, from: dqs, adding: dq.pointer + qRow, stride: d.qRowStride)
+        }
+        if needs.k {
+            BLAS.sgemm(
+                transposeA: true, transposeB: false, m: n, n: dh, k: n,
+                alpha: d.scale, a: dsp, lda: n, b: qs, ldb: dh, beta: 1,
+                c: dks, ldc: dh, compute: d.compute)
+        }
+    }
+    if needs.k { d.rotary.rotateBack(rows: n, width: dh, from: dks, adding: dk.pointer + kvRow, stride: d.kvRowStride) }
 }

@@ -1,9 +1,12 @@
 import Autograd
 
-/// One training sequence: tokens and their labels (`-100` where no loss is taken).
+/// One training sequence: tokens and their labels (`-100` where no loss is taken), or a packed
+/// row of several (`segments`).
 public struct Example: Equatable, Sendable {
     public var tokens: [Int32]
     public var labels: [Int32]
+    /// The lengths of the sequences packed in this row, in order (empty: one sequence).
+    public var segments: [Int] = []
 
     /// An example; tokens and labels have the same length.
     public init(tokens: [Int32], labels: [Int32]) {
@@ -25,9 +28,13 @@ public struct Example: Equatable, Sendable {
 /// A batch of examples right-padded to the same length T: tokens and labels [B, T] (padding has
 /// label −100) and an attention mask (1 for real tokens). With causal attention and padding only
 /// on the right, real positions never attend to padding, so the model needs no explicit mask.
+/// A packed row's sequences attend only within themselves (`segments`).
 public struct Batch: Sendable {
     public let tokens: [Int32], labels: [Int32], attentionMask: [Int32]
     public let batchSize: Int, steps: Int
+    /// Per row, the lengths of its sequences and of its padding (summing to T); nil when no row is
+    /// packed.
+    public let segments: [[Int]]?
 
     /// Pads `examples` with `padID` to their longest length.
     public init(_ examples: [Example], padID: Int32) {
@@ -41,6 +48,15 @@ public struct Batch: Sendable {
         }
         (self.tokens, self.labels, self.attentionMask) = (tokens, labels, mask)
         (self.batchSize, self.steps) = (examples.count, steps)
+        if examples.contains(where: { !$0.segments.isEmpty }) {
+            segments = examples.map { example in
+                let real = example.segments.isEmpty ? [example.tokens.count] : example.segments
+                let padding = steps - example.tokens.count
+                return real.filter { $0 > 0 } + (padding > 0 ? [padding] : [])
+            }
+        } else {
+            segments = nil
+        }
     }
 
     /// Real (unpadded) tokens.
@@ -76,5 +92,44 @@ public struct DataOrder: Sendable {
             }
         }
         return order
+    }
+}
+
+/// Several examples in one row of at most `max_seq_len` tokens, so that a batch holds little
+/// padding; each keeps the loss it has alone (its attention stays inside it and its positions
+/// restart at 0: `Batch.segments`).
+/// reference: first-fit decreasing bin packing; Hugging Face TRL `packing` with position ids
+public enum Packing {
+    /// Rows of the examples (longest first into the first row with room; ties by position), each
+    /// row's sequences in the order they were placed. The first label of every sequence after a
+    /// row's first is ignored: the previous sequence's last token would otherwise predict it.
+    public static func pack(_ examples: [Example], length: Int) -> [Example] {
+        let order = examples.indices.sorted {
+            (examples[$0].tokens.count, $1) > (examples[$1].tokens.count, $0)
+        }
+        var rows: [[Int]] = [], room: [Int] = []
+        for index in order {
+            let count = examples[index].tokens.count
+            if let row = room.firstIndex(where: { $0 >= count }) {
+                rows[row].append(index)
+                room[row] -= count
+            } else {
+                rows.append([index])
+                room.append(length - count)
+            }
+        }
+        return rows.map { members in
+            var tokens: [Int32] = [], labels: [Int32] = [], segments: [Int] = []
+            for (position, index) in members.enumerated() {
+                var sequence = examples[index].labels
+                if position > 0, !sequence.isEmpty { sequence[0] = Example.ignored }
+                tokens += examples[index].tokens
+                labels += sequence
+                segments += examples[index].segments.isEmpty ? [examples[index].tokens.count] : examples[index].segments
+            }
+            var row = Example(tokens: tokens, labels: labels)
+            row.segments = segments
+            return row
+        }
     }
 }

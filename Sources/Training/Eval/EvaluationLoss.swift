@@ -26,8 +26,7 @@ public enum EvaluationLoss {
             StepArena.beginBatch(shape: [batch.batchSize, batch.steps])  // if a training loop keeps the arena
             let loss = model.loss(
                 tokens: batch.tokens, labels: batch.labels, batch: batch.batchSize, steps: batch.steps,
-                recording: false,
-                execution: execution)
+                recording: false, execution: execution, segments: batch.segments)
             totalLoss += Double(loss.item) * Double(targets)
             totalTargets += targets
         }
