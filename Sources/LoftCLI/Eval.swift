@@ -37,6 +37,10 @@ struct Eval: ParsableCommand {
     var computeDtype: ComputeType = .fp32
     @Option(help: "Write one JSON line per GSM8K question here.")
     var out: String?
+    @Flag(help: "GSM8K: ask each question as a user turn of the chat template, stopping at its end of turn.")
+    var chat = false
+    @Option(help: "With --chat: a Jinja chat template file instead of the model's own.")
+    var chatTemplate: String?
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -48,6 +52,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("--max-new-tokens must be in 1...1048576")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard gsm8k || (!chat && chatTemplate == nil) else { throw ValidationError("--chat goes with --gsm8k") }
         guard temperature >= 0 && temperature.isFinite else {
             throw ValidationError("--temperature must be finite and ≥ 0")
         }
@@ -100,10 +105,14 @@ struct Eval: ParsableCommand {
         let writer = try out.map { try PredictionWriter(path: $0) }
         let progress = ProgressLine()
         var done = 0, correct = 0
+        let encoder =
+            chat || chatTemplate != nil
+            ? ChatEncoder(template: try loaded.chatTemplate(file: chatTemplate), tokenizer: loaded.tokenizer) : nil
         let result = try GSM8KEvaluation.run(
             model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, batch: batch,
             maxNewTokens: maxNewTokens,
-            sampling: Sampling(temperature: temperature), seed: seed, execution: .command(compute: computeDtype)
+            sampling: Sampling(temperature: temperature), seed: seed, execution: .command(compute: computeDtype),
+            chat: encoder
         ) { prediction in
             try writer?.append(prediction)
             done += 1

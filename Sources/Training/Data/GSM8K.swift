@@ -1,3 +1,4 @@
+import ChatTemplates
 import Foundation
 import Support
 import Tokenizers
@@ -20,6 +21,12 @@ public enum GSM8K {
         public var prompt: String { question + GSM8K.instruction }
         /// The target text (without EOS).
         public var target: String { answer.replacingOccurrences(of: "####", with: "The final answer is: ") }
+        /// The problem as a chat: the prompt as the user's turn (the answer as the assistant's),
+        /// as `scripts/gsm8k-to-chat.py` writes it for `dataset: chat`.
+        public func chat(answered: Bool) -> [ChatMessage] {
+            [ChatMessage(role: "user", content: prompt)]
+                + (answered ? [ChatMessage(role: "assistant", content: target)] : [])
+        }
         /// The gold number (commas stripped), from after `####`.
         public var goldAnswer: String {
             guard let range = answer.range(of: "####", options: .backwards) else { return "" }

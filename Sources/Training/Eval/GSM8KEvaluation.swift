@@ -1,4 +1,5 @@
 import Autograd
+import ChatTemplates
 import Foundation
 import Support
 import Llama
@@ -75,20 +76,23 @@ public enum GSM8KEvaluation {
         public let generatedTokens: Int, seconds: Double, tokensPerSecond: Double
     }
 
-    /// Answers `problems` in batches of `batch`, the model computing as `execution` says;
-    /// `onPrediction` sees each record.
+    /// Answers `problems` in batches of `batch`, the model computing as `execution` says; with
+    /// `chat`, each question is the user's turn of the chat template (generation stops at its end
+    /// of turn), else the training prompt after BOS. `onPrediction` sees each record.
     public static func run(
         model: LlamaModel, tokenizer: any Tokenizer, problems: [GSM8K.Problem], batch: Int,
         maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64, execution: ExecutionOptions = .fp32,
-        onPrediction: (Prediction) throws -> Void
+        chat: ChatEncoder? = nil, onPrediction: (Prediction) throws -> Void
     ) throws -> Result {
         var rng = RandomState(seed: seed).split("gsm8k-sampling")
         let started = Stopwatch.now()
         var correct = 0, strictCorrect = 0, flexibleCorrect = 0, generated = 0
-        let stops = Set([tokenizer.eosID].compactMap { $0 })
+        let stops = chat?.stopTokens() ?? Set([tokenizer.eosID].compactMap { $0 })
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
-            let prompts = try group.map { try tokenizer.encode($0.prompt, addBOS: true) }
+            let prompts = try group.map { problem in
+                try chat.map { try $0.prompt(problem.chat(answered: false)) } ?? tokenizer.encode(problem.prompt, addBOS: true)
+            }
             let outputs = try model.generateBatch(
                 prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops,
                 execution: execution)
@@ -97,7 +101,7 @@ public enum GSM8KEvaluation {
                 let text = try tokenizer.decode(tokens)
                 let (strict, flexible, extracted) = (strictAnswer(text), flexibleAnswer(text), answer(text))
                 let record = Prediction(
-                    index: start + offset, prompt: problem.prompt, output: text, strict: strict,
+                    index: start + offset, prompt: try tokenizer.decode(prompts[offset]), output: text, strict: strict,
                     flexible: flexible, extracted: extracted, gold: problem.goldAnswer,
                     correct: matches(extracted, gold: problem.goldAnswer),
                     strictCorrect: matches(strict, gold: problem.goldAnswer),
