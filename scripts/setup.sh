@@ -106,6 +106,11 @@ if [ ! -f data/llama.cpp/.complete ]; then
 fi
 echo "setup: llama.cpp reference files in data/llama.cpp/models ($(ls data/llama.cpp/models | wc -l) files)"
 
-# 5. The release build of `loft`.
+# 5. GSM8K as chat conversations (configs/smollm2-chat.yaml), made from data/gsm8k.
+if [ -f data/gsm8k/train.jsonl ] && [ ! -f data/gsm8k-chat/test.jsonl ]; then
+    python3 scripts/gsm8k-to-chat.py data/gsm8k data/gsm8k-chat
+fi
+
+# 6. The release build of `loft`.
 swift build -c release --product loft
 echo "setup: built $(pwd)/.build/release/loft"

@@ -8,8 +8,11 @@ final class ProgressLine {
     func show(_ event: TrainingEvent) {
         switch event {
         case .prepared(let p):
+            let examples =
+                p.packedExamples.map { "\(p.trainExamples) rows packed from \($0) examples" }
+                ?? "\(p.trainExamples) examples"
             var line =
-                "training \(p.totalSteps) steps on \(p.trainExamples) examples (eval \(p.evalExamples)); \(p.trainableParameters) trainable parameters"
+                "training \(p.totalSteps) steps on \(examples) (eval \(p.evalExamples)); \(p.trainableParameters) trainable parameters"
             if let initError = p.initError, let plain = p.plainError {
                 line += String(format: "; init error %.4f (plain quantization %.4f)", initError, plain)
             }
@@ -46,6 +49,12 @@ final class ProgressLine {
                 String(
                     format: "eval at step %d: loss %.4f, perplexity %.3f (%d targets)", r.step, r.loss, r.perplexity,
                     r.targets), final: true)
+        case .samples(let records):
+            for record in records {
+                let answer = record.output.count > 300 ? record.output.prefix(300) + "…" : Substring(record.output)
+                let end = record.stopped ? "" : " [no end of turn within eval.sample_max_tokens]"
+                emit("sample \(record.index) at step \(record.step): \(answer.debugDescription)\(end)", final: true)
+            }
         case .checkpoint(let step, let url):
             emit("checkpoint step \(step): \(url.path)", final: true)
         case .finished(let step, _):

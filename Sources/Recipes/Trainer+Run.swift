@@ -48,7 +48,7 @@ struct RunProgress {
                 Preparation(
                     totalSteps: t.totalSteps, trainExamples: t.trainExamples.count, evalExamples: t.evalExamples.count,
                     trainableParameters: t.arena.count, initError: t.built.initError, plainError: t.built.plainError,
-                    data: t.dataCounts)))
+                    data: t.dataCounts, packedExamples: t.config.data.packing ? t.dataCounts.train.usable : nil)))
         if leads { for warning in t.built.warnings { emit(.warning(warning)) } }
         let removed = leads ? Checkpoint.removeLeftovers(in: t.checkpointDirectory) : []
         if !removed.isEmpty { emit(.removedLeftovers(removed)) }
@@ -131,16 +131,27 @@ struct RunProgress {
     /// The evaluation loss on the eval set (rank 0; nothing without an eval set).
     mutating func evaluate() {
         let t = trainer
-        guard leads, !t.evalExamples.isEmpty else { return }
-        let result = EvaluationLoss.run(
-            model: t.model, examples: t.evalExamples, batchSize: t.config.training.batchSize,
-            maxBatches: t.config.eval.maxBatches, padID: t.padID, execution: t.execution)
+        guard leads, !t.evalExamples.isEmpty || !t.samplePrompts.isEmpty else { return }
         lastEvalStep = state.step
-        emit(
-            .evaluation(
-                EvaluationRecord(
-                    step: state.step, loss: result.loss, perplexity: result.perplexity,
-                    targets: result.targets, batches: result.batches)))
+        if !t.evalExamples.isEmpty {
+            let result = EvaluationLoss.run(
+                model: t.model, examples: t.evalExamples, batchSize: t.config.training.batchSize,
+                maxBatches: t.config.eval.maxBatches, padID: t.padID, execution: t.execution)
+            emit(
+                .evaluation(
+                    EvaluationRecord(
+                        step: state.step, loss: result.loss, perplexity: result.perplexity,
+                        targets: result.targets, batches: result.batches)))
+        }
+        guard !t.samplePrompts.isEmpty else { return }
+        do {
+            let records = try t.answerSamples(step: state.step)
+            let log = try MetricsLog(url: t.runDirectory.appendingPathComponent("samples.jsonl"))
+            for record in records { try log.append(record) }
+            emit(.samples(records))
+        } catch {
+            emit(.warning("eval.samples at step \(state.step): \(error)"))
+        }
     }
 
     /// A checkpoint of this step (rank 0 writes it; the others name the same folder).

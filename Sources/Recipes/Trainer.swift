@@ -24,6 +24,8 @@ public final class Trainer {
     public let dataCounts: DataCountsByFile
     /// The chat template's encoder of a `dataset: chat` run.
     public let chat: ChatEncoder?
+    /// The prompt ids of `eval.samples`.
+    let samplePrompts: [[Int32]]
     public let totalSteps: Int
     public let schedule: LRSchedule
     let built: ModelBuilder.Built
@@ -67,6 +69,7 @@ public final class Trainer {
         }
         let packed = config.data.packing ? Packing.pack(train.examples, length: config.data.maxSeqLen) : train.examples
         (trainExamples, evalExamples, self.chat) = (packed, eval?.examples ?? [], chat)
+        samplePrompts = try Self.samplePrompts(config, file: configFile, tokenizer: tokenizer, chat: chat)
         dataCounts = DataCountsByFile(train: train.counts, eval: eval?.counts)
         let t = config.training
         let batchesPerEpoch = (trainExamples.count + t.batchSize - 1) / t.batchSize

@@ -16,6 +16,8 @@ public enum TrainingEvent: Sendable {
     case step(StepRecord)
     /// An evaluation finished.
     case evaluation(EvaluationRecord)
+    /// The answers to `eval.samples` at an evaluation.
+    case samples([SampleRecord])
     /// A checkpoint was written.
     case checkpoint(step: Int, url: URL)
     /// Training finished; the final adapter is in `adapter`.
@@ -29,13 +31,15 @@ public struct Preparation: Codable, Sendable {
     public let initError: Double?, plainError: Double?
     /// What the data files gave: examples kept, cut to max_seq_len, refused.
     public var data: DataCountsByFile? = nil
+    /// With `data.packing`: the training examples packed into the `trainExamples` rows.
+    public var packedExamples: Int? = nil
 
     /// A record from its values.
     public init(
         totalSteps: Int, trainExamples: Int, evalExamples: Int, trainableParameters: Int, initError: Double?,
-        plainError: Double?, data: DataCountsByFile? = nil
+        plainError: Double?, data: DataCountsByFile? = nil, packedExamples: Int? = nil
     ) {
-        self.data = data
+        (self.data, self.packedExamples) = (data, packedExamples)
         self.totalSteps = totalSteps
         self.trainExamples = trainExamples
         self.evalExamples = evalExamples
@@ -90,6 +94,20 @@ public struct EvaluationRecord: Codable, Sendable {
         self.perplexity = perplexity
         self.targets = targets
         self.batches = batches
+    }
+}
+
+/// One `eval.samples` answer (a line of `samples.jsonl`).
+public struct SampleRecord: Codable, Sendable {
+    public let step: Int, index: Int
+    /// The prompt as the model saw it (the rendered chat prompt in a chat run), and the answer.
+    public let prompt: String, output: String
+    /// Whether generation ended at an end-of-turn (or EOS) token rather than the token limit.
+    public let stopped: Bool
+
+    /// A record from its values.
+    public init(step: Int, index: Int, prompt: String, output: String, stopped: Bool) {
+        (self.step, self.index, self.prompt, self.output, self.stopped) = (step, index, prompt, output, stopped)
     }
 }
 

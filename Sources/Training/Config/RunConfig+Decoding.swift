@@ -189,10 +189,14 @@ extension RunConfig.CheckpointSection {
 }
 
 extension RunConfig.EvalSection {
-    enum CodingKeys: String, CodingKey, CaseIterable { case everySteps = "every_steps", maxBatches = "max_batches" }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case everySteps = "every_steps", maxBatches = "max_batches", samples, sampleMaxTokens = "sample_max_tokens"
+    }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
         (everySteps, maxBatches) = (try c.value(.everySteps, d.everySteps), try c.value(.maxBatches, d.maxBatches))
+        samples = try c.value(.samples, d.samples)
+        sampleMaxTokens = try c.value(.sampleMaxTokens, d.sampleMaxTokens)
     }
 }
 

@@ -1,4 +1,5 @@
 import Autograd
+import ChatTemplates
 import Formats
 import Foundation
 import Llama
@@ -158,6 +159,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var everySteps = 0
         /// Batches per evaluation (0: the whole eval set).
         public var maxBatches = 20
+        /// Prompts (a user's turn) or conversations answered greedily at every evaluation, through
+        /// the chat template on `dataset: chat` (written to `runs/NAME/samples.jsonl`).
+        public var samples: [EvalSample] = []
+        /// The most tokens generated per sample.
+        public var sampleMaxTokens = 128
         /// The defaults.
         public init() {}
     }
@@ -167,5 +173,44 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var everySteps = 1
         /// The defaults.
         public init() {}
+    }
+}
+
+/// One `eval.samples` entry: a prompt (in a chat run, the user's turn) or a conversation.
+public enum EvalSample: Codable, Equatable, Sendable {
+    case prompt(String)
+    case conversation([ChatMessage])
+
+    struct Turn: Codable { let role: String, content: String }
+
+    /// A string, or a list of `{role, content}` turns.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self = .prompt(text)
+            return
+        }
+        let turns = try container.decode([Turn].self)
+        guard !turns.isEmpty, turns.allSatisfy({ ChatData.roles.contains($0.role) }) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a string or turns of role system, user or assistant")
+        }
+        self = .conversation(turns.map { ChatMessage(role: $0.role, content: $0.content) })
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .prompt(let text): try container.encode(text)
+        case .conversation(let turns): try container.encode(turns.map { Turn(role: $0.role, content: $0.content) })
+        }
+    }
+
+    /// The turns to render: a prompt is one user turn.
+    public var messages: [ChatMessage] {
+        switch self {
+        case .prompt(let text): return [ChatMessage(role: "user", content: text)]
+        case .conversation(let turns): return turns
+        }
     }
 }

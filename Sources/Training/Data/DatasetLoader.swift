@@ -11,6 +11,9 @@ public struct DataCounts: Codable, Equatable, Sendable {
 
     /// No example yet.
     public init() {}
+
+    /// The examples training uses (kept whole or cut).
+    public var usable: Int { kept + truncated }
 }
 
 /// The counts of a run's training and evaluation files.
