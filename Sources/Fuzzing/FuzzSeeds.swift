@@ -11,12 +11,15 @@ public enum FuzzSeeds {
     /// Where the stories260K files and the data come from.
     public struct Sources {
         public var model: String, tokenizer: String, gsm8k: String, text: String
-        /// The four files the seeds are made from.
-        public init(model: String, tokenizer: String, gsm8k: String, text: String) {
+        /// A real chat template (the `chat-template` seed).
+        public var chatTemplate: String
+        /// The five files the seeds are made from.
+        public init(model: String, tokenizer: String, gsm8k: String, text: String, chatTemplate: String) {
             self.model = model
             self.tokenizer = tokenizer
             self.gsm8k = gsm8k
             self.text = text
+            self.chatTemplate = chatTemplate
         }
     }
 
@@ -81,6 +84,7 @@ public enum FuzzSeeds {
         try runConfig(root: root, sources: sources).write(
             to: try folder("yaml").appendingPathComponent("run.yaml"),
             atomically: true, encoding: .utf8)
+        try writeChatSeeds(to: root, folder: folder, sources: sources)
     }
 
     /// Two shards (tensors split by name) and `model.safetensors.index.json`, as transformers writes.

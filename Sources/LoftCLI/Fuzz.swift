@@ -48,7 +48,8 @@ struct Fuzz: ParsableCommand {
         let sources = FuzzSeeds.Sources(
             model: absolute(data + "/models/stories260K/stories260K.bin"),
             tokenizer: absolute(data + "/models/stories260K/tok512.model"),
-            gsm8k: absolute(data + "/gsm8k/test.jsonl"), text: absolute(data + "/wikitext-2-raw/wiki.valid.raw"))
+            gsm8k: absolute(data + "/gsm8k/test.jsonl"), text: absolute(data + "/wikitext-2-raw/wiki.valid.raw"),
+            chatTemplate: absolute(data + "/llama.cpp/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"))
         try campaign.buildSeeds(sources)
         let all = FuzzTarget.all(seeds: campaign.seedsRoot.path)
         if let unknown = targets.first(where: { name in !all.contains { $0.name == name } }) {

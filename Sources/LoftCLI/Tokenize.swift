@@ -102,7 +102,8 @@ struct Tokenize: ParsableCommand {
                     labelsMask: trained.map { $0 ? 1 : 0 })
             }
         } catch let refusal as ChatEncoder.Refusal {
-            throw ValidationError("\(path): \(refusal)")
+            let origin = chatTemplate ?? ModelFiles.chatTemplateSource(forModel: model)?.origin ?? model
+            throw RecipeError.badChatTemplate(origin: origin, detail: "\(refusal) (rendering \(path))")
         }
         if json { return try printJSON(output) }
         print(output.text)
