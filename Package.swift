@@ -31,7 +31,8 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: [
-                "Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "ChatTemplates", "Yams",
+                "Autograd", "Support", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers", "ChatTemplates",
+                "Yams",
             ]),
         // MARK: - Recipes (what a command runs) and the executable
         .target(
@@ -40,7 +41,8 @@ let package = Package(
                 "Autograd", "Distributed", "Training", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
                 "ChatTemplates", "Support", "Yams",
             ]),
-        .target(name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers", "ChatTemplates", "Training"]),
+        .target(
+            name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers", "ChatTemplates", "Training"]),
         .target(
             name: "Benchmarks",
             dependencies: ["Autograd", "Recipes", "Training", "Formats", "Llama", "LoRA", "Quantization", "Support"]),
@@ -77,13 +79,15 @@ let package = Package(
         .testTarget(
             name: "TrainingTests",
             dependencies: [
-                "Autograd", "ChatTemplates", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA", "Quantization",
+                "Autograd", "ChatTemplates", "Benchmarks", "Training", "Recipes", "Formats", "Llama", "LoRA",
+                "Quantization",
                 "Tokenizers", "_TestSupport", "CMallocCounter",
             ]),
         .testTarget(
             name: "RecipesTests",
             dependencies: [
-                "Autograd", "Recipes", "ChatTemplates", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization", "Tokenizers",
+                "Autograd", "Recipes", "ChatTemplates", "Benchmarks", "Formats", "Llama", "LoRA", "Quantization",
+                "Tokenizers",
                 "Training", "_TestSupport",
             ]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),

@@ -7,8 +7,9 @@
 # (model files, tokenizers, adapters, quantize folders: about 5 ms) is cheap, so they get 3000;
 # the targets whose cases run a command to its end get fewer — gsm8k-jsonl and text 1500 (an
 # evaluation, ~25 ms), yaml 1000 (a training run), checkpoint 1000 (a resumed training run,
-# ~85 ms: 171 s for 2000 on an AVX2 path), chat-jsonl 600 (a packed one-step chat run, ~170 ms). About 460 s in all on 2 cores, against 435 s for 2000
-# a target (seen on a Xeon, LOFT_SIMD=avx2). A longer local run, one count for every target:
+# ~85 ms: 171 s for 2000 on an AVX2 path), chat-jsonl 600 (a packed one-step chat run, ~170 ms).
+# About 440 s in all on 2 cores (the targets before the chat ones: 340 s, seen on a Xeon,
+# LOFT_SIMD=avx2). A longer local run, one count for every target:
 #   scripts/fuzz.sh 20000 $RANDOM
 set -euo pipefail
 cd "$(dirname "$0")/.."

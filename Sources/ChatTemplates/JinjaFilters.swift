@@ -77,12 +77,15 @@ extension JinjaInterpreter {
             return .list(pairs)
         case "unique":
             var seen: [JinjaValue] = []
-            for item in try iterate(value) where !seen.contains(where: { JinjaFilterHelpers.foldedKey($0) == JinjaFilterHelpers.foldedKey(item) }) {
+            for item in try iterate(value)
+            where !seen.contains(where: { JinjaFilterHelpers.foldedKey($0) == JinjaFilterHelpers.foldedKey(item) }) {
                 seen.append(item)
             }
             return .list(seen)
         case "reverse":
-            if case .string(let text) = value { return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed()))) }
+            if case .string(let text) = value {
+                return .string(String(String.UnicodeScalarView(text.unicodeScalars.reversed())))
+            }
             return .list(try iterate(value).reversed())
         case "sort":
             let attribute = argument(2, "attribute")
@@ -92,8 +95,10 @@ extension JinjaInterpreter {
             if argument(0, "reverse")?.isTruthy ?? false { items.reverse() }
             return .list(items)
         case "indent":
-            return .string(JinjaFilterHelpers.indent(value.text, width: argument(0, "width") ?? .int(4),
-                first: argument(1, "first")?.isTruthy ?? false, blank: argument(2, "blank")?.isTruthy ?? false))
+            return .string(
+                JinjaFilterHelpers.indent(
+                    value.text, width: argument(0, "width") ?? .int(4),
+                    first: argument(1, "first")?.isTruthy ?? false, blank: argument(2, "blank")?.isTruthy ?? false))
         case "safe": return value
         case "e", "escape": return .string(JinjaFilterHelpers.escapeHTML(value.text))
         case "min", "max":
@@ -104,7 +109,10 @@ extension JinjaInterpreter {
             for item in try iterate(value) { total = try JinjaOperators.binary("+", total, item, limits: limits) }
             return total
         case "wordcount":
-            return .int(value.text.unicodeScalars.split(whereSeparator: { !$0.properties.isAlphabetic && $0.properties.numericType == nil && $0 != "_" }).count)
+            return .int(
+                value.text.unicodeScalars.split(whereSeparator: {
+                    !$0.properties.isAlphabetic && $0.properties.numericType == nil && $0 != "_"
+                }).count)
         default:
             throw JinjaError(line: 0, "no filter named '\(name)' in Loft's Jinja")
         }
@@ -134,8 +142,12 @@ extension JinjaInterpreter {
                 return found.isUndefined ? (fallback ?? found) : found
             }
         }
-        guard case .string(let filter)? = positional.first else { throw JinjaError(line: 0, "map() takes a filter name") }
-        guard Self.filterNames.contains(filter) else { throw JinjaError(line: 0, "no filter named '\(filter)' in Loft's Jinja") }
+        guard case .string(let filter)? = positional.first else {
+            throw JinjaError(line: 0, "map() takes a filter name")
+        }
+        guard Self.filterNames.contains(filter) else {
+            throw JinjaError(line: 0, "no filter named '\(filter)' in Loft's Jinja")
+        }
         let rest = JinjaArguments(positional: positional.dropFirst().map { .literal($0) }, keyword: [])
         return try items.map { try applyFilter(filter, to: $0, rest) }
     }
@@ -176,7 +188,9 @@ enum JinjaFilterHelpers {
         case .bool(let flag): return name == "int" ? .int(flag ? 1 : 0) : .double(flag ? 1 : 0)
         case .double(let number):
             guard name == "int" else { return value }
-            guard number.isFinite, abs(number) < 9e18 else { throw JinjaError(line: 0, "int(): \(number) is out of range") }
+            guard number.isFinite, abs(number) < 9e18 else {
+                throw JinjaError(line: 0, "int(): \(number) is out of range")
+            }
             return .int(Int(number))
         case .string(let text):
             let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -192,7 +206,9 @@ enum JinjaFilterHelpers {
     /// jinja2's `indent(width, first, blank)`.
     static func indent(_ text: String, width: JinjaValue, first: Bool, blank: Bool) -> String {
         let indention: String
-        if case .string(let prefix) = width { indention = prefix } else {
+        if case .string(let prefix) = width {
+            indention = prefix
+        } else {
             indention = String(repeating: " ", count: min(max(width.integer ?? 4, 0), 256))
         }
         var lines = (text + "\n").components(separatedBy: "\n")

@@ -58,10 +58,14 @@ enum JinjaJSON {
             guard !dict.keyValues.isEmpty else { return "{}" }
             var entries = try dict.entries.map { (try key($0.0), $0.1) }
             if options.sortKeys {
-                entries.sort { Array($0.0.unicodeScalars).map(\.value).lexicographicallyPrecedes(Array($1.0.unicodeScalars).map(\.value)) }
+                entries.sort {
+                    Array($0.0.unicodeScalars).map(\.value).lexicographicallyPrecedes(
+                        Array($1.0.unicodeScalars).map(\.value))
+                }
             }
             let members = try entries.map { name, item in
-                quote(name, asciiOnly: options.asciiOnly) + options.keySeparator + (try encode(item, options, level: level + 1))
+                quote(name, asciiOnly: options.asciiOnly) + options.keySeparator
+                    + (try encode(item, options, level: level + 1))
             }
             return try container("{", "}", members, options, level)
         default:
@@ -80,10 +84,14 @@ enum JinjaJSON {
         }
     }
 
-    private static func container(_ open: String, _ close: String, _ members: [String], _ options: Options, _ level: Int)
+    private static func container(
+        _ open: String, _ close: String, _ members: [String], _ options: Options, _ level: Int
+    )
         throws -> String
     {
-        guard let indent = options.indent else { return open + members.joined(separator: options.itemSeparator) + close }
+        guard let indent = options.indent else {
+            return open + members.joined(separator: options.itemSeparator) + close
+        }
         let inner = "\n" + String(repeating: indent, count: level + 1)
         let outer = "\n" + String(repeating: indent, count: level)
         return open + inner + members.joined(separator: options.itemSeparator + inner) + outer + close

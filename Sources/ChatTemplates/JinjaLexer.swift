@@ -157,7 +157,8 @@ struct JinjaLexer {
             if Self.isNameStart(byte) {
                 let start = index
                 while index < bytes.count, Self.isNameStart(bytes[index]) || Self.isDigit(bytes[index]) { index += 1 }
-                tokens.append(JinjaToken(kind: .name(String(decoding: bytes[start..<index], as: UTF8.self)), line: line))
+                tokens.append(
+                    JinjaToken(kind: .name(String(decoding: bytes[start..<index], as: UTF8.self)), line: line))
             } else if Self.isDigit(byte) {
                 try lexNumber()
             } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {

@@ -58,8 +58,10 @@ enum JinjaMethods {
     ) throws -> JinjaValue {
         switch name {
         case "strip", "lstrip", "rstrip":
-            return .string(strip(text, characters: try string(0, "chars"), leading: name != "rstrip",
-                trailing: name != "lstrip"))
+            return .string(
+                strip(
+                    text, characters: try string(0, "chars"), leading: name != "rstrip",
+                    trailing: name != "lstrip"))
         case "upper": return .string(text.uppercased())
         case "lower": return .string(text.lowercased())
         case "title": return .string(title(text))
@@ -68,14 +70,17 @@ enum JinjaMethods {
             var candidates: [String] = []
             switch argument(0, "prefix") {
             case .string(let one)?: candidates = [one]
-            case .list(let many)?, .tuple(let many)?: candidates = many.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            case .list(let many)?, .tuple(let many)?:
+                candidates = many.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             default: throw JinjaError(line: 0, "\(name)() takes a string or a tuple of strings")
             }
             let scalars = Array(text.unicodeScalars)
-            return .bool(candidates.contains { candidate in
-                let part = Array(candidate.unicodeScalars)
-                return name == "startswith" ? scalars.starts(with: part) : scalars.reversed().starts(with: part.reversed())
-            })
+            return .bool(
+                candidates.contains { candidate in
+                    let part = Array(candidate.unicodeScalars)
+                    return name == "startswith"
+                        ? scalars.starts(with: part) : scalars.reversed().starts(with: part.reversed())
+                })
         case "split", "rsplit":
             let limit = argument(1, "maxsplit")?.integer ?? -1
             let parts = try split(text, separator: try string(0, "sep"), limit: limit, fromRight: name == "rsplit")
@@ -99,7 +104,9 @@ enum JinjaMethods {
             }
             return .int(found)
         case "join":
-            guard let items = argument(0, "iterable")?.sequenceItems else { throw JinjaError(line: 0, "join() takes a list") }
+            guard let items = argument(0, "iterable")?.sequenceItems else {
+                throw JinjaError(line: 0, "join() takes a list")
+            }
             return .string(items.map(\.text).joined(separator: text))
         case "format": return .string(try JinjaText.format(text, argument: argument))
         case "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower":
@@ -142,7 +149,8 @@ enum JinjaMethods {
         guard let separator else {
             let scalars = Array(text.unicodeScalars)
             let words = whitespaceSplit(fromRight ? scalars.reversed() : scalars, limit: limit)
-            return fromRight ? words.reversed().map { String(String.UnicodeScalarView($0.reversed())) }
+            return fromRight
+                ? words.reversed().map { String(String.UnicodeScalarView($0.reversed())) }
                 : words.map { String(String.UnicodeScalarView($0)) }
         }
         guard !separator.isEmpty else { throw JinjaError(line: 0, "empty separator") }

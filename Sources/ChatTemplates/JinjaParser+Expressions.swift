@@ -213,7 +213,9 @@ extension JinjaParser {
         while !skipOperator(")") {
             if !arguments.positional.isEmpty || !arguments.keyword.isEmpty { try expectOperator(",") }
             if skipOperator(")") { break }
-            if isOperator("*") || isOperator("**") { throw error("*args and **kwargs are not supported by Loft's Jinja") }
+            if isOperator("*") || isOperator("**") {
+                throw error("*args and **kwargs are not supported by Loft's Jinja")
+            }
             if case .name(let name) = current.kind, position + 1 < tokens.count, tokens[position + 1].kind == .op("=") {
                 advance()
                 advance()

@@ -80,7 +80,9 @@ enum JinjaText {
                 guard let value else { throw JinjaError(line: 0, "format(): no argument for '{\(field)}'") }
                 result += value.text
             } else if scalar == "}" {
-                guard scalars.first == "}" else { throw JinjaError(line: 0, "format(): single '}' in the format string") }
+                guard scalars.first == "}" else {
+                    throw JinjaError(line: 0, "format(): single '}' in the format string")
+                }
                 scalars.removeFirst()
                 result += "}"
             } else {

@@ -185,7 +185,11 @@ public struct JinjaDict: Sendable, Equatable {
             case .int(let number): self = .int(number)
             case .bool(let flag): self = .int(flag ? 1 : 0)
             case .double(let number):
-                if number == number.rounded(), abs(number) < 9e18 { self = .int(Int(number)) } else { self = .double(number) }
+                if number == number.rounded(), abs(number) < 9e18 {
+                    self = .int(Int(number))
+                } else {
+                    self = .double(number)
+                }
             default: return nil
             }
         }

@@ -8,14 +8,17 @@ extension FuzzSeeds {
     static func writeChatSeeds(to root: URL, folder: (String) throws -> URL, sources: Sources) throws {
         let problems = try GSM8K.load(sources.gsm8k, limit: 6)
         let lines = try problems.enumerated().map { index, problem in
-            let turns = (index == 0 ? [ChatMessage(role: "system", content: "Answer step by step.")] : [])
+            let turns =
+                (index == 0 ? [ChatMessage(role: "system", content: "Answer step by step.")] : [])
                 + problem.chat(answered: true)
             let key = index % 2 == 0 ? "messages" : "conversations"
             let objects = turns.map { turn -> [String: String] in
                 index % 2 == 0
                     ? ["role": turn.role, "content": turn.content]
-                    : ["from": turn.role == "user" ? "human" : turn.role == "assistant" ? "gpt" : "system",
-                        "value": turn.content]
+                    : [
+                        "from": turn.role == "user" ? "human" : turn.role == "assistant" ? "gpt" : "system",
+                        "value": turn.content,
+                    ]
             }
             let data = try JSONSerialization.data(withJSONObject: [key: objects], options: [.sortedKeys])
             return String(decoding: data, as: UTF8.self)
@@ -30,7 +33,8 @@ extension FuzzSeeds {
             to: root.appendingPathComponent("chat-run.yaml"), atomically: true, encoding: .utf8)
         let templateFolder = try folder("chat-template")
         let template = try String(contentsOfFile: sources.chatTemplate, encoding: .utf8)
-        try template.write(to: templateFolder.appendingPathComponent("template.jinja"), atomically: true, encoding: .utf8)
+        try template.write(
+            to: templateFolder.appendingPathComponent("template.jinja"), atomically: true, encoding: .utf8)
         let conversation = #"""
             {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi ümlaut 🌍"},
              {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "2+3?"},

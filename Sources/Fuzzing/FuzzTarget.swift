@@ -98,13 +98,18 @@ public struct FuzzTarget: Sendable {
             ) {
                 ["train", "--config", $0 + "/run.yaml", "--runs-dir", $0 + "/runs", "--resume", "latest"]
             },
-            FuzzTarget(name: "chat-jsonl", summary: "chat JSONL (messages / conversations), packed", files: [("chat.jsonl", .text)]) {
+            FuzzTarget(
+                name: "chat-jsonl", summary: "chat JSONL (messages / conversations), packed",
+                files: [("chat.jsonl", .text)]
+            ) {
                 [
                     "train", "--config", root + "/chat-run.yaml", "--runs-dir", $0 + "/runs", "--set",
                     "data.train_path=\($0)/chat.jsonl", "--set", "data.eval_path=\($0)/chat.jsonl",
                 ]
             },
-            FuzzTarget(name: "chat-template", summary: "Jinja chat template (Qwen2.5's)", files: [("template.jinja", .text)]) {
+            FuzzTarget(
+                name: "chat-template", summary: "Jinja chat template (Qwen2.5's)", files: [("template.jinja", .text)]
+            ) {
                 [
                     "tokenize", "--chat", root + "/conversation.json", "--chat-template", $0 + "/template.jinja",
                     "--model", root + "/llama2c/model.bin",

@@ -96,7 +96,8 @@ struct Tokenize: ParsableCommand {
                     text: try template.render(messages, addGenerationPrompt: true), ids: ids,
                     labelsMask: [Int](repeating: 0, count: ids.count))
             } else {
-                let (ids, trained) = try encoder.encode(messages, trainOn: RunConfig.TrainOn(rawValue: trainOn) ?? .assistant)
+                let (ids, trained) = try encoder.encode(
+                    messages, trainOn: RunConfig.TrainOn(rawValue: trainOn) ?? .assistant)
                 output = ChatOutput(
                     text: try template.render(messages, addGenerationPrompt: false), ids: ids,
                     labelsMask: trained.map { $0 ? 1 : 0 })

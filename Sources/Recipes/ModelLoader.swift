@@ -34,7 +34,8 @@ public enum ModelLoader {
             if let file { return try ModelFiles.chatTemplate(forModel: "", file: file, tokenizer: tokenizer) }
             guard let source = chatTemplateSource else {
                 throw RecipeError.badChatTemplate(
-                    origin: description, detail: "the model's files hold no chat template; give one with --chat-template")
+                    origin: description,
+                    detail: "the model's files hold no chat template; give one with --chat-template")
             }
             return try ModelFiles.chatTemplate(text: source.text, origin: source.origin, tokenizer: tokenizer)
         }

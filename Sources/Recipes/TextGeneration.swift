@@ -50,7 +50,8 @@ public enum TextGeneration {
         var ids: [Int32]
         var stops = Set([loaded.tokenizer.eosID].compactMap { $0 })
         if options.chat {
-            let encoder = ChatEncoder(template: try loaded.chatTemplate(file: options.chatTemplate), tokenizer: loaded.tokenizer)
+            let encoder = ChatEncoder(
+                template: try loaded.chatTemplate(file: options.chatTemplate), tokenizer: loaded.tokenizer)
             let messages =
                 (options.system.map { [ChatMessage(role: "system", content: $0)] } ?? [])
                 + [ChatMessage(role: "user", content: prompt)]

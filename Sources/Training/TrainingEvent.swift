@@ -107,7 +107,11 @@ public struct SampleRecord: Codable, Sendable {
 
     /// A record from its values.
     public init(step: Int, index: Int, prompt: String, output: String, stopped: Bool) {
-        (self.step, self.index, self.prompt, self.output, self.stopped) = (step, index, prompt, output, stopped)
+        self.step = step
+        self.index = index
+        self.prompt = prompt
+        self.output = output
+        self.stopped = stopped
     }
 }
 

@@ -69,7 +69,11 @@ final class TemplateOracleTests: XCTestCase {
                     if render["error"] == nil { problems.append("\(label): Loft raised \(error)") }
                 }
             }
-            if problems.isEmpty { equal.append(file) } else { wrong.append("\(file): \(problems[0]) (\(problems.count) renders)") }
+            if problems.isEmpty {
+                equal.append(file)
+            } else {
+                wrong.append("\(file): \(problems[0]) (\(problems.count) renders)")
+            }
         }
         print("templates equal to jinja2: \(equal.count), refused: \(refused.count), different: \(wrong.count)")
         for line in refused { print("refused \(line)") }
@@ -99,7 +103,8 @@ final class TemplateSemanticsTests: XCTestCase {
             do {
                 let text = try JinjaTemplate(source).render(variables).text
                 if let error = snippet["error"] {
-                    XCTFail("\(source.debugDescription): jinja2 raised \(error), Loft rendered \(text.debugDescription)")
+                    XCTFail(
+                        "\(source.debugDescription): jinja2 raised \(error), Loft rendered \(text.debugDescription)")
                 } else {
                     XCTAssertEqual(text, snippet["output"], source.debugDescription)
                 }

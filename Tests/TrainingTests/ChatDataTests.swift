@@ -47,13 +47,15 @@ final class ChatDataTests: LoftTestCase {
         let encoder = try smolLM2()
         let tokenizer = encoder.tokenizer
         let (ids, trained) = try encoder.encode(Self.conversation, trainOn: .assistant)
-        XCTAssertEqual(ids, try encoder.encode(try encoder.template.render(Self.conversation, addGenerationPrompt: false)))
+        XCTAssertEqual(
+            ids, try encoder.encode(try encoder.template.render(Self.conversation, addGenerationPrompt: false)))
         let runs = trainedRuns(ids, trained)
         XCTAssertEqual(runs.count, 2)
         for (run, answer) in zip(runs, ["It is 5.", "Eight, so 8."]) {
             XCTAssertEqual(run.last, 2, "the turn ends with <|im_end|>")
             XCTAssertEqual(try tokenizer.decode(Array(run.dropLast())), answer)
-            XCTAssertEqual(Array(run.dropLast()), try tokenizer.encode(answer, addBOS: false), "the content's own tokens")
+            XCTAssertEqual(
+                Array(run.dropLast()), try tokenizer.encode(answer, addBOS: false), "the content's own tokens")
         }
         let last = try encoder.encode(Self.conversation, trainOn: .last)
         XCTAssertEqual(last.tokens, ids)
@@ -147,7 +149,9 @@ final class ChatDataTests: LoftTestCase {
         ]
         for (line, expected) in bad {
             try (lines[0] + "\n" + line + "\n").write(to: file, atomically: true, encoding: .utf8)
-            XCTAssertThrowsError(try DatasetLoader.load(file.path, data: data, tokenizer: encoder.tokenizer, chat: encoder)) {
+            XCTAssertThrowsError(
+                try DatasetLoader.load(file.path, data: data, tokenizer: encoder.tokenizer, chat: encoder)
+            ) {
                 let message = "\($0)"
                 XCTAssertTrue(message.hasPrefix("\(file.path):2: "), message)
                 XCTAssertTrue(message.contains(expected), message)

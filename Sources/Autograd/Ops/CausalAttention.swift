@@ -27,7 +27,9 @@ extension Tensor {
             rotary.map { $0.positions == shape[1] && 2 * $0.half == shape[3] } ?? true,
             "causalAttention: rotary table for \(rotary?.positions ?? 0) positions, q \(shape)")
         precondition(
-            segments.map { $0.count == shape[0] && $0.allSatisfy { $0.allSatisfy { $0 > 0 } && $0.reduce(0, +) == shape[1] } }
+            segments.map {
+                $0.count == shape[0] && $0.allSatisfy { $0.allSatisfy { $0 > 0 } && $0.reduce(0, +) == shape[1] }
+            }
                 ?? true,
             "causalAttention: segments \(segments ?? []) for q \(shape)")
         let dims = AttentionDims(

@@ -179,7 +179,8 @@ public enum ConfigLoader {
         try check(c.data.limitTrain >= 0, "data.limit_train", c.data.limitTrain, "≥ 0")
         try check(c.eval.samples.count <= 64, "eval.samples", c.eval.samples.count, "at most 64 samples")
         try check(
-            (1...4096).contains(c.eval.sampleMaxTokens), "eval.sample_max_tokens", c.eval.sampleMaxTokens, "in 1...4096")
+            (1...4096).contains(c.eval.sampleMaxTokens), "eval.sample_max_tokens", c.eval.sampleMaxTokens, "in 1...4096"
+        )
         if c.data.chatTemplate != nil, c.data.dataset != .chat {
             throw TrainingError.invalidValue(
                 file: file, key: "data.chat_template",

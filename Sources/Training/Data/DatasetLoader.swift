@@ -49,7 +49,8 @@ public enum DatasetLoader {
                 candidates.append((index + 1, data.trainOn == .all ? example.allTrained : example, nil))
             }
         case .wikitext2, .text:
-            let rows = try data.dataset == .text ? [TextBlocks.read(path)] : TextBlocks.wikitextRows(TextBlocks.read(path))
+            let rows =
+                try data.dataset == .text ? [TextBlocks.read(path)] : TextBlocks.wikitextRows(TextBlocks.read(path))
             let blocks = try TextBlocks.hfBlocks(rows: rows, tokenizer: tokenizer, length: length)
             candidates = TextBlocks.examples(blocks).map { (nil, $0, nil) }
         case .jsonl:
@@ -58,7 +59,8 @@ public enum DatasetLoader {
             }
         case .chat:
             guard let chat else {
-                throw TrainingError.invalidValue(file: path, key: "data.dataset", detail: "chat data needs a chat template")
+                throw TrainingError.invalidValue(
+                    file: path, key: "data.dataset", detail: "chat data needs a chat template")
             }
             for conversation in try ChatData.read(path, limit: limit) {
                 do {
@@ -81,7 +83,8 @@ public enum DatasetLoader {
             }
             let cut = example.tokens.count > length
             if cut {
-                example = Example(tokens: Array(example.tokens.prefix(length)), labels: Array(example.labels.prefix(length)))
+                example = Example(
+                    tokens: Array(example.tokens.prefix(length)), labels: Array(example.labels.prefix(length)))
             }
             // An example whose targets were all cut off by max_seq_len teaches nothing.
             guard example.targetCount > 0 else {
@@ -118,6 +121,8 @@ public enum DatasetLoader {
         let promptCount = try tokenizer.encode(prompt, addBOS: true).count
         let ids = try tokenizer.encode(prompt + completion, addBOS: true, addEOS: true)
         let masked = data.trainOn != .all
-        return Example(tokens: ids, labels: ids.enumerated().map { masked && $0.offset < promptCount ? Example.ignored : $0.element })
+        return Example(
+            tokens: ids,
+            labels: ids.enumerated().map { masked && $0.offset < promptCount ? Example.ignored : $0.element })
     }
 }

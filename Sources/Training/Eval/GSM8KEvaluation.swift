@@ -91,7 +91,8 @@ public enum GSM8KEvaluation {
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
             let prompts = try group.map { problem in
-                try chat.map { try $0.prompt(problem.chat(answered: false)) } ?? tokenizer.encode(problem.prompt, addBOS: true)
+                try chat.map { try $0.prompt(problem.chat(answered: false)) }
+                    ?? tokenizer.encode(problem.prompt, addBOS: true)
             }
             let outputs = try model.generateBatch(
                 prompts: prompts, maxNewTokens: maxNewTokens, sampling: sampling, rng: &rng, stopTokens: stops,
