@@ -8,8 +8,8 @@ extension JinjaInterpreter {
         switch expression {
         case .literal(let value): return value
         case .name(let name): return lookup(name)
-        case .list(let items): return .list(try items.map(evaluate))
-        case .tuple(let items): return .tuple(try items.map(evaluate))
+        case .list(let items): return try nested(.list(try items.map(evaluate)))
+        case .tuple(let items): return try nested(.tuple(try items.map(evaluate)))
         case .dict(let pairs):
             var dict = JinjaDict()
             for (keyExpression, valueExpression) in pairs {
@@ -17,7 +17,7 @@ extension JinjaInterpreter {
                 guard JinjaDict.isHashable(key) else { throw JinjaError(line: 0, "unhashable type: '\(key.typeName)'") }
                 dict[value: key] = try evaluate(valueExpression)
             }
-            return .dict(dict)
+            return try nested(.dict(dict))
         case .attribute(let object, let name): return try attribute(try evaluate(object), name)
         case .subscript(let object, let index): return try item(try evaluate(object), try evaluate(index))
         case .slice(let object, let start, let stop, let stepExpression):
@@ -57,12 +57,49 @@ extension JinjaInterpreter {
             }
             return .bool(true)
         case .concat(let items):
-            return .string(try items.map { try evaluate($0).text }.joined())
+            let parts = try items.map { try evaluate($0).text }
+            try JinjaOperators.checkLength(parts.reduce(0) { $0 + $1.utf8.count }, limit: limits.maxOutputBytes)
+            return .string(parts.joined())
         case .conditional(let condition, let value, let otherwise):
             if try evaluate(condition).isTruthy { return try evaluate(value) }
             return try otherwise.map(evaluate) ?? .undefined("conditional")
         }
     }
+
+    /// `value`, a container just built, when it nests at most `maxNesting` deep. Each item looked
+    /// at counts as a step, so a template nesting values in a loop ends on the step limit or here,
+    /// never on the stack (printing, comparing or freeing a value recurses through its nesting).
+    func nested(_ value: JinjaValue) throws -> JinjaValue {
+        func depth(_ value: JinjaValue, _ level: Int) throws -> Int {
+            guard level <= Self.maxNesting else {
+                throw JinjaError(line: 0, "values nested deeper than \(Self.maxNesting) levels")
+            }
+            var deepest = level
+            switch value {
+            case .list(let items), .tuple(let items):
+                for item in items {
+                    try step()
+                    deepest = max(deepest, try depth(item, level + 1))
+                }
+            case .dict(let dict):
+                for (_, item) in dict.entries {
+                    try step()
+                    deepest = max(deepest, try depth(item, level + 1))
+                }
+            case .namespace(let namespace):
+                for (_, item) in namespace.attributes.entries {
+                    try step()
+                    deepest = max(deepest, try depth(item, level + 1))
+                }
+            default: break
+            }
+            return deepest
+        }
+        _ = try depth(value, 0)
+        return value
+    }
+
+    static let maxNesting = 64
 
     func evaluateArguments(_ arguments: JinjaArguments) throws -> (
         positional: [JinjaValue], keyword: [(String, JinjaValue)]
@@ -154,7 +191,8 @@ extension JinjaInterpreter {
     {
         switch callee {
         case .macro(let macro): return try callMacro(macro, values.positional, values.keyword)
-        case .function(let name): return try JinjaBuiltins.call(name, values.positional, values.keyword, limits: limits)
+        case .function(let name):
+            return try nested(try JinjaBuiltins.call(name, values.positional, values.keyword, limits: limits))
         case .undefined(let name): throw JinjaError(line: 0, "'\(name)' is undefined (called as a function)")
         default: throw JinjaError(line: 0, "'\(callee.typeName)' object is not callable")
         }

@@ -10,9 +10,15 @@ enum JinjaOperators {
         if case .undefined(let name) = left { throw JinjaError(line: 0, "'\(name)' is undefined (used with \(op))") }
         if case .undefined(let name) = right { throw JinjaError(line: 0, "'\(name)' is undefined (used with \(op))") }
         switch (op, left, right) {
-        case ("+", .string(let a), .string(let b)): return .string(a + b)
-        case ("+", .list(let a), .list(let b)): return .list(a + b)
-        case ("+", .tuple(let a), .tuple(let b)): return .tuple(a + b)
+        case ("+", .string(let a), .string(let b)):
+            try checkLength(a.utf8.count + b.utf8.count, limit: limits.maxOutputBytes)
+            return .string(a + b)
+        case ("+", .list(let a), .list(let b)):
+            try checkLength(a.count + b.count, limit: limits.maxItems)
+            return .list(a + b)
+        case ("+", .tuple(let a), .tuple(let b)):
+            try checkLength(a.count + b.count, limit: limits.maxItems)
+            return .tuple(a + b)
         case ("*", .string(let text), _) where right.integer != nil:
             return .string(String(repeating: text, count: try repeatCount(right.integer ?? 0, text.utf8.count, limits)))
         case ("*", _, .string(let text)) where left.integer != nil:
@@ -44,6 +50,11 @@ enum JinjaOperators {
         case "**": return .double(Foundation.pow(a, b))
         default: throw JinjaError(line: 0, "unknown operator \(op)")
         }
+    }
+
+    /// A string (bytes) or list (items) longer than `limit` is refused.
+    static func checkLength(_ length: Int, limit: Int) throws {
+        guard length <= limit else { throw JinjaError(line: 0, "a value longer than \(limit) would be built") }
     }
 
     private static func repeatCount(_ count: Int, _ unit: Int, _ limits: JinjaLimits) throws -> Int {

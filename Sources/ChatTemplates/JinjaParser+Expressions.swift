@@ -17,6 +17,9 @@ extension JinjaParser {
 
     /// `value if condition else otherwise`, or a simpler expression.
     mutating func parseExpression() throws -> JinjaExpression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the template nests deeper than \(Self.maxDepth) levels") }
         var value = try parseOr()
         while skipName("if") {
             let condition = try parseOr()
@@ -39,6 +42,9 @@ extension JinjaParser {
     }
 
     private mutating func parseNot() throws -> JinjaExpression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the template nests deeper than \(Self.maxDepth) levels") }
         if skipName("not") { return .unary("not", try parseNot()) }
         return try parseCompare()
     }
@@ -94,6 +100,9 @@ extension JinjaParser {
     }
 
     private mutating func parseUnary(withFilters: Bool) throws -> JinjaExpression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the template nests deeper than \(Self.maxDepth) levels") }
         var node: JinjaExpression
         if skipOperator("-") {
             node = .unary("-", try parseUnary(withFilters: false))

@@ -6,6 +6,10 @@
 struct JinjaParser {
     var tokens: [JinjaToken]
     var position = 0
+    /// Nesting of statements and expressions now (bounded, so the recursive descent cannot
+    /// exhaust the stack).
+    var depth = 0
+    static let maxDepth = 200
 
     /// The statements of `source`.
     static func parse(_ source: String) throws -> [JinjaStatement] {
@@ -73,6 +77,9 @@ struct JinjaParser {
 
     /// Statements up to one of the `until` tags (consumed, its name returned) or the end.
     mutating func parseBody(until: Set<String>) throws -> ([JinjaStatement], String?) {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the template nests deeper than \(Self.maxDepth) levels") }
         var body: [JinjaStatement] = []
         while true {
             let token = current
@@ -91,7 +98,7 @@ struct JinjaParser {
                 if until.contains(name) { return (body, name) }
                 body.append(try parseStatement(name))
             case .end:
-                if let first = until.sorted().first {
+                if let first = until.first(where: { $0.hasPrefix("end") }) ?? until.sorted().first {
                     throw JinjaError(line: token.line, "missing '{% \(first) %}' before the end of the template")
                 }
                 return (body, nil)

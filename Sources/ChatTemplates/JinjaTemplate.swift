@@ -33,8 +33,9 @@ public struct JinjaTemplate: Sendable {
 public struct JinjaLimits: Sendable {
     /// Longest output, in UTF-8 bytes.
     public var maxOutputBytes = 64 << 20
-    /// Most statements and expressions evaluated.
-    public var maxSteps = 50_000_000
+    /// Most statements and expressions evaluated (the real templates of the tests take at most a
+    /// few thousand on their conversations).
+    public var maxSteps = 2_000_000
     /// Deepest macro call nesting.
     public var maxCallDepth = 64
     /// Longest list or string a `range`, `*` or filter may build.

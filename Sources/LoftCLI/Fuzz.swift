@@ -30,6 +30,8 @@ struct Fuzz: ParsableCommand {
     var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Where the seeds (the stories260K model in every format) are made from.")
     var data = "data"
+    @Option(help: "The chat template the chat-template target mutates (setup.sh unpacks llama.cpp's).")
+    var chatTemplate = "data/llama.cpp/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
     @Option(help: "Working folder: seeds, case folders, kept failures.")
     var work = "runs/fuzz"
     @Flag(help: "Print every failing case as it happens.")
@@ -49,7 +51,7 @@ struct Fuzz: ParsableCommand {
             model: absolute(data + "/models/stories260K/stories260K.bin"),
             tokenizer: absolute(data + "/models/stories260K/tok512.model"),
             gsm8k: absolute(data + "/gsm8k/test.jsonl"), text: absolute(data + "/wikitext-2-raw/wiki.valid.raw"),
-            chatTemplate: absolute(data + "/llama.cpp/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"))
+            chatTemplate: absolute(chatTemplate))
         try campaign.buildSeeds(sources)
         let all = FuzzTarget.all(seeds: campaign.seedsRoot.path)
         if let unknown = targets.first(where: { name in !all.contains { $0.name == name } }) {

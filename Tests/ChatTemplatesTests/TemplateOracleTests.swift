@@ -114,3 +114,57 @@ final class TemplateSemanticsTests: XCTestCase {
         }
     }
 }
+
+/// Hostile templates end with a clear error, not a crash, a hang or all of memory.
+final class TemplateLimitsTests: XCTestCase {
+    func testDeepNestingGrowthAndLoopsAreBounded() throws {
+        let cases = [
+            (
+                "{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}",
+                "nests deeper"
+            ),
+            ("{{ " + String(repeating: "not ", count: 5000) + "x }}", "nests deeper"),
+            (String(repeating: "{% if true %}", count: 1000), "nests deeper"),
+            (
+                "{% set ns = namespace(x=1) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}",
+                "nested deeper"
+            ),
+            (
+                "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                "longer"
+            ),
+            (
+                "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+                "longer"
+            ),
+            ("{{ range(10000000000) }}", "range() longer"),
+            ("{{ 'x' * 100000000000 }}", "repetition"),
+            ("{% for i in range(4000000) %}{% for j in range(4000000) %}{% endfor %}{% endfor %}", "steps"),
+            ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "nested deeper than 64"),
+            ("{{ 9223372036854775807 + 1 }}", "overflow"),
+            ("{{ x.y }}", "undefined"),
+        ]
+        for (source, expected) in cases {
+            do {
+                let text = try JinjaTemplate(source).render(["messages": .list([])]).text
+                XCTFail("\(source.prefix(60)): rendered \(text.prefix(60))")
+            } catch let error as JinjaError {
+                XCTAssertTrue(error.description.contains(expected), "\(source.prefix(60)): \(error)")
+            }
+        }
+    }
+
+    func testRefusedConstructsAreNamed() {
+        let cases = [
+            ("{{ x | wordwrap }}", "filter 'wordwrap'"), ("{% if x is prime %}{% endif %}", "test 'prime'"),
+            ("{% call foo() %}{% endcall %}", "'{% call %}'"), ("{% include 'a' %}", "'{% include %}'"),
+            ("{% for x in y recursive %}{% endfor %}", "recursive"), ("{{ f(*args) }}", "*args"),
+            ("{% if x %}", "missing '{% endif %}'"), ("{{ 'a' ", "unclosed"), ("{# x", "unclosed comment"),
+        ]
+        for (source, expected) in cases {
+            XCTAssertThrowsError(try JinjaTemplate(source)) {
+                XCTAssertTrue("\($0)".contains(expected), "\(source): \($0)")
+            }
+        }
+    }
+}
