@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 # the stories260K (llama2.c and HF), SmolLM2 (GGUF), Mistral and Qwen2 (HF, GGUF) logits against
 # transformers; decoding against the forward, greedy stories and SmolLM2 answers; an NF4 training step (the curve) and a
 # mixed NF4/NF2 one (a 2.5-bit quantize folder); the dequantization, packed-code, dense-row,
-# softmax and SwiGLU kernels; the bf16 products and `eval --compute-dtype bf16`.
+# softmax and SwiGLU kernels; the bf16 products and `eval --compute-dtype bf16`; packed rows
+# (attention per sequence, each example's loss alone).
 tests=(
   'LossCurveTests'
   'StoriesGoldenTests'
@@ -32,6 +33,8 @@ tests=(
   'BF16GEMMTests'
   'ExperimentCLITests.testEvalInBF16IsCloseToFP32'
   'ModelFamilyTests'
+  'PackedAttentionTests'
+  'PackingTests'
 )
 filter=$(IFS='|'; echo "${tests[*]}")
 all=${1:-}
