@@ -102,7 +102,10 @@ public enum GSM8KEvaluation {
                 let text = try tokenizer.decode(tokens)
                 let (strict, flexible, extracted) = (strictAnswer(text), flexibleAnswer(text), answer(text))
                 let record = Prediction(
-                    index: start + offset, prompt: try tokenizer.decode(prompts[offset]), output: text, strict: strict,
+                    index: start + offset,
+                    prompt: try chat?.template.render(problem.chat(answered: false), addGenerationPrompt: true)
+                        ?? problem.prompt,
+                    output: text, strict: strict,
                     flexible: flexible, extracted: extracted, gold: problem.goldAnswer,
                     correct: matches(extracted, gold: problem.goldAnswer),
                     strictCorrect: matches(strict, gold: problem.goldAnswer),
