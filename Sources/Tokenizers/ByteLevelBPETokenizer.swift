@@ -68,9 +68,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Special tokens matched whole in the input, longest first (control ones, type 3, decode to
     /// nothing; user-defined ones, type 4, to their text).
-    let specials: [(text: [Unicode.Scalar], id: Int32)]
-    /// `specials` by first character (a vocabulary may hold thousands: DeepSeek's 2,398).
-    let specialsByFirst: [Unicode.Scalar: [(text: [Unicode.Scalar], id: Int32)]]
+    let specials: WholePieceIndex<Unicode.Scalar>
     let preTokenizer: PreTokenizer
     /// The token id of each byte's printable character (nil when the vocabulary lacks it: such a
     /// byte becomes `unkID`, or is dropped without one, as in Hugging Face's BPE).
@@ -124,12 +122,10 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
             throw TokenizerError.invalidModel(
                 path: path, reason: "\(tokenTypes.count) token types for \(tokens.count) tokens")
         }
-        var specials: [([Unicode.Scalar], Int32)] = []
-        for (index, type) in tokenTypes.enumerated() where type == 3 || type == 4 {
-            specials.append((Array(tokens[index].unicodeScalars), Int32(index)))
-        }
-        self.specials = specials.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
-        specialsByFirst = Dictionary(grouping: self.specials) { $0.text[0] }
+        specials = WholePieceIndex(
+            tokenTypes.enumerated().filter { $0.element == 3 || $0.element == 4 }.map {
+                (Array(tokens[$0.offset].unicodeScalars), Int32($0.offset))
+            })
     }
 
     // MARK: - Encoding
@@ -140,7 +136,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         let scalars = Array(text.unicodeScalars)
         var start = 0, i = 0
         while i < scalars.count {
-            if let special = special(at: i, in: scalars) {
+            if let special = specials.match(at: i, in: scalars) {
                 encodeOrdinary(scalars[start..<i], into: &ids)
                 ids.append(special.id)
                 i += special.length
@@ -152,15 +148,6 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         encodeOrdinary(scalars[start..<scalars.count], into: &ids)
         if addEOS, let eosID { ids.append(eosID) }
         return ids
-    }
-
-    /// The special token starting at `i`, if any (the longest).
-    private func special(at i: Int, in s: [Unicode.Scalar]) -> (id: Int32, length: Int)? {
-        guard let candidates = specialsByFirst[s[i]] else { return nil }
-        for (text, id) in candidates where text.count <= s.count - i {
-            if s[i..<(i + text.count)].elementsEqual(text) { return (id, text.count) }
-        }
-        return nil
     }
 
     /// Pre-tokenizes and BPE-encodes text without special tokens.
@@ -199,7 +186,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         }
         var start = 0, i = 0
         while i < scalars.count {
-            if let special = special(at: i, in: scalars) {
+            if let special = specials.match(at: i, in: scalars) {
                 add(start..<i)
                 pieces.append(String(String.UnicodeScalarView(scalars[i..<(i + special.length)])))
                 i += special.length

@@ -34,7 +34,7 @@ public final class PieceVocabularyTokenizer: Tokenizer, @unchecked Sendable {
     /// The id of each byte: its `<0xXX>` piece, else the byte itself as a piece.
     let byteIDs: [Int32?]
     /// User-defined pieces, matched whole before anything else, longest first.
-    let userDefined: [(text: [UInt8], id: Int32)]
+    let userDefined: WholePieceIndex<UInt8>
 
     /// A tokenizer from a vocabulary. `types` may be empty (all normal); scores must match.
     /// - Throws: `TokenizerError.invalidModel` when the arrays disagree or a score is not finite.
@@ -68,11 +68,10 @@ public final class PieceVocabularyTokenizer: Tokenizer, @unchecked Sendable {
         byteIDs = (0..<256).map { byte in
             id(String(format: "<0x%02X>", byte)) ?? (byte < 0x80 ? id(String(UnicodeScalar(UInt8(byte)))) : nil)
         }
-        var special: [(text: [UInt8], id: Int32)] = []
-        for (index, type) in types.enumerated() where type == PieceType.userDefined.rawValue {
-            if !pieces[index].isEmpty { special.append((Array(pieces[index].utf8), Int32(index))) }
-        }
-        userDefined = special.sorted { $0.text.count > $1.text.count }
+        userDefined = WholePieceIndex(
+            types.enumerated().filter { $0.element == PieceType.userDefined.rawValue }.map {
+                (Array(pieces[$0.offset].utf8), Int32($0.offset))
+            })
     }
 
     // MARK: - Encoding
@@ -90,7 +89,7 @@ public final class PieceVocabularyTokenizer: Tokenizer, @unchecked Sendable {
             previousWasSpecial = false
         }
         while i < bytes.count {
-            guard let match = userDefinedPiece(at: i, in: bytes) else {
+            guard let match = userDefined.match(at: i, in: bytes) else {
                 i += 1
                 continue
             }
@@ -103,14 +102,6 @@ public final class PieceVocabularyTokenizer: Tokenizer, @unchecked Sendable {
         flush(upTo: bytes.count)
         if addEOS, let eosID { ids.append(eosID) }
         return ids
-    }
-
-    /// The longest user-defined piece starting at byte `i`, if any.
-    private func userDefinedPiece(at i: Int, in bytes: [UInt8]) -> (id: Int32, length: Int)? {
-        for (text, id) in userDefined where text.count <= bytes.count - i && text[0] == bytes[i] {
-            if bytes[i..<(i + text.count)].elementsEqual(text) { return (id, text.count) }
-        }
-        return nil
     }
 
     /// One symbol of the merge: a run of bytes of the fragment, linked to its neighbours.
