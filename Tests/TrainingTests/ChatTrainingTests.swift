@@ -11,7 +11,8 @@ final class ChatTrainingTests: LoftTestCase {
     func chatConfig(name: String, root: URL, steps: Int, extra: [String] = []) throws -> RunConfig {
         let data = root.appendingPathComponent("chat.jsonl")
         if !FileManager.default.fileExists(atPath: data.path) {
-            // The 40 shortest of the first 400 problems: about 320 tokens each in ChatML (with its default system turn) with tok512.
+            // The 40 shortest of the first 400 problems: about 320 tokens each in ChatML (with its
+            // default system turn) with tok512.
             let problems = try GSM8K.load(Fixtures.data("gsm8k/train.jsonl"), limit: 400)
                 .sorted { ($0.question + $0.answer).count < ($1.question + $1.answer).count }.prefix(40)
             let lines = try problems.map { problem in
@@ -46,7 +47,9 @@ final class ChatTrainingTests: LoftTestCase {
             eval:
               every_steps: 2
               max_batches: 2
-              samples: ["What is 2 + 3?", [{role: user, content: "Hi"}, {role: assistant, content: "Hello"}, {role: user, content: "Bye"}]]
+              samples:
+                - "What is 2 + 3?"
+                - [{role: user, content: "Hi"}, {role: assistant, content: "Hello"}, {role: user, content: "Bye"}]
               sample_max_tokens: 4
             """
         return try ConfigLoader.parse(yaml, file: "chat.yaml", overrides: extra)
