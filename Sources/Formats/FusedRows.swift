@@ -1,3 +1,4 @@
+import Foundation
 import Llama
 
 /// The rows of a linear its family stores stacked with others (Phi-3's `qkv_proj` [q + 2·kv, D]
@@ -42,5 +43,28 @@ enum FusedRows {
             }
         }
         return stored
+    }
+}
+
+/// The last stacked tensor a checkpoint read, kept while its members are read one after another
+/// (q, k and v of one `qkv_proj`), so that it is read — and, from a quantized GGUF, dequantized —
+/// once instead of once per member. A tensor stored alone is not kept.
+final class StackedTensorCache: @unchecked Sendable {
+    private var last: (name: String, values: [Float])?
+    private let lock = NSLock()
+
+    /// `tensor`'s stored values under `name`: from the cache when it is the stacked tensor read
+    /// last, else `read()` (kept when `tensor` is one of several stacked).
+    func values(of tensor: LlamaTensor, named name: String, config: LlamaConfig, read: () throws -> [Float]) rethrows
+        -> [Float]
+    {
+        guard FusedRows.rows(of: tensor, config: config) != nil else { return try read() }
+        lock.lock()
+        defer { lock.unlock() }
+        if let last, last.name == name { return last.values }
+        last = nil
+        let values = try read()
+        last = (name, values)
+        return values
     }
 }

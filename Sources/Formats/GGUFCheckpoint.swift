@@ -8,6 +8,8 @@ import Llama
 /// Embeddings are tied when there is no `output.weight`.
 /// reference: llama.cpp convert_hf_to_gguf.py (LlamaModel: names, permute), gguf-py constants (keys)
 public final class GGUFCheckpoint: CheckpointSource {
+    /// The stacked tensor whose members are being read (Phi-3's), read once.
+    private let stacked = StackedTensorCache()
     public let config: LlamaConfig
     public let sourceDescription: String
     /// The parsed file (metadata for the tokenizer, too).
@@ -105,7 +107,8 @@ public final class GGUFCheckpoint: CheckpointSource {
     public func floats(_ tensor: LlamaTensor) throws -> [Float] {
         let name = name(of: tensor)
         guard file.tensors[name] != nil else { throw LlamaError.missingTensor(name: name, source: sourceDescription) }
-        let values = FusedRows.slice(try file.floats(name), of: tensor, config: config)
+        let stored = try stacked.values(of: tensor, named: name, config: config) { try file.floats(name) }
+        let values = FusedRows.slice(stored, of: tensor, config: config)
         // llama.cpp stores Llama's q and k rows for interleaved RoPE; Qwen2's (NeoX RoPE) as they are.
         guard config.family.ggufArchitecture == "llama" else { return values }
         switch tensor {

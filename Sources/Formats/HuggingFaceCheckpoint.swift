@@ -5,6 +5,8 @@ import Llama
 /// A Hugging Face model folder: `config.json` plus `model.safetensors` or shards listed in
 /// `model.safetensors.index.json`.
 public final class HuggingFaceCheckpoint: CheckpointSource {
+    /// The stacked tensor whose members are being read (Phi-3's), read once.
+    private let stacked = StackedTensorCache()
     public let config: LlamaConfig
     public let sourceDescription: String
     private var fileOfTensor: [String: SafeTensorsFile] = [:]
@@ -62,7 +64,8 @@ public final class HuggingFaceCheckpoint: CheckpointSource {
         guard let file = fileOfTensor[name] else {
             throw LlamaError.missingTensor(name: name, source: sourceDescription)
         }
-        return FusedRows.slice(try file.floats(name), of: tensor, config: config)
+        let stored = try stacked.values(of: tensor, named: name, config: config) { try file.floats(name) }
+        return FusedRows.slice(stored, of: tensor, config: config)
     }
 
     public var unexpectedTensorNames: [String] {
