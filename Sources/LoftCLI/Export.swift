@@ -17,6 +17,15 @@ struct Export: ParsableCommand {
     var merged: String?
     @Option(help: "Write the merged model as a GGUF file here (its byte-level BPE or SentencePiece vocabulary inside).")
     var gguf: String?
+    @Option(help: "Write the adapter as a llama.cpp LoRA GGUF here (with Loft's quantized base beside it, see --gguf-base).")
+    var ggufAdapter: String?
+    @Option(
+        help:
+            "With --gguf-adapter of a LoftQ/QLoRA run: where its base (dequantized, unmerged) goes (default: ADAPTER-base.gguf; none: not written)."
+    )
+    var ggufBase: String?
+    @Option(help: "LoRA GGUF tensors: f32, f16 or q8_0.")
+    var adapterType = "f32"
     @Option(help: "Hugging Face weights: fp32, bf16 or fp16.")
     var dtype = "fp32"
     @Option(
@@ -30,9 +39,13 @@ struct Export: ParsableCommand {
     ]
 
     func validate() throws {
-        guard backbone != nil || merged != nil || gguf != nil else {
-            throw ValidationError("give --backbone, --merged and/or --gguf")
+        guard backbone != nil || merged != nil || gguf != nil || ggufAdapter != nil else {
+            throw ValidationError("give --backbone, --merged, --gguf and/or --gguf-adapter")
         }
+        guard ["f32", "f16", "q8_0"].contains(adapterType) else {
+            throw ValidationError("--adapter-type must be f32, f16 or q8_0")
+        }
+        guard ggufBase == nil || ggufAdapter != nil else { throw ValidationError("--gguf-base goes with --gguf-adapter") }
         guard Exporter.FloatType(rawValue: dtype) != nil else {
             throw ValidationError("--dtype must be fp32, bf16 or fp16")
         }
@@ -57,6 +70,17 @@ struct Export: ParsableCommand {
             let name = URL(fileURLWithPath: source.model).lastPathComponent
             try Exporter.gguf(loaded, type: tensorType, to: URL(fileURLWithPath: gguf), name: name)
             printError("wrote \(gguf) (merged, \(type))")
+        }
+        if let ggufAdapter {
+            let adapter = URL(fileURLWithPath: ggufAdapter)
+            let base: URL? =
+                ggufBase == "none"
+                ? nil
+                : URL(fileURLWithPath: ggufBase ?? adapter.deletingPathExtension().path + "-base.gguf")
+            let notes = try Exporter.ggufAdapter(
+                loaded, type: Self.tensorTypes[adapterType] ?? .f32, to: adapter, base: base,
+                baseType: Self.tensorTypes[type] ?? .f16, name: URL(fileURLWithPath: source.model).lastPathComponent)
+            for note in notes { printError(note) }
         }
     }
 }

@@ -141,4 +141,41 @@ public enum Exporter {
         if let template = loaded.chatTemplateSource?.text { writer.set("tokenizer.chat_template", .string(template)) }
         try writer.write(to: file)
     }
+
+    /// `--gguf-adapter`: the trained adapter as a llama.cpp LoRA file (`llama-cli -m BASE --lora
+    /// FILE`). A LoftQ or QLoRA adapter belongs to Loft's quantized base, not to the original
+    /// weights: its base is written too, dequantized and unmerged, to `base` (nil: not written);
+    /// an adapter on an fp32 base goes with the original model file. Returns what to tell the user.
+    public static func ggufAdapter(
+        _ loaded: ModelLoader.Loaded, type: GGUFWriter.TensorType, to file: URL, base: URL?,
+        baseType: GGUFWriter.TensorType, name: String
+    ) throws -> [String] {
+        for url in [file] + (base.map { [$0] } ?? []) where FileManager.default.fileExists(atPath: url.path) {
+            throw RecipeError.invalidOption(name: "--gguf-adapter", detail: "\(url.path) already exists; choose a new file")
+        }
+        let adapters = loaded.model.blocks.flatMap(\.loraLayers)
+        guard !adapters.isEmpty else {
+            throw RecipeError.invalidOption(name: "--model", detail: "\(loaded.description) has no adapter to export")
+        }
+        try GGUFWriter.loraAdapter(model: loaded.model, type: type, name: name).write(to: file)
+        var notes = ["wrote \(file.path) (LoRA adapter for llama.cpp, \(adapters.count) linears)"]
+        let quantized = adapters.contains { $0.base is QuantizedLinear }
+        guard quantized else {
+            notes.append("the base is unquantized: use the adapter with the original model file")
+            return notes
+        }
+        guard let base else {
+            notes.append("the adapter belongs to Loft's quantized base, not to the original file (no base written)")
+            return notes
+        }
+        var writer = try GGUFWriter.llama(
+            source: ModelTensors(model: loaded.model, merged: false, description: loaded.description),
+            tokenizer: loaded.tokenizer, linearType: baseType, name: name)
+        if let template = loaded.chatTemplateSource?.text { writer.set("tokenizer.chat_template", .string(template)) }
+        try writer.write(to: base)
+        notes.append(
+            "wrote \(base.path): the adapter was trained on Loft's quantized base, not the original file; "
+                + "this is that base, dequantized (llama-cli -m \(base.lastPathComponent) --lora \(file.lastPathComponent))")
+        return notes
+    }
 }
