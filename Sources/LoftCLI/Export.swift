@@ -17,7 +17,9 @@ struct Export: ParsableCommand {
     var merged: String?
     @Option(help: "Write the merged model as a GGUF file here (its byte-level BPE or SentencePiece vocabulary inside).")
     var gguf: String?
-    @Option(help: "Write the adapter as a llama.cpp LoRA GGUF here (with Loft's quantized base beside it, see --gguf-base).")
+    @Option(
+        help: "Write the adapter as a llama.cpp LoRA GGUF here (with Loft's quantized base beside it, see --gguf-base)."
+    )
     var ggufAdapter: String?
     @Option(
         help:
@@ -45,7 +47,9 @@ struct Export: ParsableCommand {
         guard ["f32", "f16", "q8_0"].contains(adapterType) else {
             throw ValidationError("--adapter-type must be f32, f16 or q8_0")
         }
-        guard ggufBase == nil || ggufAdapter != nil else { throw ValidationError("--gguf-base goes with --gguf-adapter") }
+        guard ggufBase == nil || ggufAdapter != nil else {
+            throw ValidationError("--gguf-base goes with --gguf-adapter")
+        }
         guard Exporter.FloatType(rawValue: dtype) != nil else {
             throw ValidationError("--dtype must be fp32, bf16 or fp16")
         }

@@ -151,7 +151,8 @@ public enum Exporter {
         baseType: GGUFWriter.TensorType, name: String
     ) throws -> [String] {
         for url in [file] + (base.map { [$0] } ?? []) where FileManager.default.fileExists(atPath: url.path) {
-            throw RecipeError.invalidOption(name: "--gguf-adapter", detail: "\(url.path) already exists; choose a new file")
+            throw RecipeError.invalidOption(
+                name: "--gguf-adapter", detail: "\(url.path) already exists; choose a new file")
         }
         let adapters = loaded.model.blocks.flatMap(\.loraLayers)
         guard !adapters.isEmpty else {
@@ -175,7 +176,8 @@ public enum Exporter {
         try writer.write(to: base)
         notes.append(
             "wrote \(base.path): the adapter was trained on Loft's quantized base, not the original file; "
-                + "this is that base, dequantized (llama-cli -m \(base.lastPathComponent) --lora \(file.lastPathComponent))")
+                + "this is that base, dequantized (llama-cli -m \(base.lastPathComponent) --lora \(file.lastPathComponent))"
+        )
         return notes
     }
 }
