@@ -19,12 +19,17 @@ public struct ChatTemplate: Sendable {
     /// The text of the tokenizer's BOS and EOS tokens (nil: the tokenizer has none; the template
     /// then sees them undefined, as transformers leaves them).
     public let bosToken: String?, eosToken: String?
+    /// Where the template was found (a file, or a model file's key), for messages.
+    public let origin: String
     let template: JinjaTemplate
 
     /// Parses `source`; a template using a construct Loft does not run is refused (`JinjaError`).
-    public init(source: String, bosToken: String?, eosToken: String?) throws {
+    public init(source: String, bosToken: String?, eosToken: String?, origin: String = "chat template") throws {
         template = try JinjaTemplate(source)
-        (self.source, self.bosToken, self.eosToken) = (source, bosToken, eosToken)
+        self.source = source
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.origin = origin
     }
 
     /// The text of `messages`, ending with the assistant's header when `addGenerationPrompt`.

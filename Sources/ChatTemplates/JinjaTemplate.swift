@@ -116,7 +116,7 @@ final class JinjaInterpreter {
                 let flow = try execute(chosen)
                 if flow != .normal { return flow }
             case .forLoop(let loop): try executeFor(loop)
-            case .set(let target, let expression): try store(target, try evaluate(expression))
+            case .set(let target, let expression): try bind(target, try evaluate(expression))
             case .setBlock(let name, let body): assign(name, .string(try capture(body)))
             case .macro(let macro): assign(macro.name, .macro(macro))
             case .filterBlock(let name, let arguments, let body):
@@ -200,5 +200,4 @@ final class JinjaInterpreter {
         }
     }
 
-    func store(_ target: JinjaTarget, _ value: JinjaValue) throws { try bind(target, value) }
 }

@@ -103,8 +103,7 @@ struct Tokenize: ParsableCommand {
                     labelsMask: trained.map { $0 ? 1 : 0 })
             }
         } catch let refusal as ChatEncoder.Refusal {
-            let origin = chatTemplate ?? ModelFiles.chatTemplateSource(forModel: model)?.origin ?? model
-            throw RecipeError.badChatTemplate(origin: origin, detail: "\(refusal) (rendering \(path))")
+            throw RecipeError.badChatTemplate(origin: template.origin, detail: "\(refusal) (rendering \(path))")
         }
         if json { return try printJSON(output) }
         print(output.text)

@@ -135,11 +135,19 @@ public enum Exporter {
         guard !FileManager.default.fileExists(atPath: file.path) else {
             throw RecipeError.invalidOption(name: "--gguf", detail: "\(file.path) already exists; choose a new file")
         }
+        try modelFile(loaded, merged: true, type: type, name: name).write(to: file)
+    }
+
+    /// `loaded` as a llama.cpp model file: merged (base + adapters) or its base alone, with the
+    /// tokenizer and the chat template.
+    private static func modelFile(_ loaded: ModelLoader.Loaded, merged: Bool, type: GGUFWriter.TensorType, name: String)
+        throws -> GGUFWriter
+    {
         var writer = try GGUFWriter.llama(
-            source: ModelTensors(model: loaded.model, merged: true, description: loaded.description),
+            source: ModelTensors(model: loaded.model, merged: merged, description: loaded.description),
             tokenizer: loaded.tokenizer, linearType: type, name: name)
         if let template = loaded.chatTemplateSource?.text { writer.set("tokenizer.chat_template", .string(template)) }
-        try writer.write(to: file)
+        return writer
     }
 
     /// `--gguf-adapter`: the trained adapter as a llama.cpp LoRA file (`llama-cli -m BASE --lora
@@ -169,11 +177,7 @@ public enum Exporter {
             notes.append("the adapter belongs to Loft's quantized base, not to the original file (no base written)")
             return notes
         }
-        var writer = try GGUFWriter.llama(
-            source: ModelTensors(model: loaded.model, merged: false, description: loaded.description),
-            tokenizer: loaded.tokenizer, linearType: baseType, name: name)
-        if let template = loaded.chatTemplateSource?.text { writer.set("tokenizer.chat_template", .string(template)) }
-        try writer.write(to: base)
+        try modelFile(loaded, merged: false, type: baseType, name: name).write(to: base)
         notes.append(
             "wrote \(base.path): the adapter was trained on Loft's quantized base, not the original file; "
                 + "this is that base, dequantized (llama-cli -m \(base.lastPathComponent) --lora \(file.lastPathComponent))"

@@ -49,21 +49,27 @@ extension ModelFiles {
     public static func chatTemplate(forModel path: String, file: String?, tokenizer: any Tokenizer) throws
         -> ChatTemplate
     {
-        let found: (text: String, origin: String)
-        if let file {
-            guard FileManager.default.fileExists(atPath: file) else { throw FormatError.fileNotFound(path: file) }
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw RecipeError.badChatTemplate(origin: file, detail: "not readable as UTF-8 text")
-            }
-            found = (text, file)
-        } else {
-            guard let source = chatTemplateSource(forModel: path) else {
-                throw RecipeError.badChatTemplate(
-                    origin: path, detail: "the model's files hold no chat template; give one with data.chat_template")
-            }
-            found = source
+        if let file { return try chatTemplate(file: file, tokenizer: tokenizer) }
+        guard let found = chatTemplateSource(forModel: path) else {
+            throw RecipeError.badChatTemplate(
+                origin: path, detail: "the model's files hold no chat template; give one with data.chat_template")
         }
         return try chatTemplate(text: found.text, origin: found.origin, tokenizer: tokenizer)
+    }
+
+    /// The chat template in the Jinja file `file`, with the tokenizer's BOS and EOS texts.
+    public static func chatTemplate(file: String, tokenizer: any Tokenizer) throws -> ChatTemplate {
+        try chatTemplate(text: try chatTemplateText(file: file), origin: file, tokenizer: tokenizer)
+    }
+
+    /// The text of the Jinja file `file`.
+    /// - Throws: when it is missing or not UTF-8 text.
+    public static func chatTemplateText(file: String) throws -> String {
+        guard FileManager.default.fileExists(atPath: file) else { throw FormatError.fileNotFound(path: file) }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw RecipeError.badChatTemplate(origin: file, detail: "not readable as UTF-8 text")
+        }
+        return text
     }
 
     /// The template `text` (found at `origin`) with the tokenizer's BOS and EOS texts.
@@ -71,7 +77,7 @@ extension ModelFiles {
         do {
             return try ChatTemplate(
                 source: text, bosToken: tokenizer.bosID.flatMap(tokenizer.piece),
-                eosToken: tokenizer.eosID.flatMap(tokenizer.piece))
+                eosToken: tokenizer.eosID.flatMap(tokenizer.piece), origin: origin)
         } catch let error as JinjaError {
             throw RecipeError.badChatTemplate(origin: origin, detail: error.description)
         }

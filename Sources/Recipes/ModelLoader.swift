@@ -31,7 +31,7 @@ public enum ModelLoader {
         /// The chat template to render with: `file` when given, else the model's own.
         /// - Throws: when there is none, or Loft cannot run it (naming where it came from).
         public func chatTemplate(file: String? = nil) throws -> ChatTemplate {
-            if let file { return try ModelFiles.chatTemplate(forModel: "", file: file, tokenizer: tokenizer) }
+            if let file { return try ModelFiles.chatTemplate(file: file, tokenizer: tokenizer) }
             guard let source = chatTemplateSource else {
                 throw RecipeError.badChatTemplate(
                     origin: description,
@@ -63,8 +63,8 @@ public enum ModelLoader {
             var loaded = Loaded(
                 model: built.model, tokenizer: built.tokenizer,
                 description: "\(config.model.path) (rebuilt from \(runConfig.path)) + adapter \(adapterFolder.path)")
-            if let file = config.data.chatTemplate, let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                loaded.chatTemplateSource = (text, file)
+            if let file = config.data.chatTemplate {
+                loaded.chatTemplateSource = (try ModelFiles.chatTemplateText(file: file), file)
             } else {
                 loaded.chatTemplateSource = ModelFiles.chatTemplateSource(forModel: config.model.path)
             }

@@ -60,7 +60,7 @@ public enum TextGeneration {
             } catch let refusal as ChatEncoder.Refusal {
                 throw RecipeError.invalidOption(name: "--chat", detail: refusal.description)
             }
-            stops = encoder.stopTokens()
+            stops = encoder.stopTokens
         } else {
             ids = try loaded.tokenizer.encode(prompt, addBOS: true)
         }

@@ -21,11 +21,10 @@ final class GGUFAdapterTests: LoftTestCase {
         let notes = try Exporter.ggufAdapter(loaded, type: .f32, to: adapter, base: base, baseType: .f32, name: "m")
         XCTAssertEqual(FileManager.default.fileExists(atPath: base.path), expectBase, "\(notes)")
         if !expectBase {  // an fp32 base: the original weights, written here to compare
-            var writer = try GGUFWriter.llama(
+            try GGUFWriter.llama(
                 source: ModelTensors(model: loaded.model, merged: false, description: "base"),
-                tokenizer: loaded.tokenizer, linearType: .f32, name: "m")
-            try writer.write(to: base)
-            writer = GGUFWriter()
+                tokenizer: loaded.tokenizer, linearType: .f32, name: "m"
+            ).write(to: base)
         }
         let (mergedFile, baseFile, adapterFile) = (
             try GGUFFile(path: merged.path), try GGUFFile(path: base.path), try GGUFFile(path: adapter.path)

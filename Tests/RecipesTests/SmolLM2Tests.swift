@@ -20,7 +20,7 @@ final class SmolLM2Tests: LoftTestCase {
         let loaded = try Self.loaded.get()
         let template = try loaded.chatTemplate()
         let encoder = ChatEncoder(template: template, tokenizer: loaded.tokenizer)
-        XCTAssertEqual(encoder.stopTokens(), [2], "<|im_end|> is SmolLM2's EOS and its end of turn")
+        XCTAssertEqual(encoder.stopTokens, [2], "<|im_end|> is SmolLM2's EOS and its end of turn")
         let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.golden("smollm2/greedy.json")))
         let cases = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         XCTAssertEqual(cases.count, 2)

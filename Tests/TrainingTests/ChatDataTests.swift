@@ -62,7 +62,7 @@ final class ChatDataTests: LoftTestCase {
         XCTAssertEqual(trainedRuns(last.tokens, last.trained), [runs[1]])
         let all = try encoder.encode(Self.conversation, trainOn: .all)
         XCTAssertTrue(all.trained.allSatisfy { $0 })
-        XCTAssertEqual(encoder.stopTokens(), [2])
+        XCTAssertEqual(encoder.stopTokens, [2])
     }
 
     func testLlama2SentencePieceTurnsEndWithEOS() throws {
@@ -76,7 +76,7 @@ final class ChatDataTests: LoftTestCase {
             XCTAssertEqual(run.last, 2, "</s> is EOS")
             XCTAssertEqual(try encoder.tokenizer.decode(run).trimmingCharacters(in: .whitespaces), answer)
         }
-        XCTAssertEqual(encoder.stopTokens(), [2])
+        XCTAssertEqual(encoder.stopTokens, [2])
         let prompt = try encoder.prompt(Array(Self.conversation.prefix(2)))
         XCTAssertEqual(Array(ids.prefix(prompt.count)), prompt, "the generation prompt is the training prefix")
     }

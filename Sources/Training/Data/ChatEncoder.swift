@@ -19,6 +19,9 @@ public struct ChatEncoder: Sendable {
     /// The texts of the tokenizer's BOS and EOS tokens: a rendered `<s>` or `</s>` is that token,
     /// as Hugging Face tokenizers read special tokens in text.
     let specials: [(text: String, id: Int32)]
+    /// The tokens that end an assistant turn: EOS, and the template's end-of-turn token (found by
+    /// rendering a short exchange once: the single token after the answer, e.g. `<|im_end|>`).
+    public private(set) var stopTokens: Set<Int32> = []
 
     /// Why a conversation cannot be an example.
     public enum Refusal: Error, CustomStringConvertible, Equatable {
@@ -48,6 +51,7 @@ public struct ChatEncoder: Sendable {
             }
         }
         self.specials = specials.sorted { $0.0.count > $1.0.count }
+        stopTokens = probeStopTokens()
     }
 
     /// The ids of rendered text (no BOS is added: the template writes the one it wants).
@@ -97,9 +101,8 @@ public struct ChatEncoder: Sendable {
         try encode(try render(messages, generationPrompt: true))
     }
 
-    /// The tokens that end an assistant turn: EOS, and the template's end-of-turn token (found by
-    /// rendering a short exchange: the single token after the answer, e.g. `<|im_end|>`).
-    public func stopTokens() -> Set<Int32> {
+    /// EOS and the single token a rendered answer ends with (see `stopTokens`).
+    private func probeStopTokens() -> Set<Int32> {
         var stops = Set([tokenizer.eosID].compactMap { $0 })
         let answer = "Loft stop probe"
         let exchange = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: answer)]
