@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Loft runs on Linux only: it uses glibc (mmap, madvise, mallopt, getrusage), /proc/self/exe and
 // Debian's OpenBLAS and SentencePiece. SwiftPM cannot declare a Linux minimum, so no Apple
 // platform is listed, and `Support/Platform.swift` stops a build elsewhere with a clear error.
@@ -16,6 +16,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // The HTTP server of `loft serve`; its default traits (swift-configuration) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
     ],
     targets: [
         // MARK: - Public API (components, bottom up; arrows in ../shared/DESIGN.md §2)
@@ -42,6 +47,15 @@ let package = Package(
                 "ChatTemplates", "Support", "Yams",
             ]),
         .target(
+            name: "Serving",
+            dependencies: [
+                "Autograd", "Recipes", "Llama", "Tokenizers", "ChatTemplates", "Support",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
             name: "Fuzzing", dependencies: ["Autograd", "Formats", "Llama", "Tokenizers", "ChatTemplates", "Training"]),
         .target(
             name: "Benchmarks",
@@ -49,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "LoftCLI",
             dependencies: [
-                "Recipes", "Benchmarks", "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Recipes", "Benchmarks", "Fuzzing", "Serving", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -90,6 +104,9 @@ let package = Package(
                 "Tokenizers",
                 "Training", "_TestSupport",
             ]),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: ["Serving", "Recipes", "Llama", "Tokenizers", "ChatTemplates", "_TestSupport"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd", "Support", "Formats", "_TestSupport"]),
     ],

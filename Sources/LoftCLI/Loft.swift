@@ -26,7 +26,7 @@ struct Loft: ParsableCommand {
         version: "loft \(version)\n\(RuntimeInfo.current.summary)",
         subcommands: [
             Train.self, Eval.self, Quantize.self, Generate.self, Tokenize.self, Experiment.self, Plot.self, Export.self,
-            Bench.self, Fuzz.self,
+            Bench.self, Fuzz.self, Serve.self,
         ]
     )
 }

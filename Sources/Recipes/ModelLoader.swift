@@ -91,7 +91,7 @@ public enum ModelLoader {
 
     /// The adapter of a run folder (`final/`, else its latest checkpoint) or of a checkpoint or
     /// final folder itself.
-    static func trainedAdapter(in folder: URL) throws -> URL {
+    public static func trainedAdapter(in folder: URL) throws -> URL {
         let has = { (url: URL) in
             FileManager.default.fileExists(atPath: url.appendingPathComponent("adapter_model.safetensors").path)
         }

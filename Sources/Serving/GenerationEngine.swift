@@ -1,0 +1,142 @@
+import Autograd
+import Foundation
+import Llama
+import Tokenizers
+
+/// Continuous batching over the KV-cache decoder: requests wait in a bounded queue, join the
+/// running batch between steps (their prompt is read in one forward pass), decode together — one
+/// `decodeStep` per served model per step, so requests for different adapters run side by side,
+/// each on its own weights — and leave it as soon as they end or their client goes away.
+/// The model runs on one thread of its own; its kernels use the process's worker pool.
+/// reference: Orca (OSDI '22, iteration-level scheduling); llama.cpp tools/server (slots)
+public final class GenerationEngine: @unchecked Sendable {
+    /// The served models: the base first, then each adapter (sharing the base's frozen weights).
+    let models: [LlamaModel]
+    let tokenizer: any Tokenizer
+    /// The most requests decoding at once, and the most waiting for a place.
+    public let slots: Int, queueLimit: Int
+    let execution: ExecutionOptions
+
+    private let condition = NSCondition()
+    private var waiting: [GenerationJob] = []
+    private var stopping = false
+    private var thread: Thread? = nil
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// An engine over `models` (one tokenizer for all), started at once.
+    public init(
+        models: [LlamaModel], tokenizer: any Tokenizer, slots: Int, queueLimit: Int, execution: ExecutionOptions
+    ) {
+        precondition(!models.isEmpty && slots >= 1 && queueLimit >= 0, "GenerationEngine: no model or no slot")
+        (self.models, self.tokenizer, self.slots, self.queueLimit) = (models, tokenizer, slots, queueLimit)
+        self.execution = execution
+        let thread = Thread { [unowned self] in
+            self.run()
+            self.finished.signal()
+        }
+        thread.name = "loft-engine"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues `request`; its ticket streams the answer.
+    /// - Throws: `APIError` 429 when `queueLimit` requests already wait, 503 when shutting down.
+    public func submit(_ request: GenerationRequest) throws -> GenerationTicket {
+        let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
+        let ticket = GenerationTicket(events: events)
+        let job = GenerationJob(request: request, tokenizer: tokenizer, ticket: ticket, continuation: continuation)
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw APIError.shuttingDown }
+        guard waiting.count < queueLimit + max(0, slots - runningCount) else {
+            throw APIError.queueFull(limit: queueLimit)
+        }
+        waiting.append(job)
+        condition.signal()
+        return ticket
+    }
+
+    /// Refuses new requests, finishes every queued and running one, then stops the thread.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        finished.wait()
+    }
+
+    /// The requests waiting and the requests decoding, for `/health`.
+    public var load: (waiting: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (waiting.count, runningCount)
+    }
+    private var runningCount = 0
+
+    // MARK: - The engine thread
+
+    private func run() {
+        var running: [GenerationJob] = []
+        while true {
+            condition.lock()
+            runningCount = running.count
+            while running.isEmpty && waiting.isEmpty && !stopping { condition.wait() }
+            if running.isEmpty && waiting.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            let admitted = Array(waiting.prefix(max(0, slots - running.count)))
+            waiting.removeFirst(admitted.count)
+            runningCount = running.count + admitted.count
+            condition.unlock()
+            for job in admitted {
+                if job.ticket.isCancelled {
+                    job.continuation.finish()
+                    continue
+                }
+                prefill(job)
+                if !job.done { running.append(job) }
+            }
+            running = step(running)
+        }
+    }
+
+    /// Reads the prompt into a new cache and takes the first token.
+    private func prefill(_ job: GenerationJob) {
+        let model = models[job.request.model]
+        let capacity = min(job.request.prompt.count + job.request.maxNewTokens, model.config.maxSequenceLength)
+        guard job.request.prompt.count < capacity, model.firstInvalidToken(job.request.prompt) == nil else {
+            return job.fail("the prompt does not fit the model's context or holds an id outside its vocabulary")
+        }
+        let cache = KVCache(config: model.config, capacity: capacity)
+        job.cache = cache
+        let logits = model.forward(tokens: job.request.prompt, cache: cache, execution: execution)
+        job.accept(job.request.sampling.sample(logits, rng: &job.rng))
+    }
+
+    /// One decoding step of every running request, grouped by model; returns those still running.
+    private func step(_ running: [GenerationJob]) -> [GenerationJob] {
+        var live: [GenerationJob] = []
+        for job in running {
+            if job.ticket.isCancelled {
+                job.release()
+                job.continuation.finish()
+            } else if !job.done {
+                live.append(job)
+            }
+        }
+        for model in Set(live.map { $0.request.model }).sorted() {
+            let group = live.filter { $0.request.model == model }
+            let caches = group.compactMap { $0.cache }
+            let logits = models[model].decodeStep(
+                tokens: group.map { $0.pending }, caches: caches, execution: execution)
+            let width = models[model].config.vocabularySize
+            for (row, job) in group.enumerated() {
+                let rowLogits = Array(logits[(row * width)..<((row + 1) * width)])
+                job.accept(job.request.sampling.sample(rowLogits, rng: &job.rng))
+            }
+        }
+        return live.filter { !$0.done }
+    }
+}
