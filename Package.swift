@@ -63,7 +63,8 @@ let package = Package(
         .executableTarget(
             name: "LoftCLI",
             dependencies: [
-                "Recipes", "Benchmarks", "Fuzzing", "Serving", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Recipes", "Benchmarks", "Fuzzing", "Serving",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
