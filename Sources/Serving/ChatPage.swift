@@ -50,7 +50,9 @@ enum ChatPage {
             const j = await r.json();
             if (!r.ok) throw new Error(j.error ? j.error.message : r.status);
             $("model").innerHTML = "";
-            for (const m of j.data) { const o = document.createElement("option"); o.textContent = m.id; $("model").appendChild(o); }
+            for (const m of j.data) {
+              const o = document.createElement("option"); o.textContent = m.id; $("model").appendChild(o);
+            }
           } catch (e) { add("error", "models: " + e.message); }
         }
         async function send(text) {
