@@ -17,7 +17,8 @@ public struct APIError: Error, Equatable, Sendable {
 
     /// An error with every part given.
     public init(status: Int, message: String, type: String, param: String? = nil, code: String? = nil) {
-        (self.status, self.message, self.type, self.param, self.code) = (status, message, type, param, code)
+        (self.status, self.message, self.type) = (status, message, type)
+        (self.param, self.code) = (param, code)
     }
 
     /// 400: the request is wrong (`param` names the field).

@@ -28,7 +28,8 @@ public final class GenerationEngine: @unchecked Sendable {
         models: [LlamaModel], tokenizer: any Tokenizer, slots: Int, queueLimit: Int, execution: ExecutionOptions
     ) {
         precondition(!models.isEmpty && slots >= 1 && queueLimit >= 0, "GenerationEngine: no model or no slot")
-        (self.models, self.tokenizer, self.slots, self.queueLimit) = (models, tokenizer, slots, queueLimit)
+        (self.models, self.tokenizer) = (models, tokenizer)
+        (self.slots, self.queueLimit) = (slots, queueLimit)
         self.execution = execution
         let thread = Thread { [unowned self] in
             self.run()

@@ -40,7 +40,8 @@ public struct GenerationRequest: Sendable {
         model: Int, prompt: [Int32], maxNewTokens: Int, sampling: SamplingOptions, seed: UInt64,
         stopTokens: Set<Int32>, stopStrings: [String]
     ) {
-        (self.model, self.prompt, self.maxNewTokens, self.sampling) = (model, prompt, maxNewTokens, sampling)
+        (self.model, self.prompt, self.maxNewTokens) = (model, prompt, maxNewTokens)
+        self.sampling = sampling
         (self.seed, self.stopTokens, self.stopStrings) = (seed, stopTokens, stopStrings)
     }
 }

@@ -3,16 +3,18 @@ import Foundation
 /// Finds `stop` strings in streamed text: text that might be the start of a stop string is held
 /// back until it is known not to be, so a client never receives part of a stop string.
 /// reference: llama.cpp tools/server (find_stopping_strings, partial matches held back)
-struct StopStrings: Sendable {
-    let stops: [String]
+public struct StopStrings: Sendable {
+    /// The strings that end the text.
+    public let stops: [String]
     /// Text received but not yet released.
     private(set) var held = ""
 
-    init(_ stops: [String]) { self.stops = stops }
+    /// A matcher for `stops` (empty: text passes through).
+    public init(_ stops: [String]) { self.stops = stops }
 
     /// Adds `text`; returns what may be released now, and whether a stop string was found (the
     /// text from it on is dropped).
-    mutating func feed(_ text: String) -> (release: String, stopped: Bool) {
+    public mutating func feed(_ text: String) -> (release: String, stopped: Bool) {
         held += text
         if stops.isEmpty {
             defer { held = "" }
@@ -30,7 +32,7 @@ struct StopStrings: Sendable {
     }
 
     /// The text still held when generation ends for another reason.
-    mutating func flush() -> String {
+    public mutating func flush() -> String {
         defer { held = "" }
         return held
     }
