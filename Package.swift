@@ -107,7 +107,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "ServingTests",
-            dependencies: ["Serving", "Recipes", "Llama", "Tokenizers", "ChatTemplates", "_TestSupport"]),
+            dependencies: ["Serving", "Recipes", "Llama", "Tokenizers", "ChatTemplates", "Fuzzing", "_TestSupport"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Autograd", "_TestSupport"]),
         .testTarget(name: "LoftCLITests", dependencies: ["Autograd", "Support", "Formats", "_TestSupport"]),
     ],

@@ -94,7 +94,9 @@ public struct HTTPTestClient {
         var offset = 0
         let array = [UInt8](bytes)
         while offset < array.count {
-            let sent = array[offset...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = array[offset...].withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent <= 0 { return }  // the server closed: read what it answered
             offset += sent
         }
@@ -114,7 +116,8 @@ public struct HTTPTestClient {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         var body = Array(bytes[end.upperBound...])
         if headers["transfer-encoding"]?.lowercased() == "chunked" { body = try dechunk(body) }

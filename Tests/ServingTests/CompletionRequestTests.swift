@@ -76,7 +76,10 @@ final class CompletionRequestTests: XCTestCase {
             (#"{"messages": [{"role": "user", "content": "x"}], "seed": 1e300}"#, "seed", "an integer"),
             (#"{"messages": [{"role": "user", "content": "x"}], "tools": []}"#, "tools", "not supported"),
             (#"{"messages": [{"role": "user", "content": "x"}], "logprobs": true}"#, "logprobs", "not supported"),
-            (#"{"messages": [{"role": "user", "content": "x"}], "frequency_penalty": 1}"#, "frequency_penalty", "only 0"),
+            (
+                #"{"messages": [{"role": "user", "content": "x"}], "frequency_penalty": 1}"#, "frequency_penalty",
+                "only 0"
+            ),
             (#"{"messages": [{"role": "user", "content": "x"}], "model": 5}"#, "model", "a string"),
             (
                 #"{"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}}"#,

@@ -63,7 +63,8 @@ final class GenerationEngineTests: XCTestCase {
         var tickets: [(Int, String, GenerationTicket)] = []
         for prompt in prompts {
             for model in [0, 1] {
-                tickets.append((model, prompt, try engine.submit(try request(served, prompt, tokens: 30, model: model))))
+                tickets.append(
+                    (model, prompt, try engine.submit(try request(served, prompt, tokens: 30, model: model))))
             }
         }
         let base = try ModelLoader.load(model: try StoriesServing.model, tokenizer: try StoriesServing.tokenizer)

@@ -40,7 +40,8 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(completion.status, 200, completion.text)
         let choice = (completion.json?["choices"] as? [[String: Any]])?.first
         XCTAssertEqual(
-            choice?["text"] as? String, try StoriesServing.generate(loaded, prompt: "Once upon a time", maxNewTokens: 40))
+            choice?["text"] as? String,
+            try StoriesServing.generate(loaded, prompt: "Once upon a time", maxNewTokens: 40))
         XCTAssertEqual(choice?["finish_reason"] as? String, "length")
         XCTAssertEqual(completion.json?["object"] as? String, "text_completion")
         let usage = completion.json?["usage"] as? [String: Int]
@@ -49,18 +50,22 @@ final class HTTPServerTests: XCTestCase {
         // echo puts the prompt first
         let echoed = try client.request(
             "POST", "/v1/completions", body: #"{"prompt": "Lily", "max_tokens": 5, "temperature": 0, "echo": true}"#)
-        XCTAssertTrue(((echoed.json?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? "").hasPrefix("Lily"))
+        XCTAssertTrue(
+            ((echoed.json?["choices"] as? [[String: Any]])?.first?["text"] as? String ?? "").hasPrefix("Lily"))
 
         // chat: equals loft generate --chat; the stream's pieces join to the same answer
-        let chat = try client.request("POST", "/v1/chat/completions", body: chatBody("Tell a story.", #""max_tokens": 50"#))
+        let chat = try client.request(
+            "POST", "/v1/chat/completions", body: chatBody("Tell a story.", #""max_tokens": 50"#))
         XCTAssertEqual(chat.status, 200, chat.text)
         let message = ((chat.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])
         let answer = message?["content"] as? String ?? "?"
         XCTAssertEqual(message?["role"] as? String, "assistant")
-        XCTAssertEqual(answer, try StoriesServing.generate(loaded, prompt: "Tell a story.", maxNewTokens: 50, chat: true))
+        XCTAssertEqual(
+            answer, try StoriesServing.generate(loaded, prompt: "Tell a story.", maxNewTokens: 50, chat: true))
         let streamed = try client.request(
             "POST", "/v1/chat/completions",
-            body: chatBody("Tell a story.", #""max_tokens": 50, "stream": true, "stream_options": {"include_usage": true}"#))
+            body: chatBody(
+                "Tell a story.", #""max_tokens": 50, "stream": true, "stream_options": {"include_usage": true}"#))
         XCTAssertEqual(streamed.status, 200)
         XCTAssertEqual(streamed.headers["content-type"], "text/event-stream")
         let data = events(streamed.text)
@@ -84,7 +89,8 @@ final class HTTPServerTests: XCTestCase {
         if words.count > 3 {
             let stop = String(words[2])
             let cut = try client.request(
-                "POST", "/v1/chat/completions", body: chatBody("Tell a story.", #""max_tokens": 50, "stop": "\#(stop)""#))
+                "POST", "/v1/chat/completions",
+                body: chatBody("Tell a story.", #""max_tokens": 50, "stop": "\#(stop)""#))
             let text = ((cut.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"]
             XCTAssertEqual(text as? String, String(answer[..<answer.range(of: stop)!.lowerBound]))
         }
@@ -104,7 +110,10 @@ final class HTTPServerTests: XCTestCase {
             ("POST", "/v1/chat/completions", #"{"messages": 3}"#, 400, "invalid_request_error"),
             ("POST", "/v1/chat/completions", chatBody("x", model: "gpt-4"), 404, "invalid_request_error"),
             ("POST", "/v1/chat/completions", chatBody("x", #""max_tokens": 65"#), 400, "invalid_request_error"),
-            ("POST", "/v1/completions", #"{"prompt": "\#(String(repeating: "a b ", count: 600))"}"#, 400, "invalid_request_error"),
+            (
+                "POST", "/v1/completions", #"{"prompt": "\#(String(repeating: "a b ", count: 600))"}"#, 400,
+                "invalid_request_error"
+            ),
             ("POST", "/v1/completions", String(repeating: " ", count: 5000), 413, "invalid_request_error"),
         ]
         for (method, path, body, status, type) in cases {
