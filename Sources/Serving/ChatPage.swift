@@ -58,7 +58,7 @@ enum ChatPage {
         async function send(text) {
           messages.push({role: "user", content: text}); add("user", text);
           const out = add("assistant", ""); let answer = ""; const start = performance.now(); let pieces = 0;
-          $("send").disabled = true;
+          $("send").disabled = true; document.body.dataset.state = "streaming";
           try {
             const r = await fetch("/v1/chat/completions", {method: "POST", headers: headers(), body: JSON.stringify({
               model: $("model").value, messages, stream: true, temperature: Number($("temperature").value)})});
@@ -81,7 +81,7 @@ enum ChatPage {
             messages.push({role: "assistant", content: answer});
             $("stats").textContent = pieces + " pieces in " + ((performance.now() - start) / 1000).toFixed(2) + " s";
           } catch (e) { messages.pop(); add("error", e.message); }
-          $("send").disabled = false;
+          $("send").disabled = false; document.body.dataset.state = "idle";
         }
         $("form").addEventListener("submit", e => {
           e.preventDefault(); const text = $("input").value.trim(); if (!text) return;
@@ -92,7 +92,8 @@ enum ChatPage {
         });
         $("reset").addEventListener("click", () => { messages = []; $("log").innerHTML = ""; });
         $("key").addEventListener("change", loadModels);
-        loadModels();
+        // `/?q=…` asks its question on load (how scripts check the page in a headless browser).
+        loadModels().then(() => { const q = new URLSearchParams(location.search).get("q"); if (q) send(q); });
         </script></body></html>
         """#
 }

@@ -15,6 +15,8 @@ public final class GenerationEngine: @unchecked Sendable {
     let tokenizer: any Tokenizer
     /// The most requests decoding at once, and the most waiting for a place.
     public let slots: Int, queueLimit: Int
+    /// The most prompt tokens read between two decoding steps (one prompt at least).
+    public let prefillBudget: Int
     let execution: ExecutionOptions
 
     private let condition = NSCondition()
@@ -25,11 +27,12 @@ public final class GenerationEngine: @unchecked Sendable {
 
     /// An engine over `models` (one tokenizer for all), started at once.
     public init(
-        models: [LlamaModel], tokenizer: any Tokenizer, slots: Int, queueLimit: Int, execution: ExecutionOptions
+        models: [LlamaModel], tokenizer: any Tokenizer, slots: Int, queueLimit: Int, prefillBudget: Int = 512,
+        execution: ExecutionOptions
     ) {
         precondition(!models.isEmpty && slots >= 1 && queueLimit >= 0, "GenerationEngine: no model or no slot")
         (self.models, self.tokenizer) = (models, tokenizer)
-        (self.slots, self.queueLimit) = (slots, queueLimit)
+        (self.slots, self.queueLimit, self.prefillBudget) = (slots, queueLimit, prefillBudget)
         self.execution = execution
         let thread = Thread { [unowned self] in
             self.run()
@@ -47,13 +50,19 @@ public final class GenerationEngine: @unchecked Sendable {
         let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
         let ticket = GenerationTicket(events: events)
         let job = GenerationJob(request: request, tokenizer: tokenizer, ticket: ticket, continuation: continuation)
+        job.onEnd = { [unowned self] in
+            condition.lock()
+            inUse -= 1
+            condition.unlock()
+        }
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw APIError.shuttingDown }
-        guard waiting.count < queueLimit + max(0, slots - runningCount) else {
+        guard inUse < slots + queueLimit else {
             throw APIError.queueFull(limit: queueLimit)
         }
         waiting.append(job)
+        inUse += 1
         condition.signal()
         return ticket
     }
@@ -71,31 +80,37 @@ public final class GenerationEngine: @unchecked Sendable {
     public var load: (waiting: Int, running: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (waiting.count, runningCount)
+        return (waiting.count, inUse - waiting.count)
     }
-    private var runningCount = 0
+    /// Requests accepted and not yet ended (waiting, joining or decoding).
+    private var inUse = 0
 
     // MARK: - The engine thread
 
     private func run() {
         var running: [GenerationJob] = []
+        var admitted: [GenerationJob] = []
         while true {
             condition.lock()
-            runningCount = running.count
-            while running.isEmpty && waiting.isEmpty && !stopping { condition.wait() }
-            if running.isEmpty && waiting.isEmpty && stopping {
+            while running.isEmpty && admitted.isEmpty && waiting.isEmpty && !stopping { condition.wait() }
+            if running.isEmpty && admitted.isEmpty && waiting.isEmpty && stopping {
                 condition.unlock()
                 return
             }
-            let admitted = Array(waiting.prefix(max(0, slots - running.count)))
-            waiting.removeFirst(admitted.count)
-            runningCount = running.count + admitted.count
+            let joining = Array(waiting.prefix(max(0, slots - running.count - admitted.count)))
+            waiting.removeFirst(joining.count)
+            admitted += joining
             condition.unlock()
-            for job in admitted {
+            // Prompts are read up to `prefillBudget` tokens a step (at least one prompt), so a
+            // burst of new requests does not stall the answers already streaming.
+            var budget = prefillBudget
+            while let job = admitted.first, budget > 0 {
+                admitted.removeFirst()
                 if job.ticket.isCancelled {
-                    job.continuation.finish()
+                    job.close()
                     continue
                 }
+                budget -= job.request.prompt.count
                 prefill(job)
                 if !job.done { running.append(job) }
             }
@@ -121,8 +136,7 @@ public final class GenerationEngine: @unchecked Sendable {
         var live: [GenerationJob] = []
         for job in running {
             if job.ticket.isCancelled {
-                job.release()
-                job.continuation.finish()
+                job.close()
             } else if !job.done {
                 live.append(job)
             }

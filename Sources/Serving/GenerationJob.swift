@@ -74,6 +74,8 @@ final class GenerationJob {
     var pending: Int32 = 0
     var generated = 0
     var done = false
+    /// Called once when the job ends (the engine's count of places in use).
+    var onEnd: (() -> Void)? = nil
 
     init(
         request: GenerationRequest, tokenizer: any Tokenizer, ticket: GenerationTicket,
@@ -104,20 +106,22 @@ final class GenerationJob {
             if !rest.isEmpty { continuation.yield(.text(rest)) }
         }
         continuation.yield(.finished(reason, promptTokens: request.prompt.count, completionTokens: generated))
-        continuation.finish()
-        release()
+        close()
     }
 
     func fail(_ message: String) {
         continuation.yield(.failed(message))
-        continuation.finish()
-        release()
+        close()
     }
 
-    /// Frees the cache; the job leaves the batch.
-    func release() {
+    /// Ends the job: its cache freed, its place given back (`onEnd`), then its stream closed — in
+    /// that order, so a client that sends its next request on seeing the end finds the place free.
+    func close() {
         done = true
         cache = nil
+        onEnd?()
+        onEnd = nil
+        continuation.finish()
     }
 }
 
