@@ -44,15 +44,17 @@ public struct OpenAIServer: HTTPResponder {
         }
     }
 
+    /// Each path and its method.
+    static let routes: [String: HTTPRequest.Method] = [
+        "/": .get, "/health": .get, "/v1/models": .get, "/v1/chat/completions": .post, "/v1/completions": .post,
+    ]
+
     private func route(_ request: Request, context: ServeContext) async throws -> Response {
         let path = request.uri.path
-        let routes: [String: HTTPRequest.Method] = [
-            "/": .get, "/health": .get, "/v1/models": .get, "/v1/chat/completions": .post, "/v1/completions": .post,
-        ]
-        guard let method = routes[path] else {
+        guard let method = Self.routes[path] else {
             throw APIError.notFound(request.method.rawValue, String(path.prefix(200)))
         }
-        guard request.method == method || (method == .get && request.method == .head) else {
+        guard request.method == method else {
             throw APIError.methodNotAllowed(request.method.rawValue, path, allowed: method.rawValue)
         }
         if path.hasPrefix("/v1/") { try authorize(request) }
