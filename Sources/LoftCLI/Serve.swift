@@ -90,13 +90,31 @@ struct Serve: ParsableCommand {
             chatTemplate: chatTemplate)
         for warning in served.warnings { printError("loft: warning: \(warning)") }
         if served.chat == nil { printError("loft: warning: no chat template: /v1/chat/completions answers 400") }
+        if options.apiKey == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+            printError("loft: warning: listening on \(host) without --api-key: anyone who reaches it can use it")
+        }
+        let listening = ListeningFlag()
         let server = LoftServer(served: served, options: options, execution: .command()) { host, port in
+            listening.set()
             printError("loft: serving \(served.names.joined(separator: ", ")) on http://\(host):\(port)")
         }
         let outcome = BlockingTask.run { try await server.run() }
-        if case .failure(let error) = outcome { throw error }
+        if case .failure(let error) = outcome {
+            guard listening.isSet else {
+                throw RecipeError.invalidOption(name: "--port", detail: "cannot listen on \(host):\(port): \(error)")
+            }
+            throw error
+        }
         printError("loft: stopped")
     }
+}
+
+/// Whether the server reported that it listens (an error before that is a bind error).
+private final class ListeningFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// Runs async work to its end from synchronous code (a command's `run`); the calling thread waits.

@@ -22,10 +22,9 @@ public final class GenerationEngine: @unchecked Sendable {
     private let condition = NSCondition()
     private var waiting: [GenerationJob] = []
     private var stopping = false
-    private var thread: Thread? = nil
     private let finished = DispatchSemaphore(value: 0)
 
-    /// An engine over `models` (one tokenizer for all), started at once.
+    /// An engine over `models` (one tokenizer for all), started at once; `shutdown()` stops it.
     public init(
         models: [LlamaModel], tokenizer: any Tokenizer, slots: Int, queueLimit: Int, prefillBudget: Int = 512,
         execution: ExecutionOptions
@@ -34,13 +33,13 @@ public final class GenerationEngine: @unchecked Sendable {
         (self.models, self.tokenizer) = (models, tokenizer)
         (self.slots, self.queueLimit, self.prefillBudget) = (slots, queueLimit, prefillBudget)
         self.execution = execution
-        let thread = Thread { [unowned self] in
+        // The thread holds the engine until `shutdown()` ends it.
+        let thread = Thread {
             self.run()
             self.finished.signal()
         }
         thread.name = "loft-engine"
         thread.stackSize = 8 << 20
-        self.thread = thread
         thread.start()
     }
 
