@@ -72,16 +72,25 @@ public enum LoftQ {
         public var error: Double { errors[bestIteration] }
     }
 
-    /// Runs LoftQ on `weight` [out, in].
-    public static func initialize(weight: [Float], shape: [Int], options: Options, rng: inout RandomState) throws
-        -> Result
-    {
+    /// Runs LoftQ on `weight` [out, in]. With `weighting` (the layer's input statistics), each
+    /// low-rank step minimises the activation-weighted error `‖(W − deq(Q) − s·B·A)·S‖` in closed
+    /// form — the rank-R SVD of `(W − deq(Q))·S`, then `A ← A·S⁻¹` — and the iterate kept, like the
+    /// errors reported, is the best by that error; without it, the plain weight error (S = I).
+    /// reference: QERA (ICLR 2025) Theorem 1 inside LoftQ's alternation (Li et al. 2023, Algorithm 1)
+    public static func initialize(
+        weight: [Float], shape: [Int], options: Options, weighting: ActivationWeighting? = nil,
+        rng: inout RandomState
+    ) throws -> Result {
         try checkFinite(weight)
         precondition(
             shape.count == 2 && weight.count == shape.product && options.iterations >= 1,
             "LoftQ: \(weight.count) values for \(shape), \(options.iterations) iterations")
         let (m, n, r) = (shape[0], shape[1], options.rank)
-        let weightNorm = frobeniusNorm(weight)
+        precondition(
+            weighting.map { $0.width == n } ?? true, "LoftQ: a weighting of width \(weighting!.width) for \(n)")
+        /// ‖M·S‖ (‖M‖ without a weighting) of a [m, n] matrix.
+        func norm(_ matrix: [Float]) -> Double { frobeniusNorm(weighting?.scaled(matrix, rows: m) ?? matrix) }
+        let weightNorm = norm(weight)
         let svdMethod = options.svd ?? .automatic(rows: m, columns: n)
         var residual = weight
         var errors: [Double] = []
@@ -94,13 +103,14 @@ public enum LoftQ {
                 blockSize: options.blockSize, doubleQuant: options.doubleQuant)
             var target = q.dequantized()  // → W − deq(Q)
             for i in 0..<target.count { target[i] = weight[i] - target[i] }
-            if t == 0 { plainError = frobeniusNorm(target) / weightNorm }
+            if t == 0 { plainError = norm(target) / weightNorm }
+            let factored = weighting?.scaled(target, rows: m) ?? target  // (W − deq(Q))·S
             let svd: Linalg.SVD
             switch svdMethod {
-            case .exact: svd = try Linalg.svd(target, rows: m, columns: n, rank: r)
+            case .exact: svd = try Linalg.svd(factored, rows: m, columns: n, rank: r)
             case .randomized(let oversample, let power):
                 svd = try Linalg.randomizedSVD(
-                    target, rows: m, columns: n, rank: r, oversample: oversample,
+                    factored, rows: m, columns: n, rank: r, oversample: oversample,
                     powerIterations: power, rng: &rng)
             }
             let k = svd.k  // = r unless the matrix is smaller than the rank
@@ -110,6 +120,7 @@ public enum LoftQ {
                 for i in 0..<m { b[i * r + j] = svd.u[i * k + j] * root / rootScale }
                 for i in 0..<n { a[j * n + i] = svd.vt[j * n + i] * root / rootScale }
             }
+            if let weighting { a = weighting.unscaled(a, rows: r) }  // the minimiser: [(W − Q)·S]_R · S⁻¹
             let lowRank = Linalg.product(b, a, m: m, k: r, n: n)  // B·A, times s below
             var remaining = target
             for i in 0..<remaining.count {
@@ -117,7 +128,7 @@ public enum LoftQ {
                 remaining[i] -= update
                 residual[i] = weight[i] - update
             }
-            let error = frobeniusNorm(remaining) / weightNorm
+            let error = norm(remaining) / weightNorm
             errors.append(error)
             if best == nil || error < errors[best!.index] { best = (q, a, b, t) }
         }
