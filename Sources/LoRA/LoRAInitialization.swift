@@ -15,16 +15,24 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
     /// base quantized as QLoRA's (`Q = q(W)`) or kept fp32. `run` gives QLoRA's start, which the
     /// model builder then replaces with the adapter's tensors.
     case adapter
+    /// LoftQ with the activation-weighted low-rank step (QERA's closed form inside LoftQ's
+    /// alternation): needs the layer's input statistics (`ActivationWeighting`).
+    case loftqAware = "loftq_aware"
 
     /// Whether the adapters start from LoftQ's factors (either scaling).
-    public var isLoftQ: Bool { self == .loftq || self == .loftqPEFT }
+    public var isLoftQ: Bool { self == .loftq || self == .loftqPEFT || self == .loftqAware }
 
-    /// Quantizes `weight` [out, in] and initialises its adapter this way.
-    public func run(weight: [Float], shape: [Int], options: LoftQ.Options, rng: inout RandomState) throws
-        -> LoftQ.Result
-    {
+    /// Quantizes `weight` [out, in] and initialises its adapter this way. `weighting` (the
+    /// layer's input statistics) is what `loftqAware` minimises with; the other starts ignore it.
+    public func run(
+        weight: [Float], shape: [Int], options: LoftQ.Options, weighting: ActivationWeighting? = nil,
+        rng: inout RandomState
+    ) throws -> LoftQ.Result {
         switch self {
         case .loftq: return try LoftQ.initialize(weight: weight, shape: shape, options: options, rng: &rng)
+        case .loftqAware:
+            guard let weighting else { throw LoRAInitializationError.needsCalibration }
+            return try LoftQ.initialize(weight: weight, shape: shape, options: options, weighting: weighting, rng: &rng)
         case .gaussian, .adapter: return try LoftQ.gaussian(weight: weight, shape: shape, options: options, rng: &rng)
         case .loftqPEFT:
             var unscaled = options
@@ -36,6 +44,19 @@ public enum LoRAInitialization: String, Codable, Sendable, CaseIterable {
             return LoftQ.Result(
                 quantized: result.quantized, a: result.a, b: result.b, plainError: result.plainError,
                 errors: [error], bestIteration: 0)
+        }
+    }
+}
+
+/// A start that cannot run with what it was given.
+public enum LoRAInitializationError: Error, CustomStringConvertible {
+    /// `loftq_aware` without calibration statistics.
+    case needsCalibration
+
+    public var description: String {
+        switch self {
+        case .needsCalibration:
+            return "loftq_aware needs calibration statistics (calibration data: --calibration-data, lora.calibration)"
         }
     }
 }

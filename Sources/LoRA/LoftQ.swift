@@ -48,7 +48,9 @@ public enum LoftQ {
     public struct Result: Sendable {
         /// A result from its parts.
         public init(
-            quantized: QuantizedTensor, a: [Float], b: [Float], plainError: Double, errors: [Double], bestIteration: Int
+            quantized: QuantizedTensor, a: [Float], b: [Float], plainError: Double, errors: [Double],
+            bestIteration: Int,
+            activationPlainError: Double? = nil, activationErrors: [Double] = []
         ) {
             self.quantized = quantized
             self.a = a
@@ -56,6 +58,8 @@ public enum LoftQ {
             self.plainError = plainError
             self.errors = errors
             self.bestIteration = bestIteration
+            self.activationPlainError = activationPlainError
+            self.activationErrors = activationErrors
         }
 
         /// The quantized base.
@@ -66,16 +70,24 @@ public enum LoftQ {
         public let plainError: Double
         /// `‖W − deq(Q_t) − s·B_t·A_t‖ / ‖W‖` after every step t.
         public let errors: [Double]
-        /// The step kept (0-based), the one with the smallest error.
+        /// The step kept (0-based), the one with the smallest error (activation-weighted when
+        /// the start had a weighting).
         public let bestIteration: Int
         /// The error of the kept iterate.
         public var error: Double { errors[bestIteration] }
+        /// With a weighting S: `‖(W − deq(q(W)))·S‖ / ‖W·S‖`, and the same of every step.
+        public let activationPlainError: Double?
+        public let activationErrors: [Double]
+        /// The activation-weighted error of the kept iterate, when there was a weighting.
+        public var activationError: Double? {
+            activationErrors.indices.contains(bestIteration) ? activationErrors[bestIteration] : nil
+        }
     }
 
     /// Runs LoftQ on `weight` [out, in]. With `weighting` (the layer's input statistics), each
     /// low-rank step minimises the activation-weighted error `‖(W − deq(Q) − s·B·A)·S‖` in closed
-    /// form — the rank-R SVD of `(W − deq(Q))·S`, then `A ← A·S⁻¹` — and the iterate kept, like the
-    /// errors reported, is the best by that error; without it, the plain weight error (S = I).
+    /// form — the rank-R SVD of `(W − deq(Q))·S`, then `A ← A·S⁻¹` — and the iterate kept is the
+    /// best by that error (reported as `activationErrors`, beside the plain weight `errors`).
     /// reference: QERA (ICLR 2025) Theorem 1 inside LoftQ's alternation (Li et al. 2023, Algorithm 1)
     public static func initialize(
         weight: [Float], shape: [Int], options: Options, weighting: ActivationWeighting? = nil,
@@ -88,13 +100,15 @@ public enum LoftQ {
         let (m, n, r) = (shape[0], shape[1], options.rank)
         precondition(
             weighting.map { $0.width == n } ?? true, "LoftQ: a weighting of width \(weighting!.width) for \(n)")
-        /// ‖M·S‖ (‖M‖ without a weighting) of a [m, n] matrix.
-        func norm(_ matrix: [Float]) -> Double { frobeniusNorm(weighting?.scaled(matrix, rows: m) ?? matrix) }
-        let weightNorm = norm(weight)
+        /// ‖M·S‖ of a [m, n] matrix.
+        func weightedNorm(_ matrix: [Float], _ weighting: ActivationWeighting) -> Double {
+            frobeniusNorm(weighting.scaled(matrix, rows: m))
+        }
+        let weightNorm = frobeniusNorm(weight), scaledWeightNorm = weighting.map { weightedNorm(weight, $0) }
         let svdMethod = options.svd ?? .automatic(rows: m, columns: n)
         var residual = weight
-        var errors: [Double] = []
-        var plainError = 0.0
+        var errors: [Double] = [], activationErrors: [Double] = []
+        var plainError = 0.0, activationPlainError: Double? = nil
         var best: (q: QuantizedTensor, a: [Float], b: [Float], index: Int)?
         let rootScale = options.scaling.squareRoot()
         for t in 0..<options.iterations {
@@ -103,7 +117,10 @@ public enum LoftQ {
                 blockSize: options.blockSize, doubleQuant: options.doubleQuant)
             var target = q.dequantized()  // → W − deq(Q)
             for i in 0..<target.count { target[i] = weight[i] - target[i] }
-            if t == 0 { plainError = norm(target) / weightNorm }
+            if t == 0 {
+                plainError = frobeniusNorm(target) / weightNorm
+                activationPlainError = weighting.map { weightedNorm(target, $0) / scaledWeightNorm! }
+            }
             let factored = weighting?.scaled(target, rows: m) ?? target  // (W − deq(Q))·S
             let svd: Linalg.SVD
             switch svdMethod {
@@ -128,13 +145,14 @@ public enum LoftQ {
                 remaining[i] -= update
                 residual[i] = weight[i] - update
             }
-            let error = norm(remaining) / weightNorm
-            errors.append(error)
-            if best == nil || error < errors[best!.index] { best = (q, a, b, t) }
+            errors.append(frobeniusNorm(remaining) / weightNorm)
+            if let weighting { activationErrors.append(weightedNorm(remaining, weighting) / scaledWeightNorm!) }
+            let chosen = weighting == nil ? errors : activationErrors
+            if best == nil || chosen[t] < chosen[best!.index] { best = (q, a, b, t) }
         }
         return Result(
             quantized: best!.q, a: best!.a, b: best!.b, plainError: plainError, errors: errors,
-            bestIteration: best!.index)
+            bestIteration: best!.index, activationPlainError: activationPlainError, activationErrors: activationErrors)
     }
 
     /// QLoRA's starting point for comparison: `Q = q(W)`, A Kaiming-uniform, B = 0.
@@ -151,6 +169,29 @@ public enum LoftQ {
         let error = frobeniusNorm(diff) / frobeniusNorm(weight)
         let (a, b) = LoRALinear.gaussianInit(in: shape[1], out: shape[0], rank: options.rank, rng: &rng)
         return Result(quantized: q, a: a, b: b, plainError: error, errors: [error], bestIteration: 0)
+    }
+
+    /// `result` with its activation-weighted errors filled in (a start made without `weighting`,
+    /// measured on it): that of plain quantization, and of the kept iterate as its only step.
+    public static func measuringActivationError(
+        _ result: Result, weight: [Float], shape: [Int], options: Options, weighting: ActivationWeighting
+    ) -> Result {
+        let (m, n) = (shape[0], shape[1])
+        let plain = QuantizedTensor(
+            weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
+            doubleQuant: options.doubleQuant
+        ).dequantized()
+        let kept = result.quantized.dequantized()
+        let lowRank = Linalg.product(result.b, result.a, m: m, k: options.rank, n: n)
+        let norm = frobeniusNorm(weighting.scaled(weight, rows: m))
+        func error(_ difference: [Float]) -> Double { frobeniusNorm(weighting.scaled(difference, rows: m)) / norm }
+        let plainError = error((0..<weight.count).map { weight[$0] - plain[$0] })
+        let keptError = error((0..<weight.count).map { weight[$0] - kept[$0] - options.scaling * lowRank[$0] })
+        var activationErrors = [Double](repeating: .nan, count: result.errors.count)
+        activationErrors[result.bestIteration] = keptError
+        return Result(
+            quantized: result.quantized, a: result.a, b: result.b, plainError: result.plainError, errors: result.errors,
+            bestIteration: result.bestIteration, activationPlainError: plainError, activationErrors: activationErrors)
     }
 
     /// `‖W − deq(Q) − s·B·A‖_F / ‖W‖_F` for `weight` [out, in], `a` [R, in], `b` [out, R].

@@ -28,7 +28,9 @@ struct Quantize: ParsableCommand {
     var alpha: Float = 16
     @Option(help: "LoftQ alternating steps T.")
     var loftqIters = 5
-    @Option(name: .customLong("init"), help: "loftq or gaussian (QLoRA's init, for comparison).")
+    @Option(
+        name: .customLong("init"),
+        help: "loftq, loftq_aware (activation-weighted: needs --calibration-data) or gaussian (QLoRA's init).")
     var initialization: AdapterInitialization = .loftq
     @Option(help: "exact, randomized or auto (exact up to 1024 on the short side).")
     var svd = "auto"
@@ -36,6 +38,17 @@ struct Quantize: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "The output folder (must not exist).")
     var out: String
+    @Option(
+        help:
+            "Text or JSON lines to calibrate on: the inputs' second moments weight loftq_aware's error (and every start's reported activation error)."
+    )
+    var calibrationData: String?
+    @Option(help: "Calibration sequences.")
+    var calibrationSamples = 128
+    @Option(help: "Tokens per calibration sequence.")
+    var calibrationSeqLen = 512
+    @Option(help: "exact (Σ^1/2) or diagonal (diag(Σ)^1/2) weighting for loftq_aware.")
+    var calibrationForm: ActivationWeightingForm = .exact
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
@@ -51,9 +64,14 @@ struct Quantize: ParsableCommand {
 
     /// Under mpirun the matrices are split over the ranks; rank 0 prints and writes the folder.
     func quantize(group: ProcessGroup) throws {
-        let options = try LoftQuantizer.Options(
+        var options = try LoftQuantizer.Options(
             bits: bits, method: method, blockSize: blockSize, doubleQuant: doubleQuant, rank: rank,
             alpha: alpha, iterations: loftqIters, initialization: initialization, svd: svd, seed: seed)
+        options.calibration = calibrationData.map {
+            CalibrationOptions(
+                data: $0, sequences: calibrationSamples, length: calibrationSeqLen, form: calibrationForm)
+        }
+        try options.validate()
         let json = self.json || !group.isLeader
         let quiet = !group.isLeader
         if !json {
@@ -83,6 +101,15 @@ struct Quantize: ParsableCommand {
                 format: "average: plain %.6f, %@ %.6f; %.4f bits/weight (codes + scales); %.1f s; peak RSS %.1f MiB",
                 report.averagePlainError, initialization.rawValue as NSString, report.averageInitError,
                 report.bitsPerWeight, report.seconds, Double(peak) / 1_048_576))
+        if let plain = report.averageActivationPlainError, let start = report.averageActivationInitError,
+            let calibration = report.calibration
+        {
+            print(
+                String(
+                    format: "activation-weighted: plain %.6f, %@ %.6f; calibration %d × %d tokens, %.1f s, %.0f MB",
+                    plain, initialization.rawValue as NSString, start, calibration.sequences,
+                    calibration.tokens / max(calibration.sequences, 1), calibration.seconds, calibration.megabytes))
+        }
         print("wrote \(out)")
     }
 }
@@ -96,3 +123,4 @@ struct QuantizeOutput: Encodable {
 
 extension QuantizationMethod: ExpressibleByArgument {}
 extension AdapterInitialization: ExpressibleByArgument {}
+extension ActivationWeightingForm: ExpressibleByArgument {}

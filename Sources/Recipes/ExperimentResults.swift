@@ -76,6 +76,7 @@ public struct CellResult: Codable, Sendable {
         case .adapter: return "adapter"
         case .loftq: return "loftq"
         case .loftqPEFT: return "loftq_peft"
+        case .loftqAware: return "loftq_aware"
         }
     }
 

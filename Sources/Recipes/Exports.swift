@@ -14,6 +14,8 @@ import Quantization
 public typealias QuantizationMethod = QuantizationSpec.Method
 /// LoftQ or QLoRA's Gaussian init (a `loft quantize` flag).
 public typealias AdapterInitialization = LoRAInitialization
+/// How `loftq_aware` weights its error (the CLI names it without importing LoRA).
+public typealias ActivationWeightingForm = ActivationWeighting.Form
 import Llama
 
 /// Greedy or sampled next-token choice (`loft eval --gsm8k --temperature`).

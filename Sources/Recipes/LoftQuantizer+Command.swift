@@ -38,6 +38,12 @@ extension LoftQuantizer {
         try options.validate()
         let format = try ModelFiles.format(of: path)
         let source = try ModelFiles.openCheckpoint(path, format: format)
+        let calibrationRows = try options.calibration.map { calibration in
+            try calibration.tokenRows(
+                tokenizer: ModelFiles.tokenizer(
+                    forModel: path, format: format, explicit: tokenizer, config: source.config,
+                    gguf: source as? GGUFCheckpoint))
+        }
         var tokenizerPath: String?
         if let gguf = source as? GGUFCheckpoint, tokenizer == nil {
             // The GGUF's tokenizer goes into the folder: byte-level BPE as Hugging Face files, a
@@ -46,6 +52,7 @@ extension LoftQuantizer {
             let template = gguf.file.metadata["tokenizer.chat_template"]?.string
             return try run(
                 source: source, tokenizerPath: nil, options: options, output: output, group: group,
+                calibrationRows: calibrationRows,
                 writeTokenizer: { folder in
                     if let bpe = vocabulary as? ByteLevelBPETokenizer {
                         try bpe.writeHuggingFace(to: folder, chatTemplate: template)
@@ -62,6 +69,6 @@ extension LoftQuantizer {
         }
         return try run(
             source: source, tokenizerPath: tokenizerPath, options: options, output: output, group: group,
-            onMatrix: onMatrix)
+            calibrationRows: calibrationRows, onMatrix: onMatrix)
     }
 }

@@ -20,6 +20,9 @@ public enum LoftQuantizer {
         /// nil: exact SVD up to 1024 on the short side, randomized above.
         public var svd: LoftQ.SVDMethod?
         public var seed: UInt64
+        /// Calibration data (needed by `loftq_aware`; with another start, its activation-weighted
+        /// errors are reported too).
+        public var calibration: CalibrationOptions? = nil
 
         /// Throws when a value cannot give a usable folder (each error names its flag).
         public func validate() throws {
@@ -34,6 +37,7 @@ public enum LoftQuantizer {
             guard iterations >= 1 && iterations <= 1000 else {
                 throw RecipeError.invalidOption(name: "--loftq-iters", detail: "\(iterations); expected 1...1000")
             }
+            try calibration?.validate()
         }
 
         /// Options; LoftQ with T = 5 and an automatic SVD choice by default.
@@ -64,6 +68,9 @@ public enum LoftQuantizer {
         /// The error after every LoftQ step.
         public let iterationErrors: [Double]
         public let seconds: Double
+        /// With calibration: `‖(W − deq(q(W)))·S‖/‖W·S‖` and the kept start's, S = Σ^{1/2} of the
+        /// layer's inputs (the error on what the layer computes).
+        public var activationPlainError: Double? = nil, activationInitError: Double? = nil
     }
 
     /// The summary of a run.
@@ -75,6 +82,9 @@ public enum LoftQuantizer {
         public let seconds: Double
         public let initialization: String
         public let layerCodebooks: [String]
+        /// With calibration: the averages of the matrices' activation-weighted errors, and the pass.
+        public var averageActivationPlainError: Double? = nil, averageActivationInitError: Double? = nil
+        public var calibration: CalibrationStatistics.Summary? = nil
     }
 
     /// Quantizes `source` into `output` (which must not exist yet; written under a temporary
@@ -84,7 +94,8 @@ public enum LoftQuantizer {
     /// Phases: check, start every matrix (`StartPlan`, shared with `loft train`), summarise, write.
     public static func run(
         source: CheckpointSource, tokenizerPath: String?, options: Options, output: URL,
-        group: ProcessGroup = .single, writeTokenizer: (URL) throws -> Void = { _ in },
+        group: ProcessGroup = .single, calibrationRows: [[Int32]]? = nil,
+        writeTokenizer: (URL) throws -> Void = { _ in },
         onMatrix: (MatrixReport) -> Void = { _ in }
     ) throws -> Report {
         try options.validate()
@@ -93,7 +104,16 @@ public enum LoftQuantizer {
             throw RecipeError.invalidOption(name: "--out", detail: "\(output.path) already exists; choose a new folder")
         }
         let started = Stopwatch.now()
-        let plan = StartPlan(options, layers: source.config.layers)
+        if options.initialization == .loftqAware && calibrationRows == nil {
+            throw RecipeError.invalidOption(name: "--init", detail: "loftq_aware needs --calibration-data FILE")
+        }
+        var plan = StartPlan(options, layers: source.config.layers)
+        var calibration: (statistics: CalibrationStatistics, summary: CalibrationStatistics.Summary)? = nil
+        if let rows = calibrationRows {
+            calibration = try calibrate(source: source, rows: rows)
+            plan.calibration = calibration?.statistics
+            plan.weightingForm = options.calibration?.form ?? .exact
+        }
         let matrices = plan.matrices
         var reports: [MatrixReport] = []
         var results: [LoftQ.Result] = []
@@ -113,12 +133,13 @@ public enum LoftQuantizer {
             results.append(result)
             reports.append(report)
         }
-        let report = summary(
+        var report = summary(
             reports, results: results, options: options, plan: plan, seconds: Stopwatch.now() - started)
+        report.calibration = calibration?.summary
         guard group.isLeader else { return report }
         try writeFolder(
             output, source: source, tokenizerPath: tokenizerPath, options: options, plan: plan,
-            results: results, report: report, writeTokenizer: writeTokenizer)
+            results: results, report: report, calibration: calibration?.statistics, writeTokenizer: writeTokenizer)
         return report
     }
 
@@ -132,7 +153,8 @@ public enum LoftQuantizer {
             name: HuggingFaceNames.modulePath(layer: matrix.layer, matrix.module),
             codebook: plan.spec.codebook(layer: matrix.layer, of: plan.layers).name,
             shape: matrix.module.shape(in: config), plainError: result.plainError, initError: result.error,
-            iterationErrors: result.errors, seconds: timed.seconds)
+            iterationErrors: result.errors, seconds: timed.seconds, activationPlainError: result.activationPlainError,
+            activationInitError: result.activationError)
     }
 
     /// The run's summary from every matrix's report and result.
@@ -146,19 +168,25 @@ public enum LoftQuantizer {
             weights += result.quantized.count
         }
         let count = Double(reports.count)
-        return Report(
+        var report = Report(
             matrices: reports, averagePlainError: reports.map(\.plainError).reduce(0, +) / count,
             averageInitError: reports.map(\.initError).reduce(0, +) / count,
             bitsPerWeight: Double(codeBits) / Double(weights), seconds: seconds,
             initialization: options.initialization.rawValue,
             layerCodebooks: (0..<plan.layers).map { plan.spec.codebook(layer: $0, of: plan.layers).name })
+        let activation = reports.compactMap(\.activationInitError), plain = reports.compactMap(\.activationPlainError)
+        if activation.count == reports.count, plain.count == reports.count {
+            report.averageActivationPlainError = plain.reduce(0, +) / count
+            report.averageActivationInitError = activation.reduce(0, +) / count
+        }
+        return report
     }
 
     /// Writes the folder under a temporary name beside `output`, then renames it: the quantized
     /// model (`QuantizedFolder`'s writer), its config, the tokenizer, the adapter and the report.
     static func writeFolder(
         _ output: URL, source: CheckpointSource, tokenizerPath: String?, options: Options,
-        plan: StartPlan, results: [LoftQ.Result], report: Report,
+        plan: StartPlan, results: [LoftQ.Result], report: Report, calibration: CalibrationStatistics?,
         writeTokenizer: (URL) throws -> Void
     ) throws {
         let config = source.config
@@ -187,6 +215,7 @@ public enum LoftQuantizer {
             try QuantizedFolder.writeConfig(
                 config, quantization: quantization, to: partial.appendingPathComponent("config.json"))
             try writeTokenizer(partial)
+            try calibration?.write(to: partial.appendingPathComponent("calibration.safetensors"))
             if let tokenizerPath {
                 let copy = partial.appendingPathComponent("tokenizer.model").path
                 try FileManager.default.copyItem(atPath: tokenizerPath, toPath: copy)

@@ -46,6 +46,9 @@ struct ByteWriter {
             int(result.errors.count)
             result.errors.forEach { double($0) }
             int(result.bestIteration)
+            double(result.activationPlainError ?? .nan)
+            int(result.activationErrors.count)
+            result.activationErrors.forEach { double($0) }
         }
     }
 }
@@ -94,8 +97,12 @@ struct ByteReader {
         if try int() == 0 { return StartPlan.Timed(start: .frozen(try readTensor()), seconds: seconds) }
         let quantized = try readTensor(), a = try floats(), b = try floats(), plainError = try double()
         let errors = try (0..<int()).map { _ in try double() }
+        let bestIteration = try int(), activationPlainError = try double()
+        let activationErrors = try (0..<int()).map { _ in try double() }
         let result = LoftQ.Result(
-            quantized: quantized, a: a, b: b, plainError: plainError, errors: errors, bestIteration: try int())
+            quantized: quantized, a: a, b: b, plainError: plainError, errors: errors, bestIteration: bestIteration,
+            activationPlainError: activationPlainError.isNaN ? nil : activationPlainError,
+            activationErrors: activationErrors)
         return StartPlan.Timed(start: .adapted(result), seconds: seconds)
     }
 }

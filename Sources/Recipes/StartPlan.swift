@@ -35,6 +35,10 @@ struct StartPlan {
     let svd: LoftQ.SVDMethod?
     /// The run's random root (the seed of the config or of `--seed`).
     let root: RandomState
+    /// The inputs' second moments, when calibrated: `loftq_aware` minimises with them, and every
+    /// start reports its activation-weighted error too.
+    var calibration: CalibrationStatistics? = nil
+    var weightingForm: ActivationWeighting.Form = .exact
 
     /// Every linear of a model of `layers` layers, in model order: what the ranks split.
     var matrices: [(layer: Int, module: LinearModule)] {
@@ -54,9 +58,14 @@ struct StartPlan {
                     weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
                     doubleQuant: options.doubleQuant))
         }
+        let weighting = try calibration?.weighting(layer: layer, module: module, form: weightingForm)
+        let result = try initialization.start(
+            weight: weight, shape: shape, options: options, weighting: weighting, layer: layer, module: module,
+            root: root)
+        guard let weighting, result.activationErrors.isEmpty else { return .adapted(result) }
         return .adapted(
-            try initialization.start(
-                weight: weight, shape: shape, options: options, layer: layer, module: module, root: root))
+            LoftQ.measuringActivationError(result, weight: weight, shape: shape, options: options, weighting: weighting)
+        )
     }
 
     /// Every matrix's start, in model order, read from `source` one matrix at a time. With a
@@ -102,10 +111,10 @@ extension LoRAInitialization {
     /// The start of one linear (`layer`, `module`) — its quantized base and adapter — with its
     /// random stream split from `root` by the initialization and the module path.
     func start(
-        weight: [Float], shape: [Int], options: LoftQ.Options, layer: Int, module: LinearModule,
-        root: RandomState
+        weight: [Float], shape: [Int], options: LoftQ.Options, weighting: ActivationWeighting? = nil, layer: Int,
+        module: LinearModule, root: RandomState
     ) throws -> LoftQ.Result {
         var rng = root.split(rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
-        return try run(weight: weight, shape: shape, options: options, rng: &rng)
+        return try run(weight: weight, shape: shape, options: options, weighting: weighting, rng: &rng)
     }
 }

@@ -108,6 +108,7 @@ final class ActivationAwareLoftQTests: LoftTestCase {
             XCTAssertEqual(weighted.a, plain.a)
             XCTAssertEqual(weighted.b, plain.b)
             XCTAssertEqual(weighted.errors, plain.errors)
+            XCTAssertEqual(weighted.activationErrors, plain.errors)
             XCTAssertEqual(weighted.quantized.dequantized(), plain.quantized.dequantized())
         }
     }
