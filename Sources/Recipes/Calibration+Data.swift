@@ -30,7 +30,7 @@ public struct CalibrationOptions: Sendable {
 
     /// The token rows: the file's text tokenized (only as much as the rows need), cut into rows.
     /// - Throws: naming the file when it cannot be read or holds too little text for one row.
-    public func tokenRows(tokenizer: any Tokenizer) throws -> [[Int32]] {
+    public func tokenRows(tokenizer: any Tokenizer, option: String = "--calibration-data") throws -> [[Int32]] {
         guard let data = FileManager.default.contents(atPath: self.data) else {
             throw FormatError.fileNotFound(path: self.data)
         }
@@ -122,5 +122,23 @@ extension LoftQuantizer {
             sequences: statistics.sequences, tokens: statistics.tokens, seconds: Stopwatch.now() - started,
             megabytes: Double(statistics.bytes) / 1e6)
         return (statistics, summary)
+    }
+}
+
+extension ModelBuilder {
+    /// The calibration pass of a `lora.init: loftq_aware` run (nil for other starts): the
+    /// full-precision model read whole from `source`, run over `lora.calibration`'s rows (by
+    /// default from the training data), the moments of the targets' inputs collected.
+    static func calibrate(_ config: RunConfig, source: CheckpointSource, tokenizer: any Tokenizer) throws
+        -> CalibrationStatistics?
+    {
+        guard config.lora.initialization == .loftqAware else { return nil }
+        let section = config.lora.calibration ?? RunConfig.CalibrationSection()
+        let options = CalibrationOptions(
+            data: section.data ?? config.data.trainPath, sequences: section.samples, length: section.seqLen,
+            form: section.form)
+        let rows = try options.tokenRows(tokenizer: tokenizer, option: "lora.calibration.data")
+        let model = try LlamaModel(checkpoint: source)
+        return CalibrationStatistics.collect(model: model, sequences: rows, modules: Set(config.lora.targetModules))
     }
 }

@@ -62,7 +62,8 @@ public enum ModelBuilder {
                 detail: "loftq needs a quantized base; use gaussian with quantization: none")
         }
         try checkWindow(of: source.config, config, file: file)
-        let assembled = try assemble(config, source: source, group: group)
+        let calibration = try calibrate(config, source: source, tokenizer: tokenizer)
+        let assembled = try assemble(config, source: source, group: group, calibration: calibration)
         let mean: ([Double]) -> Double? = { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
         let plainError = mean(assembled.matrixErrors.map(\.plainError))
         if config.lora.initialization == .adapter {
@@ -84,10 +85,12 @@ public enum ModelBuilder {
     /// random-weight fixtures share.
     public static func assemble(
         _ config: RunConfig, source: CheckpointSource,
-        group: ProcessGroup = .single
+        group: ProcessGroup = .single, calibration: CalibrationStatistics? = nil
     ) throws -> Assembled {
         let lora = config.lora
-        let plan = config.quantization.map { StartPlan(config, quantization: $0, layers: source.config.layers) }
+        var plan = config.quantization.map { StartPlan(config, quantization: $0, layers: source.config.layers) }
+        plan?.calibration = calibration
+        plan?.weightingForm = lora.calibration?.form ?? .exact
         var shared: [String: StartPlan.Start] = [:]
         if let plan, group.size > 1 {
             for (timed, matrix) in zip(try plan.startAll(source: source, group: group), plan.matrices) {

@@ -89,3 +89,38 @@ final class CalibrationTests: XCTestCase {
         }
     }
 }
+
+/// `lora.init: loftq_aware` in a run config: calibrated on the training data by default, its
+/// section checked by key.
+final class CalibrationConfigTests: XCTestCase {
+    func testRunConfigBuildsAnActivationAwareStart() throws {
+        let folder = try Fixtures.temporaryDirectory(self)
+        let text = folder.appendingPathComponent("train.txt")
+        try String(repeating: "Lily and Tom went to the park to play with a red ball. ", count: 40)
+            .write(to: text, atomically: true, encoding: .utf8)
+        let model = try Fixtures.data("models/stories260K/stories260K.bin")
+        let tokenizer = try Fixtures.data("models/stories260K/tok512.model")
+        let yaml = """
+            model: {path: \(model), tokenizer: \(tokenizer)}
+            quantization: {bits: 2}
+            lora: {rank: 4, alpha: 8, init: loftq_aware, loftq_iters: 2, calibration: {samples: 4, seq_len: 64}}
+            data: {dataset: text, train_path: \(text.path), max_seq_len: 64}
+            """
+        let config = try ConfigLoader.parse(yaml, file: "aware.yaml")
+        XCTAssertEqual(config.lora.calibration?.samples, 4)
+        let built = try ModelBuilder.build(config, file: "aware.yaml")
+        XCTAssertNotNil(built.initError)
+        XCTAssertFalse(built.model.blocks[0].loraLayers.isEmpty)
+        // the calibration section is for loftq_aware only, and its keys are checked
+        XCTAssertThrowsError(
+            try ConfigLoader.parse(
+                yaml.replacingOccurrences(of: "init: loftq_aware", with: "init: loftq"), file: "a.yaml")
+        ) { XCTAssertTrue("\($0)".contains("lora.calibration"), "\($0)") }
+        XCTAssertThrowsError(
+            try ConfigLoader.parse(yaml.replacingOccurrences(of: "samples: 4", with: "sample: 4"), file: "a.yaml")
+        ) { XCTAssertTrue("\($0)".contains("sample"), "\($0)") }
+        XCTAssertThrowsError(
+            try ConfigLoader.parse(yaml.replacingOccurrences(of: "seq_len: 64", with: "seq_len: 1"), file: "a.yaml")
+        ) { XCTAssertTrue("\($0)".contains("lora.calibration.seq_len"), "\($0)") }
+    }
+}

@@ -169,6 +169,19 @@ public enum ConfigLoader {
                 file: file, key: "lora.adapter",
                 detail: "missing; lora.init: adapter continues from this PEFT adapter folder")
         }
+        if let calibration = c.lora.calibration {
+            try check(
+                (1...100_000).contains(calibration.samples), "lora.calibration.samples", calibration.samples,
+                "in 1...100000")
+            try check(
+                (2...1 << 17).contains(calibration.seqLen), "lora.calibration.seq_len", calibration.seqLen,
+                "in 2...131072")
+            if c.lora.initialization != .loftqAware {
+                throw TrainingError.invalidValue(
+                    file: file, key: "lora.calibration",
+                    detail: "is only read with lora.init: loftq_aware (here \(c.lora.initialization.rawValue))")
+            }
+        }
         if c.lora.initialization != .adapter, c.lora.adapter != nil {
             throw TrainingError.invalidValue(
                 file: file, key: "lora.adapter",

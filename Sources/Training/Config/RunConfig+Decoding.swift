@@ -91,7 +91,7 @@ extension RunConfig.QuantizationSection {
 extension RunConfig.LoRASection {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rank, alpha, dropout, targetModules = "target_modules", initialization = "init", loftqIters =
-            "loftq_iters", adapter
+            "loftq_iters", adapter, calibration
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -103,6 +103,7 @@ extension RunConfig.LoRASection {
             try c.value(.initialization, d.initialization), try c.value(.loftqIters, d.loftqIters)
         )
         adapter = try c.optional(.adapter, d.adapter)
+        calibration = try c.optional(.calibration, d.calibration)
     }
 }
 

@@ -56,11 +56,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var alpha: Float = 16
         public var dropout: Float = 0
         public var targetModules = LinearModule.allCases
-        /// `loftq`, `gaussian`, `loftq_peft`, or `adapter` (continue from `adapter`).
+        /// `loftq`, `loftq_aware` (activation-weighted, calibrated), `gaussian`, `loftq_peft`, or
+        /// `adapter` (continue from `adapter`).
         public var initialization = LoRAInitialization.loftq
         public var loftqIters = 5
         /// With `init: adapter`: the PEFT adapter folder training starts from.
         public var adapter: String?
+        /// With `init: loftq_aware`: what to calibrate on (by default the training data).
+        public var calibration: CalibrationSection? = nil
         /// The defaults.
         public init() {}
     }
