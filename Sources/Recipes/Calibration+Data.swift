@@ -15,7 +15,8 @@ public struct CalibrationOptions: Sendable {
 
     /// Options; QERA's defaults (128 × 512).
     public init(data: String, sequences: Int = 128, length: Int = 512, form: ActivationWeighting.Form = .exact) {
-        (self.data, self.sequences, self.length, self.form) = (data, sequences, length, form)
+        (self.data, self.sequences, self.length) = (data, sequences, length)
+        self.form = form
     }
 
     /// Throws when a count is out of range (naming the flag).
