@@ -64,43 +64,59 @@ public enum TextGeneration {
         } else {
             ids = try loaded.tokenizer.encode(prompt, addBOS: true)
         }
-        var stream = StreamingDecoder(tokenizer: loaded.tokenizer, prompt: ids)
-        if options.echo { onText(stream.promptText) }
+        var stream = StreamingText(tokenizer: loaded.tokenizer, prompt: ids)
+        if options.echo { onText((try? loaded.tokenizer.decode(ids)) ?? "") }
         let start = Stopwatch.now()
         let tokens = try loaded.model.generate(
             prompt: ids, maxNewTokens: options.maxNewTokens,
             sampling: SamplingOptions(temperature: options.temperature, topP: options.topP), rng: &rng,
             stopTokens: stops, execution: options.execution
         ) { token in
-            if let text = stream.append(token) { onText(text) }
+            let text = stream.append(token)
+            if !text.isEmpty { onText(text) }
             return true
         }
+        let rest = stream.remainder()
+        if !rest.isEmpty { onText(rest) }
         return Result(tokens: tokens.count, seconds: Stopwatch.now() - start)
     }
 }
 
-/// The text of a growing token sequence, piece by piece (SentencePiece and byte-level pieces
-/// decode correctly only in context, so the whole suffix is re-decoded and the new characters
-/// returned).
-struct StreamingDecoder {
+/// The text of a growing answer, piece by piece: SentencePiece and byte-level pieces decode
+/// correctly only in context, so the answer's tokens are decoded whole and the new characters
+/// returned (a piece that ends inside a UTF-8 character waits for the rest).
+public struct StreamingText {
     let tokenizer: any Tokenizer
-    let promptText: String
-    var tokens: [Int32]
+    /// The last few prompt tokens, decoded with the answer so that its first piece decodes as it
+    /// would in context (a leading space of SentencePiece is kept).
+    let context: [Int32]
+    let contextText: String
+    var tokens: [Int32] = []
     var emitted = ""
 
-    init(tokenizer: any Tokenizer, prompt: [Int32]) {
+    /// A decoder of the answer that follows `prompt`.
+    public init(tokenizer: any Tokenizer, prompt: [Int32]) {
         self.tokenizer = tokenizer
-        tokens = prompt
-        promptText = (try? tokenizer.decode(prompt)) ?? ""
+        context = Array(prompt.suffix(4))
+        contextText = (try? tokenizer.decode(context)) ?? ""
     }
 
-    /// Adds `token`; returns the new text, if any can be shown yet.
-    mutating func append(_ token: Int32) -> String? {
+    /// Adds `token`; returns the new text ("" when none can be shown yet).
+    public mutating func append(_ token: Int32) -> String {
         tokens.append(token)
-        guard let text = try? tokenizer.decode(tokens), text.hasPrefix(promptText) else { return nil }
-        let generated = String(text.dropFirst(promptText.count))
-        guard generated.hasPrefix(emitted), generated.count > emitted.count else { return nil }
-        defer { emitted = generated }
-        return String(generated.dropFirst(emitted.count))
+        guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
+        let answer = text.dropFirst(contextText.count)
+        guard !answer.hasSuffix("\u{FFFD}"), answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
+        defer { emitted = String(answer) }
+        return String(answer.dropFirst(emitted.count))
+    }
+
+    /// The text not yet returned, whatever it ends with (the answer is over).
+    public mutating func remainder() -> String {
+        guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
+        let answer = text.dropFirst(contextText.count)
+        guard answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
+        defer { emitted = String(answer) }
+        return String(answer.dropFirst(emitted.count))
     }
 }

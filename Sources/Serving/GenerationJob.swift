@@ -2,6 +2,7 @@ import Autograd
 import Foundation
 import Llama
 import Synchronization
+import Recipes
 import Tokenizers
 
 /// Why an answer ended, as OpenAI names it.
@@ -122,43 +123,5 @@ final class GenerationJob {
         onEnd?()
         onEnd = nil
         continuation.finish()
-    }
-}
-
-/// The text of a growing answer, piece by piece: SentencePiece and byte-level pieces decode
-/// correctly only in context, so the answer's tokens are decoded whole and the new characters
-/// returned (a piece that ends inside a UTF-8 character waits for the rest).
-struct StreamingText {
-    let tokenizer: any Tokenizer
-    /// The last few prompt tokens, decoded with the answer so that its first piece decodes as it
-    /// would in context (a leading space of SentencePiece is kept).
-    let context: [Int32]
-    let contextText: String
-    var tokens: [Int32] = []
-    var emitted = ""
-
-    init(tokenizer: any Tokenizer, prompt: [Int32]) {
-        self.tokenizer = tokenizer
-        context = Array(prompt.suffix(4))
-        contextText = (try? tokenizer.decode(context)) ?? ""
-    }
-
-    /// Adds `token`; returns the new text ("" when none can be shown yet).
-    mutating func append(_ token: Int32) -> String {
-        tokens.append(token)
-        guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
-        let answer = text.dropFirst(contextText.count)
-        guard !answer.hasSuffix("\u{FFFD}"), answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
-        defer { emitted = String(answer) }
-        return String(answer.dropFirst(emitted.count))
-    }
-
-    /// The text not yet returned, whatever it ends with (the answer is over).
-    mutating func remainder() -> String {
-        guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
-        let answer = text.dropFirst(contextText.count)
-        guard answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
-        defer { emitted = String(answer) }
-        return String(answer.dropFirst(emitted.count))
     }
 }
