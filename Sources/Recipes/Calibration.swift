@@ -55,12 +55,13 @@ public struct CalibrationStatistics: Sendable {
     ) -> CalibrationStatistics {
         let sites = Set(modules.map(Site.init))
         var accumulators: [String: MomentAccumulator] = [:]
+        let scratch = MomentAccumulator.Scratch()  // one product buffer for all: [n, n] of the widest input
         var originals: [(TransformerBlock, LinearModule, LinearLayer)] = []
         for (layer, block) in model.blocks.enumerated() {
             for site in sites {
                 // the first module of the site records; the others only compute
                 let members = LinearModule.allCases.filter { Site($0) == site }
-                let accumulator = MomentAccumulator(width: block[members[0]].inFeatures)
+                let accumulator = MomentAccumulator(width: block[members[0]].inFeatures, scratch: scratch)
                 accumulators[key(layer: layer, site: site)] = accumulator
                 originals.append((block, members[0], block[members[0]]))
                 block[members[0]] = MomentProbe(base: block[members[0]], accumulator: accumulator)
@@ -83,26 +84,31 @@ public struct CalibrationStatistics: Sendable {
 
 /// Σ x·xᵀ over rows, in Double across calls (each call's rows in one fp32 BLAS product).
 final class MomentAccumulator {
+    /// The fp32 product buffer the accumulators of one pass share (they run one at a time).
+    final class Scratch {
+        var values: [Float] = []
+    }
+
     let width: Int
     private(set) var sum: [Double]
-    private var scratch: [Float]
+    private let scratch: Scratch
     private(set) var rows = 0
 
-    init(width: Int) {
-        self.width = width
+    init(width: Int, scratch: Scratch) {
+        (self.width, self.scratch) = (width, scratch)
         sum = [Double](repeating: 0, count: width * width)
-        scratch = [Float](repeating: 0, count: width * width)
     }
 
     /// Adds the rows of `x` [count, width].
     func add(_ x: UnsafePointer<Float>, rows count: Int) {
         guard count > 0 else { return }
-        scratch.withUnsafeMutableBufferPointer { c in
+        if scratch.values.count < width * width { scratch.values = [Float](repeating: 0, count: width * width) }
+        scratch.values.withUnsafeMutableBufferPointer { c in
             BLAS.sgemm(
                 transposeA: true, transposeB: false, m: width, n: width, k: count, a: x, lda: width, b: x,
                 ldb: width, c: c.baseAddress!, ldc: width)
         }
-        for i in 0..<sum.count { sum[i] += Double(scratch[i]) }
+        scratch.values.withUnsafeBufferPointer { c in for i in 0..<sum.count { sum[i] += Double(c[i]) } }
         rows += count
     }
 

@@ -39,6 +39,9 @@ struct StartPlan {
     /// start reports its activation-weighted error too.
     var calibration: CalibrationStatistics? = nil
     var weightingForm: ActivationWeighting.Form = .exact
+    /// The last weighting made: matrices come in model order, so q, k, v (and gate, up), which
+    /// read one input, share one eigendecomposition.
+    private let lastWeighting = WeightingCache()
 
     /// Every linear of a model of `layers` layers, in model order: what the ranks split.
     var matrices: [(layer: Int, module: LinearModule)] {
@@ -58,7 +61,11 @@ struct StartPlan {
                     weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
                     doubleQuant: options.doubleQuant))
         }
-        let weighting = try calibration?.weighting(layer: layer, module: module, form: weightingForm)
+        let weighting = try calibration.flatMap { statistics in
+            try lastWeighting.weighting(for: CalibrationStatistics.key(layer: layer, site: .init(module))) {
+                try statistics.weighting(layer: layer, module: module, form: weightingForm)
+            }
+        }
         let result = try initialization.start(
             weight: weight, shape: shape, options: options, weighting: weighting, layer: layer, module: module,
             root: root)
@@ -116,5 +123,19 @@ extension LoRAInitialization {
     ) throws -> LoftQ.Result {
         var rng = root.split(rawValue).split(HuggingFaceNames.modulePath(layer: layer, module))
         return try run(weight: weight, shape: shape, options: options, weighting: weighting, rng: &rng)
+    }
+}
+
+/// One (layer, input) weighting, kept for the next matrix that reads the same input.
+final class WeightingCache: @unchecked Sendable {
+    private var key: String? = nil
+    private var value: ActivationWeighting? = nil
+
+    /// The weighting of `key`: the kept one when it is the same, else `make`'s (then kept).
+    func weighting(for key: String, make: () throws -> ActivationWeighting?) rethrows -> ActivationWeighting? {
+        if key == self.key { return value }
+        let made = try make()
+        (self.key, value) = (key, made)
+        return made
     }
 }
