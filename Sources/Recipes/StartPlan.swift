@@ -61,18 +61,22 @@ struct StartPlan {
                     weight, shape: shape, codebook: options.codebook, blockSize: options.blockSize,
                     doubleQuant: options.doubleQuant))
         }
-        let weighting = try calibration.flatMap { statistics in
+        // The start minimises with the configured form; every error is reported with the exact S,
+        // so that starts compare on one measure.
+        let exact = try calibration.flatMap { statistics in
             try lastWeighting.weighting(for: CalibrationStatistics.key(layer: layer, site: .init(module))) {
-                try statistics.weighting(layer: layer, module: module, form: weightingForm)
+                try statistics.weighting(layer: layer, module: module, form: .exact)
             }
         }
+        let weighting =
+            weightingForm == .exact
+            ? exact : try calibration?.weighting(layer: layer, module: module, form: weightingForm)
         let result = try initialization.start(
             weight: weight, shape: shape, options: options, weighting: weighting, layer: layer, module: module,
             root: root)
-        guard let weighting, result.activationErrors.isEmpty else { return .adapted(result) }
+        guard let exact, result.activationErrors.isEmpty || weightingForm != .exact else { return .adapted(result) }
         return .adapted(
-            LoftQ.measuringActivationError(result, weight: weight, shape: shape, options: options, weighting: weighting)
-        )
+            LoftQ.measuringActivationError(result, weight: weight, shape: shape, options: options, weighting: exact))
     }
 
     /// Every matrix's start, in model order, read from `source` one matrix at a time. With a
