@@ -79,7 +79,8 @@ final class TrapTests: LoftTestCase {
         let options = LoftQ.Options(codebook: .nf4, rank: 4, alpha: 4, iterations: 2)
         for initialization in LoRAInitialization.allCases {
             assertError(
-                try initialization.run(weight: weight, shape: [64, 32], options: options, rng: &rng),
+                try initialization.run(
+                    weight: weight, shape: [64, 32], options: options, weighting: .identity(width: 32), rng: &rng),
                 contains: ["element 77", "nan"])
         }
         weight[77] = .infinity
