@@ -98,9 +98,12 @@ final class GenerationEngineTests: XCTestCase {
         XCTAssertNotEqual(texts[0], texts[2])
     }
 
-    /// A cancelled request ends without a finish event; past the queue limit, 429.
+    /// A cancelled request ends without a finish event; past the queue limit, 429. On SmolLM2
+    /// (tens of milliseconds a token), so that the request is surely still running when the test
+    /// acts — stories260K would finish 400 tokens in a few milliseconds, racing the test.
     func testCancelAndQueueLimit() async throws {
-        let served = try StoriesServing.served()
+        let served = try ServedModels(
+            model: try Fixtures.data("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"), adapters: [])
         let engine = GenerationEngine(
             models: served.models, tokenizer: served.tokenizer, slots: 1, queueLimit: 0, execution: .fp32)
         defer { engine.shutdown() }
@@ -111,7 +114,7 @@ final class GenerationEngineTests: XCTestCase {
         long.cancel()
         let (_, end) = await collect(long)
         XCTAssertNil(end, "a cancelled request must not finish")
-        // the slot is free again
+        // the place is free again
         let next = try engine.submit(try request(served, "Lily", tokens: 5))
         guard case .finished? = await collect(next).1 else { return XCTFail("no finish after a cancel") }
     }
