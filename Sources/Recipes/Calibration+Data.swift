@@ -105,21 +105,20 @@ extension CalibrationStatistics {
     }
 }
 
-extension LoftQuantizer {
-    /// The calibration pass of `loft quantize`: the full-precision model read whole from `source`,
-    /// run over `rows`, its inputs' moments collected for every linear, then released.
-    static func calibrate(source: CheckpointSource, rows: [[Int32]]) throws
-        -> (statistics: CalibrationStatistics, summary: CalibrationStatistics.Summary)
-    {
+extension CalibrationStatistics {
+    /// The calibration pass of `loft quantize` and of a `loftq_aware` run: the full-precision
+    /// model read whole from `source`, its ids checked (an error names `option`), run over `rows`,
+    /// the moments of `modules`' inputs collected, then the model released.
+    static func collect(
+        source: CheckpointSource, rows: [[Int32]], modules: Set<LinearModule>, option: String
+    ) throws -> (statistics: CalibrationStatistics, summary: Summary) {
         let started = Stopwatch.now()
         let model = try LlamaModel(checkpoint: source)
         if let bad = rows.lazy.compactMap({ model.firstInvalidToken($0) }).first {
-            throw RecipeError.invalidOption(
-                name: "--calibration-data", detail: "token id \(bad) is outside the model's vocabulary")
+            throw RecipeError.invalidOption(name: option, detail: "token id \(bad) is outside the model's vocabulary")
         }
-        let statistics = CalibrationStatistics.collect(
-            model: model, sequences: rows, modules: Set(LinearModule.allCases))
-        let summary = CalibrationStatistics.Summary(
+        let statistics = collect(model: model, sequences: rows, modules: modules)
+        let summary = Summary(
             sequences: statistics.sequences, tokens: statistics.tokens, seconds: Stopwatch.now() - started,
             megabytes: Double(statistics.bytes) / 1e6)
         return (statistics, summary)
@@ -138,8 +137,10 @@ extension ModelBuilder {
         let options = CalibrationOptions(
             data: section.data ?? config.data.trainPath, sequences: section.samples, length: section.seqLen,
             form: section.form)
-        let rows = try options.tokenRows(tokenizer: tokenizer, option: "lora.calibration.data")
-        let model = try LlamaModel(checkpoint: source)
-        return CalibrationStatistics.collect(model: model, sequences: rows, modules: Set(config.lora.targetModules))
+        let option = "lora.calibration.data"
+        let rows = try options.tokenRows(tokenizer: tokenizer, option: option)
+        return try CalibrationStatistics.collect(
+            source: source, rows: rows, modules: Set(config.lora.targetModules), option: option
+        ).statistics
     }
 }

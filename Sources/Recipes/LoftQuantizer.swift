@@ -110,7 +110,8 @@ public enum LoftQuantizer {
         var plan = StartPlan(options, layers: source.config.layers)
         var calibration: (statistics: CalibrationStatistics, summary: CalibrationStatistics.Summary)? = nil
         if let rows = calibrationRows {
-            calibration = try calibrate(source: source, rows: rows)
+            calibration = try CalibrationStatistics.collect(
+                source: source, rows: rows, modules: Set(LinearModule.allCases), option: "--calibration-data")
             plan.calibration = calibration?.statistics
             plan.weightingForm = options.calibration?.form ?? .exact
         }

@@ -48,7 +48,7 @@ public enum TextGeneration {
     ) throws -> Result {
         var rng = RandomState(seed: options.seed).split("sampling")
         var ids: [Int32]
-        var stops = Set([loaded.tokenizer.eosID].compactMap { $0 })
+        var stops = loaded.tokenizer.endOfSequenceStops
         if options.chat {
             let encoder = ChatEncoder(
                 template: try loaded.chatTemplate(file: options.chatTemplate), tokenizer: loaded.tokenizer)
@@ -104,18 +104,20 @@ public struct StreamingText {
     /// Adds `token`; returns the new text ("" when none can be shown yet).
     public mutating func append(_ token: Int32) -> String {
         tokens.append(token)
-        guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
-        let answer = text.dropFirst(contextText.count)
-        guard !answer.hasSuffix("\u{FFFD}"), answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
-        defer { emitted = String(answer) }
-        return String(answer.dropFirst(emitted.count))
+        return release(holdingIncompleteCharacter: true)
     }
 
     /// The text not yet returned, whatever it ends with (the answer is over).
-    public mutating func remainder() -> String {
+    public mutating func remainder() -> String { release(holdingIncompleteCharacter: false) }
+
+    /// The answer's text past what was returned, marked returned; "" while the answer does not
+    /// extend it (or, when `holdingIncompleteCharacter`, ends inside a UTF-8 character).
+    private mutating func release(holdingIncompleteCharacter: Bool) -> String {
         guard let text = try? tokenizer.decode(context + tokens), text.hasPrefix(contextText) else { return "" }
         let answer = text.dropFirst(contextText.count)
-        guard answer.hasPrefix(emitted), answer.count > emitted.count else { return "" }
+        guard !(holdingIncompleteCharacter && answer.hasSuffix("\u{FFFD}")), answer.hasPrefix(emitted),
+            answer.count > emitted.count
+        else { return "" }
         defer { emitted = String(answer) }
         return String(answer.dropFirst(emitted.count))
     }

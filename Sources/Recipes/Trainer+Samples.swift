@@ -29,7 +29,7 @@ extension Trainer {
     /// The greedy answers to the samples now, as records of `step`.
     func answerSamples(step: Int) throws -> [SampleRecord] {
         guard !samplePrompts.isEmpty else { return [] }
-        let stops = chat?.stopTokens ?? Set([tokenizer.eosID].compactMap { $0 })
+        let stops = chat?.stopTokens ?? tokenizer.endOfSequenceStops
         var rng = RandomState(seed: config.training.seed).split("samples")
         let limit = config.eval.sampleMaxTokens
         let outputs = try model.generateBatch(

@@ -73,8 +73,6 @@ public struct APIError: Error, Equatable, Sendable {
         var error: [String: Any] = ["message": message, "type": type]
         error["param"] = param ?? NSNull()
         error["code"] = code ?? NSNull()
-        return
-            (try? JSONSerialization.data(
-                withJSONObject: ["error": error], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return OpenAIJSON.data(["error": error])
     }
 }

@@ -62,7 +62,7 @@ extension OpenAIServer {
             do { ids = try served.tokenizer.encode(text, addBOS: true) } catch {
                 throw APIError.invalid("the prompt cannot be tokenized: \(error)", param: "prompt")
             }
-            return (ids, Set([served.tokenizer.eosID].compactMap { $0 }), text)
+            return (ids, served.tokenizer.endOfSequenceStops, text)
         case .chat(let messages):
             guard let encoder = served.chat else {
                 throw APIError.invalid(

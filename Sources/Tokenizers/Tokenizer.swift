@@ -24,4 +24,7 @@ extension Tokenizer {
     public func encode(_ text: String, addBOS: Bool = false) throws -> [Int32] {
         try encode(text, addBOS: addBOS, addEOS: false)
     }
+
+    /// The tokens that end generation without a chat template: EOS, when the tokenizer has one.
+    public var endOfSequenceStops: Set<Int32> { Set([eosID].compactMap { $0 }) }
 }

@@ -103,7 +103,7 @@ public struct ChatEncoder: Sendable {
 
     /// EOS and the single token a rendered answer ends with (see `stopTokens`).
     private func probeStopTokens() -> Set<Int32> {
-        var stops = Set([tokenizer.eosID].compactMap { $0 })
+        var stops = tokenizer.endOfSequenceStops
         let answer = "Loft stop probe"
         let exchange = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: answer)]
         if let text = try? render(exchange, generationPrompt: false),

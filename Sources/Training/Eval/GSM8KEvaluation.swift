@@ -87,7 +87,7 @@ public enum GSM8KEvaluation {
         var rng = RandomState(seed: seed).split("gsm8k-sampling")
         let started = Stopwatch.now()
         var correct = 0, strictCorrect = 0, flexibleCorrect = 0, generated = 0
-        let stops = chat?.stopTokens ?? Set([tokenizer.eosID].compactMap { $0 })
+        let stops = chat?.stopTokens ?? tokenizer.endOfSequenceStops
         for start in stride(from: 0, to: problems.count, by: max(1, batch)) {
             let group = Array(problems[start..<min(problems.count, start + max(1, batch))])
             let prompts = try group.map { problem in
